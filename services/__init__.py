@@ -1,0 +1,1 @@
+"""Health Plus Smart Cabinet services."""

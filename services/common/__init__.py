@@ -1,0 +1,1 @@
+"""Code the services share: settings, topics, logging, MQTT and the device protocol."""

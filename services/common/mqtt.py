@@ -1,0 +1,146 @@
+"""A paho-mqtt client with the project's habits built in.
+
+* availability: ``<root>/services/<name>/status`` is ``online`` (retained) on
+  every connect and ``offline`` by last will or clean stop;
+* subscriptions are made in ``on_connect``, so a reconnect restores them;
+* every publish result is checked; QoS 1 messages published while the broker is
+  away wait in paho's bounded queue and go out in order on reconnect.
+"""
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+
+from . import logs
+from .errors import MqttError, PublishQueueFull
+from .settings import MqttSettings
+from .topics import OFFLINE, ONLINE, Topics
+
+log = logging.getLogger(__name__)
+
+MessageHandler = Callable[[mqtt.MQTTMessage], None]
+
+
+class MqttClient:
+    """One service's connection to the broker."""
+
+    def __init__(
+        self,
+        settings: MqttSettings,
+        service: str,
+        *,
+        client_id: str = "",
+        clean_session: bool = True,
+        subscriptions: Iterable[tuple[str, int]] = (),
+        on_message: MessageHandler | None = None,
+        on_connected: Callable[[], None] | None = None,
+        queue_size: int = 0,
+    ) -> None:
+        self.settings = settings
+        self.service = service
+        self.topics = Topics(settings.topic_root)
+        self._subscriptions = list(subscriptions)
+        self._on_message = on_message
+        self._on_connected = on_connected
+        self._connected = threading.Event()
+        self.connects = 0
+        self._client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            clean_session=clean_session,
+            protocol=mqtt.MQTTv311,
+        )
+        if settings.username:
+            self._client.username_pw_set(settings.username, settings.password)
+        if settings.tls_ca:
+            self._client.tls_set(ca_certs=settings.tls_ca)
+        self._client.will_set(self.status_topic, OFFLINE, qos=1, retain=True)
+        self._client.reconnect_delay_set(min_delay=1, max_delay=10)
+        if queue_size:
+            self._client.max_queued_messages_set(queue_size)
+        self._client.on_connect = self._handle_connect
+        self._client.on_disconnect = self._handle_disconnect
+        self._client.on_message = self._handle_message
+
+    @property
+    def status_topic(self) -> str:
+        return self.topics.service_status(self.service)
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def start(self) -> None:
+        """Connect in the background; paho keeps reconnecting until ``stop()``."""
+        self._client.connect_async(self.settings.host, self.settings.port, self.settings.keepalive)
+        self._client.loop_start()
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self._connected.wait(timeout)
+
+    def publish(
+        self, topic: str, payload: bytes | str, qos: int = 1, retain: bool = False
+    ) -> mqtt.MQTTMessageInfo:
+        """Publish, or raise; QoS 1 messages are queued while disconnected."""
+        info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        if info.rc == MQTTErrorCode.MQTT_ERR_QUEUE_SIZE:
+            raise PublishQueueFull(f"outgoing queue full, {topic} not published")
+        if info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN and qos > 0:
+            return info  # queued by paho, sent on reconnect
+        if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            raise MqttError(f"publish to {topic} failed: {mqtt.error_string(info.rc)}")
+        return info
+
+    def subscribe(self, topic: str, qos: int = 1) -> None:
+        """Subscribe now and again after every reconnect."""
+        self._subscriptions.append((topic, qos))
+        if self.connected:
+            self._client.subscribe(topic, qos)
+
+    def stop(self, timeout: float = 3.0) -> None:
+        """Say ``offline``, flush what can be flushed, and disconnect."""
+        if self.connected:
+            try:
+                info = self.publish(self.status_topic, OFFLINE, retain=True)
+                info.wait_for_publish(timeout)
+            except (MqttError, RuntimeError, ValueError) as exc:
+                logs.event(log, logging.WARNING, "mqtt.offline_not_sent", error=exc)
+        self._client.disconnect()
+        self._client.loop_stop()
+        self._connected.clear()
+
+    def _handle_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            logs.event(log, logging.ERROR, "mqtt.refused", reason=reason_code)
+            return
+        self.connects += 1
+        logs.event(
+            log,
+            logging.INFO,
+            "mqtt.connected",
+            broker=f"{self.settings.host}:{self.settings.port}",
+            session_present=flags.session_present,
+        )
+        client.publish(self.status_topic, ONLINE, qos=1, retain=True)
+        for topic, qos in self._subscriptions:
+            client.subscribe(topic, qos)
+        self._connected.set()
+        if self._on_connected:
+            self._on_connected()
+
+    def _handle_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        was = self._connected.is_set()
+        self._connected.clear()
+        if was:
+            logs.event(log, logging.WARNING, "mqtt.disconnected", reason=reason_code)
+
+    def _handle_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
+        if self._on_message is None:
+            return
+        try:
+            self._on_message(message)
+        except Exception:  # a bad message must not kill paho's network thread
+            log.exception("event=mqtt.handler_failed topic=%s", message.topic)

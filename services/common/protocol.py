@@ -1,0 +1,497 @@
+"""The seed's device wire protocol as pure code: bytes in, events out, no sockets.
+
+Both ends live here. ``GatewayLink`` is the gateway's view of one device
+connection; ``DeviceLink`` is a device's view of the gateway (used by the
+firmware, the simulator and the tests). Nothing here reads a clock or a socket,
+and no event depends on how the byte stream was chunked by TCP.
+
+The seed protocol has no terminators, so three messages are delimited by
+context instead:
+
+* ``new~<id>[~<token>]`` ends when the device falls silent waiting for
+  ``start``. The caller tells the link so with ``end_of_hello()`` once the
+  stream has been quiet briefly (the gateway uses a short settle timer).
+* ``size-<N>`` ends at the first byte that is not a digit, i.e. the first
+  payload byte. ``send`` is queued as soon as at least one digit has arrived and
+  the input is drained: the device sent its whole declaration before waiting, so
+  later digits still precede the payload. Payloads therefore must not start with
+  an ASCII digit; base64 JPEG starts with ``/9j/`` and JSON with ``{``.
+* ``<value>,<unit>`` ends when the unit is one of the known units; no unit is a
+  prefix of another, so a reading is recognised on its last byte.
+
+This module is also copied onto the ESP32 boards, so it keeps to what
+MicroPython runs: no dataclasses, no typing, no f-string format specs.
+"""
+
+HEADER_SIZE = 10
+ID_REQUEST = b"id pls"
+HELLO_PREFIX = b"new~"
+START = b"start"
+SEND = b"send"
+SIZE_PREFIX = b"size-"
+COMMANDS = (b"bpm", b"img", b"lof", b"lon", b"inv")
+MAX_COMMAND_LEN = 4
+
+# unit on the wire -> (metric name on MQTT, unit shown to people)
+UNITS = {
+    b"bpm": ("heart_rate", "bpm"),
+    b"temp": ("temperature", "°C"),
+    b"spo2": ("spo2", "%"),
+    b"sys": ("bp_systolic", "mmHg"),
+    b"dia": ("bp_diastolic", "mmHg"),
+}
+METRIC_UNITS = {metric: unit for metric, unit in UNITS.values()}
+
+DEFAULT_MAX_FRAME = 256 * 1024
+MAX_ID_LEN = 32
+MAX_TOKEN_LEN = 128
+MAX_VALUE_LEN = 24
+MAX_SIZE_DIGITS = 10
+
+_DIGITS = b"0123456789"
+_VALUE_CHARS = b"0123456789.+-eEnaif"
+_ID_CHARS = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-."
+_UNIT_MAX = 4
+
+# gateway-side states
+AWAIT_HELLO = "await_hello"
+READY = "ready"
+SIZE_DIGITS = "size_digits"
+PAYLOAD = "payload"
+CLOSED = "closed"
+
+
+class ProtocolError(Exception):
+    """The peer broke the protocol; the connection must be closed."""
+
+    def __init__(self, reason):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def frame(message):
+    """Prefix ``message`` with the seed's 10-byte, left-justified decimal length."""
+    header = str(len(message)).encode()
+    if len(header) > HEADER_SIZE:
+        raise ValueError("message too long for the header")
+    return header + b" " * (HEADER_SIZE - len(header)) + message
+
+
+ID_REQUEST_FRAME = frame(ID_REQUEST)
+
+
+def validate_id(raw):
+    """Return ``raw`` (bytes) as a str id, or raise ProtocolError."""
+    if not raw:
+        raise ProtocolError("empty device id")
+    if len(raw) > MAX_ID_LEN:
+        raise ProtocolError("device id longer than %d bytes" % MAX_ID_LEN)
+    for b in raw:
+        if b not in _ID_CHARS:
+            raise ProtocolError("device id has a forbidden byte 0x%02x" % b)
+    return raw.decode()
+
+
+def _parse_value(raw):
+    try:
+        value = float(raw.decode())
+    except (ValueError, UnicodeError):
+        return None
+    if value != value or value in (float("inf"), float("-inf")):
+        return None
+    return value
+
+
+class Hello:
+    """A device asked to register: ``new~<id>`` or ``new~<id>~<token>``."""
+
+    def __init__(self, device_id, token):
+        self.device_id = device_id
+        self.token = token
+
+    def __eq__(self, other):
+        return type(other) is Hello and (self.device_id, self.token) == (
+            other.device_id,
+            other.token,
+        )
+
+    def __repr__(self):
+        return "Hello(%r)" % self.device_id
+
+
+class Reading:
+    """A convention-2 reading such as ``72.00,bpm``."""
+
+    def __init__(self, unit, value, raw):
+        self.unit = unit
+        self.metric, self.display_unit = UNITS[unit.encode()]
+        self.value = value
+        self.raw = raw
+
+    def __eq__(self, other):
+        return type(other) is Reading and (self.unit, self.value) == (other.unit, other.value)
+
+    def __repr__(self):
+        return "Reading(%r, %r)" % (self.unit, self.value)
+
+
+class BadReading:
+    """A well-framed reading whose value is not a finite number (``nan,bpm``)."""
+
+    def __init__(self, unit, raw):
+        self.unit = unit
+        self.raw = raw
+
+    def __eq__(self, other):
+        return type(other) is BadReading and self.raw == other.raw
+
+    def __repr__(self):
+        return "BadReading(%r)" % self.raw
+
+
+class SizeDeclared:
+    """A convention-1 declaration is complete: N payload bytes follow."""
+
+    def __init__(self, size):
+        self.size = size
+
+    def __eq__(self, other):
+        return type(other) is SizeDeclared and self.size == other.size
+
+    def __repr__(self):
+        return "SizeDeclared(%d)" % self.size
+
+
+class Payload:
+    """The N bytes announced by the preceding ``size-N``."""
+
+    def __init__(self, data):
+        self.data = data
+
+    def __eq__(self, other):
+        return type(other) is Payload and self.data == other.data
+
+    def __repr__(self):
+        return "Payload(%d bytes)" % len(self.data)
+
+
+class GatewayLink:
+    """The gateway's end of one device connection.
+
+    Call ``greeting()`` once on accept, then ``feed()`` with whatever arrived.
+    After a ``Hello`` event, ``accept()`` queues ``start``. Bytes for the device
+    are collected with ``data_to_send()``.
+    """
+
+    def __init__(self, max_frame=DEFAULT_MAX_FRAME):
+        self.max_frame = max_frame
+        self.state = AWAIT_HELLO
+        self._buf = bytearray()
+        self._out = bytearray()
+        self._size = 0
+        self._send_queued = False
+        self._hello_id = None
+        self._payload = None
+
+    def greeting(self):
+        """The ``id pls`` request, header-prefixed as the seed firmware expects."""
+        self._out += ID_REQUEST_FRAME
+        return self.data_to_send()
+
+    def data_to_send(self):
+        out = bytes(self._out)
+        self._out = bytearray()
+        return out
+
+    @property
+    def hello_pending(self):
+        """True while a hello has started and waits for ``end_of_hello()``."""
+        return self.state == AWAIT_HELLO and len(self._buf) > 0
+
+    @property
+    def mid_transfer(self):
+        """True while a size declaration or its payload is incomplete."""
+        return self.state in (SIZE_DIGITS, PAYLOAD) or (self.state == READY and len(self._buf) > 0)
+
+    def feed(self, data):
+        """Consume bytes from the device and return the complete events."""
+        if self.state == CLOSED:
+            raise ProtocolError("connection already closed")
+        events = []
+        if self._hello_id is not None:
+            raise ProtocolError("data before start was sent")
+        if self.state == AWAIT_HELLO:
+            self._buf += data
+            self._check_hello_prefix()
+            return events
+        self._buf += data
+        self._parse(events)
+        if self.state == SIZE_DIGITS and not self._send_queued and self._buf:
+            self._out += SEND
+            self._send_queued = True
+        return events
+
+    def end_of_hello(self):
+        """The device fell silent after its hello: return the ``Hello`` event."""
+        if self.state != AWAIT_HELLO or not self._buf:
+            raise ProtocolError("no hello received")
+        raw = bytes(self._buf)
+        self._check_hello_prefix()
+        if len(raw) <= len(HELLO_PREFIX):
+            raise ProtocolError("hello without a device id")
+        parts = raw[len(HELLO_PREFIX) :].split(b"~")
+        if len(parts) > 2:
+            raise ProtocolError("hello has more than one token")
+        device_id = validate_id(parts[0])
+        token = None
+        if len(parts) == 2:
+            if not parts[1] or len(parts[1]) > MAX_TOKEN_LEN:
+                raise ProtocolError("hello token is empty or too long")
+            for b in parts[1]:
+                if b not in _ID_CHARS:
+                    raise ProtocolError("hello token has a forbidden byte 0x%02x" % b)
+            token = parts[1].decode()
+        self._buf = bytearray()
+        self._hello_id = device_id
+        return Hello(device_id, token)
+
+    def accept(self):
+        """Register the device: queue ``start`` and begin reading messages."""
+        if self._hello_id is None:
+            raise ProtocolError("accept() without a hello")
+        self._hello_id = None
+        self.state = READY
+        self._out += START
+        return self.data_to_send()
+
+    def close(self):
+        self.state = CLOSED
+
+    def _check_hello_prefix(self):
+        n = min(len(self._buf), len(HELLO_PREFIX))
+        if bytes(self._buf[:n]) != HELLO_PREFIX[:n]:
+            raise ProtocolError("expected new~<id>, got %r" % bytes(self._buf[:16]))
+        if len(self._buf) > len(HELLO_PREFIX) + MAX_ID_LEN + 1 + MAX_TOKEN_LEN:
+            raise ProtocolError("hello longer than any valid id and token")
+
+    def _parse(self, events):
+        while True:
+            if self.state == READY:
+                if not self._parse_ready(events):
+                    return
+            elif self.state == SIZE_DIGITS:
+                if not self._parse_size(events):
+                    return
+            elif self.state == PAYLOAD:
+                if not self._parse_payload(events):
+                    return
+            else:
+                return
+
+    def _parse_ready(self, events):
+        buf = self._buf
+        if not buf:
+            return False
+        first = buf[0]
+        if first == SIZE_PREFIX[0]:
+            n = min(len(buf), len(SIZE_PREFIX))
+            if bytes(buf[:n]) != SIZE_PREFIX[:n]:
+                raise ProtocolError("unexpected message %r" % bytes(buf[:16]))
+            if len(buf) < len(SIZE_PREFIX):
+                return False
+            del buf[: len(SIZE_PREFIX)]
+            self.state = SIZE_DIGITS
+            self._send_queued = False
+            return True
+        if first not in _VALUE_CHARS:
+            raise ProtocolError("unexpected message %r" % bytes(buf[:16]))
+        comma = buf.find(b",")
+        if comma < 0:
+            if len(buf) > MAX_VALUE_LEN:
+                raise ProtocolError("reading value longer than %d bytes" % MAX_VALUE_LEN)
+            for b in buf:
+                if b not in _VALUE_CHARS:
+                    raise ProtocolError("malformed reading %r" % bytes(buf[:16]))
+            return False
+        if comma == 0 or comma > MAX_VALUE_LEN:
+            raise ProtocolError("malformed reading %r" % bytes(buf[:16]))
+        for b in buf[:comma]:
+            if b not in _VALUE_CHARS:
+                raise ProtocolError("malformed reading %r" % bytes(buf[:16]))
+        tail = bytes(buf[comma + 1 : comma + 1 + _UNIT_MAX])
+        for unit in UNITS:
+            if tail[: len(unit)] == unit:
+                raw = bytes(buf[: comma + 1 + len(unit)])
+                del buf[: len(raw)]
+                value = _parse_value(raw[:comma])
+                if value is None:
+                    events.append(BadReading(unit.decode(), raw))
+                else:
+                    events.append(Reading(unit.decode(), value, raw))
+                return True
+        for unit in UNITS:
+            if unit[: len(tail)] == tail:
+                return False  # a known unit may still complete
+        raise ProtocolError("unknown unit in %r" % bytes(buf[: comma + 1 + _UNIT_MAX]))
+
+    def _parse_size(self, events):
+        buf = self._buf
+        i = 0
+        while i < len(buf) and buf[i] in _DIGITS:
+            i += 1
+        if i > MAX_SIZE_DIGITS:
+            raise ProtocolError("size declaration has too many digits")
+        if i and int(bytes(buf[:i])) > self.max_frame:
+            raise ProtocolError(
+                "declared size %d exceeds the limit of %d bytes"
+                % (int(bytes(buf[:i])), self.max_frame)
+            )
+        if i == len(buf):
+            return False  # more digits may follow
+        if i == 0:
+            raise ProtocolError("malformed size declaration %r" % bytes(buf[:16]))
+        size = int(bytes(buf[:i]))
+        if size == 0:
+            raise ProtocolError("size declaration of zero bytes")
+        # A device that sent its payload without waiting for send is still
+        # unambiguous here; it just never gets the send it did not wait for.
+        self._send_queued = True
+        del buf[:i]
+        self._size = size
+        self.state = PAYLOAD
+        events.append(SizeDeclared(size))
+        return True
+
+    def _parse_payload(self, events):
+        if len(self._buf) < self._size:
+            return False
+        data = bytes(self._buf[: self._size])
+        del self._buf[: self._size]
+        self.state = READY
+        self._send_queued = False
+        events.append(Payload(data))
+        return True
+
+
+# device-side events
+class IdRequested:
+    """The gateway sent ``id pls``: answer with ``hello()``."""
+
+    def __eq__(self, other):
+        return type(other) is IdRequested
+
+    def __repr__(self):
+        return "IdRequested()"
+
+
+class Started:
+    """The gateway answered ``start``: the device is registered."""
+
+    def __eq__(self, other):
+        return type(other) is Started
+
+    def __repr__(self):
+        return "Started()"
+
+
+class SendGranted:
+    """The gateway answered ``send`` to a size declaration."""
+
+    def __eq__(self, other):
+        return type(other) is SendGranted
+
+    def __repr__(self):
+        return "SendGranted()"
+
+
+class Command:
+    """A command for the device: one of ``COMMANDS``."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __eq__(self, other):
+        return type(other) is Command and self.name == other.name
+
+    def __repr__(self):
+        return "Command(%r)" % self.name
+
+
+_DEVICE_TOKENS = (START, SEND) + COMMANDS
+_TOKEN_EVENTS = {START: Started, SEND: SendGranted}
+
+
+class DeviceLink:
+    """A device's end of the connection: parses what the gateway sends."""
+
+    def __init__(self):
+        self._buf = bytearray()
+        self._header_done = False
+        self._expect = 0
+        self.registered = False
+
+    def feed(self, data):
+        """Consume bytes from the gateway and return the complete events."""
+        self._buf += data
+        events = []
+        while self._buf:
+            if not self._header_done:
+                if len(self._buf) < HEADER_SIZE:
+                    break
+                try:
+                    self._expect = int(bytes(self._buf[:HEADER_SIZE]).strip())
+                except ValueError:
+                    raise ProtocolError("bad header %r" % bytes(self._buf[:HEADER_SIZE])) from None
+                if len(self._buf) < HEADER_SIZE + self._expect:
+                    break
+                message = bytes(self._buf[HEADER_SIZE : HEADER_SIZE + self._expect])
+                del self._buf[: HEADER_SIZE + self._expect]
+                if message != ID_REQUEST:
+                    raise ProtocolError("expected id pls, got %r" % message)
+                self._header_done = True
+                events.append(IdRequested())
+                continue
+            token = self._match_token()
+            if token is None:
+                break
+            del self._buf[: len(token)]
+            if token == START:
+                self.registered = True
+            cls = _TOKEN_EVENTS.get(token)
+            events.append(cls() if cls else Command(token.decode()))
+        return events
+
+    def _match_token(self):
+        head = bytes(self._buf[:5])
+        partial = False
+        for token in _DEVICE_TOKENS:
+            if head[: len(token)] == token:
+                return token
+            if token[: len(head)] == head:
+                partial = True
+        if partial:
+            return None
+        raise ProtocolError("unexpected bytes from gateway %r" % head)
+
+
+def hello(device_id, token=None):
+    """The device's answer to ``id pls``."""
+    validate_id(device_id.encode())
+    message = HELLO_PREFIX + device_id.encode()
+    if token:
+        message += b"~" + token.encode()
+    return message
+
+
+def reading(value, unit):
+    """A convention-2 reading, formatted as the seed watch does (two decimals)."""
+    if unit.encode() not in UNITS:
+        raise ValueError("unknown unit %r" % unit)
+    return ("%.2f,%s" % (value, unit)).encode()
+
+
+def size_declaration(size):
+    """A convention-1 declaration for a payload of ``size`` bytes."""
+    if size <= 0:
+        raise ValueError("size must be positive")
+    return SIZE_PREFIX + str(size).encode()

@@ -1,0 +1,1 @@
+"""The device gateway: the seed's raw-socket protocol to MQTT and back."""

@@ -1,0 +1,101 @@
+"""``python -m services.gateway``: run the gateway; ``... token <id>``: make a device token."""
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Callable
+
+from services.common import logs
+from services.common.errors import ConfigError
+from services.common.mqtt import MqttClient
+
+from .bridge import Bridge
+from .registry import KINDS, Registry, hash_token, kind_from_id, new_token
+from .server import Fleet
+from .settings import Settings
+
+log = logging.getLogger("services.gateway")
+
+
+async def serve(
+    settings: Settings,
+    registry: Registry,
+    stop: asyncio.Event | None = None,
+    on_listening: Callable[[int], None] | None = None,
+) -> None:
+    """Run until ``stop`` is set (or SIGTERM/SIGINT), then close everything cleanly."""
+    loop = asyncio.get_running_loop()
+    stop = stop or asyncio.Event()
+    bridge: Bridge
+    client = MqttClient(
+        settings.mqtt,
+        "gateway",
+        client_id=f"{settings.mqtt.topic_root}-gateway",
+        on_message=lambda message: bridge.handle_message(message),
+        queue_size=settings.mqtt_queue,
+    )
+    bridge = Bridge(client)
+    fleet = Fleet(settings, registry, bridge)
+    bridge.attach(fleet.on_command, fleet.on_stale_status, loop.call_soon_threadsafe)
+    client.start()
+    server = await asyncio.start_server(fleet.handle, settings.host, settings.port, backlog=1024)
+    port = server.sockets[0].getsockname()[1]
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        # not possible off the main thread, where the benchmarks run the gateway
+        with contextlib.suppress(RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)
+    logs.event(
+        log,
+        logging.INFO,
+        "gateway.listening",
+        address=f"{settings.host}:{port}",
+        registry="enforced" if registry.enforcing else "trusted-lan",
+    )
+    if on_listening:
+        on_listening(port)
+    try:
+        await stop.wait()
+    finally:
+        logs.event(log, logging.INFO, "gateway.stopping", devices=len(fleet.devices))
+        server.close()
+        await fleet.close_all()
+        await server.wait_closed()
+        await asyncio.to_thread(client.stop)
+
+
+def _token_command(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m services.gateway token")
+    parser.add_argument("device_id")
+    parser.add_argument("--kind", choices=KINDS)
+    args = parser.parse_args(argv)
+    kind = args.kind or kind_from_id(args.device_id)
+    if kind is None:
+        parser.error("cannot tell the kind from the id; pass --kind")
+    token = new_token()
+    print(f"# put this token in the board's config.json: {token}")
+    print(f'[devices."{args.device_id}"]')
+    print(f'kind = "{kind}"')
+    print(f'token_sha256 = "{hash_token(token)}"')
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["token"]:
+        return _token_command(argv[1:])
+    logs.setup("gateway")
+    try:
+        settings = Settings.from_env()
+        registry = Registry.load(settings.devices_file)
+    except ConfigError as exc:
+        logs.event(log, logging.ERROR, "gateway.bad_config", error=exc)
+        return 2
+    asyncio.run(serve(settings, registry))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""The gateway's MQTT side: device events out on the SPEC topics, commands in."""
+
+import json
+import logging
+from collections.abc import Callable
+
+import paho.mqtt.client as mqtt
+
+from services.common import logs
+from services.common.errors import MqttError, PublishQueueFull
+from services.common.mqtt import MqttClient
+from services.common.protocol import Reading
+from services.common.timeutil import rfc3339_ms
+from services.common.topics import OFFLINE, ONLINE
+
+log = logging.getLogger(__name__)
+
+CommandHandler = Callable[[str, bytes], None]
+StaleHandler = Callable[[str], None]
+
+
+class Bridge:
+    """Publishes what devices say; hands MQTT commands to the fleet.
+
+    Paho calls back on its own thread, so incoming messages are passed to the
+    ``dispatch`` callable (the gateway gives ``loop.call_soon_threadsafe``) and
+    the fleet's state is only ever touched on the event loop.
+    """
+
+    def __init__(self, client: MqttClient) -> None:
+        self.client = client
+        self.topics = client.topics
+        self.dropped = 0
+        self._on_command: CommandHandler | None = None
+        self._on_stale: StaleHandler | None = None
+        self._dispatch: Callable[..., object] | None = None
+
+    def attach(self, on_command: CommandHandler, on_stale: StaleHandler, dispatch) -> None:
+        """Route commands and stale retained statuses to the fleet via ``dispatch``."""
+        self._on_command, self._on_stale, self._dispatch = on_command, on_stale, dispatch
+        self.client.subscribe(self.topics.all_cmds, qos=1)
+        self.client.subscribe(self.topics.all_device_status, qos=1)
+
+    def handle_message(self, message: mqtt.MQTTMessage) -> None:
+        """Paho thread: classify a message and pass it to the loop."""
+        parsed = self.topics.parse_device(message.topic)
+        if parsed is None or self._dispatch is None:
+            return
+        device_id, rest = parsed
+        if rest == ("cmd",):
+            self._dispatch(self._on_command, device_id, bytes(message.payload))
+        elif rest == ("status",) and message.retain and message.payload == ONLINE.encode():
+            # A retained "online" we did not just publish is left over from a
+            # gateway that died; the fleet clears it unless the device is here.
+            self._dispatch(self._on_stale, device_id)
+
+    def status(self, device_id: str, online: bool) -> None:
+        self._publish(
+            self.topics.device_status(device_id), ONLINE if online else OFFLINE, retain=True
+        )
+
+    def vitals(self, device_id: str, reading: Reading, ts_ms: int) -> None:
+        body = {
+            "device": device_id,
+            "metric": reading.metric,
+            "value": reading.value,
+            "unit": reading.display_unit,
+            "ts": rfc3339_ms(ts_ms),
+        }
+        self._publish(self.topics.vitals(device_id, reading.metric), json.dumps(body))
+
+    def inventory(self, device_id: str, items: dict[str, int], ts_ms: int) -> None:
+        body = json.dumps({"items": items, "ts": rfc3339_ms(ts_ms)})
+        self._publish(self.topics.inventory(device_id), body, retain=True)
+
+    def image(self, device_id: str, jpeg: bytes) -> None:
+        self._publish(self.topics.image(device_id), jpeg, retain=True)
+
+    def cmd_result(self, device_id: str, cmd: str, ok: bool, error: str | None = None) -> None:
+        body = json.dumps({"cmd": cmd, "ok": ok, "error": error})
+        self._publish(self.topics.cmd_result(device_id), body)
+
+    def _publish(self, topic: str, payload: str | bytes, retain: bool = False) -> None:
+        try:
+            self.client.publish(topic, payload, qos=1, retain=retain)
+        except PublishQueueFull:
+            self.dropped += 1
+            logs.event(
+                log, logging.ERROR, "mqtt.queue_overflow", topic=topic, dropped_total=self.dropped
+            )
+        except MqttError as exc:
+            self.dropped += 1
+            logs.event(log, logging.ERROR, "mqtt.publish_failed", topic=topic, error=exc)

@@ -1,0 +1,46 @@
+"""Fixtures that start real servers on free ports in temporary folders."""
+
+import pytest
+
+from tests.support import services
+from tests.support.mosquitto import Mosquitto
+from tests.support.mqtt import Recorder
+
+
+@pytest.fixture
+def broker(tmp_path):
+    """A real Mosquitto, anonymous, on a free loopback port."""
+    workdir = tmp_path / "mosquitto"
+    workdir.mkdir()
+    server = Mosquitto(workdir)
+    server.start()
+    yield server
+    server.kill()
+
+
+@pytest.fixture
+def mqtt_recorder(broker):
+    """A subscriber to everything on the test broker."""
+    with Recorder(broker.host, broker.port) as recorder:
+        yield recorder
+
+
+@pytest.fixture
+def make_gateway(tmp_path, broker):
+    """Start gateway processes against the test broker; all are stopped afterwards."""
+    started = []
+
+    def make(**settings: str) -> services.ServiceProcess:
+        proc = services.gateway(tmp_path, broker.env(), **settings).start()
+        started.append(proc)
+        return proc
+
+    yield make
+    for proc in started:
+        proc.kill()
+
+
+@pytest.fixture
+def gateway(make_gateway):
+    """A gateway in trusted-LAN mode with short timeouts for tests."""
+    return make_gateway(GATEWAY_TRANSFER_TIMEOUT="1", GATEWAY_HANDSHAKE_TIMEOUT="2")
