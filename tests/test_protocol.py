@@ -102,15 +102,17 @@ def test_every_single_split_point_of_a_watch_stream():
         assert events == whole, cut
 
 
-def test_payload_sent_without_waiting_is_still_framed_but_gets_no_send():
-    link = p.GatewayLink()
-    link.greeting()
-    link.feed(b"new~cab")
-    link.end_of_hello()
-    link.accept()
-    events = link.feed(b"size-%d" % len(INVENTORY) + INVENTORY)
-    assert events == [p.SizeDeclared(len(INVENTORY)), p.Payload(INVENTORY)]
-    assert link.data_to_send() == b""
+def test_payload_sent_without_waiting_for_send_is_malformed():
+    link = ready_link()
+    with pytest.raises(p.ProtocolError, match="malformed size declaration"):
+        link.feed(b"size-%d" % len(INVENTORY) + INVENTORY)
+
+
+def test_late_digits_may_arrive_with_the_payload_after_send():
+    link = ready_link()
+    assert link.feed(b"size-1") == []
+    assert link.data_to_send() == b"send"
+    assert link.feed(b"2{" + b"x" * 11) == [p.SizeDeclared(12), p.Payload(b"{" + b"x" * 11)]
 
 
 def test_send_is_queued_once_per_declaration_even_when_digits_trickle():
@@ -143,6 +145,7 @@ def ready_link(max_frame=p.DEFAULT_MAX_FRAME) -> p.GatewayLink:
         (b"size-12345678901", "too many digits"),
         (b"size-x", "malformed size"),
         (b"size-0{", "zero bytes"),
+        (b"size-12a", "malformed size"),
         (b"sizz", "unexpected message"),
         (b"hello", "unexpected message"),
         (b"72.00;bpm", "malformed reading"),

@@ -108,9 +108,9 @@ class MqttClient:
                 info.wait_for_publish(timeout)
             except (MqttError, RuntimeError, ValueError) as exc:
                 logs.event(log, logging.WARNING, "mqtt.offline_not_sent", error=exc)
+        self._connected.clear()  # a disconnect we asked for is not worth a warning
         self._client.disconnect()
         self._client.loop_stop()
-        self._connected.clear()
 
     def _handle_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:

@@ -15,7 +15,8 @@ context instead:
   payload byte. ``send`` is queued as soon as at least one digit has arrived and
   the input is drained: the device sent its whole declaration before waiting, so
   later digits still precede the payload. Payloads therefore must not start with
-  an ASCII digit; base64 JPEG starts with ``/9j/`` and JSON with ``{``.
+  an ASCII digit; base64 JPEG starts with ``/9j/`` and JSON with ``{``. A
+  non-digit before ``send`` was queued means a malformed declaration.
 * ``<value>,<unit>`` ends when the unit is one of the known units; no unit is a
   prefix of another, so a reading is recognised on its last byte.
 
@@ -353,9 +354,10 @@ class GatewayLink:
         size = int(bytes(buf[:i]))
         if size == 0:
             raise ProtocolError("size declaration of zero bytes")
-        # A device that sent its payload without waiting for send is still
-        # unambiguous here; it just never gets the send it did not wait for.
-        self._send_queued = True
+        if not self._send_queued:
+            # A conforming device waits for send, so a non-digit can only follow
+            # the digits in the same burst if the declaration itself is malformed.
+            raise ProtocolError("malformed size declaration %r" % bytes(buf[: i + 8]))
         del buf[:i]
         self._size = size
         self.state = PAYLOAD

@@ -134,11 +134,13 @@ class Fleet:
         self._per_address[address] += 1
         _tune_socket(writer)
         device = None
+        claimed = None  # the id a device asked for, logged even when refused
         reason = "closed by device"
         try:
             link = GatewayLink(self.settings.max_frame)
             writer.write(link.greeting())
             hello = await self._handshake(reader, link)
+            claimed = hello.device_id
             device = self._register(hello, writer, peer)
             writer.write(link.accept())
             await self._serve(reader, link, device)
@@ -166,7 +168,7 @@ class Fleet:
                 log,
                 level,
                 "device.closed",
-                device=device.device_id if device else None,
+                device=claimed,
                 peer=peer,
                 reason=reason,
             )

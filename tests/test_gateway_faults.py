@@ -1,0 +1,101 @@
+"""The gateway when the broker goes away, and when the gateway itself is stopped or killed."""
+
+import json
+import time
+
+import pytest
+
+from tests.support.mqtt import Recorder
+from tests.support.net import wait_until
+from tests.support.seed_clients import SeedDevice, SeedWatch
+
+
+def heart_rates(recorder, device="wch"):
+    return [
+        json.loads(p)["value"]
+        for p in recorder.payloads(f"smartcab/devices/{device}/vitals/heart_rate")
+    ]
+
+
+def send_readings(watch, values):
+    for v in values:
+        watch.sock.send(b"%d.00,bpm" % v)
+        time.sleep(0.01)
+
+
+@pytest.mark.slow
+def test_a_10_second_broker_restart_loses_no_reading(broker, gateway):
+    # A persistent subscriber, like the recorder: the broker keeps its messages.
+    with Recorder(broker.host, broker.port, ["smartcab/#"], "persistent-sub", clean=False) as sub:
+        watch = SeedWatch(gateway.port)
+        sub.wait("smartcab/devices/wch/status", where=lambda m: m.payload == b"online")
+        send_readings(watch, range(60, 70))
+        wait_until(lambda: len(heart_rates(sub)) == 10, what="readings before the outage")
+
+        broker.stop()
+        gateway.wait_log("event=mqtt.disconnected")
+        send_readings(watch, range(70, 90))  # the gateway queues these
+        time.sleep(10)
+        broker.start()
+
+        wait_until(lambda: len(heart_rates(sub)) >= 30, timeout=30, what="queued readings")
+        assert heart_rates(sub) == list(map(float, range(60, 90)))  # all, once, in order
+        watch.close()
+
+
+def test_queue_overflow_is_counted_and_logged(broker, make_gateway):
+    gw = make_gateway(GATEWAY_MQTT_QUEUE="5")
+    watch = SeedWatch(gw.port)
+    gw.wait_log("event=device.online")
+    broker.stop()
+    gw.wait_log("event=mqtt.disconnected")
+    send_readings(watch, range(100, 120))
+    line = gw.wait_log("event=mqtt.queue_overflow")
+    assert "topic=smartcab/devices/wch/vitals/heart_rate" in line
+    wait_until(lambda: "dropped_total=15" in gw.log_text(), what="15 dropped readings counted")
+    broker.start()
+    wait_until(
+        lambda: gw.log_text().count("event=mqtt.connected") == 2, timeout=20, what="reconnect"
+    )
+    with Recorder(broker.host, broker.port, ["smartcab/devices/wch/#"]) as sub:
+        watch.sock.send(b"121.00,bpm")  # the device is still served after the outage
+        sub.wait("smartcab/devices/wch/vitals/heart_rate", where=lambda m: b"121.0" in m.payload)
+    watch.close()
+
+
+def test_sigterm_closes_devices_and_says_offline(gateway, mqtt_recorder):
+    watch = SeedWatch(gateway.port)
+    cabinet = SeedDevice(gateway.port, b"cab")
+    mqtt_recorder.wait("smartcab/devices/cab/status", where=lambda m: m.payload == b"online")
+    assert gateway.stop() == 0
+    watch.sock.settimeout(5)
+    assert watch.sock.recv(16) == b""  # closed cleanly, with a FIN
+    for device in ("wch", "cab"):
+        mqtt_recorder.wait(
+            f"smartcab/devices/{device}/status", where=lambda m: m.payload == b"offline"
+        )
+    mqtt_recorder.wait("smartcab/services/gateway/status", where=lambda m: m.payload == b"offline")
+    watch.close()
+    cabinet.close()
+
+
+@pytest.mark.slow
+def test_killed_gateway_is_marked_offline_by_its_will_and_stale_devices_cleared(
+    broker, make_gateway, mqtt_recorder
+):
+    gw = make_gateway(MQTT_KEEPALIVE="5")
+    watch = SeedWatch(gw.port)
+    mqtt_recorder.wait("smartcab/devices/wch/status", where=lambda m: m.payload == b"online")
+    gw.kill()
+    started = time.monotonic()
+    mqtt_recorder.wait(
+        "smartcab/services/gateway/status", where=lambda m: m.payload == b"offline", timeout=15
+    )
+    assert time.monotonic() - started < 1.5 * 5 + 2  # within the keepalive grace
+
+    # A new gateway finds the dead one's retained "online" and clears it.
+    make_gateway()
+    mqtt_recorder.wait("smartcab/devices/wch/status", where=lambda m: m.payload == b"offline")
+    with Recorder(broker.host, broker.port, ["smartcab/devices/wch/status"]) as late:
+        assert late.wait("smartcab/devices/wch/status")[0].payload == b"offline"
+    watch.close()
