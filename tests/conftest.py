@@ -44,3 +44,15 @@ def make_gateway(tmp_path, broker):
 def gateway(make_gateway):
     """A gateway in trusted-LAN mode with short timeouts for tests."""
     return make_gateway(GATEWAY_TRANSFER_TIMEOUT="1", GATEWAY_HANDSHAKE_TIMEOUT="2")
+
+
+@pytest.fixture
+def influxdb(tmp_path):
+    """A real InfluxDB 1.x (Debian's influxd), no auth, on free loopback ports."""
+    from tests.support.influxdb import InfluxDB
+
+    workdir = tmp_path / "influxdb"
+    workdir.mkdir()
+    server = InfluxDB(workdir).start()
+    yield server
+    server.kill()

@@ -38,6 +38,7 @@ class MqttClient:
         on_message: MessageHandler | None = None,
         on_connected: Callable[[], None] | None = None,
         queue_size: int = 0,
+        manual_ack: bool = False,
     ) -> None:
         self.settings = settings
         self.service = service
@@ -52,6 +53,7 @@ class MqttClient:
             client_id=client_id,
             clean_session=clean_session,
             protocol=mqtt.MQTTv311,
+            manual_ack=manual_ack,
         )
         if settings.username:
             self._client.username_pw_set(settings.username, settings.password)
@@ -93,6 +95,11 @@ class MqttClient:
         if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
             raise MqttError(f"publish to {topic} failed: {mqtt.error_string(info.rc)}")
         return info
+
+    def ack(self, message: mqtt.MQTTMessage) -> None:
+        """Acknowledge a message received with ``manual_ack=True`` (QoS 1: PUBACK)."""
+        # Without a connection the broker resends the message on reconnect anyway.
+        self._client.ack(message.mid, message.qos)
 
     def subscribe(self, topic: str, qos: int = 1) -> None:
         """Subscribe now and again after every reconnect."""

@@ -1,0 +1,229 @@
+"""A small client for InfluxDB's v1-compatible HTTP API (1.x natively, 2.x and 3 via DBRP).
+
+Writes are line protocol to ``/write?db=<db>&precision=ms``; reads are InfluxQL
+on ``/query`` with ``epoch=ms``. Flux is never used (SPEC.md). Every failure is
+translated into the small hierarchy below so callers decide between "retry
+later" (``InfluxUnavailable``) and "this will never work" (the others).
+"""
+
+import base64
+import json
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import urllib3
+
+from .errors import SmartcabError
+from .settings import env_float, env_str
+
+
+class InfluxError(SmartcabError):
+    """InfluxDB answered, but not with success."""
+
+
+class InfluxUnavailable(InfluxError):
+    """InfluxDB cannot be reached or is temporarily failing (5xx, timeouts): retry later."""
+
+
+class InfluxAuthError(InfluxError):
+    """InfluxDB refused the credentials (HTTP 401/403): fix INFLUX_TOKEN or username/password."""
+
+
+class InfluxRejected(InfluxError):
+    """InfluxDB refused the request itself (HTTP 400, bad line protocol or InfluxQL)."""
+
+
+class InfluxNotFound(InfluxError):
+    """The database (or 2.x bucket) does not exist (HTTP 404)."""
+
+
+@dataclass(frozen=True)
+class InfluxSettings:
+    """Where InfluxDB is and how to sign in to it."""
+
+    url: str = "http://localhost:8086"
+    database: str = "vitals"
+    token: str | None = None
+    username: str | None = None
+    password: str | None = None
+    timeout: float = 10.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "InfluxSettings":
+        env = os.environ if env is None else env
+        return cls(
+            url=env_str(env, "INFLUX_URL", "http://localhost:8086").rstrip("/"),
+            database=env_str(env, "INFLUX_DATABASE", "vitals"),
+            token=env_str(env, "INFLUX_TOKEN"),
+            username=env_str(env, "INFLUX_USERNAME"),
+            password=env_str(env, "INFLUX_PASSWORD"),
+            timeout=env_float(env, "INFLUX_TIMEOUT", 10.0, minimum=0.1),
+        )
+
+
+Row = dict[str, Any]
+
+
+class InfluxClient:
+    """One connection pool to one InfluxDB database; close() it when done."""
+
+    def __init__(self, settings: InfluxSettings) -> None:
+        self.settings = settings
+        self.database = settings.database
+        self._headers = {}
+        if settings.token:
+            self._headers["Authorization"] = f"Token {settings.token}"
+        elif settings.username:
+            pair = f"{settings.username}:{settings.password or ''}".encode()
+            self._headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+        # No retries here: the recorder has its own spool and retry policy.
+        self._pool = urllib3.PoolManager(
+            timeout=urllib3.Timeout(connect=min(settings.timeout, 5.0), read=settings.timeout),
+            retries=False,
+            maxsize=2,
+        )
+        self.server_version: str | None = None
+
+    def close(self) -> None:
+        self._pool.clear()
+
+    def __enter__(self) -> "InfluxClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _request(
+        self, method: str, path: str, fields: Mapping[str, str], body: bytes | None = None
+    ) -> urllib3.BaseHTTPResponse:
+        url = f"{self.settings.url}{path}"
+        headers = dict(self._headers)
+        try:
+            if body is None:
+                response = self._pool.request_encode_body(
+                    method, url, fields=dict(fields), headers=headers, encode_multipart=False
+                )
+            else:
+                headers["Content-Type"] = "text/plain; charset=utf-8"
+                response = self._pool.request(
+                    method, f"{url}?{urlencode(fields)}", body=body, headers=headers
+                )
+        except urllib3.exceptions.HTTPError as exc:
+            raise InfluxUnavailable(f"InfluxDB at {self.settings.url} unreachable: {exc}") from exc
+        version = response.headers.get("X-Influxdb-Version")
+        if version:
+            self.server_version = version
+        if response.status >= 300:
+            self._raise_for(response, path)
+        return response
+
+    def _raise_for(self, response: urllib3.BaseHTTPResponse, path: str) -> None:
+        status = response.status
+        detail = _error_text(response.data)
+        where = f"InfluxDB {path} at {self.settings.url}"
+        if status in (401, 403):
+            how = "INFLUX_TOKEN" if self.settings.token else "INFLUX_USERNAME/INFLUX_PASSWORD"
+            raise InfluxAuthError(f"{where} refused the credentials (HTTP {status}); check {how}")
+        if status == 404:
+            raise InfluxNotFound(f"{where}: not found (HTTP 404): {detail}")
+        if status >= 500 or status == 429:
+            raise InfluxUnavailable(f"{where}: HTTP {status}: {detail}")
+        raise InfluxRejected(f"{where}: HTTP {status}: {detail}")
+
+    def ping(self) -> str:
+        """Return the server version; raise InfluxUnavailable when it does not answer."""
+        self._request("GET", "/ping", {})
+        return self.server_version or "unknown"
+
+    def write(self, lines: Iterable[str]) -> int:
+        """Write line protocol with millisecond timestamps; return how many lines were sent."""
+        batch = [line for line in lines if line]
+        if not batch:
+            return 0
+        body = "\n".join(batch).encode()
+        self._request("POST", "/write", {"db": self.database, "precision": "ms"}, body)
+        return len(batch)
+
+    def query_raw(
+        self, influxql: str, params: Mapping[str, Any] | None = None, database: str | None = None
+    ) -> list[dict]:
+        """Run InfluxQL and return the ``results`` list; an error in any statement raises."""
+        fields = {"q": influxql, "epoch": "ms", "db": database or self.database}
+        if params:
+            fields["params"] = json.dumps(dict(params))
+        # POST because 1.x only accepts CREATE/DROP over POST, and it is fine for SELECT too.
+        response = self._request("POST", "/query", fields)
+        try:
+            results = json.loads(response.data)["results"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InfluxError(
+                f"InfluxDB /query answered something that is not JSON: {exc}"
+            ) from exc
+        for result in results:
+            if "error" in result:
+                raise InfluxRejected(f"InfluxQL error: {result['error']}")
+        return results
+
+    def query(
+        self, influxql: str, params: Mapping[str, Any] | None = None, database: str | None = None
+    ) -> list[Row]:
+        """Run one InfluxQL statement and return its rows; series tags are merged into rows."""
+        results = self.query_raw(influxql, params, database)
+        return rows_of(results[0]) if results else []
+
+    def databases(self) -> list[str]:
+        rows = self.query("SHOW DATABASES")
+        return [row["name"] for row in rows]
+
+    def ensure_database(self) -> bool:
+        """Create the database on 1.x when missing; return True if it was created.
+
+        On 2.x the bucket must exist already (its v1 DBRP mapping makes it a
+        database); CREATE DATABASE is not offered there, so this only checks.
+        """
+        self.ping()
+        if self.database in self.databases():
+            return False
+        if self.server_version and not self.server_version.lstrip("v").startswith("1."):
+            raise InfluxNotFound(
+                f"InfluxDB {self.server_version} has no bucket/database {self.database!r}; "
+                "create the bucket (its v1 mapping makes it visible) or set INFLUX_DATABASE"
+            )
+        self.query(f"CREATE DATABASE {quote_ident(self.database)}")
+        return True
+
+
+def rows_of(result: Mapping[str, Any]) -> list[Row]:
+    """Flatten one statement's series into row dicts (tags + columns)."""
+    rows: list[Row] = []
+    for series in result.get("series", []) or []:
+        tags = series.get("tags") or {}
+        columns = series["columns"]
+        for values in series.get("values", []):
+            row = dict(tags)
+            row.update(zip(columns, values, strict=True))
+            rows.append(row)
+    return rows
+
+
+def quote_ident(name: str) -> str:
+    """An InfluxQL identifier in double quotes."""
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def quote_str(value: str) -> str:
+    """An InfluxQL string literal in single quotes."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _error_text(data: bytes) -> str:
+    try:
+        body = json.loads(data)
+    except ValueError:
+        return data[:200].decode("utf-8", "replace").strip()
+    if isinstance(body, dict):
+        return str(body.get("error") or body.get("message") or body)[:200]
+    return str(body)[:200]
