@@ -1,0 +1,95 @@
+"""The gateway under a hostile crowd: a real watch is still served, memory stays bounded."""
+
+import contextlib
+import json
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support.seed_clients import SeedWatch
+
+CROWD_ADDRESSES = [f"127.0.0.{i}" for i in range(2, 12)]  # loopback is a /8
+PER_ADDRESS = 30
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def trickle(sockets: list[socket.socket], stop: threading.Event) -> None:
+    """Slow-loris: every connection sends one byte of a hello now and then."""
+    hello = b"new~lorisloris"
+    i = 0
+    while not stop.is_set():
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.send(hello[i % len(hello) : i % len(hello) + 1])
+        i += 1
+        stop.wait(0.02)  # well inside the 50 ms hello settle, so each hello stays open
+
+
+def flood(port: int, stop: threading.Event, count: list[int]) -> None:
+    """Connect, register, send a bad frame, repeat."""
+    while not stop.is_set():
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+                sock.recv(64)
+                sock.send(b"new~junk")
+                sock.recv(16)
+                sock.send(b"size-99999999999")
+                sock.recv(16)
+        except OSError:
+            pass
+        count[0] += 1
+
+
+@pytest.mark.slow
+def test_slow_loris_crowd_and_bad_frame_flood(make_gateway, mqtt_recorder):
+    gw = make_gateway(GATEWAY_MAX_PER_ADDRESS=str(PER_ADDRESS + 5), GATEWAY_HANDSHAKE_TIMEOUT="30")
+    pid = gw.proc.pid
+    baseline = rss_kib(pid)
+    crowd = []
+    for address in CROWD_ADDRESSES:
+        for _ in range(PER_ADDRESS):
+            sock = socket.socket()
+            sock.bind((address, 0))
+            sock.connect(("127.0.0.1", gw.port))
+            crowd.append(sock)
+    stop = threading.Event()
+    flooded = [0]
+    workers = [
+        threading.Thread(target=trickle, args=(crowd, stop)),
+        threading.Thread(target=flood, args=(gw.port, stop, flooded)),
+    ]
+    for worker in workers:
+        worker.start()
+    try:
+        time.sleep(2)  # let the crowd settle in
+        started = time.monotonic()
+        watch = SeedWatch(gw.port)
+        mqtt_recorder.publish("smartcab/devices/wch/cmd", "bpm")
+        assert watch.serve_once(71.0, 36.7) == b"bpm"
+        reading = mqtt_recorder.wait("smartcab/devices/wch/vitals/heart_rate", timeout=5)[0]
+        served_in = time.monotonic() - started
+        print(f"watch served in {served_in:.3f} s; flood connections so far {flooded[0]}")
+        assert json.loads(reading.payload)["value"] == 71.0
+        under_load = rss_kib(pid)
+        watch.close()
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join()
+        for sock in crowd:
+            sock.close()
+    assert flooded[0] > 20, "the flood did not run"
+    assert "exceeds the limit" in gw.log_text() or "too many digits" in gw.log_text()
+    # The promise of issue 9: a real watch is served in under 2 s despite the crowd.
+    assert served_in < 2.0, f"watch served in {served_in:.2f} s"
+    # 300 idle connections and the flood cost a bounded amount (20 KiB each, generously).
+    assert under_load - baseline < len(crowd) * 20 + 10_000, (baseline, under_load)
