@@ -1,0 +1,21 @@
+#!/bin/sh
+# Copy one board's firmware onto a MicroPython ESP32 with mpremote.
+# usage: firmware/deploy.sh watch|camera|cabinet [config.json] [mpremote connect target]
+set -eu
+board=${1:?usage: $0 watch|camera|cabinet [config.json] [port]}
+here=$(cd "$(dirname "$0")" && pwd)
+config=${2:-$here/boards/$board/config.json}
+port=${3:-auto}
+[ -f "$here/boards/$board/main.py" ] || { echo "no board named $board" >&2; exit 2; }
+mp="mpremote connect $port"
+$mp mkdir :lib 2>/dev/null || true
+$mp mkdir :lib/smartcab 2>/dev/null || true
+for f in "$here"/smartcab/*.py; do
+    $mp cp "$f" ":lib/smartcab/$(basename "$f")"
+done
+# the gateway's own protocol module: one implementation of the wire format
+$mp cp "$here/../services/common/protocol.py" :lib/smartcab/protocol.py
+$mp cp "$config" :config.json
+$mp cp "$here/boards/$board/main.py" :main.py
+$mp reset
+echo "$board firmware copied; watch it with: mpremote connect $port repl"

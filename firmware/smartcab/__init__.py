@@ -1,0 +1,1 @@
+"""The boards' shared library: copied to /lib/smartcab/ on every board."""
