@@ -8,6 +8,7 @@
 """
 
 import logging
+import socket
 import threading
 from collections.abc import Callable, Iterable
 
@@ -39,6 +40,7 @@ class MqttClient:
         on_connected: Callable[[], None] | None = None,
         queue_size: int = 0,
         manual_ack: bool = False,
+        max_inflight: int = 1000,
     ) -> None:
         self.settings = settings
         self.service = service
@@ -63,6 +65,9 @@ class MqttClient:
         self._client.reconnect_delay_set(min_delay=1, max_delay=10)
         if queue_size:
             self._client.max_queued_messages_set(queue_size)
+        # paho's default window of 20 unacknowledged messages caps a busy
+        # publisher at 20 per round trip; the broker does not limit incoming QoS 1.
+        self._client.max_inflight_messages_set(max_inflight)
         self._client.on_connect = self._handle_connect
         self._client.on_disconnect = self._handle_disconnect
         self._client.on_message = self._handle_message
@@ -124,6 +129,11 @@ class MqttClient:
             logs.event(log, logging.ERROR, "mqtt.refused", reason=reason_code)
             return
         self.connects += 1
+        sock = client.socket()
+        if isinstance(sock, socket.socket):
+            # paho leaves Nagle on: small PUBLISH packets sent one per PUBACK
+            # would each wait for a delayed TCP ACK (about 40 ms on Linux).
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         logs.event(
             log,
             logging.INFO,

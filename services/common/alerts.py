@@ -1,0 +1,254 @@
+"""Alert rules: per-metric thresholds and a PARTIAL NEWS2-style early-warning score.
+
+The score uses the Royal College of Physicians' NEWS2 bands for only three of
+its seven parameters (pulse, SpO2 on scale 1, temperature). Respiration rate,
+blood pressure as NEWS2 scores it, consciousness and supplemental oxygen are
+not measured here, so the number is a partial score, NOT NEWS2 and NOT
+clinically validated: it is a prompt to look, never a triage decision.
+"""
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from .settings import env_float, env_int
+
+PARTIAL_NEWS2_LABEL = "partial NEWS2 (HR, SpO2, temperature only; not clinically validated)"
+
+# metric -> (low, high) alert thresholds; env ALERT_<METRIC>_LOW / _HIGH override them
+DEFAULT_THRESHOLDS: dict[str, tuple[float | None, float | None]] = {
+    "heart_rate": (40.0, 130.0),
+    "temperature": (35.0, 39.0),
+    "spo2": (92.0, None),
+    "bp_systolic": (90.0, 180.0),
+    "bp_diastolic": (None, 110.0),
+}
+
+
+def _optional_float(env: Mapping[str, str], name: str, default: float | None) -> float | None:
+    if env.get(name, "").strip().lower() in ("off", "none"):
+        return None
+    if default is None and env.get(name, "") == "":
+        return None
+    return env_float(env, name, default if default is not None else 0.0, minimum=-1e9)
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """Thresholds per metric, the partial-score level that alerts, and its reading window."""
+
+    thresholds: Mapping[str, tuple[float | None, float | None]] = field(
+        default_factory=lambda: dict(DEFAULT_THRESHOLDS)
+    )
+    news2_alert_score: int = 5
+    news2_window: float = 600.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "AlertSettings":
+        env = os.environ if env is None else env
+        thresholds = {}
+        for metric, (low, high) in DEFAULT_THRESHOLDS.items():
+            key = f"ALERT_{metric.upper()}"
+            thresholds[metric] = (
+                _optional_float(env, f"{key}_LOW", low),
+                _optional_float(env, f"{key}_HIGH", high),
+            )
+        return cls(
+            thresholds=thresholds,
+            news2_alert_score=env_int(env, "ALERT_NEWS2_SCORE", 5, minimum=1),
+            news2_window=env_float(env, "ALERT_NEWS2_WINDOW", 600.0, minimum=1.0),
+        )
+
+
+def threshold_breach(settings: AlertSettings, metric: str, value: float) -> str | None:
+    """Return "low" or "high" when ``value`` crosses the metric's threshold, else None."""
+    low, high = settings.thresholds.get(metric, (None, None))
+    if low is not None and value < low:
+        return "low"
+    if high is not None and value > high:
+        return "high"
+    return None
+
+
+def news2_heart_rate(bpm: float) -> int:
+    """NEWS2 pulse band: <=40:3, 41-50:1, 51-90:0, 91-110:1, 111-130:2, >=131:3."""
+    if bpm <= 40:
+        return 3
+    if bpm <= 50:
+        return 1
+    if bpm <= 90:
+        return 0
+    if bpm <= 110:
+        return 1
+    if bpm <= 130:
+        return 2
+    return 3
+
+
+def news2_spo2(percent: float) -> int:
+    """NEWS2 SpO2 scale 1 band: <=91:3, 92-93:2, 94-95:1, >=96:0."""
+    if percent <= 91:
+        return 3
+    if percent <= 93:
+        return 2
+    if percent <= 95:
+        return 1
+    return 0
+
+
+def news2_temperature(celsius: float) -> int:
+    """NEWS2 temperature band: <=35.0:3, 35.1-36.0:1, 36.1-38.0:0, 38.1-39.0:1, >=39.1:2."""
+    if celsius <= 35.0:
+        return 3
+    if celsius <= 36.0:
+        return 1
+    if celsius <= 38.0:
+        return 0
+    if celsius <= 39.0:
+        return 1
+    return 2
+
+
+NEWS2_BANDS = {
+    "heart_rate": news2_heart_rate,
+    "spo2": news2_spo2,
+    "temperature": news2_temperature,
+}
+
+
+@dataclass(frozen=True)
+class PartialScore:
+    """The partial score from the parameters we have, with each one's points."""
+
+    total: int
+    points: Mapping[str, int]
+
+    @property
+    def risk(self) -> str:
+        """NEWS2's own wording, applied to the partial total (a lower bound of the real one)."""
+        if self.total >= 7:
+            return "high"
+        if self.total >= 5:
+            return "medium"
+        if any(p == 3 for p in self.points.values()):
+            return "low-medium"
+        return "low"
+
+
+def partial_news2(latest: Mapping[str, float]) -> PartialScore | None:
+    """Score the latest plausible value of each NEWS2 metric present; None if none are."""
+    points = {m: NEWS2_BANDS[m](v) for m, v in latest.items() if m in NEWS2_BANDS}
+    if not points:
+        return None
+    return PartialScore(sum(points.values()), points)
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One alert raised (or cleared) for a device."""
+
+    device: str
+    kind: str  # "threshold", "news2_partial" or "service"
+    key: str  # what the alert is about: a metric, "news2_partial", "spool_full"
+    level: str  # "warning", "critical" or "cleared"
+    message: str
+    ts_ms: int
+    value: float | None = None
+    patient: str | None = None
+
+    def as_json(self) -> dict:
+        return {
+            "device": self.device,
+            "patient": self.patient,
+            "kind": self.kind,
+            "key": self.key,
+            "level": self.level,
+            "value": self.value,
+            "message": self.message,
+            "ts_ms": self.ts_ms,
+        }
+
+
+class AlertTracker:
+    """Turns plausible readings into alerts, raised once when a condition starts and
+    cleared once when it ends, so a fever does not alert every 30 s.
+
+    Not thread-safe: the recorder calls it from its single writer thread.
+    """
+
+    def __init__(self, settings: AlertSettings) -> None:
+        self.settings = settings
+        self._active: dict[tuple[str, str], str] = {}
+        self._latest: dict[str, dict[str, tuple[float, int]]] = {}
+
+    def observe(
+        self, device: str, metric: str, value: float, ts_ms: int, patient: str | None = None
+    ) -> list[Alert]:
+        """Feed one plausible reading; return the alerts it raises or clears."""
+        alerts = []
+        breach = threshold_breach(self.settings, metric, value)
+        low, high = self.settings.thresholds.get(metric, (None, None))
+        if breach:
+            limit = low if breach == "low" else high
+            message = f"{metric} {value:g} is {'below' if breach == 'low' else 'above'} {limit:g}"
+        else:
+            message = f"{metric} back within thresholds ({value:g})"
+        alerts += self._transition(
+            device,
+            "threshold",
+            metric,
+            "warning" if breach else None,
+            message,
+            ts_ms,
+            value,
+            patient,
+        )
+        if metric in NEWS2_BANDS:
+            alerts += self._news2(device, metric, value, ts_ms, patient)
+        return alerts
+
+    def score(self, device: str) -> PartialScore | None:
+        """The partial score from the device's latest readings within the window."""
+        latest = self._latest.get(device, {})
+        return partial_news2({m: v for m, (v, _) in latest.items()})
+
+    def _news2(
+        self, device: str, metric: str, value: float, ts_ms: int, patient: str | None
+    ) -> list[Alert]:
+        latest = self._latest.setdefault(device, {})
+        latest[metric] = (value, ts_ms)
+        window_ms = self.settings.news2_window * 1000
+        for name in [m for m, (_, t) in latest.items() if ts_ms - t > window_ms]:
+            del latest[name]  # too old to describe the patient now
+        score = self.score(device)
+        if score is None:
+            return []
+        level = None
+        if score.total >= self.settings.news2_alert_score:
+            level = "critical" if score.total >= 7 else "warning"
+        message = f"{PARTIAL_NEWS2_LABEL}: score {score.total} ({score.risk}); " + ", ".join(
+            f"{m}={p}" for m, p in sorted(score.points.items())
+        )
+        return self._transition(
+            device, "news2_partial", "news2_partial", level, message, ts_ms, score.total, patient
+        )
+
+    def _transition(
+        self,
+        device: str,
+        kind: str,
+        key: str,
+        level: str | None,
+        message: str,
+        ts_ms: int,
+        value: float | None,
+        patient: str | None,
+    ) -> list[Alert]:
+        previous = self._active.get((device, key))
+        if level == previous:
+            return []
+        if level is None:
+            del self._active[(device, key)]
+            return [Alert(device, kind, key, "cleared", message, ts_ms, value, patient)]
+        self._active[(device, key)] = level
+        return [Alert(device, kind, key, level, message, ts_ms, value, patient)]

@@ -1,0 +1,1 @@
+"""The recorder: everything the devices report, written to InfluxDB without losing any of it."""

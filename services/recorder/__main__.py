@@ -1,0 +1,133 @@
+"""``python -m services.recorder``: record vitals, inventory, availability and alerts."""
+
+import logging
+import signal
+import sys
+import threading
+
+from services.common import logs
+from services.common.alerts import AlertTracker
+from services.common.errors import ConfigError
+from services.common.influx import InfluxAuthError, InfluxClient, InfluxNotFound, InfluxUnavailable
+from services.common.mqtt import MqttClient
+from services.common.topics import Topics
+
+from .pipeline import Pipeline
+from .records import Translator
+from .settings import Settings
+from .spool import Spool
+
+log = logging.getLogger("services.recorder")
+
+SHARE_GROUP = "recorder"
+
+
+def subscriptions(settings: Settings) -> list[tuple[str, int]]:
+    """Data topics (shared between recorders with RECORDER_SHARED=1) and the assignments."""
+    topics = Topics(settings.mqtt.topic_root)
+    data = [
+        topics.vitals("+", "+"),
+        topics.inventory("+"),
+        topics.device_status("+"),
+        topics.service_status("+"),
+    ]
+    if settings.shared:
+        data = [f"$share/{SHARE_GROUP}/{t}" for t in data]
+    # Every recorder needs every patient assignment, so this one is never shared.
+    return [(t, 1) for t in data] + [(topics.device("+", "patient"), 1)]
+
+
+def run(settings: Settings, stop: threading.Event) -> int:
+    """Connect, record until ``stop`` is set, and close cleanly; returns an exit code."""
+    influx = InfluxClient(settings.influx)
+    try:
+        try:
+            version = influx.ping()
+            created = influx.ensure_database()
+            logs.event(
+                log,
+                logging.INFO,
+                "influx.ready",
+                url=settings.influx.url,
+                version=version,
+                db=settings.influx.database,
+                created=created,
+            )
+        except (InfluxAuthError, InfluxNotFound) as exc:
+            logs.event(
+                log,
+                logging.ERROR,
+                "influx.auth_failed" if isinstance(exc, InfluxAuthError) else "influx.no_database",
+                error=exc,
+            )
+            return 2
+        except InfluxUnavailable as exc:
+            # Not fatal: readings go to the spool until InfluxDB answers.
+            logs.event(log, logging.WARNING, "influx.unavailable", error=exc)
+        topics = Topics(settings.mqtt.topic_root)
+        translator = Translator(topics, AlertTracker(settings.alerts), settings.state_file)
+        spool = Spool(settings.spool_dir, settings.spool_max_bytes)
+        if len(spool):
+            logs.event(log, logging.INFO, "spool.found", files=len(spool), bytes=spool.bytes)
+        pipeline: Pipeline
+        client = MqttClient(
+            settings.mqtt,
+            "recorder",
+            client_id=settings.client_id,
+            clean_session=False,  # the broker keeps our messages while we are away
+            manual_ack=True,
+            subscriptions=subscriptions(settings),
+            on_message=lambda message: pipeline.submit(message),
+        )
+        pipeline = Pipeline(
+            influx,
+            spool,
+            translator,
+            ack=client.ack,
+            publish=lambda topic, payload: client.publish(topic, payload, qos=1),
+            batch_size=settings.batch_size,
+            linger=settings.batch_linger,
+            retry_interval=settings.retry_interval,
+        )
+        client.start()
+        logs.event(
+            log,
+            logging.INFO,
+            "recorder.started",
+            client_id=settings.client_id,
+            shared=settings.shared,
+            spool=settings.spool_dir,
+        )
+        try:
+            pipeline.run(stop)
+        finally:
+            logs.event(
+                log,
+                logging.INFO,
+                "recorder.stopping",
+                written=pipeline.written,
+                dropped=pipeline.dropped,
+                spooled_files=len(spool),
+            )
+            client.stop()
+        return 0
+    finally:
+        influx.close()
+
+
+def main() -> int:
+    logs.setup("recorder")
+    logging.getLogger("urllib3").setLevel(logging.WARNING)  # one line per HTTP call is noise
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        logs.event(log, logging.ERROR, "recorder.bad_config", error=exc)
+        return 2
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    return run(settings, stop)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

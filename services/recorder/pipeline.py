@@ -1,0 +1,282 @@
+"""The recorder's writer: batches messages, writes them, and only then acknowledges them.
+
+Paho's network thread only puts messages into ``inbox``; everything else runs on
+the one writer thread, so no state is shared between threads but the queue.
+
+A message is acknowledged (PUBACK) only once its points are in InfluxDB or in
+the on-disk spool. Until then the broker keeps it in the persistent session and
+redelivers it after a crash or reconnect. When the spool is full, batches are
+held unacknowledged; the broker's in-flight window (20 messages by default in
+Mosquitto) then stops delivery, and everything else waits, persisted, in the
+broker. Nothing is dropped except input that can never be stored, with a reason.
+"""
+
+import json
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import paho.mqtt.client as mqtt
+
+from services.common import logs
+from services.common.alerts import Alert
+from services.common.errors import MqttError
+from services.common.influx import (
+    InfluxAuthError,
+    InfluxClient,
+    InfluxError,
+    InfluxNotFound,
+    InfluxRejected,
+)
+from services.common.timeutil import now_ms
+
+from .records import Dropped, Translator, alert_line
+from .spool import Spool, SpoolFull
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[[str, str], None]
+Ack = Callable[[mqtt.MQTTMessage], None]
+
+
+@dataclass
+class Batch:
+    """Messages taken together, and the points and alerts they turned into."""
+
+    messages: list[mqtt.MQTTMessage]
+    lines: list[str] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+
+
+class Pipeline:
+    """Inbox -> translate -> InfluxDB or spool -> acknowledge."""
+
+    def __init__(
+        self,
+        influx: InfluxClient,
+        spool: Spool,
+        translator: Translator,
+        ack: Ack,
+        publish: Publish,
+        *,
+        batch_size: int = 500,
+        linger: float = 0.05,
+        retry_interval: float = 2.0,
+    ) -> None:
+        self.influx = influx
+        self.spool = spool
+        self.translator = translator
+        self.topics = translator.topics
+        self._ack = ack
+        self._publish = publish
+        self.batch_size = batch_size
+        self.linger = linger
+        self.retry_interval = retry_interval
+        self.inbox: queue.Queue[mqtt.MQTTMessage] = queue.Queue()
+        self._held: list[Batch] = []
+        self._influx_up = True
+        self._next_try = 0.0
+        self._spool_full = False
+        self._service_lines: list[str] = []
+        self.written = 0
+        self.dropped = 0
+
+    def submit(self, message: mqtt.MQTTMessage) -> None:
+        """Paho's thread: hand the message over, unacknowledged."""
+        self.inbox.put(message)
+
+    def run(self, stop: threading.Event) -> None:
+        """The writer loop, until ``stop`` is set; unacked messages are redelivered later."""
+        while not stop.is_set():
+            self._drain_spool()
+            if self._held:
+                self._retry_held()
+                if self._held:
+                    stop.wait(self.retry_interval)
+                    continue
+            batch = self._collect(stop)
+            if batch:
+                self._handle(batch)
+
+    def _collect(self, stop: threading.Event) -> list[mqtt.MQTTMessage]:
+        try:
+            first = self.inbox.get(timeout=min(0.2, self.retry_interval))
+        except queue.Empty:
+            return []
+        batch = [first]
+        deadline = time.monotonic() + self.linger
+        while len(batch) < self.batch_size and not stop.is_set():
+            try:
+                batch.append(self.inbox.get_nowait())
+                continue
+            except queue.Empty:
+                pass
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                batch.append(self.inbox.get(timeout=remaining))
+            except queue.Empty:
+                break
+        return batch
+
+    def _handle(self, messages: list[mqtt.MQTTMessage]) -> None:
+        batch = Batch(messages)
+        for message in messages:
+            try:
+                out = self.translator.translate(
+                    message.topic, bytes(message.payload), bool(message.retain), bool(message.dup)
+                )
+            except Dropped as exc:
+                self.dropped += 1
+                logs.event(log, logging.WARNING, "message.dropped", topic=message.topic, reason=exc)
+                continue
+            batch.lines += out.lines
+            batch.alerts += out.alerts
+        self._store(batch)
+
+    def _store(self, batch: Batch) -> None:
+        """Make the batch durable (InfluxDB, else spool), or hold it unacknowledged."""
+        if batch.lines and self._influx_worth_trying():
+            try:
+                self._write(batch.lines)
+            except InfluxError as exc:
+                self._influx_down(exc)
+            else:
+                self._done(batch)
+                return
+        if batch.lines:
+            try:
+                path = self.spool.append(batch.lines)
+            except SpoolFull as exc:
+                self._on_spool_full(exc)
+                self._held.append(batch)
+                return
+            logs.event(
+                log,
+                logging.WARNING,
+                "spool.appended",
+                file=path.name,
+                lines=len(batch.lines),
+                files=len(self.spool),
+                bytes=self.spool.bytes,
+            )
+        self._done(batch)
+
+    def _done(self, batch: Batch) -> None:
+        """Durable: save state, announce alerts, and only then acknowledge."""
+        self.translator.save()
+        for alert in batch.alerts:
+            self._announce(alert)
+        for message in batch.messages:
+            self._ack(message)
+        self.written += len(batch.lines)
+
+    def _write(self, lines: list[str]) -> None:
+        lines = self._service_lines + lines
+        try:
+            self._write_once(lines)
+        except InfluxNotFound:
+            # A 1.x server that lost or never had the database: create it and go on.
+            if self.influx.ensure_database():
+                logs.event(log, logging.WARNING, "influx.database_created", db=self.influx.database)
+            self._write_once(lines)
+        self._service_lines = []
+        if not self._influx_up:
+            self._influx_up = True
+            logs.event(log, logging.INFO, "influx.recovered", url=self.influx.settings.url)
+
+    def _write_once(self, lines: list[str]) -> None:
+        try:
+            self.influx.write(lines)
+        except InfluxRejected as exc:
+            if len(lines) == 1:
+                self.dropped += 1
+                logs.event(log, logging.ERROR, "influx.line_rejected", line=lines[0], error=exc)
+                return
+            # Find the bad lines one by one so the good ones are still stored.
+            for line in lines:
+                self._write_once([line])
+
+    def _influx_worth_trying(self) -> bool:
+        return self._influx_up or time.monotonic() >= self._next_try
+
+    def _influx_down(self, exc: InfluxError) -> None:
+        self._next_try = time.monotonic() + self.retry_interval
+        if isinstance(exc, InfluxAuthError):
+            logs.event(log, logging.ERROR, "influx.auth_failed", error=exc)
+        if self._influx_up:
+            self._influx_up = False
+            logs.event(log, logging.WARNING, "influx.unavailable", error=exc)
+
+    def _drain_spool(self) -> None:
+        while len(self.spool) and self._influx_worth_trying():
+            oldest = self.spool.oldest()
+            if oldest is None:
+                return
+            path, lines = oldest
+            try:
+                self._write(lines)
+            except InfluxError as exc:
+                self._influx_down(exc)
+                return
+            self.spool.remove(path)
+            self.written += len(lines)
+            if not len(self.spool):
+                logs.event(log, logging.INFO, "spool.drained")
+            if self._spool_full and self.spool.bytes < self.spool.max_bytes // 2:
+                self._spool_full = False
+                self._service_alert("cleared", "recorder spool has room again")
+
+    def _retry_held(self) -> None:
+        held, self._held = self._held, []
+        for batch in held:
+            if self._held:  # keep order: once one is held, the rest wait too
+                self._held.append(batch)
+            else:
+                self._store(batch)
+
+    def _on_spool_full(self, exc: SpoolFull) -> None:
+        logs.event(
+            log,
+            logging.ERROR,
+            "spool.full",
+            error=exc,
+            held_batches=len(self._held) + 1,
+            action="not acknowledging; the broker keeps the messages",
+        )
+        if not self._spool_full:
+            self._spool_full = True
+            self._service_alert(
+                "critical",
+                "recorder spool is full and InfluxDB is unreachable; "
+                "new readings stay unacknowledged in the broker",
+            )
+
+    def _service_alert(self, level: str, message: str) -> None:
+        alert = Alert("recorder", "service", "spool_full", level, message, now_ms())
+        self._announce(alert)
+        # InfluxDB is down when the spool fills: the point rides along with the next write.
+        self._service_lines.append(alert_line(alert))
+
+    def _announce(self, alert: Alert) -> None:
+        if alert.kind == "service":
+            topic = f"{self.topics.root}/alerts/services/{alert.device}"
+        else:
+            topic = f"{self.topics.root}/alerts/devices/{alert.device}"
+        logs.event(
+            log,
+            logging.WARNING if alert.level != "cleared" else logging.INFO,
+            "alert",
+            device=alert.device,
+            key=alert.key,
+            alert_level=alert.level,
+            message=alert.message,
+        )
+        try:
+            self._publish(topic, json.dumps(alert.as_json()))
+        except MqttError as exc:
+            logs.event(log, logging.ERROR, "alert.not_published", topic=topic, error=exc)

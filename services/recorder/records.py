@@ -1,0 +1,241 @@
+"""MQTT messages in, InfluxDB points (line protocol) and alerts out.
+
+docs/schema.md describes the measurements written here. The translator keeps
+two pieces of state that outlive a restart (the device -> patient assignment and
+each device's last recorded availability) in a small JSON file, saved only once
+the points that depend on it are durable.
+"""
+
+import json
+import logging
+import math
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from influxdb_client import Point, WritePrecision
+
+from services.common import logs
+from services.common.alerts import PARTIAL_NEWS2_LABEL, Alert, AlertTracker
+from services.common.quality import flag_reason
+from services.common.timeutil import now_ms, parse_rfc3339
+from services.common.topics import OFFLINE, ONLINE, Topics
+
+log = logging.getLogger(__name__)
+
+MAX_PATIENT_LEN = 64
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+KINDS = {"wch": "watch", "img": "camera", "cab": "cabinet"}
+
+
+class Dropped(ValueError):
+    """A message that can never be stored (malformed); it is logged and acknowledged."""
+
+
+@dataclass
+class Outcome:
+    """What one message turned into."""
+
+    lines: list[str] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+
+
+def device_kind(device: str) -> str:
+    return KINDS.get(device[:3], "unknown")
+
+
+def alert_line(alert: Alert) -> str:
+    point = (
+        Point("alerts")
+        .tag("device", alert.device)
+        .tag("patient", alert.patient)
+        .tag("kind", alert.kind)
+        .tag("key", alert.key)
+        .tag("level", alert.level)
+        .field("message", alert.message)
+        .time(alert.ts_ms, WritePrecision.MS)
+    )
+    if alert.value is not None:
+        point.field("value", float(alert.value))
+    return point.to_line_protocol()
+
+
+class Translator:
+    """Turns one message at a time into points; used by the writer thread only."""
+
+    def __init__(self, topics: Topics, tracker: AlertTracker, state_file: Path) -> None:
+        self.topics = topics
+        self.tracker = tracker
+        self.state_file = state_file
+        self.patients: dict[str, str] = {}
+        self.availability: dict[str, str] = {}
+        self._dirty = False
+        self._load()
+
+    def translate(self, topic: str, payload: bytes, retain: bool, dup: bool) -> Outcome:
+        """Raise Dropped for input that can never be stored."""
+        if topic.startswith(f"{self.topics.root}/services/"):
+            parts = topic.split("/")
+            if len(parts) == 4 and parts[3] == "status":
+                return self._availability(
+                    "service_availability", "service", parts[2], payload, retain, dup
+                )
+            raise Dropped(f"unexpected topic {topic}")
+        parsed = self.topics.parse_device(topic)
+        if parsed is None:
+            raise Dropped(f"unexpected topic {topic}")
+        device, rest = parsed
+        if len(rest) == 2 and rest[0] == "vitals":
+            return self._vitals(device, rest[1], payload)
+        if rest == ("inventory",):
+            return self._inventory(device, payload)
+        if rest == ("status",):
+            return self._availability("availability", "device", device, payload, retain, dup)
+        if rest == ("patient",):
+            return self._patient(device, payload)
+        raise Dropped(f"unexpected topic {topic}")
+
+    def _vitals(self, device: str, metric: str, payload: bytes) -> Outcome:
+        body = _json_object(payload)
+        value = body.get("value")
+        if type(value) not in (int, float) or not math.isfinite(value):
+            raise Dropped(f"vitals value {value!r} is not a finite number")
+        if body.get("metric", metric) != metric:
+            raise Dropped(f"metric {body.get('metric')!r} does not match the topic's {metric!r}")
+        ts_ms = _ts_ms(body.get("ts"))
+        patient = self.patients.get(device)
+        reason = flag_reason(metric, float(value))
+        point = (
+            Point("vitals")
+            .tag("device", device)
+            .tag("patient", patient)
+            .tag("metric", metric)
+            .field("value", float(value))
+            .field("flagged", reason is not None)
+            .time(ts_ms, WritePrecision.MS)
+        )
+        if reason:
+            point.field("reason", reason)
+        out = Outcome([point.to_line_protocol()])
+        if reason:
+            logs.event(log, logging.INFO, "reading.flagged", device=device, reason=reason)
+            return out  # implausible readings never raise clinical alerts
+        out.alerts = self.tracker.observe(device, metric, float(value), ts_ms, patient)
+        out.lines += [alert_line(a) for a in out.alerts]
+        score = (
+            self.tracker.score(device) if metric in ("heart_rate", "spo2", "temperature") else None
+        )
+        if score is not None:
+            news = (
+                Point("news2_partial")
+                .tag("device", device)
+                .tag("patient", patient)
+                .field("score", score.total)
+                .field("risk", score.risk)
+                .field("label", PARTIAL_NEWS2_LABEL)
+                .time(ts_ms, WritePrecision.MS)
+            )
+            for name, points in score.points.items():
+                news.field(f"{name}_points", points)
+            out.lines.append(news.to_line_protocol())
+        return out
+
+    def _inventory(self, device: str, payload: bytes) -> Outcome:
+        body = _json_object(payload)
+        items = body.get("items")
+        if not isinstance(items, dict):
+            raise Dropped("inventory has no 'items' object")
+        ts_ms = _ts_ms(body.get("ts"))
+        lines = []
+        for name, count in items.items():
+            if type(count) is not int or count < 0 or not isinstance(name, str) or not name:
+                raise Dropped(f"inventory item {name!r}: {count!r} is not a count")
+            point = (
+                Point("inventory")
+                .tag("device", device)
+                .tag("patient", self.patients.get(device))
+                .tag("item", name)
+                .field("count", count)
+                .time(ts_ms, WritePrecision.MS)
+            )
+            lines.append(point.to_line_protocol())
+        return Outcome(lines)
+
+    def _availability(
+        self, measurement: str, tag: str, name: str, payload: bytes, retain: bool, dup: bool
+    ) -> Outcome:
+        state = payload.decode("utf-8", "replace").strip()
+        if state not in (ONLINE, OFFLINE):
+            raise Dropped(f"status {state[:20]!r} is neither online nor offline")
+        key = f"{tag}:{name}"
+        # Retained and redelivered copies repeat a state we may already have
+        # stored; only a live message is certainly a new transition.
+        if (retain or dup) and self.availability.get(key) == state:
+            return Outcome()
+        self.availability[key] = state
+        self._dirty = True
+        point = Point(measurement).tag(tag, name)
+        if tag == "device":
+            point.tag("kind", device_kind(name)).tag("patient", self.patients.get(name))
+        point.field("online", state == ONLINE).field("state", state)
+        point.time(now_ms(), WritePrecision.MS)
+        return Outcome([point.to_line_protocol()])
+
+    def _patient(self, device: str, payload: bytes) -> Outcome:
+        try:
+            patient = payload.decode("utf-8").strip()
+        except UnicodeDecodeError as exc:
+            raise Dropped("patient id is not UTF-8") from exc
+        if len(patient) > MAX_PATIENT_LEN or any(ord(c) < 32 for c in patient):
+            raise Dropped("patient id too long or has control characters")
+        if patient:
+            if self.patients.get(device) != patient:
+                self.patients[device] = patient
+                self._dirty = True
+        elif device in self.patients:
+            del self.patients[device]
+            self._dirty = True
+        logs.event(log, logging.INFO, "device.patient", device=device, patient=patient or "-")
+        return Outcome()
+
+    def save(self) -> None:
+        """Persist the state once the points that depend on it are durable."""
+        if not self._dirty:
+            return
+        self.state_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"patients": self.patients, "availability": self.availability}))
+        os.replace(tmp, self.state_file)
+        self._dirty = False
+
+    def _load(self) -> None:
+        try:
+            state = json.loads(self.state_file.read_text())
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError) as exc:
+            logs.event(log, logging.WARNING, "recorder.state_unreadable", error=exc)
+            return
+        self.patients = dict(state.get("patients", {}))
+        self.availability = dict(state.get("availability", {}))
+
+
+def _json_object(payload: bytes) -> dict:
+    try:
+        body = json.loads(payload)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise Dropped(f"payload is not JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise Dropped("payload is not a JSON object")
+    return body
+
+
+def _ts_ms(ts: object) -> int:
+    if not isinstance(ts, str):
+        raise Dropped(f"ts {ts!r} is not an RFC 3339 string")
+    try:
+        moment = parse_rfc3339(ts)
+    except ValueError as exc:
+        raise Dropped(f"ts {ts!r} is not RFC 3339: {exc}") from exc
+    return (moment - EPOCH) // timedelta(milliseconds=1)  # exact: no float rounding
