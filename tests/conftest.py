@@ -56,3 +56,41 @@ def influxdb(tmp_path):
     server = InfluxDB(workdir).start()
     yield server
     server.kill()
+
+
+@pytest.fixture
+def make_recorder(tmp_path, broker, influxdb):
+    """Start recorder processes against the test broker and InfluxDB; killed afterwards."""
+    started = []
+
+    def make(**settings: str) -> services.ServiceProcess:
+        env = {
+            **broker.env(),
+            **influxdb.env(),
+            "SMARTCAB_DATA_DIR": str(tmp_path / "data"),
+            "RECORDER_RETRY_INTERVAL": "0.3",
+            **settings,
+        }
+        proc = services.ServiceProcess("recorder", tmp_path, env).start()
+        started.append(proc)
+        return proc
+
+    yield make
+    for proc in started:
+        proc.kill()
+
+
+@pytest.fixture
+def make_scheduler(tmp_path, broker):
+    """Start scheduler processes against the test broker; killed afterwards."""
+    started = []
+
+    def make(**settings: str) -> services.ServiceProcess:
+        env = {**broker.env(), "SCHEDULER_BPM_INTERVAL": "1", **settings}
+        proc = services.ServiceProcess("scheduler", tmp_path, env).start()
+        started.append(proc)
+        return proc
+
+    yield make
+    for proc in started:
+        proc.kill()

@@ -1,0 +1,1 @@
+"""The scheduler: asks watches for readings, cabinets for inventory, and runs report jobs."""

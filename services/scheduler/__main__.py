@@ -1,0 +1,130 @@
+"""``python -m services.scheduler``: ask devices for readings on a fixed schedule."""
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Callable
+
+import paho.mqtt.client as mqtt
+
+from services.common import logs
+from services.common.errors import ConfigError, MqttError
+from services.common.mqtt import MqttClient
+from services.common.topics import Topics
+
+from .fleet import Fleet
+from .jobs import Job, JobContext, report_jobs, run_every
+from .settings import Settings
+
+log = logging.getLogger("services.scheduler")
+
+
+def send(ctx: JobContext, device: str, cmd: str) -> bool:
+    """Publish a command, but never while disconnected: paho would queue it and a
+    reconnect would then deliver a burst of stale requests."""
+    if not ctx.client.connected:
+        return False
+    try:
+        ctx.client.publish(ctx.client.topics.cmd(device), cmd, qos=1)
+    except MqttError as exc:
+        logs.event(log, logging.WARNING, "scheduler.not_sent", device=device, cmd=cmd, error=exc)
+        return False
+    logs.event(log, logging.DEBUG, "scheduler.request", device=device, cmd=cmd)
+    return True
+
+
+def ask_watches(ctx: JobContext) -> None:
+    """``bpm`` to each online watch that has not reported on its own lately."""
+    if not ctx.client.connected:
+        logs.event(log, logging.INFO, "scheduler.tick_skipped", job="bpm", reason="broker away")
+        return
+    now = ctx.now()
+    for device in sorted(ctx.fleet.status):
+        if not device.startswith("wch"):
+            continue
+        reason = ctx.fleet.bpm_skip_reason(
+            device, now, ctx.settings.bpm_interval, ctx.settings.answer_window
+        )
+        if reason:
+            logs.event(log, logging.DEBUG, "scheduler.skip", device=device, reason=reason)
+        elif send(ctx, device, "bpm"):
+            ctx.fleet.requested(device, now)
+
+
+def ask_kind(kind: str, cmd: str) -> Callable[[JobContext], None]:
+    """A job sending ``cmd`` to every online device of ``kind``."""
+
+    def run(ctx: JobContext) -> None:
+        for device in ctx.fleet.online_of_kind(kind):
+            send(ctx, device, cmd)
+
+    return run
+
+
+def jobs(settings: Settings) -> list[Job]:
+    out = [Job("bpm", settings.bpm_interval, ask_watches)]
+    if settings.inventory_interval > 0:
+        out.append(Job("inventory", settings.inventory_interval, ask_kind("cabinet", "inv")))
+    if settings.snapshot_interval > 0:
+        out.append(Job("snapshot", settings.snapshot_interval, ask_kind("camera", "img")))
+    return out + report_jobs(settings)
+
+
+async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Run every job until ``stop`` is set (or SIGTERM/SIGINT)."""
+    loop = asyncio.get_running_loop()
+    stop = stop or asyncio.Event()
+    topics = Topics(settings.mqtt.topic_root)
+    fleet = Fleet(topics)
+
+    def on_message(message: mqtt.MQTTMessage) -> None:
+        # Paho's thread: the fleet is only ever touched on the loop.
+        loop.call_soon_threadsafe(
+            fleet.on_message, message.topic, bytes(message.payload), loop.time()
+        )
+
+    client = MqttClient(
+        settings.mqtt,
+        "scheduler",
+        client_id=f"{settings.mqtt.topic_root}-scheduler",
+        subscriptions=[
+            (topics.all_device_status, 1),
+            (topics.service_status("gateway"), 1),
+            (topics.vitals("+", "+"), 0),
+        ],
+        on_message=on_message,
+    )
+    client.start()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)
+    ctx = JobContext(settings, client, fleet, loop.time)
+    planned = jobs(settings)
+    logs.event(
+        log,
+        logging.INFO,
+        "scheduler.started",
+        jobs=",".join(f"{j.name}/{j.interval:g}s" for j in planned),
+    )
+    try:
+        await asyncio.gather(*(run_every(job, ctx, stop) for job in planned))
+    finally:
+        logs.event(log, logging.INFO, "scheduler.stopping")
+        await asyncio.to_thread(client.stop)
+
+
+def main() -> int:
+    logs.setup("scheduler")
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        logs.event(log, logging.ERROR, "scheduler.bad_config", error=exc)
+        return 2
+    asyncio.run(serve(settings))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

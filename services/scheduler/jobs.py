@@ -1,0 +1,76 @@
+"""Periodic jobs on a fixed grid: no drift, and missed ticks are skipped, never caught up.
+
+A job runs at ``start + k * interval``. If a run is late (the machine was
+suspended, a job was slow), the ticks that passed are dropped, so there is never
+a burst of requests afterwards.
+
+Report jobs: ``report_jobs()`` is the slot the reporter uses. It returns extra
+``Job`` objects that the scheduler runs beside its own, with a ``JobContext``
+to publish on MQTT. It returns none until the reporter defines its requests.
+"""
+
+import asyncio
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from services.common import logs
+from services.common.mqtt import MqttClient
+
+from .fleet import Fleet
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """What a job may use: the settings, the MQTT client and the fleet's state."""
+
+    settings: Settings
+    client: MqttClient
+    fleet: Fleet
+    now: Callable[[], float]
+
+
+@dataclass(frozen=True)
+class Job:
+    """``run`` is called on the event loop every ``interval`` seconds; keep it quick."""
+
+    name: str
+    interval: float
+    run: Callable[[JobContext], None]
+
+
+def report_jobs(settings: Settings) -> list[Job]:
+    """Jobs for the reporter (e.g. a weekly PDF request); none yet."""
+    return []
+
+
+def next_tick(start: float, interval: float, k: int, now: float) -> int:
+    """The index of the next tick to run after tick ``k`` ran at ``now``, skipping missed ones."""
+    return max(k + 1, math.floor((now - start) / interval) + 1)
+
+
+async def run_every(job: Job, ctx: JobContext, stop: asyncio.Event) -> None:
+    """Run ``job`` on its grid until ``stop`` is set."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    k = 1
+    while not stop.is_set():
+        delay = start + k * job.interval - loop.time()
+        if delay > 0:
+            try:
+                await asyncio.wait_for(stop.wait(), delay)
+                return
+            except TimeoutError:
+                pass
+        try:
+            job.run(ctx)
+        except Exception:  # one failing run must not end the schedule
+            log.exception("event=job.failed job=%s", job.name)
+        skipped = next_tick(start, job.interval, k, loop.time()) - k - 1
+        if skipped > 0:
+            logs.event(log, logging.WARNING, "job.ticks_skipped", job=job.name, skipped=skipped)
+        k += 1 + max(skipped, 0)
