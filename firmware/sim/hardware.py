@@ -71,6 +71,8 @@ class FakeMax30102:
         self.last = clock()
         self.beat = 0.0
         self.motion_left = 0
+        self.motion_len = 1
+        self.motion_size = 0.0
         self.dc_ir = 120000.0
         self.dc_red = 90000.0
 
@@ -146,13 +148,20 @@ class FakeMax30102:
         ir = self.dc_ir * (1 - depth * p) + rng.gauss(0, 25)
         red = self.dc_red * (1 - depth * body.ratio() * p) + rng.gauss(0, 25)
         if self.motion_left <= 0 and rng.random() < body.motion_rate / rate:
-            self.motion_left = int(rate * rng.uniform(0.2, 0.6))  # the wrist moved
+            # the wrist moved: the sensor shifts against the skin for a moment
+            self.motion_len = self.motion_left = max(2, int(rate * rng.uniform(0.2, 0.6)))
+            self.motion_size = rng.uniform(-0.05, 0.05)
         if self.motion_left > 0:
             self.motion_left -= 1
-            jolt = rng.uniform(-0.06, 0.06)
+            jolt = motion_shape(self.motion_left, self.motion_len, self.motion_size)
             ir *= 1 + jolt
             red *= 1 + jolt
         return _clip(red), _clip(ir)
+
+
+def motion_shape(left: int, length: int, size: float) -> float:
+    """A smooth push and release over ``length`` samples."""
+    return size * math.sin(math.pi * (length - left) / length)
 
 
 def _clip(value: float) -> int:

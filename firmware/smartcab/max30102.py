@@ -35,6 +35,7 @@ FINGER_MIN_IR = 50000
 MIN_BPM = 35
 MAX_BPM = 220
 MAX_OFF_FRACTION = 0.2  # more finger-off than this in a window: no reading
+MIN_CLEAN_FRACTION = 0.4  # clean beats must cover this much of the window
 
 
 class MAX30102:
@@ -135,8 +136,9 @@ class PulseMeter:
     The DC level is tracked with a slow moving average; what is left (inverted:
     more blood absorbs more light) rises once per beat. A beat is an upward
     crossing of 30% of the recent amplitude, re-armed once the signal falls below
-    -30%, with a refractory time for MAX_BPM. Beat intervals and per-beat
-    red/IR ratios are kept; their medians shrug off motion artefacts.
+    -30%, with a refractory time for MAX_BPM. Each beat keeps its interval, its
+    red/IR ratio and its size; beats of an odd size are dropped as motion and
+    the medians of the rest shrug off what is left.
     """
 
     def __init__(self, rate, window_s, finger_min=FINGER_MIN_IR):
@@ -150,8 +152,7 @@ class PulseMeter:
         self.refractory = rate * 60.0 / MAX_BPM
         self.n = 0
         self.off = 0
-        self.intervals = []
-        self.ratios = []
+        self.beats = []  # (interval in samples, red/IR ratio, IR peak-to-peak) per beat
         self._reset_signal()
 
     def _reset_signal(self):
@@ -209,11 +210,10 @@ class PulseMeter:
             and (self._last_beat is None or t - self._last_beat >= self.refractory)
         ):
             beat = t - 1 + (th - self._prev) / (s - self._prev)
-            if self._last_beat is not None:
-                self.intervals.append(beat - self._last_beat)
-                if cycle is not None and cycle[3] > cycle[2]:
-                    ac_ratio = (cycle[1] - cycle[0]) / self._dc_red
-                    self.ratios.append(ac_ratio / ((cycle[3] - cycle[2]) / self._dc_ir))
+            if self._last_beat is not None and cycle is not None and cycle[3] > cycle[2]:
+                p2p_ir = cycle[3] - cycle[2]
+                ratio = ((cycle[1] - cycle[0]) / self._dc_red) / (p2p_ir / self._dc_ir)
+                self.beats.append((beat - self._last_beat, ratio, p2p_ir))
             self._last_beat = beat
             self._armed = False
             self._cycle = [ac_red, ac_red, ac_ir, ac_ir]
@@ -226,13 +226,19 @@ class PulseMeter:
 
     def result(self):
         """(bpm, spo2 or None), or None when the finger was off or no pulse was found."""
-        if self.finger_off():
+        if self.finger_off() or not self.beats:
             return None
+        # motion only adds swing, so the typical pulse is among the smaller beats;
+        # a beat far bigger or smaller than that is motion, not pulse
+        sizes = sorted([b[2] for b in self.beats])
+        typical = sizes[len(sizes) * 3 // 10]
         lo = self.rate * 60.0 / MAX_BPM
         hi = self.rate * 60.0 / MIN_BPM
-        good = [i for i in self.intervals if lo <= i <= hi]
-        if len(good) < 2:
-            return None
-        bpm = 60.0 * self.rate / median(good)
-        r = median(self.ratios)
-        return bpm, (spo2_from_ratio(r) if r is not None else None)
+        good = [b for b in self.beats if lo <= b[0] <= hi and typical / 2 <= b[2] <= typical * 2]
+        covered = 0
+        for b in good:
+            covered += b[0]
+        if len(good) < 2 or covered < (self.n - self.off) * MIN_CLEAN_FRACTION:
+            return None  # too much of the window was motion to trust a number
+        bpm = 60.0 * self.rate / median([b[0] for b in good])
+        return bpm, spo2_from_ratio(median([b[1] for b in good]))

