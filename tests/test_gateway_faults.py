@@ -45,22 +45,26 @@ def test_a_10_second_broker_restart_loses_no_reading(broker, gateway):
 
 def test_queue_overflow_is_counted_and_logged(broker, make_gateway):
     gw = make_gateway(GATEWAY_MQTT_QUEUE="5")
-    watch = SeedWatch(gw.port)
-    gw.wait_log("event=device.online")
-    broker.stop()
-    gw.wait_log("event=mqtt.disconnected")
-    send_readings(watch, range(100, 120))
-    line = gw.wait_log("event=mqtt.queue_overflow")
-    assert "topic=smartcab/devices/wch/vitals/heart_rate" in line
-    wait_until(lambda: "dropped_total=15" in gw.log_text(), what="15 dropped readings counted")
-    broker.start()
-    wait_until(
-        lambda: gw.log_text().count("event=mqtt.connected") == 2, timeout=20, what="reconnect"
-    )
-    with Recorder(broker.host, broker.port, ["smartcab/devices/wch/#"]) as sub:
+    with Recorder(
+        broker.host, broker.port, ["smartcab/devices/wch/vitals/#"], "sub-q", False
+    ) as sub:
+        watch = SeedWatch(gw.port)
+        gw.wait_log("event=device.online")
+        broker.stop()
+        gw.wait_log("event=mqtt.disconnected")
+        send_readings(watch, range(100, 120))
+        line = gw.wait_log("event=mqtt.queue_overflow")
+        assert "topic=smartcab/devices/wch/vitals/heart_rate" in line
+        broker.start()
+        wait_until(
+            lambda: gw.log_text().count("event=mqtt.connected") == 2, timeout=20, what="reconnect"
+        )
         watch.sock.send(b"121.00,bpm")  # the device is still served after the outage
-        sub.wait("smartcab/devices/wch/vitals/heart_rate", where=lambda m: b"121.0" in m.payload)
-    watch.close()
+        wait_until(lambda: 121.0 in heart_rates(sub), timeout=20, what="a reading after")
+        # the queue kept the first five, in order; the other fifteen were counted
+        assert heart_rates(sub) == [100.0, 101.0, 102.0, 103.0, 104.0, 121.0]
+        assert "dropped_total=15" in gw.wait_log("event=mqtt.queue_recovered")
+        watch.close()
 
 
 def test_sigterm_closes_devices_and_says_offline(gateway, mqtt_recorder):
@@ -99,3 +103,15 @@ def test_killed_gateway_is_marked_offline_by_its_will_and_stale_devices_cleared(
     with Recorder(broker.host, broker.port, ["smartcab/devices/wch/status"]) as late:
         assert late.wait("smartcab/devices/wch/status")[0].payload == b"offline"
     watch.close()
+
+
+def test_a_burst_larger_than_the_queue_is_held_back_not_dropped(broker, make_gateway):
+    gw = make_gateway(GATEWAY_MQTT_QUEUE="100")
+    with Recorder(broker.host, broker.port, ["smartcab/devices/wch/vitals/#"]) as sub:
+        watch = SeedWatch(gw.port)
+        burst = b"".join(b"%d.00,bpm" % (40 + i % 150) for i in range(2000))
+        watch.sock.sendall(burst)  # twenty times the queue, in one go
+        wait_until(lambda: len(heart_rates(sub)) >= 2000, timeout=30, what="the whole burst")
+        assert heart_rates(sub) == [float(40 + i % 150) for i in range(2000)]
+        assert "queue_overflow" not in gw.log_text()
+        watch.close()

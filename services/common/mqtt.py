@@ -50,6 +50,11 @@ class MqttClient:
         self._on_connected = on_connected
         self._connected = threading.Event()
         self.connects = 0
+        # Unacknowledged publishes: ``_published`` grows under the lock (any
+        # thread may publish), ``_acked`` only on paho's thread.
+        self._publish_lock = threading.Lock()
+        self._published = 0
+        self._acked = 0
         self._client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=client_id,
@@ -71,6 +76,7 @@ class MqttClient:
         self._client.on_connect = self._handle_connect
         self._client.on_disconnect = self._handle_disconnect
         self._client.on_message = self._handle_message
+        self._client.on_publish = self._handle_publish
 
     @property
     def status_topic(self) -> str:
@@ -85,6 +91,11 @@ class MqttClient:
         self._client.connect_async(self.settings.host, self.settings.port, self.settings.keepalive)
         self._client.loop_start()
 
+    @property
+    def backlog(self) -> int:
+        """Messages handed to paho and not yet acknowledged by the broker."""
+        return self._published - self._acked
+
     def wait_connected(self, timeout: float) -> bool:
         return self._connected.wait(timeout)
 
@@ -92,13 +103,15 @@ class MqttClient:
         self, topic: str, payload: bytes | str, qos: int = 1, retain: bool = False
     ) -> mqtt.MQTTMessageInfo:
         """Publish, or raise; QoS 1 messages are queued while disconnected."""
-        info = self._client.publish(topic, payload, qos=qos, retain=retain)
-        if info.rc == MQTTErrorCode.MQTT_ERR_QUEUE_SIZE:
-            raise PublishQueueFull(f"outgoing queue full, {topic} not published")
-        if info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN and qos > 0:
-            return info  # queued by paho, sent on reconnect
-        if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
-            raise MqttError(f"publish to {topic} failed: {mqtt.error_string(info.rc)}")
+        with self._publish_lock:
+            info = self._client.publish(topic, payload, qos=qos, retain=retain)
+            if info.rc == MQTTErrorCode.MQTT_ERR_QUEUE_SIZE:
+                raise PublishQueueFull(f"outgoing queue full, {topic} not published")
+            # QoS 1 while disconnected: paho keeps it and sends it on reconnect
+            queued = info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN and qos > 0
+            if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS and not queued:
+                raise MqttError(f"publish to {topic} failed: {mqtt.error_string(info.rc)}")
+            self._published += 1
         return info
 
     def ack(self, message: mqtt.MQTTMessage) -> None:
@@ -153,6 +166,9 @@ class MqttClient:
         self._connected.clear()
         if was:
             logs.event(log, logging.WARNING, "mqtt.disconnected", reason=reason_code)
+
+    def _handle_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        self._acked += 1
 
     def _handle_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
         if self._on_message is None:

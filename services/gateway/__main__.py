@@ -37,7 +37,7 @@ async def serve(
         on_message=lambda message: bridge.handle_message(message),
         queue_size=settings.mqtt_queue,
     )
-    bridge = Bridge(client)
+    bridge = Bridge(client, settings.mqtt_queue)
     fleet = Fleet(settings, registry, bridge)
     bridge.attach(fleet.on_command, fleet.on_stale_status, loop.call_soon_threadsafe)
     client.start()

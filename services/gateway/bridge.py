@@ -2,6 +2,7 @@
 
 import json
 import logging
+import time
 from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
@@ -27,10 +28,13 @@ class Bridge:
     the fleet's state is only ever touched on the event loop.
     """
 
-    def __init__(self, client: MqttClient) -> None:
+    def __init__(self, client: MqttClient, queue_size: int) -> None:
         self.client = client
+        self.high_water = max(1, queue_size // 2)
         self.topics = client.topics
         self.dropped = 0
+        self._overflow_logged = 0.0
+        self._overflowing = False
         self._on_command: CommandHandler | None = None
         self._on_stale: StaleHandler | None = None
         self._dispatch: Callable[..., object] | None = None
@@ -53,6 +57,15 @@ class Bridge:
             # A retained "online" we did not just publish is left over from a
             # gateway that died; the fleet clears it unless the device is here.
             self._dispatch(self._on_stale, device_id)
+
+    def saturated(self) -> bool:
+        """True while the broker is up but more than half the queue is unacknowledged.
+
+        The fleet then stops reading from devices until it drains, so a burst
+        is held back by TCP instead of overflowing the queue. While the broker
+        is away the queue is the buffer, and overflow is counted and logged.
+        """
+        return self.client.connected and self.client.backlog > self.high_water
 
     def status(self, device_id: str, online: bool) -> None:
         self._publish(
@@ -85,9 +98,21 @@ class Bridge:
             self.client.publish(topic, payload, qos=1, retain=retain)
         except PublishQueueFull:
             self.dropped += 1
-            logs.event(
-                log, logging.ERROR, "mqtt.queue_overflow", topic=topic, dropped_total=self.dropped
-            )
+            self._overflowing = True
+            now = time.monotonic()
+            if now - self._overflow_logged >= 1.0:  # one line a second, not one per message
+                self._overflow_logged = now
+                logs.event(
+                    log,
+                    logging.ERROR,
+                    "mqtt.queue_overflow",
+                    topic=topic,
+                    dropped_total=self.dropped,
+                )
         except MqttError as exc:
             self.dropped += 1
             logs.event(log, logging.ERROR, "mqtt.publish_failed", topic=topic, error=exc)
+        else:
+            if self._overflowing:
+                self._overflowing = False
+                logs.event(log, logging.WARNING, "mqtt.queue_recovered", dropped_total=self.dropped)

@@ -30,6 +30,7 @@ READ_SIZE = 64 * 1024
 # device that compares a whole recv() with b"bpm" never sees two at once.
 ANSWERED = frozenset({"bpm", "img", "inv"})
 MAX_UNSENT = 64 * 1024  # bytes queued to a device that is not reading
+BACKPRESSURE_POLL = 0.005  # seconds between looks at a saturated MQTT queue
 
 
 class Closed(Exception):
@@ -246,6 +247,9 @@ class Fleet:
             if out:
                 device.writer.write(out)
             for ev in events:
+                # One read may hold thousands of readings: hold back per event.
+                while self.bridge.saturated():
+                    await asyncio.sleep(BACKPRESSURE_POLL)
                 self._on_event(device, ev)
         raise Closed("replaced by a newer connection with the same id")
 
