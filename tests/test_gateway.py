@@ -80,13 +80,14 @@ def test_seed_cabinet_inventory_and_lights(gateway, mqtt_recorder):
 
 
 def test_mosquitto_sub_sees_the_spec_topics(gateway, broker):
-    """The issue's own check: the readings are visible to the stock mosquitto_sub."""
+    """The issue's own check: the stock mosquitto_sub sees readings, inventory and image."""
     mosquitto_sub = shutil.which("mosquitto_sub")
     assert mosquitto_sub, "mosquitto-clients is not installed: run `make test`"
     sub = subprocess.Popen(
         [
-            *(mosquitto_sub, "-h", broker.host, "-p", str(broker.port), "-v", "-C", "3"),
-            *("-t", "smartcab/devices/wch/vitals/#", "-t", "smartcab/devices/cab/inventory"),
+            *(mosquitto_sub, "-h", broker.host, "-p", str(broker.port), "-C", "4"),
+            *("-F", "%t %x", "-t", "smartcab/devices/+/vitals/#"),
+            *("-t", "smartcab/devices/+/inventory", "-t", "smartcab/devices/+/image"),
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -98,17 +99,21 @@ def test_mosquitto_sub_sees_the_spec_topics(gateway, broker):
         watch.sock.send(b"36.90,temp")
         cabinet = SeedDevice(gateway.port, b"cab")
         cabinet.send_sized(json.dumps(INVENTORY).encode())
+        camera = SeedDevice(gateway.port, b"img")
+        camera.send_sized(base64.b64encode(JPEG))
         out, _ = sub.communicate(timeout=10)
     finally:
         sub.kill()
         sub.wait()
-    lines = sorted(out.splitlines())
-    assert lines[0].startswith("smartcab/devices/cab/inventory {")
-    assert lines[1].startswith("smartcab/devices/wch/vitals/heart_rate {")
-    assert '"value": 80.0' in lines[1]
-    assert lines[2].startswith("smartcab/devices/wch/vitals/temperature {")
-    watch.close()
-    cabinet.close()
+    seen = dict(line.split(" ", 1) for line in out.splitlines())
+    assert json.loads(bytes.fromhex(seen["smartcab/devices/wch/vitals/heart_rate"]))["value"] == 80
+    assert (
+        json.loads(bytes.fromhex(seen["smartcab/devices/wch/vitals/temperature"]))["value"] == 36.9
+    )
+    assert json.loads(bytes.fromhex(seen["smartcab/devices/cab/inventory"]))["items"] == INVENTORY
+    assert bytes.fromhex(seen["smartcab/devices/img/image"]) == JPEG
+    for device in (watch, cabinet, camera):
+        device.close()
 
 
 def test_command_for_absent_device_or_unknown_command_fails_cleanly(gateway, mqtt_recorder):
