@@ -1,0 +1,253 @@
+"""Vitals history for the dashboard and reports: InfluxQL builders and the calls that run them.
+
+The ``*_query`` functions are pure (text in, InfluxQL out) so they are easy to
+test; the others run them on an ``InfluxClient`` and return plain dataclasses.
+Charts, latest values and summaries leave out flagged readings (see
+``quality.py``); the raw data sheet shows them, with their reason. docs/schema.md
+describes the measurement.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from .influx import InfluxClient, quote_ident, quote_str
+
+MEASUREMENT = "vitals"
+PLAUSIBLE_ONLY = '"flagged" = false'
+
+# Bucket sizes a person reads easily; the smallest that keeps a chart under max_points wins.
+BUCKETS = (
+    30,
+    60,
+    120,
+    300,
+    600,
+    900,
+    1800,
+    3600,
+    2 * 3600,
+    3 * 3600,
+    6 * 3600,
+    12 * 3600,
+    86400,
+    7 * 86400,
+)
+
+
+@dataclass(frozen=True)
+class Subject:
+    """Whose readings: one device, one patient (all their devices), or both."""
+
+    device: str | None = None
+    patient: str | None = None
+
+    def conditions(self) -> list[str]:
+        out = []
+        if self.device:
+            out.append(f'"device" = {quote_str(self.device)}')
+        if self.patient:
+            out.append(f'"patient" = {quote_str(self.patient)}')
+        return out
+
+
+def rfc3339(moment: datetime) -> str:
+    """An InfluxQL time literal (aware datetimes only: naive ones are ambiguous)."""
+    if moment.tzinfo is None:
+        raise ValueError("use timezone-aware datetimes")
+    return quote_str(moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+
+
+def bucket_seconds(start: datetime, end: datetime, max_points: int = 300) -> int:
+    """The GROUP BY time() size for a chart of ``start``..``end`` with at most ``max_points``."""
+    span = max((end - start).total_seconds(), 1.0)
+    for size in BUCKETS:
+        if span / size <= max_points:
+            return size
+    return BUCKETS[-1]
+
+
+def _duration(seconds: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _where(
+    subject: Subject,
+    metric: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    plausible_only: bool = True,
+    before_ms: int | None = None,
+) -> str:
+    conditions = subject.conditions()
+    if metric:
+        conditions.append(f'"metric" = {quote_str(metric)}')
+    if plausible_only:
+        conditions.append(PLAUSIBLE_ONLY)
+    if start:
+        conditions.append(f"time >= {rfc3339(start)}")
+    if end:
+        conditions.append(f"time < {rfc3339(end)}")
+    if before_ms is not None:
+        conditions.append(f"time < {int(before_ms)}ms")
+    return " WHERE " + " AND ".join(conditions) if conditions else ""
+
+
+def latest_query(subject: Subject, since: datetime | None = None) -> str:
+    """The newest plausible value of each metric, with its time."""
+    return (
+        f'SELECT last("value") AS "value" FROM {quote_ident(MEASUREMENT)}'
+        f'{_where(subject, start=since)} GROUP BY "metric"'
+    )
+
+
+def series_query(
+    subject: Subject, metric: str, start: datetime, end: datetime, bucket: int | None = None
+) -> str:
+    """Mean, min and max of one metric per time bucket, sized to the range."""
+    bucket = bucket or bucket_seconds(start, end)
+    return (
+        'SELECT mean("value") AS "mean", min("value") AS "min", max("value") AS "max" '
+        f"FROM {quote_ident(MEASUREMENT)}{_where(subject, metric, start, end)} "
+        f"GROUP BY time({_duration(bucket)}) fill(none)"
+    )
+
+
+def rows_query(
+    subject: Subject,
+    limit: int = 50,
+    before_ms: int | None = None,
+    offset: int = 0,
+    metric: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> str:
+    """Raw readings, newest first, flagged ones included; page with ``before_ms`` or ``offset``."""
+    if limit < 1:
+        raise ValueError("limit must be at least 1")
+    where = _where(subject, metric, start, end, plausible_only=False, before_ms=before_ms)
+    query = (
+        'SELECT "value", "metric", "device", "patient", "flagged", "reason" '
+        f"FROM {quote_ident(MEASUREMENT)}{where} ORDER BY time DESC LIMIT {int(limit)}"
+    )
+    if offset:
+        query += f" OFFSET {int(offset)}"
+    return query
+
+
+def daily_query(subject: Subject, start: datetime, end: datetime, tz: str | None = None) -> str:
+    """Per day and metric: mean, min, max and count of plausible readings."""
+    query = (
+        'SELECT mean("value") AS "mean", min("value") AS "min", max("value") AS "max", '
+        f'count("value") AS "count" FROM {quote_ident(MEASUREMENT)}'
+        f'{_where(subject, start=start, end=end)} GROUP BY time(1d), "metric" fill(none)'
+    )
+    if tz:
+        query += f" tz({quote_str(tz)})"
+    return query
+
+
+@dataclass(frozen=True)
+class Latest:
+    metric: str
+    value: float
+    time_ms: int
+
+
+@dataclass(frozen=True)
+class Bucket:
+    time_ms: int
+    mean: float
+    min: float
+    max: float
+
+
+@dataclass(frozen=True)
+class Reading:
+    time_ms: int
+    metric: str
+    value: float
+    device: str
+    patient: str | None
+    flagged: bool
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: Sequence[Reading]
+    next_before_ms: int | None  # pass as ``before_ms`` for the next (older) page
+
+
+@dataclass(frozen=True)
+class DailySummary:
+    day_ms: int
+    metric: str
+    mean: float
+    min: float
+    max: float
+    count: int
+
+
+def latest(client: InfluxClient, subject: Subject, since: datetime | None = None) -> dict:
+    """``{metric: Latest}`` for the metrics that have a plausible reading."""
+    rows = client.query(latest_query(subject, since))
+    return {r["metric"]: Latest(r["metric"], r["value"], r["time"]) for r in rows}
+
+
+def series(
+    client: InfluxClient,
+    subject: Subject,
+    metric: str,
+    start: datetime,
+    end: datetime,
+    bucket: int | None = None,
+) -> list[Bucket]:
+    rows = client.query(series_query(subject, metric, start, end, bucket))
+    return [Bucket(r["time"], r["mean"], r["min"], r["max"]) for r in rows]
+
+
+def rows(
+    client: InfluxClient,
+    subject: Subject,
+    limit: int = 50,
+    before_ms: int | None = None,
+    offset: int = 0,
+    metric: str | None = None,
+) -> Page:
+    found = client.query(rows_query(subject, limit, before_ms, offset, metric))
+    readings = [
+        Reading(
+            r["time"],
+            r["metric"],
+            r["value"],
+            r["device"],
+            r.get("patient"),
+            bool(r.get("flagged")),
+            r.get("reason"),
+        )
+        for r in found
+    ]
+    next_before = readings[-1].time_ms if len(readings) == limit else None
+    return Page(readings, next_before)
+
+
+def daily(
+    client: InfluxClient, subject: Subject, start: datetime, end: datetime, tz: str | None = None
+) -> list[DailySummary]:
+    found = client.query(daily_query(subject, start, end, tz))
+    return [
+        DailySummary(r["time"], r["metric"], r["mean"], r["min"], r["max"], int(r["count"]))
+        for r in found
+    ]
+
+
+def last_days(days: int, now: datetime | None = None) -> tuple[datetime, datetime]:
+    """``(start, end)`` covering the ``days`` whole UTC days up to and including today."""
+    now = now or datetime.now(UTC)
+    end = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    end += timedelta(days=1)
+    return end - timedelta(days=days), end
