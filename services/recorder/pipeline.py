@@ -227,9 +227,7 @@ class Pipeline:
             self.written += len(lines)
             if not len(self.spool):
                 logs.event(log, logging.INFO, "spool.drained")
-            if self._spool_full and self.spool.bytes < self.spool.max_bytes // 2:
-                self._spool_full = False
-                self._service_alert("cleared", "recorder spool has room again")
+            self._check_spool_room()
 
     def _retry_held(self) -> None:
         held, self._held = self._held, []
@@ -238,6 +236,13 @@ class Pipeline:
                 self._held.append(batch)
             else:
                 self._store(batch)
+        self._check_spool_room()
+
+    def _check_spool_room(self) -> None:
+        """Clear the spool-full alert once nothing is held and half the spool is free."""
+        if self._spool_full and not self._held and self.spool.bytes < self.spool.max_bytes // 2:
+            self._spool_full = False
+            self._service_alert("cleared", "recorder spool has room again; nothing is held")
 
     def _on_spool_full(self, exc: SpoolFull) -> None:
         logs.event(
@@ -261,6 +266,11 @@ class Pipeline:
         self._announce(alert)
         # InfluxDB is down when the spool fills: the point rides along with the next write.
         self._service_lines.append(alert_line(alert))
+        if self._influx_worth_trying():
+            try:
+                self._write([])
+            except InfluxError as exc:
+                self._influx_down(exc)
 
     def _announce(self, alert: Alert) -> None:
         if alert.kind == "service":

@@ -1,0 +1,276 @@
+"""The recorder: its schema, bad input, credentials, the spool, and shared subscriptions."""
+
+import json
+import os
+import re
+
+import pytest
+
+from services.common.alerts import AlertSettings, AlertTracker
+from services.common.influx import InfluxAuthError, InfluxClient, InfluxSettings
+from services.common.topics import Topics
+from services.recorder.records import Dropped, Translator
+from services.recorder.spool import Spool, SpoolFull
+from tests.support.influxdb import InfluxDB
+from tests.support.mqtt import Recorder
+from tests.support.net import wait_until
+from tests.support.services import ServiceProcess
+
+VITALS = "smartcab/devices/{}/vitals/{}"
+
+
+def vitals(device: str, metric: str, value, ms: int) -> bytes:
+    body = {
+        "device": device,
+        "metric": metric,
+        "value": value,
+        "unit": "bpm",
+        "ts": f"2026-11-23T10:{ms // 60000 % 60:02d}:{ms // 1000 % 60:02d}.{ms % 1000:03d}Z",
+    }
+    return json.dumps(body).encode()
+
+
+def count(influxdb, where: str = "") -> int:
+    return influxdb.count(f"SELECT count(value) FROM vitals {where}")
+
+
+# --- pure parts ---
+
+
+def translator(tmp_path) -> Translator:
+    return Translator(Topics(), AlertTracker(AlertSettings()), tmp_path / "state.json")
+
+
+def test_vitals_become_one_point_with_patient_tag_and_quality_flag(tmp_path):
+    t = translator(tmp_path)
+    t.translate("smartcab/devices/wch-01/patient", b"p-1", retain=True, dup=False)
+    out = t.translate(
+        VITALS.format("wch-01", "heart_rate"), vitals("wch-01", "heart_rate", 72, 5), False, False
+    )
+    assert out.lines[0] == (
+        "vitals,device=wch-01,metric=heart_rate,patient=p-1 flagged=false,value=72 1795428000005"
+    )
+    assert out.lines[1].startswith("news2_partial,device=wch-01,patient=p-1 heart_rate_points=0i")
+    out = t.translate(
+        VITALS.format("wch-01", "heart_rate"), vitals("wch-01", "heart_rate", 8, 6), False, False
+    )
+    assert out.lines == [
+        "vitals,device=wch-01,metric=heart_rate,patient=p-1 "
+        'flagged=true,reason="8 bpm is below the plausible 25 bpm",value=8 1795428000006'
+    ]
+    assert out.alerts == []  # an artefact never alerts
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload"),
+    [
+        (VITALS.format("wch-01", "heart_rate"), b"{not json"),
+        (VITALS.format("wch-01", "heart_rate"), b"[1, 2]"),
+        (
+            VITALS.format("wch-01", "heart_rate"),
+            b'{"value": "72", "ts": "2026-11-23T10:00:00.000Z"}',
+        ),
+        (VITALS.format("wch-01", "heart_rate"), b'{"value": 72, "ts": "yesterday"}'),
+        (VITALS.format("wch-01", "heart_rate"), b'{"value": 72}'),
+        (VITALS.format("wch-01", "spo2"), vitals("wch-01", "heart_rate", 72, 0)),
+        (
+            "smartcab/devices/cab-01/inventory",
+            b'{"items": {"Pepsi": -1}, "ts": "2026-11-23T10:00:00Z"}',
+        ),
+        ("smartcab/devices/wch-01/status", b"maybe"),
+        ("smartcab/devices/wch-01/patient", b"\xff\xfe"),
+    ],
+)
+def test_malformed_input_is_dropped_with_a_reason(tmp_path, topic, payload):
+    with pytest.raises(Dropped) as caught:
+        translator(tmp_path).translate(topic, payload, False, False)
+    assert str(caught.value)
+
+
+def test_retained_status_is_recorded_once_and_state_survives_a_restart(tmp_path):
+    t = translator(tmp_path)
+    t.translate("smartcab/devices/wch-01/patient", b"p-9", True, False)
+    first = t.translate("smartcab/devices/wch-01/status", b"online", True, False)
+    assert first.lines[0].startswith(
+        'availability,device=wch-01,kind=watch,patient=p-9 online=true,state="online"'
+    )
+    assert t.translate("smartcab/devices/wch-01/status", b"online", True, False).lines == []
+    t.save()
+    again = translator(tmp_path)  # a restarted recorder
+    assert again.patients == {"wch-01": "p-9"}
+    assert again.translate("smartcab/devices/wch-01/status", b"online", True, False).lines == []
+    assert again.translate("smartcab/devices/wch-01/status", b"offline", False, False).lines
+    again.translate("smartcab/devices/wch-01/patient", b"", True, False)
+    assert again.patients == {}
+
+
+def test_inventory_is_one_point_per_item(tmp_path):
+    body = b'{"items": {"Nutella": 0, "Pepsi": 1}, "ts": "2026-11-23T10:00:00.000Z"}'
+    out = translator(tmp_path).translate("smartcab/devices/cab-01/inventory", body, True, False)
+    assert out.lines == [
+        "inventory,device=cab-01,item=Nutella count=0i 1795428000000",
+        "inventory,device=cab-01,item=Pepsi count=1i 1795428000000",
+    ]
+
+
+def test_spool_is_bounded_durable_and_ordered(tmp_path):
+    spool = Spool(tmp_path / "spool", max_bytes=100)
+    first = spool.append(["a value=1 1"])
+    spool.append(["a value=2 2", "a value=3 3"])
+    with pytest.raises(SpoolFull):
+        spool.append(["a value=4 4" * 20])
+    (tmp_path / "spool" / "99999999999999999999.tmp").write_text("half a batch")
+    reopened = Spool(tmp_path / "spool", max_bytes=100)  # after a crash
+    assert len(reopened) == 2 and not list((tmp_path / "spool").glob("*.tmp"))
+    path, lines = reopened.oldest()
+    assert path == first and lines == ["a value=1 1"]
+    reopened.remove(path)
+    assert reopened.oldest()[1] == ["a value=2 2", "a value=3 3"]
+    assert reopened.append(["a value=5 5"]).name > path.name
+
+
+# --- the real service ---
+
+
+def test_records_vitals_inventory_availability_and_alerts(make_recorder, broker, influxdb):
+    recorder = make_recorder()
+    recorder.wait_log("mqtt.connected")
+    with Recorder(broker.host, broker.port, topics=("smartcab/alerts/#",)) as mqtt:
+        mqtt.publish("smartcab/devices/wch-01/patient", "p-1", retain=True)
+        mqtt.publish("smartcab/devices/wch-01/status", "online", retain=True)
+        mqtt.publish(
+            VITALS.format("wch-01", "temperature"), vitals("wch-01", "temperature", 39.6, 1)
+        )
+        mqtt.publish(VITALS.format("wch-01", "heart_rate"), vitals("wch-01", "heart_rate", 0, 2))
+        inventory = {"items": {"Pepsi": 2}, "ts": "2026-11-23T10:00:00.000Z"}
+        mqtt.publish("smartcab/devices/cab-01/inventory", json.dumps(inventory), retain=True)
+        alert = json.loads(mqtt.wait("smartcab/alerts/devices/wch-01")[0].payload)
+    assert alert["key"] == "temperature" and alert["level"] == "warning"
+    assert alert["patient"] == "p-1" and alert["value"] == 39.6
+    wait_until(lambda: count(influxdb) == 2, what="two readings")
+    rows = influxdb.rows("SELECT * FROM vitals")
+    assert [(r["metric"], r["patient"], r["flagged"]) for r in rows] == [
+        ("temperature", "p-1", False),
+        ("heart_rate", "p-1", True),
+    ]
+    assert influxdb.rows("SELECT * FROM alerts")[0]["message"] == "temperature 39.6 is above 39"
+    assert influxdb.rows("SELECT count, item FROM inventory") == [
+        {"time": 1795428000000, "count": 2, "item": "Pepsi"}
+    ]
+    states = influxdb.rows("SELECT state FROM availability WHERE device = 'wch-01'")
+    assert [r["state"] for r in states] == ["online"]
+
+
+def test_malformed_json_is_logged_and_acknowledged_not_redelivered(make_recorder, broker, influxdb):
+    recorder = make_recorder()
+    recorder.wait_log("mqtt.connected")
+    with Recorder(broker.host, broker.port, topics=("smartcab/none",)) as mqtt:
+        mqtt.publish(VITALS.format("wch-01", "heart_rate"), b"{broken")
+        recorder.wait_log("event=message.dropped")
+        assert recorder.stop() == 0
+        recorder.start()
+        recorder.wait_log("session_present=True")
+        mqtt.publish(VITALS.format("wch-01", "heart_rate"), vitals("wch-01", "heart_rate", 70, 1))
+        wait_until(lambda: count(influxdb) == 1, what="the good reading")
+    dropped = [line for line in recorder.log_text().splitlines() if "message.dropped" in line]
+    assert len(dropped) == 1, "the malformed message was not acknowledged"
+    assert "payload is not JSON" in dropped[0]
+
+
+def test_wrong_influx_credentials_give_a_clear_error(tmp_path, broker):
+    workdir = tmp_path / "influx-auth"
+    workdir.mkdir()
+    server = InfluxDB(workdir, auth=("admin", "s3cret")).start()
+    try:
+        wrong_password = InfluxSettings(url=server.url, username="admin", password="nope")
+        with (
+            InfluxClient(wrong_password) as c,
+            pytest.raises(InfluxAuthError, match="INFLUX_USERNAME/INFLUX_PASSWORD"),
+        ):
+            c.write(["m value=1"])
+        with (
+            InfluxClient(InfluxSettings(url=server.url, token="not-a-token")) as c,
+            pytest.raises(InfluxAuthError, match="check INFLUX_TOKEN"),
+        ):
+            c.ensure_database()
+        env = {**broker.env(), **server.env(), "SMARTCAB_DATA_DIR": str(tmp_path / "data")}
+        wrong = ServiceProcess("recorder", tmp_path, {**env, "INFLUX_PASSWORD": "nope"}).start()
+        assert wrong.proc.wait(15) == 2
+        line = wrong.wait_log("event=influx.auth_failed")
+        wrong.kill()
+        assert "refused the credentials (HTTP 401)" in line
+        right = ServiceProcess("recorder", tmp_path, env).start()
+        try:
+            right.wait_log("event=influx.ready")
+            with Recorder(broker.host, broker.port, topics=("smartcab/none",)) as mqtt:
+                body = vitals("wch-01", "heart_rate", 66, 1)
+                mqtt.publish(VITALS.format("wch-01", "heart_rate"), body)
+            wait_until(lambda: server.count("SELECT count(value) FROM vitals") == 1, what="a write")
+        finally:
+            right.kill()
+    finally:
+        server.kill()
+
+
+def test_full_spool_raises_an_alert_holds_messages_and_loses_nothing(
+    make_recorder, broker, influxdb, tmp_path
+):
+    recorder = make_recorder(RECORDER_SPOOL_MAX_BYTES="1024", RECORDER_BATCH_SIZE="1")
+    recorder.wait_log("mqtt.connected")
+    influxdb.stop()
+    sent = 40
+    with Recorder(broker.host, broker.port, topics=("smartcab/alerts/#",)) as mqtt:
+        for i in range(sent):
+            mqtt.publish(
+                VITALS.format("wch-01", "heart_rate"), vitals("wch-01", "heart_rate", 70, i)
+            )
+        raised = mqtt.wait("smartcab/alerts/services/recorder")
+        assert json.loads(raised[0].payload)["level"] == "critical"
+        line = recorder.wait_log("event=spool.full")
+        assert "not acknowledging" in line
+        recorder.wait_log("event=spool.appended")  # it filled up before it was full
+        spooled = sum(f.stat().st_size for f in (tmp_path / "data/recorder/spool").glob("*.lp"))
+        assert spooled <= 1024
+        influxdb.start()
+        cleared = mqtt.wait(
+            "smartcab/alerts/services/recorder",
+            where=lambda m: json.loads(m.payload)["level"] == "cleared",
+        )
+        assert cleared
+    wait_until(lambda: count(influxdb) == sent, 15, interval=0.2, what=f"all {sent} readings")
+    alert_rows = influxdb.rows("SELECT message, level FROM alerts WHERE device = 'recorder'")
+    assert {r["level"] for r in alert_rows} == {"critical", "cleared"}
+
+
+def test_shared_subscription_splits_the_load_and_stores_each_reading_once(
+    make_recorder, broker, influxdb
+):
+    first = make_recorder(RECORDER_SHARED="1", RECORDER_CLIENT_ID="rec-a")
+    second = make_recorder(RECORDER_SHARED="1", RECORDER_CLIENT_ID="rec-b")
+    first.wait_log("mqtt.connected")
+    second.wait_log("mqtt.connected")
+    sent = 200
+    with Recorder(broker.host, broker.port, topics=("smartcab/none",)) as mqtt:
+        for i in range(sent):
+            mqtt.publish(
+                VITALS.format("wch-01", "heart_rate"), vitals("wch-01", "heart_rate", 70, i)
+            )
+    wait_until(lambda: count(influxdb) == sent, 15, interval=0.2, what=f"{sent} readings")
+    written = []
+    for proc in (first, second):
+        assert proc.stop() == 0
+        match = re.search(r"recorder.stopping written=(\d+)", proc.log_text())
+        written.append(int(match.group(1)))
+    assert all(n > 0 for n in written), f"one recorder did all the work: {written}"
+
+
+def test_settings_come_from_the_environment():
+    from services.recorder.settings import Settings
+
+    s = Settings.from_env({"RECORDER_SHARED": "1", "SMARTCAB_DATA_DIR": "/var/lib/x"})
+    assert s.shared and s.client_id.startswith("smartcab-recorder-")
+    assert str(s.spool_dir) == "/var/lib/x/recorder/spool"
+    plain = Settings.from_env({})
+    assert plain.client_id == "smartcab-recorder" and not plain.shared
+    assert plain.influx.url == "http://localhost:8086" and plain.influx.database == "vitals"
+    assert os.fspath(plain.state_file) == "data/recorder/state.json"
