@@ -1,0 +1,162 @@
+"""The scheduler: who is asked, when, and what happens around a broker outage."""
+
+import threading
+
+import pytest
+
+from services.common.topics import Topics
+from services.scheduler.__main__ import jobs
+from services.scheduler.fleet import Fleet
+from services.scheduler.jobs import next_tick
+from services.scheduler.settings import Settings
+from tests.support.net import wait_until
+
+GATEWAY = "smartcab/services/gateway/status"
+
+
+def status(device: str) -> str:
+    return f"smartcab/devices/{device}/status"
+
+
+# --- pure parts ---
+
+
+def fleet(**statuses: str) -> Fleet:
+    f = Fleet(Topics())
+    f.on_message(GATEWAY, b"online", 0)
+    for device, state in statuses.items():
+        f.on_message(status(device.replace("_", "-")), state.encode(), 0)
+    return f
+
+
+def test_missed_ticks_are_skipped_not_caught_up():
+    assert next_tick(start=0, interval=30, k=1, now=30.01) == 2  # on time
+    assert next_tick(start=0, interval=30, k=1, now=185) == 7  # 5 ticks missed: no burst
+    assert next_tick(start=0, interval=30, k=3, now=89.9) == 4
+
+
+def test_online_needs_the_device_and_the_gateway():
+    f = fleet(wch_01="online", wch_02="offline", cab_01="online", img_01="online")
+    assert f.online("wch-01") and not f.online("wch-02") and not f.online("wch-09")
+    assert f.online_of_kind("watch") == ["wch-01"]
+    assert f.online_of_kind("cabinet") == ["cab-01"]
+    f.on_message(GATEWAY, b"offline", 1)  # the gateway died; its devices' statuses are stale
+    assert not f.online("wch-01") and f.online_of_kind("camera") == []
+
+
+def test_seed_rule_skips_a_watch_that_reported_on_its_own():
+    f = fleet(wch_01="online")
+    assert f.bpm_skip_reason("wch-01", 30, interval=30, answer_window=15) is None
+    f.requested("wch-01", 30)
+    f.on_message("smartcab/devices/wch-01/vitals/heart_rate", b"{}", 30.4)  # our answer
+    assert f.bpm_skip_reason("wch-01", 60, 30, 15) is None
+    f.on_message("smartcab/devices/wch-01/vitals/heart_rate", b"{}", 75)  # on its own
+    assert f.bpm_skip_reason("wch-01", 90, 30, 15) == "reported within the interval"
+    assert f.bpm_skip_reason("wch-01", 105, 30, 15) is None  # 30 s since it reported
+    f.on_message(status("wch-01"), b"offline", 106)
+    assert f.bpm_skip_reason("wch-01", 120, 30, 15) == "offline"
+
+
+def test_settings_and_jobs_follow_the_environment():
+    default = Settings.from_env({})
+    assert (default.bpm_interval, default.inventory_interval, default.snapshot_interval) == (
+        30.0,
+        300.0,
+        0.0,
+    )
+    assert [j.name for j in jobs(default)] == ["bpm", "inventory"]
+    every = Settings.from_env({"SCHEDULER_BPM_INTERVAL": "5", "SCHEDULER_SNAPSHOT_INTERVAL": "60"})
+    assert [(j.name, j.interval) for j in jobs(every)] == [
+        ("bpm", 5.0),
+        ("inventory", 300.0),
+        ("snapshot", 60.0),
+    ]
+    assert jobs(Settings.from_env({"SCHEDULER_INVENTORY_INTERVAL": "0"}))[-1].name == "bpm"
+
+
+# --- the real service on a real broker ---
+
+
+def requests_in(log: str) -> list[str]:
+    return [line for line in log.splitlines() if "scheduler.request" in line]
+
+
+@pytest.fixture
+def fleet_online(mqtt_recorder):
+    """Retained statuses as the gateway publishes them."""
+    for topic, state in (
+        (GATEWAY, "online"),
+        (status("wch-01"), "online"),
+        (status("wch-02"), "offline"),
+        (status("cab-01"), "online"),
+        (status("img-01"), "online"),
+    ):
+        mqtt_recorder.publish(topic, state, retain=True)
+    return mqtt_recorder
+
+
+def test_asks_online_devices_only_and_stops_when_the_gateway_goes(make_scheduler, fleet_online):
+    mqtt = fleet_online
+    scheduler = make_scheduler(
+        SCHEDULER_BPM_INTERVAL="0.5",
+        SCHEDULER_INVENTORY_INTERVAL="0.5",
+        SCHEDULER_SNAPSHOT_INTERVAL="0.5",
+    )
+    mqtt.wait("smartcab/devices/wch-01/cmd", count=3)
+    mqtt.wait("smartcab/devices/cab-01/cmd", count=2)
+    mqtt.wait("smartcab/devices/img-01/cmd", count=2)
+    assert set(mqtt.payloads("smartcab/devices/wch-01/cmd")) == {b"bpm"}
+    assert set(mqtt.payloads("smartcab/devices/cab-01/cmd")) == {b"inv"}
+    assert set(mqtt.payloads("smartcab/devices/img-01/cmd")) == {b"img"}
+    assert mqtt.on("smartcab/devices/wch-02/cmd") == []  # offline: never asked
+
+    mqtt.publish(GATEWAY, "offline", retain=True)  # the gateway's last will
+    skip = "scheduler.skip device=wch-01 reason=offline"
+    first = wait_until(lambda: skip in scheduler.log_text(), what="an offline skip")
+    assert first
+    sent_before = len(requests_in(scheduler.log_text()))
+    wait_until(lambda: scheduler.log_text().count(skip) >= 3, what="three skipped ticks")
+    assert len(requests_in(scheduler.log_text())) == sent_before
+    assert all("device=wch-02" not in line for line in requests_in(scheduler.log_text()))
+
+
+def test_skips_a_watch_that_reports_on_its_own(make_scheduler, fleet_online):
+    mqtt = fleet_online
+    scheduler = make_scheduler(SCHEDULER_BPM_INTERVAL="0.5")
+    mqtt.wait("smartcab/devices/wch-01/cmd")
+    stop = threading.Event()
+
+    def report():
+        while not stop.wait(0.1):
+            mqtt.publish("smartcab/devices/wch-01/vitals/heart_rate", b'{"value": 70}')
+
+    reporter = threading.Thread(target=report)
+    reporter.start()
+    try:
+        skip = 'reason="reported within the interval"'
+        wait_until(lambda: skip in scheduler.log_text(), what="a skipped watch")
+        asked = len(requests_in(scheduler.log_text()))
+        wait_until(lambda: scheduler.log_text().count(skip) >= 3, what="three skipped ticks")
+        assert len(requests_in(scheduler.log_text())) == asked
+    finally:
+        stop.set()
+        reporter.join()
+    wait_until(lambda: len(requests_in(scheduler.log_text())) > asked, what="asking again")
+
+
+def test_no_requests_queued_during_a_broker_outage(make_scheduler, fleet_online, broker):
+    scheduler = make_scheduler(SCHEDULER_BPM_INTERVAL="0.3")
+    fleet_online.wait("smartcab/devices/wch-01/cmd", count=2)
+    broker.stop()
+    wait_until(
+        lambda: scheduler.log_text().count('reason="broker away"') >= 3,
+        what="ticks skipped while the broker is away",
+    )
+    broker.start()
+    wait_until(
+        lambda: scheduler.log_text().count("event=mqtt.connected") >= 2, 15, what="reconnect"
+    )
+    log = scheduler.log_text()
+    outage = log[log.index("event=mqtt.disconnected") : log.rindex("event=mqtt.connected")]
+    assert "scheduler.request" not in outage, "a request was queued for after the outage"
+    assert "job.ticks_skipped" not in outage  # the grid kept its pace
