@@ -94,3 +94,27 @@ def make_scheduler(tmp_path, broker):
     yield make
     for proc in started:
         proc.kill()
+
+
+@pytest.fixture
+def app(tmp_path):
+    """The dashboard's Flask app on a fresh SQLite database; live updates off, no InfluxDB."""
+    from services.web import create_app, stop_background
+    from services.web.settings import Settings
+    from tests.support.net import free_port
+
+    env = {
+        "SMARTCAB_DATA_DIR": str(tmp_path / "web"),
+        # Nothing listens here: pages must say history is unavailable, not crash.
+        "INFLUX_URL": f"http://127.0.0.1:{free_port()}",
+        "INFLUX_TIMEOUT": "2",
+        "WEB_LIVE": "0",
+    }
+    application = create_app({"TESTING": True}, settings=Settings.from_env(env))
+    yield application
+    stop_background(application)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()

@@ -1,0 +1,313 @@
+"""Users: creating them, checking their passwords and TOTP codes, and password resets."""
+
+import hashlib
+import hmac
+import re
+import secrets
+import sqlite3
+import time
+from dataclasses import dataclass
+
+import pyotp
+
+from . import passwords
+from .errors import NotFound, ValidationError
+
+ISSUER = "Health Plus"
+TOTP_STEP = 30
+RESET_SECONDS = 3600
+
+USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{2,31}$")
+EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]+$")
+DR_ID_RE = re.compile(r"^[A-Za-z0-9_-]{2,32}$")
+
+
+@dataclass(frozen=True)
+class User:
+    """A signed-in (or looked-up) person, without secrets."""
+
+    id: int
+    role: str
+    username: str | None
+    email: str | None
+    dr_id: str | None
+    display_name: str
+    ic: str | None
+    has_totp: bool
+
+    @property
+    def login(self) -> str:
+        return self.username or self.dr_id or str(self.id)
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> "User":
+        return cls(
+            id=row["id"],
+            role=row["role"],
+            username=row["username"],
+            email=row["email"],
+            dr_id=row["dr_id"],
+            display_name=row["display_name"],
+            ic=row["ic"],
+            has_totp=bool(row["totp_secret"]),
+        )
+
+
+def normalize_email(email: str) -> str:
+    email = email.strip().lower()
+    if not EMAIL_RE.match(email):
+        raise ValidationError("Enter a valid email address.")
+    return email
+
+
+def normalize_username(username: str) -> str:
+    username = username.strip().lower()
+    if not USERNAME_RE.match(username):
+        raise ValidationError(
+            "A user name is 3 to 32 characters: lower-case letters, digits, '.', '_' or '-'."
+        )
+    return username
+
+
+def normalize_ic(ic: str) -> str:
+    return re.sub(r"[\s-]", "", ic).upper()
+
+
+def _insert(conn: sqlite3.Connection, **fields: object) -> int:
+    names = ", ".join(fields)
+    marks = ", ".join("?" for _ in fields)
+    try:
+        cur = conn.execute(f"INSERT INTO users ({names}) VALUES ({marks})", tuple(fields.values()))
+    except sqlite3.IntegrityError as exc:
+        raise ValidationError(
+            "An account with that user name, email or ID already exists."
+        ) from exc
+    return cur.lastrowid
+
+
+def create_patient(
+    conn: sqlite3.Connection, email: str, username: str, password: str, totp: bool = False
+) -> tuple[User, str | None]:
+    """Create a patient; returns the user and the TOTP secret when ``totp``."""
+    email, username = normalize_email(email), normalize_username(username)
+    passwords.check_policy(password, username, email.split("@")[0])
+    secret = pyotp.random_base32() if totp else None
+    uid = _insert(
+        conn,
+        role="patient",
+        username=username,
+        email=email,
+        display_name=username,
+        password_hash=passwords.hash_password(password),
+        totp_secret=secret,
+        created_at=int(time.time()),
+    )
+    return get(conn, uid), secret
+
+
+def create_admin(
+    conn: sqlite3.Connection, email: str, username: str, password: str
+) -> tuple[User, str]:
+    """Create an administrator; TOTP is mandatory, so the secret is always returned."""
+    email, username = normalize_email(email), normalize_username(username)
+    passwords.check_policy(password, username, email.split("@")[0])
+    secret = pyotp.random_base32()
+    uid = _insert(
+        conn,
+        role="admin",
+        username=username,
+        email=email,
+        display_name=username,
+        password_hash=passwords.hash_password(password),
+        totp_secret=secret,
+        created_at=int(time.time()),
+    )
+    return get(conn, uid), secret
+
+
+def create_doctor(
+    conn: sqlite3.Connection, dr_id: str, name: str, ic: str, password: str, email: str | None
+) -> tuple[User, str]:
+    """Create a doctor; TOTP is mandatory, so the secret is always returned."""
+    dr_id = dr_id.strip()
+    if not DR_ID_RE.match(dr_id):
+        raise ValidationError("A Dr_ID is 2 to 32 letters, digits, '_' or '-'.")
+    name = " ".join(name.split())
+    if not 2 <= len(name) <= 100:
+        raise ValidationError("Enter the doctor's name.")
+    ic = normalize_ic(ic)
+    if not 4 <= len(ic) <= 20:
+        raise ValidationError("Enter the doctor's IC number.")
+    email = normalize_email(email) if email else None
+    passwords.check_policy(password, dr_id, ic)
+    secret = pyotp.random_base32()
+    uid = _insert(
+        conn,
+        role="doctor",
+        dr_id=dr_id,
+        email=email,
+        display_name=name,
+        ic=ic,
+        password_hash=passwords.hash_password(password),
+        totp_secret=secret,
+        created_at=int(time.time()),
+    )
+    return get(conn, uid), secret
+
+
+def otpauth_uri(user: User, secret: str) -> str:
+    return pyotp.TOTP(secret).provisioning_uri(name=user.login, issuer_name=ISSUER)
+
+
+def get(conn: sqlite3.Connection, user_id: int) -> User:
+    row = conn.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"no user {user_id}")
+    return User.from_row(row)
+
+
+def find(conn: sqlite3.Connection, login: str) -> User:
+    """Find a user by user name, Dr_ID or email."""
+    login = login.strip()
+    row = conn.execute(
+        "SELECT * FROM users WHERE username = ? OR dr_id = ? OR email = ?",
+        (login.lower(), login, login.lower()),
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"no user {login!r}")
+    return User.from_row(row)
+
+
+def find_patient(conn: sqlite3.Connection, username: str) -> User | None:
+    row = conn.execute(
+        "SELECT * FROM users WHERE username = ? AND role = 'patient' AND disabled = 0",
+        (username,),
+    ).fetchone()
+    return User.from_row(row) if row else None
+
+
+def all_users(conn: sqlite3.Connection) -> list[User]:
+    rows = conn.execute("SELECT * FROM users ORDER BY role, COALESCE(username, dr_id)")
+    return [User.from_row(r) for r in rows]
+
+
+def _check_totp(conn: sqlite3.Connection, row: sqlite3.Row, code: str) -> bool:
+    """Accept a code of this, the previous or the next step, each step once only."""
+    code = code.strip().replace(" ", "")
+    if not (len(code) == 6 and code.isdigit()):
+        return False
+    totp = pyotp.TOTP(row["totp_secret"])
+    now_step = int(time.time()) // TOTP_STEP
+    for step in (now_step - 1, now_step, now_step + 1):
+        if hmac.compare_digest(totp.at(step * TOTP_STEP), code):
+            # Compare-and-set, so two requests racing with one code cannot both win.
+            cur = conn.execute(
+                "UPDATE users SET totp_last_step = ? WHERE id = ? AND totp_last_step < ?",
+                (step, row["id"], step),
+            )
+            return cur.rowcount == 1
+    return False
+
+
+def authenticate(
+    conn: sqlite3.Connection, row: sqlite3.Row | None, password: str, code: str
+) -> User | None:
+    """The user when password (and TOTP, if the account has it) are right, else None."""
+    ok = passwords.verify(row["password_hash"] if row else None, password)
+    if not ok or row is None or row["disabled"]:
+        return None
+    if row["totp_secret"] and not _check_totp(conn, row, code):
+        return None
+    if passwords.needs_rehash(row["password_hash"]):
+        conn.execute(
+            "UPDATE users SET password_hash = ? WHERE id = ?",
+            (passwords.hash_password(password), row["id"]),
+        )
+    return User.from_row(row)
+
+
+def patient_row(conn: sqlite3.Connection, email: str, username: str) -> sqlite3.Row | None:
+    """Patients and admins sign in on the Users tab with email and user name together."""
+    return conn.execute(
+        "SELECT * FROM users WHERE email = ? AND username = ? AND role IN ('patient', 'admin')",
+        (email.strip().lower(), username.strip().lower()),
+    ).fetchone()
+
+
+def doctor_row(conn: sqlite3.Connection, dr_id: str, name: str, ic: str) -> sqlite3.Row | None:
+    """Name and IC are not secrets, but they must match the Dr_ID."""
+    row = conn.execute(
+        "SELECT * FROM users WHERE dr_id = ? AND role = 'doctor'", (dr_id.strip(),)
+    ).fetchone()
+    if row is None:
+        return None
+    same_name = " ".join(name.split()).casefold() == row["display_name"].casefold()
+    same_ic = normalize_ic(ic) == row["ic"]
+    return row if same_name and same_ic else None
+
+
+def set_password(conn: sqlite3.Connection, user: User, password: str) -> None:
+    """Change the password and end every session of the account."""
+    passwords.check_policy(password, user.username or "", user.dr_id or "", user.ic or "")
+    conn.execute(
+        "UPDATE users SET password_hash = ? WHERE id = ?",
+        (passwords.hash_password(password), user.id),
+    )
+    conn.execute("DELETE FROM sessions WHERE user_id = ?", (user.id,))
+
+
+def enable_totp(conn: sqlite3.Connection, user: User, secret: str, code: str) -> bool:
+    """Turn TOTP on once the person proves their app holds ``secret``."""
+    if len(secret) != 32 or user.has_totp:
+        return False
+    conn.execute(
+        "UPDATE users SET totp_secret = ?, totp_last_step = 0 WHERE id = ? AND totp_secret IS NULL",
+        (secret, user.id),
+    )
+    row = conn.execute("SELECT * FROM users WHERE id = ?", (user.id,)).fetchone()
+    if _check_totp(conn, row, code):
+        return True
+    conn.execute("UPDATE users SET totp_secret = NULL WHERE id = ?", (user.id,))
+    return False
+
+
+def new_totp_secret() -> str:
+    return pyotp.random_base32()
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_reset(conn: sqlite3.Connection, email: str) -> tuple[User, str] | None:
+    """A one-time reset token for the account with ``email``, or None if there is none."""
+    row = conn.execute(
+        "SELECT * FROM users WHERE email = ? AND disabled = 0", (email.strip().lower(),)
+    ).fetchone()
+    if row is None:
+        return None
+    token = secrets.token_urlsafe(32)
+    conn.execute("DELETE FROM password_resets WHERE expires_at < ?", (int(time.time()),))
+    conn.execute(
+        "INSERT INTO password_resets (token_hash, user_id, expires_at) VALUES (?, ?, ?)",
+        (_digest(token), row["id"], int(time.time()) + RESET_SECONDS),
+    )
+    return User.from_row(row), token
+
+
+def reset_user(conn: sqlite3.Connection, token: str) -> User | None:
+    row = conn.execute(
+        "SELECT user_id FROM password_resets WHERE token_hash = ? AND expires_at >= ?",
+        (_digest(token), int(time.time())),
+    ).fetchone()
+    return get(conn, row["user_id"]) if row else None
+
+
+def finish_reset(conn: sqlite3.Connection, token: str, password: str) -> bool:
+    """Set the password if the token is valid; the token is used up either way it succeeds."""
+    user = reset_user(conn, token)
+    if user is None:
+        return False
+    set_password(conn, user, password)
+    conn.execute("DELETE FROM password_resets WHERE user_id = ?", (user.id,))
+    return True

@@ -1,0 +1,76 @@
+"""Administration: users and device assignments (no health data is shown here)."""
+
+import logging
+
+from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
+
+from services.common import logs
+
+from . import access, accounts, devices
+from .db_access import db
+from .errors import MqttPublishFailed, NotFound, ValidationError
+from .security import login_required
+
+log = logging.getLogger(__name__)
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@bp.route("/")
+@login_required("admin")
+def index():
+    conn = db()
+    return render_template(
+        "admin.html",
+        users=accounts.all_users(conn),
+        devices=devices.assignments(conn),
+        error=request.args.get("error"),
+    )
+
+
+@bp.route("/devices", methods=["POST"])
+@login_required("admin")
+def assign_device():
+    conn = db()
+    try:
+        device = devices.check_id(request.form.get("device", ""))
+        username = request.form.get("patient", "").strip().lower()
+        patient = accounts.find_patient(conn, username) if username else None
+        if username and patient is None:
+            raise ValidationError("No such patient.")
+        devices.assign(conn, device, patient.id if patient else None)
+        hub = current_app.extensions.get("smartcab.hub")
+        if hub is not None:
+            try:
+                hub.assign(device, username or None)
+            except Exception as exc:  # recorded; the hub republishes on its next connect
+                raise MqttPublishFailed(str(exc)) from exc
+        logs.event(
+            log,
+            logging.INFO,
+            "web.device_assigned",
+            device=device,
+            patient=username or "-",
+            by=g.user.login,
+        )
+    except (ValidationError, MqttPublishFailed) as exc:
+        return redirect(url_for(".index", error=str(exc)))
+    return redirect(url_for(".index"))
+
+
+@bp.route("/shares", methods=["POST"])
+@login_required("admin")
+def share():
+    """Until patients grant access themselves (issue 6), an admin can record a share."""
+    conn = db()
+    try:
+        patient = accounts.find_patient(conn, request.form.get("patient", "").strip().lower())
+        doctor = accounts.find(conn, request.form.get("dr_id", ""))
+        if patient is None or doctor.role != "doctor":
+            raise ValidationError("Choose a patient and a doctor.")
+        if request.form.get("action") == "revoke":
+            access.unshare(conn, patient.id, doctor.id)
+        else:
+            access.share(conn, patient.id, doctor.id)
+    except (ValidationError, NotFound):
+        return redirect(url_for(".index", error="Choose a patient and a doctor."))
+    return redirect(url_for(".index"))

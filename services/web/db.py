@@ -1,0 +1,108 @@
+"""The SQLite database of users, sessions, shares and devices, with numbered migrations."""
+
+import sqlite3
+from pathlib import Path
+
+# Append only: each entry runs once, in order, and its number is recorded in
+# schema_version. Never edit an entry that has shipped; add a new one.
+MIGRATIONS: list[tuple[int, str]] = [
+    (
+        1,
+        """
+        CREATE TABLE users (
+            id INTEGER PRIMARY KEY,
+            role TEXT NOT NULL CHECK (role IN ('patient', 'doctor', 'admin')),
+            username TEXT UNIQUE,
+            email TEXT UNIQUE,
+            dr_id TEXT UNIQUE,
+            display_name TEXT NOT NULL,
+            ic TEXT,
+            password_hash TEXT NOT NULL,
+            totp_secret TEXT,
+            totp_last_step INTEGER NOT NULL DEFAULT 0,
+            created_at INTEGER NOT NULL,
+            disabled INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE sessions (
+            id_hash TEXT PRIMARY KEY,
+            user_id INTEGER REFERENCES users(id) ON DELETE CASCADE,
+            csrf TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL
+        );
+        CREATE INDEX sessions_user ON sessions(user_id);
+        CREATE TABLE attempts (
+            key TEXT NOT NULL,
+            at INTEGER NOT NULL
+        );
+        CREATE INDEX attempts_key ON attempts(key, at);
+        CREATE TABLE shares (
+            patient_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            doctor_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            created_at INTEGER NOT NULL,
+            PRIMARY KEY (patient_id, doctor_id)
+        );
+        CREATE TABLE audit (
+            id INTEGER PRIMARY KEY,
+            at INTEGER NOT NULL,
+            actor_id INTEGER NOT NULL REFERENCES users(id),
+            patient_id INTEGER NOT NULL REFERENCES users(id),
+            action TEXT NOT NULL,
+            path TEXT NOT NULL,
+            ip TEXT
+        );
+        CREATE INDEX audit_patient ON audit(patient_id, at);
+        CREATE TABLE devices (
+            device_id TEXT PRIMARY KEY,
+            patient_id INTEGER REFERENCES users(id) ON DELETE SET NULL,
+            assigned_at INTEGER NOT NULL
+        );
+        CREATE TABLE password_resets (
+            token_hash TEXT PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            expires_at INTEGER NOT NULL
+        );
+        """,
+    ),
+]
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open the database with the settings every connection needs."""
+    conn = sqlite3.connect(path, timeout=10, isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA busy_timeout = 10000")
+    return conn
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    row = conn.execute("SELECT MAX(version) AS v FROM schema_version").fetchone()
+    return row["v"] or 0
+
+
+def migrate(path: Path) -> int:
+    """Bring the database at ``path`` up to the newest schema; return its version."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = connect(path)
+    try:
+        # WAL lets the SSE and page threads read while a sign-in writes.
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            current = schema_version(conn)
+            for number, script in MIGRATIONS:
+                if number > current:
+                    for statement in script.split(";"):
+                        if statement.strip():
+                            conn.execute(statement)
+                    conn.execute("INSERT INTO schema_version (version) VALUES (?)", (number,))
+                    current = number
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return current
+    finally:
+        conn.close()

@@ -1,0 +1,41 @@
+"""Which patient each device belongs to (the web's record; MQTT tells the recorder)."""
+
+import re
+import sqlite3
+import time
+
+from .errors import ValidationError
+
+DEVICE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+def check_id(device_id: str) -> str:
+    device_id = device_id.strip()
+    if not DEVICE_RE.match(device_id):
+        raise ValidationError("A device id is 1 to 64 letters, digits, '.', '_' or '-'.")
+    return device_id
+
+
+def assign(conn: sqlite3.Connection, device_id: str, patient_id: int | None) -> None:
+    conn.execute(
+        "INSERT INTO devices (device_id, patient_id, assigned_at) VALUES (?, ?, ?)"
+        " ON CONFLICT(device_id) DO UPDATE SET patient_id = excluded.patient_id,"
+        " assigned_at = excluded.assigned_at",
+        (check_id(device_id), patient_id, int(time.time())),
+    )
+
+
+def for_patient(conn: sqlite3.Connection, patient_id: int) -> list[str]:
+    rows = conn.execute(
+        "SELECT device_id FROM devices WHERE patient_id = ? ORDER BY device_id", (patient_id,)
+    )
+    return [r["device_id"] for r in rows]
+
+
+def assignments(conn: sqlite3.Connection) -> list[tuple[str, str | None]]:
+    """Every device with its patient's user name (None when unassigned)."""
+    rows = conn.execute(
+        "SELECT d.device_id, u.username FROM devices d LEFT JOIN users u ON u.id = d.patient_id"
+        " ORDER BY d.device_id"
+    )
+    return [(r["device_id"], r["username"]) for r in rows]

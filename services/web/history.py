@@ -1,0 +1,160 @@
+"""The web's view of the vitals history, over the pipeline's ``services.common.history``.
+
+Everything but the alert list comes from that module's queries; the alerts
+measurement has no query there yet, so ``alerts()`` holds the one InfluxQL
+statement of this package (the recorder writes ``alerts``: docs/schema.md).
+"""
+
+from collections.abc import Iterator
+from datetime import datetime
+
+from services.common import history
+from services.common.influx import (
+    InfluxClient,
+    InfluxError,
+    InfluxSettings,
+    InfluxUnavailable,
+    quote_str,
+)
+
+from .errors import DataUnavailable
+
+METRICS = ("temperature", "spo2", "bp_systolic", "bp_diastolic", "heart_rate")
+# Readings of one device this close together are one row of the data sheet
+# (the watch sends heart rate and temperature a few milliseconds apart).
+ROW_JOIN_MS = 5000
+CSV_MAX_ROWS = 200_000
+
+
+def _reading(r: history.Reading) -> dict:
+    return {
+        "ts": r.time_ms,
+        "value": r.value,
+        "flagged": r.flagged,
+        "reason": r.reason,
+        "device": r.device,
+    }
+
+
+def _group(readings: list[history.Reading]) -> list[tuple[dict, int]]:
+    """Newest-first readings joined into (row, oldest reading's time) pairs."""
+    out: list[tuple[dict, int]] = []
+    for r in readings:
+        row = out[-1][0] if out else None
+        if (
+            row is None
+            or row["device"] != r.device
+            or row["ts"] - r.time_ms > ROW_JOIN_MS
+            or r.metric in row
+        ):
+            row = {"ts": r.time_ms, "device": r.device, "flagged": False}
+            out.append((row, r.time_ms))
+        row[r.metric] = r.value
+        row["flagged"] = row["flagged"] or r.flagged
+        out[-1] = (row, r.time_ms)
+    return out
+
+
+def sheet_rows(readings: list[history.Reading]) -> list[dict]:
+    """Newest-first readings joined into rows of one device's near-simultaneous metrics."""
+    return [row for row, _ in _group(readings)]
+
+
+class HealthData:
+    """Queries for one patient at a time; each call maps Influx failures to DataUnavailable."""
+
+    def __init__(self, settings: InfluxSettings) -> None:
+        self._client = InfluxClient(settings)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _run(self, fn, *args, **kwargs):
+        try:
+            return fn(self._client, *args, **kwargs)
+        except InfluxUnavailable as exc:
+            raise DataUnavailable("the history database does not answer") from exc
+        except InfluxError as exc:
+            raise DataUnavailable("the history database refused the query") from exc
+
+    def latest(self, patient: str) -> dict[str, dict]:
+        """The newest reading of each metric, flagged or not (cards mark flagged ones)."""
+        subject = history.Subject(patient=patient)
+        out = {}
+        for metric in METRICS:
+            page = self._run(history.rows, subject, limit=1, metric=metric)
+            if page.rows:
+                out[metric] = _reading(page.rows[0])
+        return out
+
+    def recent(self, patient: str, metric: str, limit: int) -> list[dict]:
+        page = self._run(history.rows, history.Subject(patient=patient), limit=limit, metric=metric)
+        return [_reading(r) for r in page.rows]
+
+    def series(self, patient: str, metrics: list[str], start: datetime, end: datetime) -> dict:
+        """Bucketed mean/min/max per metric, plausible readings only."""
+        subject = history.Subject(patient=patient)
+        bucket = history.bucket_seconds(start, end)
+        found = {}
+        for metric in metrics:
+            buckets = self._run(history.series, subject, metric, start, end, bucket)
+            # InfluxQL labels a bucket by its start; draw it at its middle.
+            half = bucket * 500
+            found[metric] = [
+                {"t": b.time_ms + half, "mean": b.mean, "min": b.min, "max": b.max} for b in buckets
+            ]
+        return {
+            "start": int(start.timestamp() * 1000),
+            "end": int(end.timestamp() * 1000),
+            "interval_ms": bucket * 1000,
+            "metrics": found,
+        }
+
+    def sheet(
+        self, patient: str, before_ms: int | None, size: int
+    ) -> tuple[list[dict], int | None]:
+        """One page of data-sheet rows and the cursor of the next (older) page."""
+        page = self._run(
+            history.rows, history.Subject(patient=patient), limit=size * 3, before_ms=before_ms
+        )
+        groups = _group(list(page.rows))
+        if page.next_before_ms is None:
+            return [row for row, _ in groups], None
+        if len(groups) > 1:
+            groups = groups[:-1]  # the last row may continue on the next page
+        return [row for row, _ in groups], groups[-1][1]
+
+    def sheet_range(self, patient: str, start: datetime, end: datetime) -> Iterator[dict]:
+        """Every row between ``start`` and ``end``, newest first, for the CSV download."""
+        start_ms = int(start.timestamp() * 1000)
+        before: int | None = int(end.timestamp() * 1000)
+        readings: list[history.Reading] = []
+        while before is not None and len(readings) < CSV_MAX_ROWS:
+            page = self._run(
+                history.rows, history.Subject(patient=patient), limit=5000, before_ms=before
+            )
+            kept = [r for r in page.rows if r.time_ms >= start_ms]
+            readings += kept
+            if len(kept) < len(page.rows):
+                break
+            before = page.next_before_ms
+        return iter(sheet_rows(readings))
+
+    def alerts(self, patient: str, limit: int) -> list[dict]:
+        query = (
+            'SELECT "message", "value", "device", "kind", "key", "level" FROM "alerts"'
+            f' WHERE "patient" = {quote_str(patient)} ORDER BY time DESC LIMIT {int(limit)}'
+        )
+        rows = self._run(InfluxClient.query, query)
+        return [
+            {
+                "ts_ms": r["time"],
+                "message": r.get("message"),
+                "value": r.get("value"),
+                "device": r.get("device"),
+                "kind": r.get("kind"),
+                "key": r.get("key"),
+                "level": r.get("level"),
+            }
+            for r in rows
+        ]

@@ -1,0 +1,249 @@
+"""Live updates: one MQTT subscription in the web process, fanned out to SSE listeners.
+
+The Hub owns every piece of shared state here (listeners, device -> patient map,
+availability) behind one lock; paho's network thread writes, request threads read
+snapshots. Each listener has its own bounded queue: a slow browser loses its
+stream (and reloads its data) instead of holding up everyone else.
+"""
+
+import contextlib
+import json
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import paho.mqtt.client as mqtt
+
+from services.common import logs
+from services.common.mqtt import MqttClient
+from services.common.quality import flag_reason
+from services.common.settings import MqttSettings
+from services.common.timeutil import now_ms, rfc3339_ms
+from services.common.topics import OFFLINE, ONLINE, Topics
+
+from .errors import WebError
+
+log = logging.getLogger(__name__)
+
+QUEUE_SIZE = 200
+UNITS = {"heart_rate": "bpm", "temperature": "temp", "spo2": "spo2"}
+MANUAL_PREFIX = "manual-"
+
+
+class TooManyListeners(WebError):
+    """The web process already serves as many live streams as it is configured for."""
+
+
+@dataclass(eq=False)
+class Listener:
+    """One SSE stream's queue of (event, data) pairs."""
+
+    patient: str
+    events: queue.Queue = field(default_factory=lambda: queue.Queue(maxsize=QUEUE_SIZE))
+    overflowed: bool = False
+    closed: bool = False
+
+    def offer(self, event: str, data: dict) -> None:
+        if self.overflowed:
+            return
+        try:
+            self.events.put_nowait((event, data))
+        except queue.Full:
+            self.overflowed = True
+
+    def close(self) -> None:
+        self.closed = True
+        with contextlib.suppress(queue.Full):
+            self.events.put_nowait(("close", {}))
+
+
+def manual_device(username: str) -> str:
+    return f"{MANUAL_PREFIX}{username}"
+
+
+class Hub:
+    """The web process's broker connection and its live listeners."""
+
+    def __init__(
+        self,
+        settings: MqttSettings,
+        max_listeners: int,
+        assignments: Callable[[], Iterable[tuple[str, str | None]]] = list,
+    ) -> None:
+        self.topics = Topics(settings.topic_root)
+        self.max_listeners = max_listeners
+        self._assignments = assignments
+        self._lock = threading.Lock()
+        self._listeners: set[Listener] = set()
+        self._patients: dict[str, str] = {}
+        self._device_state: dict[str, str] = {}
+        self._gateway = OFFLINE
+        t = self.topics
+        self.client = MqttClient(
+            settings,
+            "web",
+            subscriptions=[
+                (t.vitals("+", "+"), 1),
+                (t.device_status("+"), 1),
+                (t.device("+", "patient"), 1),
+                (t.service_status("gateway"), 1),
+                (f"{t.root}/alerts/devices/+", 1),
+            ],
+            on_message=self._on_message,
+            on_connected=self._republish_assignments,
+        )
+
+    def start(self) -> None:
+        self.client.start()
+
+    def stop(self) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener.close()
+        self.client.stop()
+
+    # listeners -----------------------------------------------------------------
+
+    def listen(self, patient: str) -> Listener:
+        with self._lock:
+            if len(self._listeners) >= self.max_listeners:
+                raise TooManyListeners("too many live streams")
+            listener = Listener(patient)
+            self._listeners.add(listener)
+        return listener
+
+    def forget(self, listener: Listener) -> None:
+        with self._lock:
+            self._listeners.discard(listener)
+
+    def _fan_out(self, patient: str | None, event: str, data: dict) -> None:
+        if not patient:
+            return
+        with self._lock:
+            targets = [x for x in self._listeners if x.patient == patient]
+        for listener in targets:
+            listener.offer(event, data)
+
+    # state for pages -------------------------------------------------------------
+
+    def device_states(self, devices: Iterable[str]) -> dict[str, str]:
+        """``online``, ``offline`` or ``unknown`` per device, by the availability rule."""
+        with self._lock:
+            gateway = self._gateway
+            states = dict(self._device_state)
+        out = {}
+        for device in devices:
+            state = states.get(device)
+            if state is None:
+                out[device] = "unknown"
+            else:
+                out[device] = ONLINE if state == ONLINE and gateway == ONLINE else OFFLINE
+        return out
+
+    # publishing ------------------------------------------------------------------
+
+    def assign(self, device: str, patient: str | None) -> None:
+        """Tell the recorder (retained) which patient a device's readings belong to."""
+        self.client.publish(self.topics.device(device, "patient"), patient or "", retain=True)
+
+    def publish_manual(self, username: str, metric: str, value: float, ts_ms: int) -> dict:
+        """A hand-entered reading, as the gateway would have published it."""
+        device = manual_device(username)
+        self.assign(device, username)  # QoS 1 from one client keeps this ahead of the reading
+        body = {
+            "device": device,
+            "metric": metric,
+            "value": value,
+            "unit": {"bp_systolic": "sys", "bp_diastolic": "dia"}.get(metric, UNITS.get(metric)),
+            "ts": rfc3339_ms(ts_ms),
+        }
+        self.client.publish(self.topics.vitals(device, metric), json.dumps(body))
+        return body
+
+    # MQTT side ---------------------------------------------------------------------
+
+    def _republish_assignments(self) -> None:
+        try:
+            for device, patient in self._assignments():
+                self.assign(device, patient)
+        except Exception as exc:  # the broker connection must survive a database hiccup
+            logs.event(log, logging.ERROR, "web.assignments_not_published", error=exc)
+
+    def _on_message(self, message: mqtt.MQTTMessage) -> None:
+        topic = message.topic
+        if topic == self.topics.service_status("gateway"):
+            self._set_gateway(message.payload.decode("ascii", "replace").strip())
+            return
+        if topic.startswith(f"{self.topics.root}/alerts/"):
+            self._alert(message.payload)
+            return
+        parsed = self.topics.parse_device(topic)
+        if parsed is None:
+            return
+        device, rest = parsed
+        if rest == ("patient",):
+            patient = message.payload.decode("utf-8", "replace").strip()
+            with self._lock:
+                if patient:
+                    self._patients[device] = patient
+                else:
+                    self._patients.pop(device, None)
+        elif rest == ("status",):
+            self._set_device(device, message.payload.decode("ascii", "replace").strip())
+        elif len(rest) == 2 and rest[0] == "vitals":
+            self._reading(device, rest[1], message.payload)
+
+    def _patient_of(self, device: str) -> str | None:
+        with self._lock:
+            return self._patients.get(device)
+
+    def _reading(self, device: str, metric: str, payload: bytes) -> None:
+        try:
+            body = json.loads(payload)
+            value = float(body["value"])
+            ts = str(body.get("ts") or rfc3339_ms(now_ms()))
+        except (ValueError, KeyError, TypeError):
+            return
+        reason = flag_reason(metric, value)
+        data = {
+            "device": device,
+            "metric": metric,
+            "value": value,
+            "ts": ts,
+            "flagged": reason is not None,
+            "reason": reason,
+        }
+        self._fan_out(self._patient_of(device), "reading", data)
+
+    def _set_device(self, device: str, state: str) -> None:
+        if state not in (ONLINE, OFFLINE):
+            return
+        with self._lock:
+            self._device_state[device] = state
+        shown = self.device_states([device])[device]
+        self._fan_out(self._patient_of(device), "status", {"device": device, "state": shown})
+
+    def _set_gateway(self, state: str) -> None:
+        if state not in (ONLINE, OFFLINE):
+            return
+        with self._lock:
+            self._gateway = state
+            by_patient: dict[str, list[str]] = {}
+            for device, patient in self._patients.items():
+                by_patient.setdefault(patient, []).append(device)
+        for patient, devices in by_patient.items():
+            for device, shown in self.device_states(devices).items():
+                self._fan_out(patient, "status", {"device": device, "state": shown})
+
+    def _alert(self, payload: bytes) -> None:
+        try:
+            body = json.loads(payload)
+        except ValueError:
+            return
+        if not isinstance(body, dict):
+            return
+        patient = body.get("patient") or self._patient_of(str(body.get("device", "")))
+        self._fan_out(patient, "alert", body)

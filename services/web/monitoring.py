@@ -1,0 +1,302 @@
+"""Patient pages and APIs: welcome, cards, health report chart, data sheet, CSV, live events."""
+
+import csv
+import io
+import json
+import logging
+import queue
+import time
+from datetime import UTC, datetime, timedelta
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from services.common import logs
+
+from . import access, data, devices
+from .db_access import db
+from .errors import DataUnavailable, ValidationError
+from .live import TooManyListeners
+from .security import login_required
+
+log = logging.getLogger(__name__)
+bp = Blueprint("monitoring", __name__)
+
+HEARTBEAT_SECONDS = 15.0
+RANGES = {"day": timedelta(days=1), "week": timedelta(days=7), "month": timedelta(days=30)}
+PAGE_SIZE = 25
+
+
+def _health():
+    return current_app.extensions["smartcab.data"]
+
+
+def _hub():
+    return current_app.extensions.get("smartcab.hub")
+
+
+@bp.route("/doctor")
+@login_required("doctor")
+def doctor_home():
+    patients = access.shared_patients(db(), g.user.id)
+    return render_template("doctor.html", patients=patients)
+
+
+@bp.route("/p/<username>")
+@login_required("patient", "doctor")
+@access.patient_view("welcome")
+def welcome(patient):
+    owned = devices.for_patient(db(), patient.id)
+    hub = _hub()
+    states = hub.device_states(owned) if hub else dict.fromkeys(owned, "unknown")
+    return render_template("welcome.html", patient=patient, devices=states)
+
+
+@bp.route("/p/<username>/monitoring")
+@login_required("patient", "doctor")
+@access.patient_view("monitoring")
+def cards(patient):
+    try:
+        latest, error = _health().latest(patient.username), None
+    except DataUnavailable as exc:
+        latest, error = {}, str(exc)
+    return render_template(
+        "monitoring.html",
+        patient=patient,
+        cards=data.cards(latest),
+        error=error,
+        can_enter=g.user.id == patient.id,
+    )
+
+
+@bp.route("/p/<username>/readings", methods=["POST"])
+@login_required("patient")
+@access.patient_view("manual_reading")
+def manual_reading(patient):
+    """A home cuff or oximeter reading typed in by the patient; it joins the pipeline."""
+    if g.user.id != patient.id:
+        abort(403)
+    hub = _hub()
+    try:
+        readings = data.parse_manual(request.form)
+        if hub is None:
+            raise DataUnavailable("Live service is off; the reading could not be sent.")
+        ts_ms = int(time.time() * 1000)
+        for metric, value in readings:
+            hub.publish_manual(patient.username, metric, value, ts_ms)
+        logs.event(log, logging.INFO, "web.manual_reading", patient=patient.username)
+    except (ValidationError, DataUnavailable) as exc:
+        if request.headers.get("Accept") == "application/json":
+            return jsonify(error=str(exc)), 400
+        return redirect(url_for(".cards", username=patient.username, error=str(exc)))
+    if request.headers.get("Accept") == "application/json":
+        return jsonify(ok=True, readings=[m for m, _ in readings]), 202
+    return redirect(url_for(".cards", username=patient.username, saved=1))
+
+
+@bp.route("/p/<username>/report")
+@login_required("patient", "doctor")
+@access.patient_view("report")
+def report(patient):
+    return render_template("report.html", patient=patient, metrics=data.CHART_METRICS)
+
+
+@bp.route("/p/<username>/datasheet")
+@login_required("patient", "doctor")
+@access.patient_view("datasheet")
+def datasheet(patient):
+    before = request.args.get("before", type=int)
+    try:
+        rows, older = _health().sheet(patient.username, before, PAGE_SIZE)
+        error = None
+    except DataUnavailable as exc:
+        rows, older, error = [], None, str(exc)
+    return render_template(
+        "datasheet.html",
+        patient=patient,
+        rows=rows,
+        first=before is None,
+        older=older,
+        error=error,
+    )
+
+
+@bp.route("/p/<username>/datasheet.csv")
+@login_required("patient", "doctor")
+@access.patient_view("datasheet_csv")
+def datasheet_csv(patient):
+    start, end = _range()
+    try:
+        rows = _health().sheet_range(patient.username, start, end)
+    except DataUnavailable as exc:
+        abort(503, description=str(exc))
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        [
+            "time_utc",
+            "heart_rate_bpm",
+            "temperature_c",
+            "spo2_percent",
+            "bp_systolic_mmhg",
+            "bp_diastolic_mmhg",
+            "flagged",
+        ]
+    )
+    for row in rows:
+        writer.writerow(data.csv_row(row))
+    name = f"health-plus-{patient.username}-{end:%Y%m%d}.csv"
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@bp.route("/p/<username>/<section>")
+@login_required("patient", "doctor")
+@access.patient_view("section")
+def section(patient, section: str):
+    if section not in ("cabinet", "habits"):
+        abort(404)
+    return render_template("section.html", patient=patient, section=section)
+
+
+# --- JSON APIs -------------------------------------------------------------------
+
+
+def _range() -> tuple[datetime, datetime]:
+    """The chosen range: day, week, month, or custom ``start``/``end`` (ISO dates or times)."""
+    now = datetime.now(UTC)
+    choice = request.args.get("range", "day")
+    if choice in RANGES:
+        return now - RANGES[choice], now
+    if choice != "custom":
+        abort(400, description="range is day, week, month or custom")
+    try:
+        start = datetime.fromisoformat(request.args["start"])
+        end = datetime.fromisoformat(request.args["end"])
+    except (KeyError, ValueError):
+        abort(400, description="custom ranges need start and end as ISO dates")
+    start = start if start.tzinfo else start.replace(tzinfo=UTC)
+    end = end if end.tzinfo else end.replace(tzinfo=UTC)
+    if len(request.args["end"]) == 10:  # a bare date means the whole of that day
+        end += timedelta(days=1)
+    if not start < end or end - start > timedelta(days=366):
+        abort(400, description="start must be before end, at most a year apart")
+    return start, end
+
+
+def _api(fn):
+    try:
+        return jsonify(fn())
+    except DataUnavailable as exc:
+        return jsonify(error=str(exc)), 503
+
+
+@bp.route("/api/p/<username>/latest")
+@login_required("patient", "doctor")
+@access.patient_view("api_latest")
+def api_latest(patient):
+    return _api(lambda: data.latest_json(_health().latest(patient.username)))
+
+
+@bp.route("/api/p/<username>/recent")
+@login_required("patient", "doctor")
+@access.patient_view("api_recent")
+def api_recent(patient):
+    metric = request.args.get("metric", "")
+    if metric not in data.METRICS:
+        abort(400)
+    return _api(lambda: _health().recent(patient.username, metric, 20))
+
+
+@bp.route("/api/p/<username>/series")
+@login_required("patient", "doctor")
+@access.patient_view("api_series")
+def api_series(patient):
+    start, end = _range()
+    wanted = [m for m in request.args.get("metrics", "").split(",") if m]
+    metrics = [m for m in data.METRICS if not wanted or m in wanted]
+    return _api(lambda: _health().series(patient.username, metrics, start, end))
+
+
+@bp.route("/api/p/<username>/datasheet")
+@login_required("patient", "doctor")
+@access.patient_view("api_datasheet")
+def api_datasheet(patient):
+    before = request.args.get("before", type=int)
+
+    def rows():
+        found, older = _health().sheet(patient.username, before, PAGE_SIZE)
+        return {"rows": found, "older": older}
+
+    return _api(rows)
+
+
+@bp.route("/api/p/<username>/alerts")
+@login_required("patient", "doctor")
+@access.patient_view("api_alerts")
+def api_alerts(patient):
+    return _api(lambda: _health().alerts(patient.username, 10))
+
+
+@bp.route("/api/p/<username>/events")
+@login_required("patient", "doctor")
+@access.patient_view("live")
+def events(patient):
+    """Server-sent events: readings, device status and alerts for one patient."""
+    hub = _hub()
+    if hub is None:
+        abort(503, description="live updates are off")
+    try:
+        listener = hub.listen(patient.username)
+    except TooManyListeners:
+        abort(503, description="too many live streams; retry shortly")
+    token = g.session.token
+    database = current_app.config["DATABASE"]
+
+    def stream():
+        from . import db as schema
+        from . import sessions
+
+        try:
+            yield "retry: 2000\n\n"
+            while True:
+                try:
+                    event, payload = listener.events.get(timeout=HEARTBEAT_SECONDS)
+                except queue.Empty:
+                    # Re-check the session so signing out ends the stream too.
+                    conn = schema.connect(database)
+                    try:
+                        live = sessions.is_live(conn, token)
+                    finally:
+                        conn.close()
+                    if not live:
+                        return
+                    yield ": keep-alive\n\n"
+                    continue
+                if event == "close" or listener.closed:
+                    return
+                yield f"event: {event}\ndata: {json.dumps(payload)}\n\n"
+                if listener.overflowed:
+                    yield "event: resync\ndata: {}\n\n"
+                    return
+        finally:
+            hub.forget(listener)
+
+    return Response(
+        stream(),
+        mimetype="text/event-stream",
+        headers={"X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,237 @@
+// Health Plus: live cards, "show more", the health-report chart and alerts. No libraries.
+"use strict";
+
+(function () {
+  const main = document.querySelector("main[data-patient]");
+  const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  const LABELS = { temperature: "Temperature", spo2: "Blood oxygen", bp_systolic: "Systolic",
+    bp_diastolic: "Diastolic", heart_rate: "Heart rate" };
+  const UNITS = { temperature: "°C", spo2: "%", bp_systolic: "mmHg", bp_diastolic: "mmHg", heart_rate: "bpm" };
+  const pad = (n) => String(n).padStart(2, "0");
+
+  function when(ms) {
+    const d = new Date(ms);
+    return `${pad(d.getDate())} ${MONTHS[d.getMonth()]} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  }
+  function fmt(metric, v) { return metric === "temperature" ? v.toFixed(1) : v.toFixed(0); }
+  function el(tag, attrs, text) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+  function localizeTimes(root) {
+    root.querySelectorAll("time[data-ts]").forEach((t) => {
+      const ms = Number(t.dataset.ts);
+      if (ms) { t.textContent = when(ms); t.setAttribute("datetime", new Date(ms).toISOString()); }
+    });
+  }
+  localizeTimes(document);
+  if (!main) return;
+
+  const patient = main.dataset.patient;
+  const api = (path) => `/api/p/${encodeURIComponent(patient)}/${path}`;
+  async function getJSON(path) {
+    const r = await fetch(api(path), { headers: { Accept: "application/json" }, credentials: "same-origin" });
+    if (!r.ok) throw new Error(`${r.status}`);
+    return r.json();
+  }
+
+  // --- cards ---------------------------------------------------------------
+  const bpState = {};
+  function cardFor(metric) {
+    return document.querySelector(`.card[data-metrics~="${metric}"], .card[data-metrics^="${metric},"], .card[data-metrics$=",${metric}"]`);
+  }
+  function showReading(r) {
+    const card = cardFor(r.metric);
+    if (!card) return;
+    const ts = Date.parse(r.ts) || r.ts;
+    let text = fmt(r.metric, r.value);
+    if (r.metric.startsWith("bp_")) {
+      bpState[r.metric] = r;
+      const s = bpState.bp_systolic, d = bpState.bp_diastolic;
+      text = s ? fmt("bp_systolic", s.value) + (d ? "/" + fmt("bp_diastolic", d.value) : "") : "--";
+    }
+    card.querySelector(".num").textContent = text;
+    const t = card.querySelector(".updated time");
+    t.dataset.ts = ts; t.textContent = when(ts);
+    card.classList.toggle("flagged", !!r.flagged);
+    const flag = card.querySelector(".flag");
+    flag.hidden = !r.flagged;
+    flag.querySelector(".why").textContent = r.reason || "";
+    card.classList.add("pulse");
+    setTimeout(() => card.classList.remove("pulse"), 900);
+    const list = card.querySelector(`.recent[data-recent="${r.metric}"]`);
+    if (list && list.dataset.loaded) list.prepend(recentItem({ ts, value: r.value, flagged: r.flagged, reason: r.reason }, r.metric));
+  }
+  function recentItem(row, metric) {
+    const li = el("li", row.flagged ? { class: "flagged", title: row.reason || "not plausible" } : {});
+    li.append(el("span", {}, when(row.ts)), el("b", {}, `${fmt(metric, row.value)} ${UNITS[metric]}${row.flagged ? " ⚠" : ""}`));
+    return li;
+  }
+  document.querySelectorAll("details.more").forEach((d) => {
+    d.addEventListener("toggle", async () => {
+      if (!d.open) return;
+      const list = d.querySelector(".recent");
+      const metric = list.dataset.recent;
+      try {
+        const rows = await getJSON(`recent?metric=${metric}`);
+        list.replaceChildren(...(rows.length ? rows.map((r) => recentItem(r, metric)) : [el("li", { class: "muted" }, "No readings yet.")]));
+        list.dataset.loaded = "1";
+      } catch (e) { list.replaceChildren(el("li", { class: "muted" }, "History is unavailable right now.")); }
+    });
+  });
+  async function resync() {
+    try {
+      const latest = await getJSON("latest");
+      for (const [metric, r] of Object.entries(latest)) showReading({ metric, ...r, ts: r.ts });
+    } catch (e) { /* the next event or reload will do */ }
+  }
+
+  // --- alerts ----------------------------------------------------------------
+  function showAlert(a) {
+    const box = document.getElementById("alerts");
+    if (!box) return;
+    const div = el("div", { class: `alert ${a.level || ""}`, role: "alert" });
+    div.append(el("span", {}, a.message || `${a.key}: ${a.level}`), el("small", {}, when(a.ts_ms || Date.now())));
+    box.prepend(div);
+    while (box.children.length > 3) box.lastChild.remove();
+    const list = document.getElementById("alert-list");
+    if (list) { if (list.querySelector(".muted")) list.replaceChildren(); list.prepend(alertItem(a)); }
+  }
+  function alertItem(a) {
+    const li = el("li");
+    li.append(el("b", {}, `${a.level} `), document.createTextNode(`${a.message} · ${when(a.ts_ms)}`));
+    return li;
+  }
+
+  // --- device status ---------------------------------------------------------
+  function showStatus(s) {
+    const li = document.querySelector(`.devices li[data-device="${CSS.escape(s.device)}"]`);
+    if (!li) return;
+    li.querySelector(".dot").className = `dot ${s.state}`;
+    li.querySelector(".state").textContent = s.state;
+  }
+
+  // --- chart ----------------------------------------------------------------
+  const chartBox = document.getElementById("chart");
+  const controls = document.getElementById("chart-controls");
+  let chartData = null;
+  const SVGNS = "http://www.w3.org/2000/svg";
+  function svg(tag, attrs) {
+    const n = document.createElementNS(SVGNS, tag);
+    for (const [k, v] of Object.entries(attrs || {})) n.setAttribute(k, v);
+    return n;
+  }
+  function selectedParts() {
+    return [...controls.querySelectorAll("input[name=metric]:checked")].flatMap((c) => c.dataset.parts.split(","));
+  }
+  function query() {
+    const f = new FormData(controls);
+    const p = new URLSearchParams({ range: f.get("range"), metrics: selectedParts().join(",") });
+    if (f.get("range") === "custom") { p.set("start", f.get("start")); p.set("end", f.get("end")); }
+    return p;
+  }
+  async function loadChart() {
+    const p = query();
+    controls.querySelector(".custom").hidden = p.get("range") !== "custom";
+    if (p.get("range") === "custom" && !(p.get("start") && p.get("end"))) return;
+    const note = document.getElementById("chart-note");
+    try {
+      chartData = await getJSON(`series?${p}`);
+      note.textContent = chartData.interval_ms ? `Each point is the mean of ${Math.round(chartData.interval_ms / 60000) || "<1"} min; the shaded band spans min to max. Flagged readings are left out.` : "";
+    } catch (e) { chartData = null; note.textContent = "History is unavailable right now."; }
+    drawChart();
+  }
+  function drawChart() {
+    chartBox.replaceChildren();
+    const W = Math.max(chartBox.clientWidth, 300), H = chartBox.clientWidth < 600 ? 260 : 340;
+    const m = { l: 44, r: 14, t: 28, b: 30 };
+    const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, "data-drawn": "1" });
+    chartBox.append(root);
+    const parts = selectedParts();
+    root.dataset.metrics = parts.join(",");
+    const series = parts.map((k) => [k, (chartData && chartData.metrics[k]) || []]);
+    const pts = series.flatMap(([, s]) => s).filter((p) => p.mean !== null);
+    if (!chartData || !pts.length) {
+      const t = svg("text", { x: W / 2, y: H / 2, "text-anchor": "middle", class: "empty" });
+      t.textContent = parts.length ? "No readings in this range." : "Choose what to show.";
+      root.append(t); return;
+    }
+    const t0 = chartData.start, t1 = chartData.end;
+    let lo = Math.min(...pts.map((p) => p.min ?? p.mean)), hi = Math.max(...pts.map((p) => p.max ?? p.mean));
+    const span = hi - lo || Math.max(1, Math.abs(hi) * 0.1);
+    lo -= span * 0.1; hi += span * 0.1;
+    const x = (t) => m.l + ((t - t0) / (t1 - t0)) * (W - m.l - m.r);
+    const y = (v) => H - m.b - ((v - lo) / (hi - lo)) * (H - m.t - m.b);
+    const grid = svg("g", { class: "grid axis" });
+    for (let i = 0; i <= 4; i++) {
+      const v = lo + ((hi - lo) * i) / 4;
+      grid.append(svg("line", { x1: m.l, x2: W - m.r, y1: y(v), y2: y(v) }));
+      const label = svg("text", { x: m.l - 6, y: y(v) + 4, "text-anchor": "end" });
+      label.textContent = v.toFixed(hi - lo < 10 ? 1 : 0);
+      grid.append(label);
+    }
+    const ticks = W < 600 ? 3 : 6;
+    for (let i = 0; i <= ticks; i++) {
+      const t = t0 + ((t1 - t0) * i) / ticks, d = new Date(t);
+      const label = svg("text", { x: x(t), y: H - 8, "text-anchor": i === 0 ? "start" : i === ticks ? "end" : "middle" });
+      label.textContent = t1 - t0 > 2 * 86400000 ? `${pad(d.getDate())} ${MONTHS[d.getMonth()]}` : `${pad(d.getHours())}:${pad(d.getMinutes())}`;
+      grid.append(label);
+    }
+    root.append(grid);
+    const gap = (chartData.interval_ms || 60000) * 2.5;
+    let lx = m.l;
+    for (const [k, s] of series) {
+      const g = svg("g", { class: `s-${k}`, "data-series": k });
+      const ok = s.filter((p) => p.mean !== null);
+      const runs = [];
+      let run = [];
+      ok.forEach((p, i) => { if (i && p.t - ok[i - 1].t > gap) { runs.push(run); run = []; } run.push(p); });
+      if (run.length) runs.push(run);
+      for (const r of runs) {
+        if (r.length > 1 && r[0].min !== undefined) {
+          const top = r.map((p) => `${x(p.t)},${y(p.max ?? p.mean)}`), bottom = r.slice().reverse().map((p) => `${x(p.t)},${y(p.min ?? p.mean)}`);
+          g.append(svg("polygon", { class: "band", points: top.concat(bottom).join(" ") }));
+        }
+        if (r.length === 1) g.append(svg("circle", { cx: x(r[0].t), cy: y(r[0].mean), r: 3.5 }));
+        else g.append(svg("polyline", { class: "line", points: r.map((p) => `${x(p.t)},${y(p.mean)}`).join(" ") }));
+      }
+      root.append(g);
+      const lg = svg("g", { class: `legend s-${k}` });
+      lg.append(svg("rect", { x: lx, y: 6, width: 12, height: 12, rx: 3 }));
+      const lt = svg("text", { x: lx + 16, y: 16, stroke: "none" });
+      lt.textContent = `${LABELS[k]} (${UNITS[k]})`;
+      lg.append(lt); root.append(lg);
+      lx += 30 + lt.textContent.length * 7;
+    }
+  }
+  function liveChart(r) {
+    if (!chartData || r.flagged || !chartData.metrics) return;
+    const ts = Date.parse(r.ts);
+    if (ts > chartData.end) chartData.end = ts + 1000;
+    (chartData.metrics[r.metric] = chartData.metrics[r.metric] || []).push({ t: ts, mean: r.value, min: r.value, max: r.value });
+    drawChart();
+  }
+  if (chartBox && controls) {
+    controls.addEventListener("change", loadChart);
+    controls.addEventListener("submit", (e) => { e.preventDefault(); loadChart(); });
+    window.addEventListener("resize", drawChart);
+    loadChart();
+    getJSON("alerts").then((rows) => {
+      const list = document.getElementById("alert-list");
+      list.replaceChildren(...(rows.length ? rows.map(alertItem) : [el("li", { class: "muted" }, "No alerts. Good.")]));
+    }).catch(() => {});
+  }
+
+  // --- live events -------------------------------------------------------------
+  const state = document.getElementById("live-state");
+  const source = new EventSource(api("events"));
+  source.addEventListener("open", () => { if (state) { state.textContent = "live"; state.classList.add("on"); } });
+  source.addEventListener("error", () => { if (state) { state.textContent = "reconnecting…"; state.classList.remove("on"); } });
+  source.addEventListener("reading", (e) => { const r = JSON.parse(e.data); showReading(r); liveChart(r); });
+  source.addEventListener("status", (e) => showStatus(JSON.parse(e.data)));
+  source.addEventListener("alert", (e) => showAlert(JSON.parse(e.data)));
+  source.addEventListener("resync", () => { resync(); if (chartBox) loadChart(); });
+  window.addEventListener("pagehide", () => source.close());
+})();
