@@ -1,6 +1,7 @@
 """Pure tests of the board code: drivers' maths, the sans-IO session, backoff, debounce."""
 
 import base64
+import itertools
 import json
 import math
 import random
@@ -10,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from firmware.sim import hardware
-from firmware.smartcab import cabinet, camera, client, max30102, mlx90614
+from firmware.smartcab import cabinet, camera, client, max30102, mlx90614, watch
 from services.common import protocol as p
 
 # --- MLX90614 --------------------------------------------------------------
@@ -397,3 +398,90 @@ def test_simulated_body_ratio_inverts_the_spo2_curve():
         body.spo2 = spo2
         assert max30102.spo2_from_ratio(body.ratio()) == pytest.approx(spo2)
     assert math.isfinite(body.heart_rate(1000.0))
+
+
+# --- the watch app and the two link ends together -------------------------------
+
+
+def test_watch_without_its_sensor_logs_and_sends_nothing():
+    app = watch.from_config({}, hardware.FakeI2C({}))
+    logged = []
+    app.log = lambda *a: logged.append(a)
+    session = started(app, "wch")
+    session.feed(b"bpm", 0)
+    assert app.meter is None and "pulse sensor error" in logged[0][0]
+    assert app.next_poll(0) is None
+    assert drain(session) == []
+
+
+def test_watch_gives_up_when_the_sensor_stops_delivering():
+    clock = Clock()
+    body = hardware.Body(random.Random(4), 0.0, 0.0)
+    body.forced = True
+    app = watch.from_config({"measure_s": 15}, hardware.watch_i2c(body, clock))
+    app.log = lambda *a: None
+    session = started(app, "wch")
+    session.feed(b"bpm", 0)
+    clock.t += 2
+    app.poll(session, 2000)
+    app.pulse.shutdown()  # the chip stops sampling, as a brown-out would leave it
+    app.poll(session, 33_000)
+    assert app.meter is None and app.finger_off == 1
+    assert drain(session) == []
+
+
+def _pieces(data: bytes, cuts: list[int]) -> list[bytes]:
+    points = sorted({c % (len(data) + 1) for c in cuts} | {0, len(data)})
+    return [data[a:b] for a, b in itertools.pairwise(points) if b > a]
+
+
+def play(device: client.Session, command: bytes, cuts: list[int]) -> list:
+    """A device session against a GatewayLink, every device write re-chunked at ``cuts``."""
+    gw = p.GatewayLink()
+    device.feed(gw.greeting(), 0)
+    gw.feed(b"".join(drain(device)))
+    events = [gw.end_of_hello()]
+    device.feed(gw.accept() + command, 0)
+    for _ in range(50):
+        sent = b"".join(drain(device))
+        if not sent:
+            break
+        for piece in _pieces(sent, cuts):
+            events.extend(gw.feed(piece))
+            device.feed(gw.data_to_send(), 0)
+    return events
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    jpeg_tail=st.binary(min_size=0, max_size=3000),
+    raw_chunk=st.integers(1, 300).map(lambda n: n * 3),
+    cuts=st.lists(st.integers(0, 10_000), max_size=6),
+)
+def test_camera_session_and_gateway_link_agree_under_any_chunking(jpeg_tail, raw_chunk, cuts):
+    frame = b"\xff\xd8" + jpeg_tail
+    app = camera.Camera(hardware.FakeCam([frame], random.Random(0)), raw_chunk)
+    hello, declared, payload = play(client.Session(app, "img-01", "t0k"), b"img", cuts)
+    assert hello == p.Hello("img-01", "t0k")
+    assert declared == p.SizeDeclared(client.b64_size(len(frame)))
+    assert base64.b64decode(payload.data) == frame
+
+
+class Reporter(Recorder):
+    """An app that answers bpm with fixed readings, as the watch does."""
+
+    def on_command(self, session, name, now):
+        session.send_reading(71.994, "bpm")
+        session.send_reading(36.6, "temp")
+        session.send_reading(97, "spo2")
+
+
+@given(cuts=st.lists(st.integers(0, 100), max_size=6))
+def test_watch_readings_reach_the_gateway_link_whole(cuts):
+    events = play(client.Session(Reporter(), "wch"), b"bpm", cuts)
+    assert events == [
+        p.Hello("wch", None),
+        p.Reading("bpm", 71.99, b""),
+        p.Reading("temp", 36.6, b""),
+        p.Reading("spo2", 97.0, b""),
+    ]

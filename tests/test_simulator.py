@@ -122,3 +122,32 @@ def test_fleet_reconnects_after_the_gateway_restarts(gateway, mqtt_recorder):
         loop.close()
     assert not thread.is_alive()
     assert sim.stats["registered"] >= 6
+
+
+def test_source_addresses_spread_only_when_needed():
+    small = fleet.Fleet(fleet.Options(watches=10, cameras=0, cabinets=0))
+    assert small._sources == [None]
+    big = fleet.Fleet(fleet.Options(watches=100, cameras=0, cabinets=0))
+    assert big._sources == ["127.0.1.0", "127.0.1.1", "127.0.1.2", "127.0.1.3"]
+    remote = fleet.Fleet(fleet.Options(watches=100, cameras=0, cabinets=0, spread_sources=False))
+    assert remote._sources == [None]
+
+
+def test_more_devices_than_the_gateways_per_address_limit(gateway, mqtt_recorder):
+    """The gateway allows 64 connections per address; 80 watches still all get in."""
+    opts = fleet.Options(port=gateway.port, watches=80, cameras=0, cabinets=0, seed=1)
+    sim = fleet.Fleet(opts)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_until_complete, args=(sim.run(),), daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: sim.online == 80, timeout=15, what="80 watches online")
+        online = mqtt_recorder.wait(
+            f"{DEVICES}/+/status", count=80, where=lambda m: m.payload == b"online"
+        )
+    finally:
+        loop.call_soon_threadsafe(sim.stop)
+        thread.join(10)
+        loop.close()
+    assert len({m.topic for m in online}) == 80
+    assert "too many connections" not in gateway.log_text()

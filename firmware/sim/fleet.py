@@ -135,11 +135,18 @@ class Fleet:
                 spread = ipaddress.ip_address(socket.gethostbyname(self.opts.host)).is_loopback
             except (OSError, ValueError):
                 spread = False
-        if not spread:
+        n = (len(self.devices_planned()) + PER_SOURCE_ADDRESS - 1) // PER_SOURCE_ADDRESS
+        if not spread or n <= 1:
             return [None]
         # 127.0.0.0/8 is all loopback on Linux: each address gets its own gateway quota
-        n = (len(self.devices_planned()) + PER_SOURCE_ADDRESS - 1) // PER_SOURCE_ADDRESS
-        return [str(ipaddress.ip_address("127.0.1.0") + i) for i in range(max(1, n))]
+        addresses = [str(ipaddress.ip_address("127.0.1.0") + i) for i in range(n)]
+        try:
+            with socket.socket() as probe:
+                probe.bind((addresses[-1], 0))
+        except OSError:
+            log.warning("cannot bind %s; raise GATEWAY_MAX_PER_ADDRESS instead", addresses[-1])
+            return [None]
+        return addresses
 
     def devices_planned(self) -> range:
         o = self.opts
@@ -154,8 +161,11 @@ class Fleet:
 
     async def run(self, stats_every: float = 0) -> None:
         """Run every device until ``stop()``; then close all connections."""
+        sources = self._sources
         tasks = [
-            asyncio.create_task(self._run_device(dev, self._sources[i // PER_SOURCE_ADDRESS]))
+            asyncio.create_task(
+                self._run_device(dev, sources[(i // PER_SOURCE_ADDRESS) % len(sources)])
+            )
             for i, dev in enumerate(self.devices)
         ]
         reporter = asyncio.create_task(self._report(stats_every)) if stats_every else None
@@ -190,6 +200,10 @@ class Fleet:
             except (OSError, ProtocolError, EOFError) as exc:
                 self.stats["link_errors"] += 1
                 log.debug("%s: link error %r", dev.device_id, exc)
+            except Exception:
+                # on a board the watchdog would reset it; here the device starts over
+                self.stats["crashes"] += 1
+                log.exception("%s: firmware crashed; reconnecting", dev.device_id)
             finally:
                 dev.online = False
                 dev.app.on_disconnect()
