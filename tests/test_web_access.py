@@ -1,0 +1,206 @@
+"""Roles on the server: every patient URL and API refused to everyone but the patient
+and the doctors they shared with; admins manage, but see no health data."""
+
+import re
+
+import pyotp
+import pytest
+
+from services.web import access, accounts, create_app, stop_background
+from services.web import db as schema
+from services.web.settings import Settings
+from tests.support.net import free_port
+from tests.support.smtp import SmtpSink
+from tests.test_web_auth import (
+    PATIENT_PW,
+    csrf,
+    make_doctor,
+    make_patient,
+    sign_in_doctor,
+    sign_in_patient,
+)
+
+PAGES = [
+    "/p/{u}",
+    "/p/{u}/monitoring",
+    "/p/{u}/report",
+    "/p/{u}/datasheet",
+    "/p/{u}/datasheet.csv",
+    "/p/{u}/cabinet",
+    "/p/{u}/habits",
+]
+APIS = [
+    "/api/p/{u}/latest",
+    "/api/p/{u}/recent?metric=heart_rate",
+    "/api/p/{u}/series?range=day",
+    "/api/p/{u}/datasheet",
+    "/api/p/{u}/alerts",
+    "/api/p/{u}/events",
+]
+
+
+def _db(app):
+    return schema.connect(app.config["DATABASE"])
+
+
+def _all_refused(client, username):
+    codes = {path: client.get(path.format(u=username)).status_code for path in PAGES + APIS}
+    post = client.post(
+        f"/p/{username}/readings",
+        data={"csrf_token": csrf(client, "/login"), "spo2": "97"},
+    )
+    codes["POST readings"] = post.status_code
+    return codes
+
+
+def test_patient_cannot_reach_another_patients_data(app, client):
+    make_patient(app, "alice")
+    make_patient(app, "bob")
+    sign_in_patient(client, "bob")
+    codes = _all_refused(client, "alice")
+    assert set(codes.values()) == {403}, codes
+    # An unknown user name is refused exactly like a forbidden one.
+    assert set(_all_refused(client, "zed").values()) == {403}
+
+
+def test_doctor_without_a_share_gets_403_everywhere(app, client):
+    make_patient(app, "alice")
+    _, secret = make_doctor(app)
+    sign_in_doctor(client, pyotp.TOTP(secret).now())
+    codes = _all_refused(client, "alice")
+    assert set(codes.values()) == {403}, codes
+    conn = _db(app)
+    try:
+        assert conn.execute("SELECT COUNT(*) FROM audit").fetchone()[0] == 0
+    finally:
+        conn.close()
+
+
+def test_doctor_with_a_share_sees_pages_and_every_access_is_audited(app, client):
+    alice, _ = make_patient(app, "alice")
+    doctor, secret = make_doctor(app)
+    conn = _db(app)
+    try:
+        access.share(conn, alice.id, doctor.id)
+    finally:
+        conn.close()
+    sign_in_doctor(client, pyotp.TOTP(secret).now())
+    assert "alice" in client.get("/doctor").get_data(as_text=True)
+    for path in PAGES:
+        # No InfluxDB in this fixture: the CSV (all data) answers 503, pages say so inline.
+        expected = 503 if path.endswith(".csv") else 200
+        assert client.get(path.format(u="alice")).status_code == expected, path
+    assert client.get("/api/p/alice/latest").status_code == 503
+    # A doctor reads; only the patient writes readings.
+    post = client.post("/p/alice/readings", data={"csrf_token": csrf(client), "spo2": "97"})
+    assert post.status_code == 403
+    conn = _db(app)
+    try:
+        rows = conn.execute("SELECT actor_id, patient_id, action, path FROM audit").fetchall()
+    finally:
+        conn.close()
+    assert len(rows) == len(PAGES) + 1
+    assert {(r[0], r[1]) for r in rows} == {(doctor.id, alice.id)}
+    assert "/p/alice/datasheet.csv" in {r[3] for r in rows}
+
+    # Revoking ends access at once.
+    conn = _db(app)
+    try:
+        access.unshare(conn, alice.id, doctor.id)
+    finally:
+        conn.close()
+    assert client.get("/p/alice/monitoring").status_code == 403
+
+
+def test_admin_manages_but_sees_no_health_data(app, client):
+    make_patient(app, "alice")
+    conn = _db(app)
+    try:
+        _, secret = accounts.create_admin(conn, "root@example.org", "root", PATIENT_PW)
+    finally:
+        conn.close()
+    response = sign_in_patient(client, "root", code=pyotp.TOTP(secret).now())
+    assert response.headers["Location"] == "/admin/"
+    assert "alice" in client.get("/admin/").get_data(as_text=True)
+    assert set(_all_refused(client, "alice").values()) == {403}
+    assign = client.post(
+        "/admin/devices",
+        data={"csrf_token": csrf(client, "/admin/"), "device": "wch", "patient": "alice"},
+    )
+    assert assign.status_code == 302
+    assert "wch" in client.get("/admin/").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("role", ["patient", "doctor"])
+def test_only_admins_reach_admin_pages(app, client, role):
+    make_patient(app, "alice")
+    if role == "patient":
+        sign_in_patient(client, "alice")
+    else:
+        _, secret = make_doctor(app)
+        sign_in_doctor(client, pyotp.TOTP(secret).now())
+    assert client.get("/admin/").status_code == 403
+    post = client.post(
+        "/admin/devices", data={"csrf_token": csrf(client), "device": "wch", "patient": "alice"}
+    )
+    assert post.status_code == 403
+
+
+def test_signed_out_visitors_are_sent_to_sign_in(app, client):
+    make_patient(app, "alice")
+    for path in PAGES:
+        response = client.get(path.format(u="alice"))
+        assert response.status_code == 302 and "/login" in response.headers["Location"]
+    for path in APIS:
+        assert client.get(path.format(u="alice")).status_code == 401
+
+
+def test_forgot_password_without_smtp_says_ask_the_administrator(client):
+    assert "ask your administrator" in client.get("/forgot").get_data(as_text=True)
+
+
+def test_forgot_password_mails_a_one_time_link(tmp_path):
+    with SmtpSink() as sink:
+        env = {
+            "SMARTCAB_DATA_DIR": str(tmp_path / "web"),
+            "INFLUX_URL": f"http://127.0.0.1:{free_port()}",
+            "WEB_LIVE": "0",
+            "WEB_BASE_URL": "https://health.example",
+            **sink.env(),
+        }
+        app = create_app({"TESTING": True}, settings=Settings.from_env(env))
+        try:
+            make_patient(app, "alice")
+            client = app.test_client()
+            sign_in_patient(client, "alice")  # a session that the reset must end
+            other = app.test_client()
+            for email in ("nobody@example.org", "alice@example.org"):
+                page = other.post(
+                    "/forgot", data={"csrf_token": csrf(other, "/forgot"), "email": email}
+                )
+                assert "If an account uses that address" in page.get_data(as_text=True)
+            message = sink.wait()
+            assert message["To"] == "alice@example.org"
+            assert len(sink.messages) == 1, "no mail for an unknown address"
+            link = re.search(r"https://health\.example(/reset/\S+)", message.get_content())[1]
+            form = other.get(link)
+            assert form.status_code == 200
+            bad = other.post(
+                link,
+                data={
+                    "csrf_token": csrf(other, link),
+                    "password": "password123",
+                    "confirm": "password123",
+                },
+            )
+            assert "too common" in bad.get_data(as_text=True)
+            new = "a much better passphrase 9"
+            done = other.post(
+                link, data={"csrf_token": csrf(other, link), "password": new, "confirm": new}
+            )
+            assert "Your password was changed" in done.get_data(as_text=True)
+            assert other.get(link).status_code == 404, "a reset link works once"
+            assert client.get("/p/alice").status_code == 302, "old sessions end at a reset"
+            assert sign_in_patient(other, "alice", password=new).status_code == 302
+        finally:
+            stop_background(app)
