@@ -193,6 +193,12 @@ def test_wrong_influx_credentials_give_a_clear_error(tmp_path, broker):
             pytest.raises(InfluxAuthError, match="check INFLUX_TOKEN"),
         ):
             c.ensure_database()
+        server.query("CREATE USER \"reader\" WITH PASSWORD 'r'")  # not an admin
+        with (
+            InfluxClient(InfluxSettings(url=server.url, username="reader", password="r")) as c,
+            pytest.raises(InfluxAuthError, match="did not permit this"),
+        ):
+            c.ensure_database()  # CREATE DATABASE needs an admin on 1.x
         env = {**broker.env(), **server.env(), "SMARTCAB_DATA_DIR": str(tmp_path / "data")}
         wrong = ServiceProcess("recorder", tmp_path, {**env, "INFLUX_PASSWORD": "nope"}).start()
         assert wrong.proc.wait(15) == 2

@@ -124,9 +124,13 @@ class InfluxClient:
         status = response.status
         detail = _error_text(response.data)
         where = f"InfluxDB {path} at {self.settings.url}"
-        if status in (401, 403):
-            how = "INFLUX_TOKEN" if self.settings.token else "INFLUX_USERNAME/INFLUX_PASSWORD"
-            raise InfluxAuthError(f"{where} refused the credentials (HTTP {status}); check {how}")
+        how = "INFLUX_TOKEN" if self.settings.token else "INFLUX_USERNAME/INFLUX_PASSWORD"
+        if status == 401:
+            raise InfluxAuthError(f"{where} refused the credentials (HTTP 401); check {how}")
+        if status == 403:
+            raise InfluxAuthError(
+                f"{where} did not permit this (HTTP 403): {detail}; check what {how} may do"
+            )
         if status == 404:
             raise InfluxNotFound(f"{where}: not found (HTTP 404): {detail}")
         if status >= 500 or status == 429:
@@ -181,19 +185,22 @@ class InfluxClient:
     def ensure_database(self) -> bool:
         """Create the database on 1.x when missing; return True if it was created.
 
-        On 2.x the bucket must exist already (its v1 DBRP mapping makes it a
-        database); CREATE DATABASE is not offered there, so this only checks.
+        On 2.x and 3 the bucket must exist already (its v1 DBRP mapping makes
+        it a database) and CREATE DATABASE is not offered, so nothing is done;
+        a missing bucket shows up as InfluxNotFound on the first write.
         """
         self.ping()
+        if not self.is_v1:
+            return False
         if self.database in self.databases():
             return False
-        if self.server_version and not self.server_version.lstrip("v").startswith("1."):
-            raise InfluxNotFound(
-                f"InfluxDB {self.server_version} has no bucket/database {self.database!r}; "
-                "create the bucket (its v1 mapping makes it visible) or set INFLUX_DATABASE"
-            )
         self.query(f"CREATE DATABASE {quote_ident(self.database)}")
         return True
+
+    @property
+    def is_v1(self) -> bool:
+        """True when the last answer came from InfluxDB 1.x."""
+        return bool(self.server_version) and self.server_version.lstrip("v").startswith("1.")
 
 
 def rows_of(result: Mapping[str, Any]) -> list[Row]:
