@@ -8,6 +8,9 @@ import subprocess
 import sys
 import threading
 
+import pytest
+
+from firmware.sim import __main__ as sim_main
 from firmware.sim import fleet
 from tests.support.net import wait_until
 from tests.support.services import ROOT
@@ -151,3 +154,22 @@ def test_more_devices_than_the_gateways_per_address_limit(gateway, mqtt_recorder
         loop.close()
     assert len({m.topic for m in online}) == 80
     assert "too many connections" not in gateway.log_text()
+
+
+def test_command_line_options(tmp_path):
+    tokens = tmp_path / "tokens.json"
+    tokens.write_text(json.dumps({"wch-01": "abc", "cab": "xyz"}))
+    args = sim_main.parse_args(
+        ["--gateway", "gw.local:6000", "--watches", "2", "--token-file", str(tokens), "--seed", "9"]
+    )
+    opts = sim_main.options(args)
+    assert (opts.host, opts.port, opts.watches, opts.seed) == ("gw.local", 6000, 2, 9)
+    assert opts.tokens == {"wch-01": "abc", "cab": "xyz"}
+    assert opts.spread_sources is None
+    with pytest.raises(SystemExit):
+        sim_main.options(sim_main.parse_args(["--gateway", "no-port"]))
+
+
+def test_tokens_are_given_to_their_devices():
+    sim = fleet.Fleet(fleet.Options(watches=2, cameras=0, cabinets=0, tokens={"wch-02": "s3"}))
+    assert [(d.device_id, d.token) for d in sim.devices] == [("wch-01", None), ("wch-02", "s3")]
