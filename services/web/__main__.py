@@ -39,8 +39,6 @@ def serve() -> int:
         # Each live stream holds a worker thread; refuse new connections past this.
         connection_limit=settings.threads * 8,
         channel_timeout=120,
-        trusted_proxy="127.0.0.1" if settings.trust_proxy else None,
-        trusted_proxy_headers={"x-forwarded-proto"} if settings.trust_proxy else None,
     )
     stopping = threading.Event()
 

@@ -88,6 +88,23 @@
     } catch (e) { /* the next event or reload will do */ }
   }
 
+  // Hand-entered readings: sent without leaving the page, so the live card shows them arrive.
+  const manual = document.getElementById("manual-form");
+  if (manual) {
+    manual.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const status = document.getElementById("manual-status");
+      const body = new FormData(manual);
+      const r = await fetch(manual.action, { method: "POST", body, credentials: "same-origin",
+        headers: { Accept: "application/json" } });
+      const answer = await r.json().catch(() => ({}));
+      status.hidden = false;
+      status.className = r.ok ? "ok" : "error";
+      status.textContent = r.ok ? "Reading sent. It appears on its card in a moment." : (answer.error || "Not saved.");
+      if (r.ok) manual.querySelectorAll("input:not([type=hidden])").forEach((i) => { i.value = ""; });
+    });
+  }
+
   // --- alerts ----------------------------------------------------------------
   function showAlert(a) {
     const box = document.getElementById("alerts");

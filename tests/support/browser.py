@@ -1,0 +1,74 @@
+"""The dashboard as a real process, its admin CLI, and headless Debian Chromium via Playwright."""
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from .net import free_port
+from .services import ROOT, ServiceProcess
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+def web(workdir: Path, env: dict[str, str]) -> ServiceProcess:
+    """``python -m services.web`` on a free loopback port (not started yet)."""
+    port = free_port()
+    settings = {
+        "WEB_HOST": "127.0.0.1",
+        "WEB_PORT": str(port),
+        "SMARTCAB_DATA_DIR": str(workdir / "web-data"),
+        **env,
+    }
+    return ServiceProcess("web", workdir, settings, port=port)
+
+
+def cli(env: dict[str, str], *args: str, password: str | None = None) -> str:
+    """Run ``python -m services.web <args>``; return its output, fail loudly on an error."""
+    full_env = {**os.environ, **env}
+    command = [sys.executable, "-m", "services.web", *args]
+    if password is not None:
+        command.append("--password-stdin")
+    done = subprocess.run(
+        command,
+        cwd=ROOT,
+        env=full_env,
+        input=(password + "\n") if password is not None else None,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if done.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} failed ({done.returncode}):\n{done.stderr}")
+    return done.stdout
+
+
+@contextmanager
+def chromium() -> Iterator[object]:
+    """A headless Debian Chromium; never downloads a browser."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def screenshot(page, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
