@@ -30,11 +30,9 @@ def test_watch_answers_bpm_with_heart_rate_temperature_and_spo2(gateway, mqtt_re
     assert hr["unit"] == "bpm"
     assert abs(temp["value"] - body.temperature(0)) < 0.5
     assert abs(spo2["value"] - body.spo2) < 2.0
-    assert cmd_results(mqtt_recorder, "wch") == [{"cmd": "bpm", "ok": True, "error": None}]
-
-
-def cmd_results(recorder, device: str) -> list[dict]:
-    return [json.loads(p) for p in recorder.payloads(f"{ROOT}/{device}/cmd/result")]
+    [result] = mqtt_recorder.wait(f"{ROOT}/wch/cmd/result")
+    assert json.loads(result.payload)["cmd"] == "bpm"
+    assert json.loads(result.payload)["ok"] is True
 
 
 def test_finger_off_is_detected_and_not_reported(make_gateway, mqtt_recorder):
