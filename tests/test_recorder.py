@@ -280,3 +280,19 @@ def test_settings_come_from_the_environment():
     assert plain.client_id == "smartcab-recorder" and not plain.shared
     assert plain.influx.url == "http://localhost:8086" and plain.influx.database == "vitals"
     assert os.fspath(plain.state_file) == "data/recorder/state.json"
+
+
+def test_starts_without_influxdb_and_creates_the_database_when_it_comes(
+    make_recorder, broker, influxdb
+):
+    influxdb.stop()
+    recorder = make_recorder()
+    recorder.wait_log("event=influx.unavailable")
+    recorder.wait_log("mqtt.connected")
+    with Recorder(broker.host, broker.port, topics=("smartcab/none",)) as mqtt:
+        mqtt.publish(VITALS.format("wch-01", "spo2"), vitals("wch-01", "spo2", 97, 1))
+    recorder.wait_log("event=spool.appended")
+    influxdb.start()
+    recorder.wait_log("event=influx.database_created")
+    wait_until(lambda: count(influxdb) == 1, what="the spooled reading")
+    recorder.wait_log("event=spool.drained")

@@ -10,6 +10,7 @@ clinically validated: it is a prompt to look, never a triage decision.
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from .settings import env_float, env_int
 
@@ -38,7 +39,7 @@ class AlertSettings:
     """Thresholds per metric, the partial-score level that alerts, and its reading window."""
 
     thresholds: Mapping[str, tuple[float | None, float | None]] = field(
-        default_factory=lambda: dict(DEFAULT_THRESHOLDS)
+        default_factory=lambda: MappingProxyType(dict(DEFAULT_THRESHOLDS))
     )
     news2_alert_score: int = 5
     news2_window: float = 600.0
@@ -54,7 +55,7 @@ class AlertSettings:
                 _optional_float(env, f"{key}_HIGH", high),
             )
         return cls(
-            thresholds=thresholds,
+            thresholds=MappingProxyType(thresholds),
             news2_alert_score=env_int(env, "ALERT_NEWS2_SCORE", 5, minimum=1),
             news2_window=env_float(env, "ALERT_NEWS2_WINDOW", 600.0, minimum=1.0),
         )
