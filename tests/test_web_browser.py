@@ -2,6 +2,7 @@
 recorder, InfluxDB and ``python -m services.web``."""
 
 import json
+import math
 import re
 import threading
 import time
@@ -18,14 +19,15 @@ PATIENT_PW = "correct horse battery 7"
 DOCTOR_PW = "stethoscope-orbit-42"
 
 
-def _history(mqtt, device: str, hours: int = 24) -> None:
-    """A day of readings every 10 minutes, published as the gateway would."""
+def _history(mqtt, device: str, days: int = 7) -> None:
+    """A week of readings every 20 minutes with a daily rhythm, published as the gateway would."""
     now = int(time.time() * 1000)
-    for i in range(hours * 6, 0, -1):
-        ts = now - i * 600_000
-        wave = (i % 36) / 36
+    for i in range(days * 72, 0, -1):
+        ts = now - i * 1_200_000
+        wave = (1 + math.sin(i / 72 * 2 * math.pi)) / 2 + (i * 7919 % 13) / 40
         for metric, value in (
-            ("heart_rate", 64 + 14 * wave),
+            # One implausible reading, like the seed's 8 bpm: stored, flagged, not plotted.
+            ("heart_rate", 8.0 if i == 5 else 64 + 14 * wave),
             ("temperature", 36.4 + 0.5 * wave),
             ("spo2", 96 + 2 * wave),
         ):
@@ -144,9 +146,9 @@ def test_patient_and_doctor_journeys(
             page.goto(f"{base}/p/alice/report")
             chart = page.locator("#chart svg[data-drawn]")
             expect(chart).to_have_attribute("data-metrics", "temperature,heart_rate")
-            expect(page.locator("#chart g[data-series=heart_rate] polyline")).to_have_count(1)
+            expect(page.locator("#chart g[data-series=heart_rate] polyline").first).to_be_attached()
             page.check("input[value=spo2]")
-            expect(page.locator("#chart g[data-series=spo2] polyline")).to_have_count(1)
+            expect(page.locator("#chart g[data-series=spo2] polyline").first).to_be_attached()
             page.uncheck("input[value=heart_rate]")
             expect(page.locator("#chart g[data-series=heart_rate]")).to_have_count(0)
             page.check("input[value=bp]")
@@ -154,14 +156,31 @@ def test_patient_and_doctor_journeys(
                 "data-metrics", "temperature,bp_systolic,bp_diastolic,spo2"
             )
             page.select_option("#range", "week")
-            expect(page.locator("#chart g[data-series=spo2] polyline")).to_have_count(1)
-            browser.screenshot(page, "04-report")
+            expect(page.locator("#chart g[data-series=spo2] polyline").first).to_be_attached()
+            page.check("input[value=heart_rate]")
+            expect(page.locator("#chart g[data-series=heart_rate] polyline").first).to_be_attached()
+
+            # A reading over the threshold: the recorder's alert reaches the open page.
+            answered = threading.Thread(target=watch.serve_once, args=(150.0, 37.0))
+            answered.start()
+            mqtt_recorder.publish("smartcab/devices/wch/cmd", "bpm")
+            answered.join(10)
+            expect(page.locator("#alerts .alert").first).to_be_visible()
+            expect(page.locator("#alert-list li").first).to_contain_text("warning")
+            browser.screenshot(page, "04-report-week")
+            page.select_option("#range", "day")
+            expect(page.locator("#chart-note")).to_contain_text("mean of 5 min")
+            browser.screenshot(page, "04-report-day")
 
             page.goto(f"{base}/p/alice/datasheet")
             rows = page.locator("table.sheet tbody tr")
-            expect(rows.first).to_contain_text("128/82")  # newest first
-            expect(rows.nth(1)).to_contain_text("93.00")
-            expect(rows.nth(1)).to_contain_text("37.20")
+            expect(rows.first).to_contain_text("150.00")  # newest first
+            expect(rows.nth(1)).to_contain_text("128/82")
+            expect(rows.nth(2)).to_contain_text("93.00")
+            expect(rows.nth(2)).to_contain_text("37.20")
+            flagged = page.locator("table.sheet tbody tr.flagged")
+            expect(flagged).to_have_count(1)
+            expect(flagged).to_contain_text("8.00")
             browser.screenshot(page, "05-datasheet")
             with page.expect_download() as download:
                 page.click("#csv")
@@ -175,7 +194,7 @@ def test_patient_and_doctor_journeys(
             )
             mobile = phone.new_page()
             mobile.goto(f"{base}/p/alice/monitoring")
-            expect(mobile.locator(".card[data-card=heart_rate] .num")).to_have_text("93")
+            expect(mobile.locator(".card[data-card=heart_rate] .num")).to_have_text("150")
             browser.screenshot(mobile, "06-monitoring-phone")
             phone.close()
 
@@ -196,7 +215,7 @@ def test_patient_and_doctor_journeys(
             page.click("button[type=submit]")
             expect(page).to_have_url(f"{base}/doctor")
             page.click("text=Monitoring")
-            expect(page.locator(".card[data-card=heart_rate] .num")).to_have_text("93")
+            expect(page.locator(".card[data-card=heart_rate] .num")).to_have_text("150")
             expect(page.locator(".manual")).to_have_count(0)
             browser.screenshot(page, "08-doctor-monitoring")
             doctor.close()

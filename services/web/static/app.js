@@ -140,9 +140,7 @@
     for (const [k, v] of Object.entries(attrs || {})) n.setAttribute(k, v);
     return n;
   }
-  function selectedParts() {
-    return [...controls.querySelectorAll("input[name=metric]:checked")].flatMap((c) => c.dataset.parts.split(","));
-  }
+  function selectedParts() { return selectedGroups().flat(); }
   function query() {
     const f = new FormData(controls);
     const p = new URLSearchParams({ range: f.get("range"), metrics: selectedParts().join(",") });
@@ -160,68 +158,87 @@
     } catch (e) { chartData = null; note.textContent = "History is unavailable right now."; }
     drawChart();
   }
+  function selectedGroups() {
+    return [...controls.querySelectorAll("input[name=metric]:checked")].map((c) => c.dataset.parts.split(","));
+  }
+  // One panel per checked group with its own scale: temperature and blood pressure
+  // differ by a factor of three, so one shared axis would flatten the former.
   function drawChart() {
     chartBox.replaceChildren();
-    const W = Math.max(chartBox.clientWidth, 300), H = chartBox.clientWidth < 600 ? 260 : 340;
-    const m = { l: 44, r: 14, t: 28, b: 30 };
-    const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, "data-drawn": "1" });
+    const groups = selectedGroups();
+    const W = Math.max(chartBox.clientWidth, 300);
+    const panelH = chartBox.clientWidth < 600 ? 120 : 150;
+    const m = { l: 48, r: 14, t: 8, b: 26 }, gapY = 30;
+    const H = Math.max(1, groups.length) * (panelH + gapY) + m.t + m.b;
+    const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, height: H, "data-drawn": "1" });
     chartBox.append(root);
-    const parts = selectedParts();
-    root.dataset.metrics = parts.join(",");
-    const series = parts.map((k) => [k, (chartData && chartData.metrics[k]) || []]);
-    const pts = series.flatMap(([, s]) => s).filter((p) => p.mean !== null);
-    if (!chartData || !pts.length) {
+    root.dataset.metrics = groups.flat().join(",");
+    const anyData = chartData && groups.flat().some((k) => (chartData.metrics[k] || []).length);
+    if (!anyData) {
       const t = svg("text", { x: W / 2, y: H / 2, "text-anchor": "middle", class: "empty" });
-      t.textContent = parts.length ? "No readings in this range." : "Choose what to show.";
+      t.textContent = groups.length ? "No readings in this range." : "Choose what to show.";
       root.append(t); return;
     }
     const t0 = chartData.start, t1 = chartData.end;
-    let lo = Math.min(...pts.map((p) => p.min ?? p.mean)), hi = Math.max(...pts.map((p) => p.max ?? p.mean));
-    const span = hi - lo || Math.max(1, Math.abs(hi) * 0.1);
-    lo -= span * 0.1; hi += span * 0.1;
     const x = (t) => m.l + ((t - t0) / (t1 - t0)) * (W - m.l - m.r);
-    const y = (v) => H - m.b - ((v - lo) / (hi - lo)) * (H - m.t - m.b);
-    const grid = svg("g", { class: "grid axis" });
-    for (let i = 0; i <= 4; i++) {
-      const v = lo + ((hi - lo) * i) / 4;
-      grid.append(svg("line", { x1: m.l, x2: W - m.r, y1: y(v), y2: y(v) }));
-      const label = svg("text", { x: m.l - 6, y: y(v) + 4, "text-anchor": "end" });
-      label.textContent = v.toFixed(hi - lo < 10 ? 1 : 0);
-      grid.append(label);
-    }
+    const gap = (chartData.interval_ms || 60000) * 2.5;
+    groups.forEach((parts, gi) => {
+      const top = m.t + gi * (panelH + gapY) + gapY - 8, bottom = top + panelH - 8;
+      const pts = parts.flatMap((k) => chartData.metrics[k] || []);
+      let lo = pts.length ? Math.min(...pts.map((p) => p.min ?? p.mean)) : 0;
+      let hi = pts.length ? Math.max(...pts.map((p) => p.max ?? p.mean)) : 1;
+      const span = hi - lo || Math.max(1, Math.abs(hi) * 0.05);
+      lo -= span * 0.15; hi += span * 0.15;
+      const y = (v) => bottom - ((v - lo) / (hi - lo)) * (bottom - top);
+      const grid = svg("g", { class: "grid axis" });
+      for (let i = 0; i <= 2; i++) {
+        const v = lo + ((hi - lo) * i) / 2;
+        grid.append(svg("line", { x1: m.l, x2: W - m.r, y1: y(v), y2: y(v) }));
+        const label = svg("text", { x: m.l - 6, y: y(v) + 4, "text-anchor": "end" });
+        label.textContent = v.toFixed(hi - lo < 10 ? 1 : 0);
+        grid.append(label);
+      }
+      root.append(grid);
+      let lx = m.l;
+      for (const k of parts) {
+        const s = (chartData.metrics[k] || []).filter((p) => p.mean !== null);
+        const g = svg("g", { class: `s-${k}`, "data-series": k });
+        const runs = [];
+        let run = [];
+        // A line breaks where readings stopped, judged against how often they usually come.
+        const steps = s.slice(1).map((p, i) => p.t - s[i].t).sort((a, b) => a - b);
+        const limit = Math.max(gap, 3 * (steps.length ? steps[steps.length >> 1] : 0));
+        s.forEach((p, i) => { if (i && p.t - s[i - 1].t > limit) { runs.push(run); run = []; } run.push(p); });
+        if (run.length) runs.push(run);
+        for (const r of runs) {
+          if (r.length > 1) {
+            const up = r.map((p) => `${x(p.t)},${y(p.max ?? p.mean)}`);
+            const down = r.slice().reverse().map((p) => `${x(p.t)},${y(p.min ?? p.mean)}`);
+            g.append(svg("polygon", { class: "band", points: up.concat(down).join(" ") }));
+            g.append(svg("polyline", { class: "line", points: r.map((p) => `${x(p.t)},${y(p.mean)}`).join(" ") }));
+          } else {
+            g.append(svg("circle", { cx: x(r[0].t), cy: y(r[0].mean), r: 4 }));
+          }
+        }
+        root.append(g);
+        const last = s[s.length - 1];
+        const lg = svg("g", { class: `legend s-${k}` });
+        lg.append(svg("rect", { x: lx, y: top - 18, width: 10, height: 10, rx: 2 }));
+        const lt = svg("text", { x: lx + 14, y: top - 9, stroke: "none" });
+        lt.textContent = `${LABELS[k]} (${UNITS[k]})${last ? ` · latest ${fmt(k, last.mean)}` : ""}`;
+        lg.append(lt); root.append(lg);
+        lx += 40 + lt.textContent.length * 6.6;
+      }
+    });
+    const axis = svg("g", { class: "axis" });
     const ticks = W < 600 ? 3 : 6;
     for (let i = 0; i <= ticks; i++) {
       const t = t0 + ((t1 - t0) * i) / ticks, d = new Date(t);
       const label = svg("text", { x: x(t), y: H - 8, "text-anchor": i === 0 ? "start" : i === ticks ? "end" : "middle" });
       label.textContent = t1 - t0 > 2 * 86400000 ? `${pad(d.getDate())} ${MONTHS[d.getMonth()]}` : `${pad(d.getHours())}:${pad(d.getMinutes())}`;
-      grid.append(label);
+      axis.append(label);
     }
-    root.append(grid);
-    const gap = (chartData.interval_ms || 60000) * 2.5;
-    let lx = m.l;
-    for (const [k, s] of series) {
-      const g = svg("g", { class: `s-${k}`, "data-series": k });
-      const ok = s.filter((p) => p.mean !== null);
-      const runs = [];
-      let run = [];
-      ok.forEach((p, i) => { if (i && p.t - ok[i - 1].t > gap) { runs.push(run); run = []; } run.push(p); });
-      if (run.length) runs.push(run);
-      for (const r of runs) {
-        if (r.length > 1 && r[0].min !== undefined) {
-          const top = r.map((p) => `${x(p.t)},${y(p.max ?? p.mean)}`), bottom = r.slice().reverse().map((p) => `${x(p.t)},${y(p.min ?? p.mean)}`);
-          g.append(svg("polygon", { class: "band", points: top.concat(bottom).join(" ") }));
-        }
-        if (r.length === 1) g.append(svg("circle", { cx: x(r[0].t), cy: y(r[0].mean), r: 3.5 }));
-        else g.append(svg("polyline", { class: "line", points: r.map((p) => `${x(p.t)},${y(p.mean)}`).join(" ") }));
-      }
-      root.append(g);
-      const lg = svg("g", { class: `legend s-${k}` });
-      lg.append(svg("rect", { x: lx, y: 6, width: 12, height: 12, rx: 3 }));
-      const lt = svg("text", { x: lx + 16, y: 16, stroke: "none" });
-      lt.textContent = `${LABELS[k]} (${UNITS[k]})`;
-      lg.append(lt); root.append(lg);
-      lx += 30 + lt.textContent.length * 7;
-    }
+    root.append(axis);
   }
   function liveChart(r) {
     if (!chartData || r.flagged || !chartData.metrics) return;
