@@ -2,13 +2,16 @@
 
 import contextlib
 import json
+import resource
 import socket
+import subprocess
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.support.net import wait_until
 from tests.support.seed_clients import SeedWatch
 
 CROWD_ADDRESSES = [f"127.0.0.{i}" for i in range(2, 12)]  # loopback is a /8
@@ -93,3 +96,54 @@ def test_slow_loris_crowd_and_bad_frame_flood(make_gateway, mqtt_recorder):
     assert served_in < 2.0, f"watch served in {served_in:.2f} s"
     # 300 idle connections and the flood cost a bounded amount (20 KiB each, generously).
     assert under_load - baseline < len(crowd) * 20 + 10_000, (baseline, under_load)
+
+
+@pytest.mark.slow
+def test_reconnects_to_the_broker_while_holding_over_1024_sockets(broker, make_gateway):
+    """paho's own thread uses select(), blind above descriptor 1023; the gateway must not be."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert hard >= 2400, f"this machine allows only {hard} open files"
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    gw = make_gateway(GATEWAY_MAX_PER_ADDRESS="2000", GATEWAY_HANDSHAKE_TIMEOUT="120")
+    crowd = [socket.create_connection(("127.0.0.1", gw.port)) for _ in range(1100)]
+    try:
+        watch = SeedWatch(gw.port)
+        wait_until(lambda: gw_fds(gw.proc.pid) > 1100, what="the gateway to hold the crowd")
+        broker.stop()
+        gw.wait_log("event=mqtt.disconnected")
+        # Devices that connect during the outage take the low descriptors the
+        # broker connection freed, so the next broker socket gets a high one.
+        crowd += [socket.create_connection(("127.0.0.1", gw.port)) for _ in range(50)]
+        wait_until(lambda: gw_fds(gw.proc.pid) > 1150, what="the late devices")
+        broker.start()
+        wait_until(
+            lambda: gw.log_text().count("event=mqtt.connected") == 2, timeout=30, what="reconnect"
+        )
+        sub = subprocess.Popen(
+            [
+                "mosquitto_sub",
+                "-p",
+                str(broker.port),
+                "-C",
+                "1",
+                "-t",
+                "smartcab/devices/+/vitals/#",
+                "-F",
+                "%t",
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(0.5)  # let mosquitto_sub subscribe
+        watch.sock.send(b"75.00,bpm")
+        out, _ = sub.communicate(timeout=10)
+        assert out.strip() == "smartcab/devices/wch/vitals/heart_rate"
+        watch.close()
+    finally:
+        for sock in crowd:
+            sock.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def gw_fds(pid: int) -> int:
+    return len(list(Path(f"/proc/{pid}/fd").iterdir()))

@@ -7,6 +7,8 @@
   away wait in paho's bounded queue and go out in order on reconnect.
 """
 
+import asyncio
+import contextlib
 import logging
 import socket
 import threading
@@ -136,6 +138,74 @@ class MqttClient:
         self._connected.clear()  # a disconnect we asked for is not worth a warning
         self._client.disconnect()
         self._client.loop_stop()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Drive the client from the running asyncio loop until ``stop``, then disconnect.
+
+        paho's own thread (``start()``) waits with ``select()``, which cannot watch a
+        descriptor above 1023. A gateway holding thousands of device sockets gets
+        such descriptors for every new broker connection, so it runs paho on the
+        event loop (epoll) instead, through paho's socket callbacks.
+        """
+        loop = asyncio.get_running_loop()
+        client = self._client
+        lost = asyncio.Event()
+        housekeeping: list[asyncio.Task] = []
+
+        def opened(c, userdata, sock) -> None:
+            loop.add_reader(sock, c.loop_read)
+            housekeeping.append(loop.create_task(self._keepalive()))
+
+        def closed(c, userdata, sock) -> None:
+            loop.remove_reader(sock)
+            loop.remove_writer(sock)
+            while housekeeping:
+                housekeeping.pop().cancel()
+            lost.set()
+
+        client.on_socket_open = opened
+        client.on_socket_close = closed
+        client.on_socket_register_write = lambda c, u, sock: loop.add_writer(sock, c.loop_write)
+        client.on_socket_unregister_write = lambda c, u, sock: loop.remove_writer(sock)
+        # connect() blocks the loop until the TCP handshake ends; keep that short.
+        client.connect_timeout = 2.0
+        delay = 1.0
+        while not stop.is_set():
+            lost.clear()
+            try:
+                client.connect(self.settings.host, self.settings.port, self.settings.keepalive)
+            except OSError as exc:
+                logs.event(log, logging.WARNING, "mqtt.connect_failed", error=exc, retry_in=delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), delay)
+                delay = min(delay * 2, 10.0)
+                continue
+            delay = 1.0
+            waiters = [loop.create_task(stop.wait()), loop.create_task(lost.wait())]
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waiters:
+                waiter.cancel()
+        await self._say_offline_and_disconnect(lost)
+
+    async def _keepalive(self) -> None:
+        """paho's periodic work (PINGREQ, retries), which its own thread would do."""
+        while self._client.loop_misc() == MQTTErrorCode.MQTT_ERR_SUCCESS:
+            await asyncio.sleep(1)
+
+    async def _say_offline_and_disconnect(self, lost: asyncio.Event) -> None:
+        if self.connected:
+            try:
+                info = self.publish(self.status_topic, OFFLINE, retain=True)
+                for _ in range(30):
+                    if info.is_published():
+                        break
+                    await asyncio.sleep(0.1)
+            except MqttError as exc:
+                logs.event(log, logging.WARNING, "mqtt.offline_not_sent", error=exc)
+        self._connected.clear()  # a disconnect we asked for is not worth a warning
+        self._client.disconnect()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(lost.wait(), 2)
 
     def _handle_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:

@@ -4,6 +4,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import resource
 import signal
 import sys
 from collections.abc import Callable
@@ -39,8 +40,11 @@ async def serve(
     )
     bridge = Bridge(client, settings.mqtt_queue)
     fleet = Fleet(settings, registry, bridge)
-    bridge.attach(fleet.on_command, fleet.on_stale_status, loop.call_soon_threadsafe)
-    client.start()
+    # paho runs on this loop (see MqttClient.run), so its callbacks may call the fleet;
+    # call_soon keeps them from running inside paho's read of the socket.
+    bridge.attach(fleet.on_command, fleet.on_stale_status, loop.call_soon)
+    mqtt_stop = asyncio.Event()
+    mqtt_task = asyncio.create_task(client.run(mqtt_stop))
     server = await asyncio.start_server(fleet.handle, settings.host, settings.port, backlog=1024)
     port = server.sockets[0].getsockname()[1]
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -63,7 +67,8 @@ async def serve(
         server.close()
         await fleet.close_all()
         await server.wait_closed()
-        await asyncio.to_thread(client.stop)
+        mqtt_stop.set()
+        await mqtt_task
 
 
 def _token_command(argv: list[str]) -> int:
@@ -82,6 +87,14 @@ def _token_command(argv: list[str]) -> int:
     return 0
 
 
+def raise_open_file_limit() -> int:
+    """Lift the soft limit on open files to the hard one: each device holds a socket."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["token"]:
@@ -93,6 +106,16 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         logs.event(log, logging.ERROR, "gateway.bad_config", error=exc)
         return 2
+    limit = raise_open_file_limit()
+    if limit < settings.max_connections + 64:
+        logs.event(
+            log,
+            logging.WARNING,
+            "gateway.open_file_limit",
+            limit=limit,
+            max_connections=settings.max_connections,
+            hint="raise the hard limit (ulimit -Hn) or lower GATEWAY_MAX_CONNECTIONS",
+        )
     asyncio.run(serve(settings, registry))
     return 0
 

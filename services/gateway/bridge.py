@@ -23,9 +23,9 @@ StaleHandler = Callable[[str], None]
 class Bridge:
     """Publishes what devices say; hands MQTT commands to the fleet.
 
-    Paho calls back on its own thread, so incoming messages are passed to the
-    ``dispatch`` callable (the gateway gives ``loop.call_soon_threadsafe``) and
-    the fleet's state is only ever touched on the event loop.
+    Incoming messages are passed to the ``dispatch`` callable (the gateway gives
+    ``loop.call_soon``), so the fleet's state is only touched by the event loop's
+    own callbacks, never from inside paho's packet handling.
     """
 
     def __init__(self, client: MqttClient, queue_size: int) -> None:
@@ -46,7 +46,7 @@ class Bridge:
         self.client.subscribe(self.topics.all_device_status, qos=1)
 
     def handle_message(self, message: mqtt.MQTTMessage) -> None:
-        """Paho thread: classify a message and pass it to the loop."""
+        """Classify a message from paho and pass it to the loop."""
         parsed = self.topics.parse_device(message.topic)
         if parsed is None or self._dispatch is None:
             return
