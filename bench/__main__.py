@@ -1,0 +1,70 @@
+"""``python -m bench [--quick] [--only NAME]``: run the figures, print JSON lines, write the table.
+
+Each figure is measured against a reference in the same run on the same machine,
+because absolute times on a shared machine drift. Nothing here is a test: the
+test suite has no timing assertions.
+"""
+
+import argparse
+import datetime
+import subprocess
+import sys
+from pathlib import Path
+
+from . import gateway
+from .harness import ROOT, Figure, machine
+
+FIGURES = {
+    "throughput": gateway.throughput,
+    "connections": gateway.connections,
+    "latency": gateway.latency,
+}
+# Figures 4 to 7 (recorder, images, dashboard, reports) join as their services land.
+
+
+def write_table(figures: list[Figure], quick: bool, path: Path) -> None:
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    rows = [
+        "| figure | value | reference | ratio | target | ok |",
+        "|---|---|---|---|---|---|",
+    ]
+    for f in figures:
+        ref = "" if f.reference is None else f.reference
+        ratio = "" if f.ratio is None else f.ratio
+        ok = "yes" if f.ok else "**no**"
+        rows.append(f"| {f.name} | {f.value} {f.unit} | {ref} | {ratio} | {f.target} | {ok} |")
+    header = path.read_text().split("<!-- results -->")[0] if path.exists() else ""
+    body = "\n".join(
+        [
+            "<!-- results -->",
+            f"Run: {datetime.date.today().isoformat()}, commit {commit}, "
+            f"{'quick' if quick else 'full'} run, `python -m bench{' --quick' if quick else ''}`.",
+            f"Machine: {machine()}.",
+            "",
+            *rows,
+            "",
+        ]
+    )
+    path.write_text(header + body)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--quick", action="store_true", help="smaller runs, a few minutes")
+    parser.add_argument("--only", choices=sorted(FIGURES), action="append")
+    parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
+    args = parser.parse_args(argv)
+    figures: list[Figure] = []
+    for name in args.only or FIGURES:
+        result = FIGURES[name](args.quick)
+        for figure in result if isinstance(result, list) else [result]:
+            print(figure.line(), flush=True)
+            figures.append(figure)
+    write_table(figures, args.quick, Path(args.out))
+    return 0 if all(f.ok for f in figures) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
