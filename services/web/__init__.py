@@ -25,6 +25,8 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
         THROTTLE=Policy(),
         MAX_CONTENT_LENGTH=64 * 1024,
         LIVE=settings.live,
+        # How often an idle live stream re-checks its session and sends a keep-alive.
+        SSE_HEARTBEAT=15.0,
     )
     if test_config:
         app.config.update(test_config)

@@ -3,6 +3,7 @@
 
 import argparse
 import getpass
+import socket
 import sys
 import time
 
@@ -36,6 +37,10 @@ def _show_totp(user: accounts.User, secret: str) -> None:
 
 def _publish_assignment(settings: MqttSettings, device: str, patient: str | None) -> bool:
     """Publish the retained assignment; False when the broker is not reachable now."""
+    try:  # a refused connection answers at once; paho would keep retrying until the timeout
+        socket.create_connection((settings.host, settings.port), timeout=3).close()
+    except OSError:
+        return False
     client = MqttClient(settings, "web-admin")
     client.start()
     try:

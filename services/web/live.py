@@ -41,6 +41,7 @@ class Listener:
     """One SSE stream's queue of (event, data) pairs."""
 
     patient: str
+    session: str = ""
     events: queue.Queue = field(default_factory=lambda: queue.Queue(maxsize=QUEUE_SIZE))
     overflowed: bool = False
     closed: bool = False
@@ -107,13 +108,20 @@ class Hub:
 
     # listeners -----------------------------------------------------------------
 
-    def listen(self, patient: str) -> Listener:
+    def listen(self, patient: str, session: str = "") -> Listener:
         with self._lock:
             if len(self._listeners) >= self.max_listeners:
                 raise TooManyListeners("too many live streams")
-            listener = Listener(patient)
+            listener = Listener(patient, session)
             self._listeners.add(listener)
         return listener
+
+    def end_session(self, session: str) -> None:
+        """Close the streams opened by a session that just signed out."""
+        with self._lock:
+            ending = [x for x in self._listeners if x.session == session]
+        for listener in ending:
+            listener.close()
 
     def forget(self, listener: Listener) -> None:
         with self._lock:
@@ -196,7 +204,7 @@ class Hub:
         elif len(rest) == 2 and rest[0] == "vitals":
             self._reading(device, rest[1], message.payload)
 
-    def _patient_of(self, device: str) -> str | None:
+    def patient_of(self, device: str) -> str | None:
         with self._lock:
             return self._patients.get(device)
 
@@ -216,7 +224,7 @@ class Hub:
             "flagged": reason is not None,
             "reason": reason,
         }
-        self._fan_out(self._patient_of(device), "reading", data)
+        self._fan_out(self.patient_of(device), "reading", data)
 
     def _set_device(self, device: str, state: str) -> None:
         if state not in (ONLINE, OFFLINE):
@@ -224,7 +232,7 @@ class Hub:
         with self._lock:
             self._device_state[device] = state
         shown = self.device_states([device])[device]
-        self._fan_out(self._patient_of(device), "status", {"device": device, "state": shown})
+        self._fan_out(self.patient_of(device), "status", {"device": device, "state": shown})
 
     def _set_gateway(self, state: str) -> None:
         if state not in (ONLINE, OFFLINE):
@@ -245,5 +253,5 @@ class Hub:
             return
         if not isinstance(body, dict):
             return
-        patient = body.get("patient") or self._patient_of(str(body.get("device", "")))
+        patient = body.get("patient") or self.patient_of(str(body.get("device", "")))
         self._fan_out(patient, "alert", body)

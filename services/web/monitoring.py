@@ -23,7 +23,8 @@ from flask import (
 
 from services.common import logs
 
-from . import access, data, devices
+from . import access, data, devices, sessions
+from . import db as schema
 from .db_access import db
 from .errors import DataUnavailable, ValidationError
 from .live import TooManyListeners
@@ -32,7 +33,6 @@ from .security import login_required
 log = logging.getLogger(__name__)
 bp = Blueprint("monitoring", __name__)
 
-HEARTBEAT_SECONDS = 15.0
 RANGES = {"day": timedelta(days=1), "week": timedelta(days=7), "month": timedelta(days=30)}
 PAGE_SIZE = 25
 
@@ -260,29 +260,30 @@ def events(patient):
     if hub is None:
         abort(503, description="live updates are off")
     try:
-        listener = hub.listen(patient.username)
+        listener = hub.listen(patient.username, g.session.token)
     except TooManyListeners:
         abort(503, description="too many live streams; retry shortly")
-    token = g.session.token
-    database = current_app.config["DATABASE"]
+    token, viewer, database = g.session.token, g.user, current_app.config["DATABASE"]
+    heartbeat = current_app.config["SSE_HEARTBEAT"]
+
+    def still_allowed() -> bool:
+        """The session is live and, for a doctor, the share still stands."""
+        conn = schema.connect(database)
+        try:
+            if not sessions.is_live(conn, token):
+                return False
+            return viewer.role == "patient" or access.has_share(conn, patient.id, viewer.id)
+        finally:
+            conn.close()
 
     def stream():
-        from . import db as schema
-        from . import sessions
-
         try:
             yield "retry: 2000\n\n"
             while True:
                 try:
-                    event, payload = listener.events.get(timeout=HEARTBEAT_SECONDS)
+                    event, payload = listener.events.get(timeout=heartbeat)
                 except queue.Empty:
-                    # Re-check the session so signing out ends the stream too.
-                    conn = schema.connect(database)
-                    try:
-                        live = sessions.is_live(conn, token)
-                    finally:
-                        conn.close()
-                    if not live:
+                    if not still_allowed():
                         return
                     yield ": keep-alive\n\n"
                     continue

@@ -48,6 +48,9 @@ def start_user_session(user: accounts.User) -> None:
 def end_session() -> None:
     if g.session is not None:
         sessions.destroy(db(), g.session.token)
+        hub = current_app.extensions.get("smartcab.hub")
+        if hub is not None:
+            hub.end_session(g.session.token)
     g.session = None
     g.user = None
     g.clear_cookie = True

@@ -45,13 +45,13 @@ class Settings:
 
     host: str = "0.0.0.0"
     port: int = 5000
-    threads: int = 16
+    threads: int = 32
     data_dir: Path = Path("data")
     base_url: str = "http://localhost:5000"
     session_hours: int = 12
     trust_proxy: bool = False
     live: bool = True
-    sse_clients: int = 64
+    sse_clients: int = 24
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     mqtt: MqttSettings = field(default_factory=MqttSettings)
     influx: InfluxSettings = field(default_factory=InfluxSettings)
@@ -67,16 +67,23 @@ class Settings:
         base_url = env_str(env, "WEB_BASE_URL", f"http://localhost:{port}").rstrip("/")
         if not base_url.startswith(("http://", "https://")):
             raise ConfigError(f"WEB_BASE_URL must start with http:// or https://, got {base_url!r}")
+        threads = env_int(env, "WEB_THREADS", 32, minimum=4)
+        sse_clients = env_int(env, "WEB_SSE_CLIENTS", max(1, threads * 3 // 4), minimum=1)
+        if sse_clients > threads - 2:
+            # Each live stream holds a worker thread; pages need a few left over.
+            raise ConfigError(
+                f"WEB_SSE_CLIENTS ({sse_clients}) must be at most WEB_THREADS - 2 ({threads - 2})"
+            )
         return cls(
             host=env_str(env, "WEB_HOST", "0.0.0.0"),
             port=port,
-            threads=env_int(env, "WEB_THREADS", 16, minimum=2),
+            threads=threads,
             data_dir=Path(env_str(env, "SMARTCAB_DATA_DIR", "data")),
             base_url=base_url,
             session_hours=env_int(env, "WEB_SESSION_HOURS", 12, minimum=1),
             trust_proxy=env_bool(env, "WEB_TRUST_PROXY", False),
             live=env_bool(env, "WEB_LIVE", True),
-            sse_clients=env_int(env, "WEB_SSE_CLIENTS", 64, minimum=1),
+            sse_clients=sse_clients,
             smtp=SmtpSettings.from_env(env),
             mqtt=MqttSettings.from_env(env),
             influx=InfluxSettings.from_env(env),
