@@ -321,3 +321,15 @@ def test_broken_payloads_are_logged_and_the_device_stays(gateway, mqtt_recorder)
     assert mqtt_recorder.on("smartcab/devices/img/image") == []
     cabinet.close()
     camera.close()
+
+
+def test_unanswered_command_is_logged_and_the_next_one_goes(make_gateway, mqtt_recorder):
+    gw = make_gateway(GATEWAY_ANSWER_TIMEOUT="0.5")
+    watch = SeedWatch(gw.port)
+    mqtt_recorder.publish("smartcab/devices/wch/cmd", "bpm")
+    mqtt_recorder.publish("smartcab/devices/wch/cmd", "bpm")
+    assert watch.recv_command() == b"bpm"  # the watch says nothing back (finger off)
+    gw.wait_log("event=device.no_answer device=wch waited=0.5")
+    assert watch.serve_once(70.0, 36.5) == b"bpm"  # the second command went after the wait
+    mqtt_recorder.wait("smartcab/devices/wch/vitals/heart_rate")
+    watch.close()

@@ -102,6 +102,15 @@ class Device:
         self._timer = asyncio.get_running_loop().call_later(seconds, self._ready)
 
     def _ready(self) -> None:
+        if self.awaiting_answer:
+            # e.g. a watch with no finger on the sensor sends nothing; say so, then move on
+            logs.event(
+                log,
+                logging.WARNING,
+                "device.no_answer",
+                device=self.device_id,
+                waited=self.fleet.settings.answer_timeout,
+            )
         self.busy = False
         self.awaiting_answer = False
         self._timer = None
