@@ -266,3 +266,29 @@ def test_migrations_are_numbered_and_rerunnable(app):
     finally:
         conn.close()
     assert versions == [n for n, _ in schema.MIGRATIONS]
+
+
+def test_patient_turns_on_totp_after_proving_the_app_has_it(app, client):
+    make_patient(app)
+    sign_in_patient(client)
+    token = csrf(client, "/account/totp")
+    page = client.post("/account/totp", data={"csrf_token": token, "action": "start"})
+    text = page.get_data(as_text=True)
+    secret = re.search(r'name="secret" value="([A-Z2-7]{32})"', text)[1]
+    assert 'src="data:image/svg+xml' in text
+    wrong = client.post(
+        "/account/totp",
+        data={"csrf_token": token, "action": "confirm", "secret": secret, "totp": "12345"},
+    )
+    assert wrong.status_code == 400
+    code = pyotp.TOTP(secret).now()
+    done = client.post(
+        "/account/totp",
+        data={"csrf_token": token, "action": "confirm", "secret": secret, "totp": code},
+    )
+    assert "Turned on" in done.get_data(as_text=True)
+    _sign_out(client)
+    assert sign_in_patient(client).status_code == 401, "the password alone is not enough now"
+    assert sign_in_patient(client, code=code).status_code == 401, "the set-up code was used"
+    later = pyotp.TOTP(secret).at(time.time() + 30)
+    assert sign_in_patient(client, code=later).status_code == 302

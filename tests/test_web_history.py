@@ -1,0 +1,92 @@
+"""The history adapter on a real InfluxDB: cards, data-sheet pages, CSV, chart, alerts."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.common.influx import InfluxClient, InfluxSettings
+from services.web.errors import DataUnavailable
+from services.web.history import HealthData
+from tests.support.net import free_port
+
+T0 = int(datetime(2026, 3, 1, tzinfo=UTC).timestamp() * 1000)
+
+
+def _line(device, patient, metric, value, ts, flagged=False):
+    extra = ',reason="implausible"' if flagged else ""
+    flag = "true" if flagged else "false"
+    return (
+        f"vitals,device={device},metric={metric},patient={patient}"
+        f" flagged={flag},value={value}{extra} {ts}"
+    )
+
+
+@pytest.fixture
+def health(influxdb):
+    settings = InfluxSettings(url=influxdb.url, database="vitals")
+    with InfluxClient(settings) as client:
+        client.ensure_database()
+        lines = []
+        # 60 watch readings 30 s apart: heart rate and temperature 3 ms apart, like the gateway.
+        for i in range(60):
+            ts = T0 + i * 30_000
+            lines.append(_line("wch", "alice", "heart_rate", 60 + i, ts, flagged=(i == 10)))
+            lines.append(_line("wch", "alice", "temperature", 36.5, ts + 3))
+        lines.append(_line("wch9", "bob", "heart_rate", 99, T0))
+        lines.append(
+            f"alerts,device=wch,key=heart_rate,kind=threshold,level=warning,patient=alice"
+            f' message="heart_rate 150 is above 130",value=150 {T0 + 5}'
+        )
+        client.write(lines)
+    data = HealthData(settings)
+    yield data
+    data.close()
+
+
+def test_latest_marks_a_flagged_reading_and_keeps_patients_apart(health):
+    latest = health.latest("alice")
+    assert latest["heart_rate"]["value"] == 119
+    assert latest["temperature"]["ts"] == T0 + 59 * 30_000 + 3
+    assert "spo2" not in latest
+    assert health.latest("bob")["heart_rate"]["value"] == 99
+    assert health.latest("nobody") == {}
+
+
+def test_data_sheet_pages_cover_every_row_once_newest_first(health):
+    seen, before = [], None
+    while True:
+        rows, before = health.sheet("alice", before, 7)
+        seen += rows
+        if before is None:
+            break
+    assert len(seen) == 60
+    assert [r["ts"] for r in seen] == sorted((r["ts"] for r in seen), reverse=True)
+    assert all("heart_rate" in r and "temperature" in r for r in seen)
+    assert [r["heart_rate"] for r in seen if r["flagged"]] == [70]
+
+
+def test_csv_range_and_chart_series(health):
+    start = datetime.fromtimestamp((T0 + 20 * 30_000) / 1000, UTC)
+    end = datetime.fromtimestamp((T0 + 40 * 30_000) / 1000, UTC)
+    rows = list(health.sheet_range("alice", start, end))
+    assert [r["heart_rate"] for r in rows] == list(range(99, 79, -1))
+    series = health.series("alice", ["heart_rate"], start - timedelta(hours=1), end)
+    points = series["metrics"]["heart_rate"]
+    assert series["interval_ms"] == 30_000
+    assert [p["mean"] for p in points][:3] == [60, 61, 62]
+    assert 70 not in [p["mean"] for p in points], "flagged readings are not plotted"
+
+
+def test_alerts_of_one_patient(health):
+    [alert] = health.alerts("alice", 10)
+    assert alert["message"] == "heart_rate 150 is above 130" and alert["level"] == "warning"
+    assert health.alerts("bob", 10) == []
+
+
+def test_an_unreachable_database_is_reported_not_raised_raw():
+    data = HealthData(InfluxSettings(url=f"http://127.0.0.1:{free_port()}", timeout=2))
+    try:
+        with pytest.raises(DataUnavailable):
+            data.latest("alice")
+    finally:
+        data.close()
