@@ -10,7 +10,7 @@ from services.common.alerts import AlertSettings, AlertTracker
 from services.common.influx import InfluxAuthError, InfluxClient, InfluxSettings
 from services.common.topics import Topics
 from services.recorder.records import Dropped, Translator
-from services.recorder.spool import Spool, SpoolFull
+from services.recorder.spool import Spool, SpoolBusy, SpoolFull
 from tests.support.influxdb import InfluxDB
 from tests.support.mqtt import Recorder
 from tests.support.net import wait_until
@@ -120,6 +120,9 @@ def test_spool_is_bounded_durable_and_ordered(tmp_path):
     with pytest.raises(SpoolFull):
         spool.append(["a value=4 4" * 20])
     (tmp_path / "spool" / "99999999999999999999.tmp").write_text("half a batch")
+    with pytest.raises(SpoolBusy):
+        Spool(tmp_path / "spool", max_bytes=100)  # a second recorder on the same folder
+    spool.close()
     reopened = Spool(tmp_path / "spool", max_bytes=100)  # after a crash
     assert len(reopened) == 2 and not list((tmp_path / "spool").glob("*.tmp"))
     path, lines = reopened.oldest()
@@ -127,6 +130,7 @@ def test_spool_is_bounded_durable_and_ordered(tmp_path):
     reopened.remove(path)
     assert reopened.oldest()[1] == ["a value=2 2", "a value=3 3"]
     assert reopened.append(["a value=5 5"]).name > path.name
+    reopened.close()
 
 
 # --- the real service ---
@@ -249,10 +253,14 @@ def test_full_spool_raises_an_alert_holds_messages_and_loses_nothing(
 
 
 def test_shared_subscription_splits_the_load_and_stores_each_reading_once(
-    make_recorder, broker, influxdb
+    make_recorder, broker, influxdb, tmp_path
 ):
-    first = make_recorder(RECORDER_SHARED="1", RECORDER_CLIENT_ID="rec-a")
-    second = make_recorder(RECORDER_SHARED="1", RECORDER_CLIENT_ID="rec-b")
+    first = make_recorder(
+        RECORDER_SHARED="1", RECORDER_CLIENT_ID="rec-a", SMARTCAB_DATA_DIR=str(tmp_path / "a")
+    )
+    second = make_recorder(
+        RECORDER_SHARED="1", RECORDER_CLIENT_ID="rec-b", SMARTCAB_DATA_DIR=str(tmp_path / "b")
+    )
     first.wait_log("mqtt.connected")
     second.wait_log("mqtt.connected")
     sent = 200
@@ -296,3 +304,11 @@ def test_starts_without_influxdb_and_creates_the_database_when_it_comes(
     recorder.wait_log("event=influx.database_created")
     wait_until(lambda: count(influxdb) == 1, what="the spooled reading")
     recorder.wait_log("event=spool.drained")
+
+
+def test_a_second_recorder_on_the_same_data_dir_refuses_to_start(make_recorder):
+    first = make_recorder()
+    first.wait_log("event=recorder.started")
+    second = make_recorder(RECORDER_CLIENT_ID="another")
+    assert second.proc.wait(15) == 2
+    assert "give each its own SMARTCAB_DATA_DIR" in second.wait_log("event=recorder.bad_config")

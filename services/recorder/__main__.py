@@ -15,7 +15,7 @@ from services.common.topics import Topics
 from .pipeline import Pipeline
 from .records import Translator
 from .settings import Settings
-from .spool import Spool
+from .spool import Spool, SpoolBusy
 
 log = logging.getLogger("services.recorder")
 
@@ -65,8 +65,12 @@ def run(settings: Settings, stop: threading.Event) -> int:
             # Not fatal: readings go to the spool until InfluxDB answers.
             logs.event(log, logging.WARNING, "influx.unavailable", error=exc)
         topics = Topics(settings.mqtt.topic_root)
+        try:
+            spool = Spool(settings.spool_dir, settings.spool_max_bytes)
+        except SpoolBusy as exc:
+            logs.event(log, logging.ERROR, "recorder.bad_config", error=exc)
+            return 2
         translator = Translator(topics, AlertTracker(settings.alerts), settings.state_file)
-        spool = Spool(settings.spool_dir, settings.spool_max_bytes)
         if len(spool):
             logs.event(log, logging.INFO, "spool.found", files=len(spool), bytes=spool.bytes)
         pipeline: Pipeline
@@ -110,6 +114,7 @@ def run(settings: Settings, stop: threading.Event) -> int:
                 spooled_files=len(spool),
             )
             client.stop()
+            spool.close()
         return 0
     finally:
         influx.close()

@@ -6,14 +6,19 @@ A batch replayed twice is harmless: points carry the gateway's timestamps, so
 InfluxDB overwrites instead of duplicating.
 """
 
+import fcntl
 import os
 from pathlib import Path
 
-from services.common.errors import SmartcabError
+from services.common.errors import ConfigError, SmartcabError
 
 
 class SpoolFull(SmartcabError):
     """The spool has reached its size limit; the caller must hold on to the batch."""
+
+
+class SpoolBusy(ConfigError):
+    """Another recorder already uses this spool (give each its own SMARTCAB_DATA_DIR)."""
 
 
 class Spool:
@@ -23,11 +28,26 @@ class Spool:
         self.directory = directory
         self.max_bytes = max_bytes
         directory.mkdir(parents=True, exist_ok=True)
+        # Two recorders appending to one spool would overwrite each other's files.
+        self._lock = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            os.close(self._lock)
+            raise SpoolBusy(
+                f"another recorder uses {directory}; give each its own SMARTCAB_DATA_DIR"
+            ) from exc
         for leftover in directory.glob("*.tmp"):
             leftover.unlink()  # a write cut short by a crash; its messages were never acked
         self._files = sorted(directory.glob("*.lp"))
         self.bytes = sum(f.stat().st_size for f in self._files)
         self._seq = int(self._files[-1].stem) + 1 if self._files else 0
+
+    def close(self) -> None:
+        """Release the spool for another process."""
+        if self._lock >= 0:
+            os.close(self._lock)
+            self._lock = -1
 
     def __len__(self) -> int:
         return len(self._files)
