@@ -106,7 +106,7 @@
   }
 
   // --- alerts ----------------------------------------------------------------
-  function showAlert(a) {
+  function showAlert(a, live = true) {
     const box = document.getElementById("alerts");
     if (!box) return;
     const div = el("div", { class: `alert ${a.level || ""}`, role: "alert" });
@@ -114,13 +114,22 @@
     box.prepend(div);
     while (box.children.length > 3) box.lastChild.remove();
     const list = document.getElementById("alert-list");
-    if (list) { if (list.querySelector(".muted")) list.replaceChildren(); list.prepend(alertItem(a)); }
+    if (list && live) { if (list.querySelector(".muted")) list.replaceChildren(); list.prepend(alertItem(a)); }
   }
   function alertItem(a) {
     const li = el("li");
     li.append(el("b", {}, `${a.level} `), document.createTextNode(`${a.message} · ${when(a.ts_ms)}`));
     return li;
   }
+
+  // Alerts still standing (newest of each kind not cleared, within a day) show on every page.
+  getJSON("alerts").then((rows) => {
+    const newest = new Map();
+    for (const a of rows) if (!newest.has(`${a.device}/${a.key}`)) newest.set(`${a.device}/${a.key}`, a);
+    [...newest.values()].reverse()
+      .filter((a) => a.level !== "cleared" && Date.now() - a.ts_ms < 86400000)
+      .forEach((a) => showAlert(a, false));
+  }).catch(() => {});
 
   // --- device status ---------------------------------------------------------
   function showStatus(s) {
