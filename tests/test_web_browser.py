@@ -217,6 +217,9 @@ def test_patient_and_doctor_journeys(
             page.click("text=Monitoring")
             expect(page.locator(".card[data-card=heart_rate] .num")).to_have_text("150")
             expect(page.locator(".manual")).to_have_count(0)
+            expect(page.locator("#live-state")).to_have_text("live")
+            # The alert raised earlier is still standing, so it shows on arrival.
+            expect(page.locator("#alerts .alert").first).to_contain_text("150")
             browser.screenshot(page, "08-doctor-monitoring")
             doctor.close()
     finally:

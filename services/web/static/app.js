@@ -106,11 +106,15 @@
   }
 
   // --- alerts ----------------------------------------------------------------
+  // The recorder writes metric keys into its messages; people read labels.
+  function pretty(text) {
+    return (text || "").replace(/\b(heart_rate|temperature|spo2|bp_systolic|bp_diastolic)\b/g, (k) => LABELS[k]);
+  }
   function showAlert(a, live = true) {
     const box = document.getElementById("alerts");
     if (!box) return;
     const div = el("div", { class: `alert ${a.level || ""}`, role: "alert" });
-    div.append(el("span", {}, a.message || `${a.key}: ${a.level}`), el("small", {}, when(a.ts_ms || Date.now())));
+    div.append(el("span", {}, pretty(a.message) || `${a.key}: ${a.level}`), el("small", {}, when(a.ts_ms || Date.now())));
     box.prepend(div);
     while (box.children.length > 3) box.lastChild.remove();
     const list = document.getElementById("alert-list");
@@ -118,7 +122,7 @@
   }
   function alertItem(a) {
     const li = el("li");
-    li.append(el("b", {}, `${a.level} `), document.createTextNode(`${a.message} · ${when(a.ts_ms)}`));
+    li.append(el("b", {}, `${a.level} `), document.createTextNode(`${pretty(a.message)} · ${when(a.ts_ms)}`));
     return li;
   }
 
@@ -230,11 +234,11 @@
           }
         }
         root.append(g);
-        const last = s[s.length - 1];
+        const avg = s.length ? s.reduce((sum, p) => sum + p.mean, 0) / s.length : null;
         const lg = svg("g", { class: `legend s-${k}` });
         lg.append(svg("rect", { x: lx, y: top - 18, width: 10, height: 10, rx: 2 }));
         const lt = svg("text", { x: lx + 14, y: top - 9, stroke: "none" });
-        lt.textContent = `${LABELS[k]} (${UNITS[k]})${last ? ` · latest ${fmt(k, last.mean)}` : ""}`;
+        lt.textContent = `${LABELS[k]} (${UNITS[k]})${avg !== null ? ` · average ${fmt(k, avg)}` : ""}`;
         lg.append(lt); root.append(lg);
         lx += 40 + lt.textContent.length * 6.6;
       }
@@ -250,7 +254,8 @@
     root.append(axis);
   }
   function liveChart(r) {
-    if (!chartData || r.flagged || !chartData.metrics) return;
+    // Flagged readings are never plotted; a custom range in the past does not grow.
+    if (!chartData || r.flagged || !chartData.metrics || query().get("range") === "custom") return;
     const ts = Date.parse(r.ts);
     if (ts > chartData.end) chartData.end = ts + 1000;
     (chartData.metrics[r.metric] = chartData.metrics[r.metric] || []).push({ t: ts, mean: r.value, min: r.value, max: r.value });
