@@ -16,6 +16,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -68,6 +69,19 @@ def _mosquitto_conf(data: Path, port: int) -> Path:
     return conf
 
 
+def _influx_conf(data: Path, http_port: int) -> Path:
+    template = (ROOT / "influxdb" / "local.conf").read_text()
+    folder = data / "influxdb"
+    folder.mkdir(parents=True, exist_ok=True)
+    conf = folder / "influxdb.conf"
+    conf.write_text(
+        template.replace("@HTTP@", str(http_port))
+        .replace("@RPC@", str(http_port + 2))
+        .replace("@DATA@", str(folder))
+    )
+    return conf
+
+
 def main() -> int:
     env = dict(os.environ)
     data = Path(env.setdefault("SMARTCAB_DATA_DIR", str(ROOT / "data"))).resolve()
@@ -75,13 +89,22 @@ def main() -> int:
     mqtt_port = int(env.setdefault("MQTT_PORT", "1883"))
     env.setdefault("MQTT_HOST", "127.0.0.1")
     gateway_port = int(env.setdefault("GATEWAY_PORT", "5050"))
+    influx_port = urlsplit(env.setdefault("INFLUX_URL", "http://127.0.0.1:8086")).port or 8086
+    with_influx = _built("services.recorder")
     env["PYTHONUNBUFFERED"] = "1"
 
     mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     if not Path(mosquitto).exists():
         print("mosquitto is missing: sudo apt-get install -y mosquitto", file=sys.stderr)
         return 1
-    for port, what in ((mqtt_port, "MQTT_PORT"), (gateway_port, "GATEWAY_PORT")):
+    influxd = shutil.which("influxd") or "/usr/sbin/influxd"
+    if with_influx and not Path(influxd).exists():
+        print("influxd is missing: sudo apt-get install -y influxdb", file=sys.stderr)
+        return 1
+    ports = [(mqtt_port, "MQTT_PORT"), (gateway_port, "GATEWAY_PORT")]
+    if with_influx:
+        ports += [(influx_port, "INFLUX_URL"), (influx_port + 2, "INFLUX_URL's port + 2")]
+    for port, what in ports:
         if not _port_free(port):
             print(f"port {port} ({what}) is in use; set {what} to a free port", file=sys.stderr)
             return 1
@@ -90,9 +113,12 @@ def main() -> int:
 
     def start(name: str, argv: list[str]) -> None:
         log = (data / f"{name}.log").open("ab")
-        children.append(
-            Child(name, subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=log))
+        # Own session: Ctrl-C reaches only this launcher, which stops the
+        # children in order (services before InfluxDB and the broker).
+        proc = subprocess.Popen(
+            argv, cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True
         )
+        children.append(Child(name, proc))
 
     stopping = False
 
@@ -107,6 +133,12 @@ def main() -> int:
     if not _wait_port(mqtt_port, 10):
         print(f"mosquitto did not start; see {data / 'mosquitto.log'}", file=sys.stderr)
         return _shutdown(children, 1)
+
+    if with_influx:
+        start("influxdb", [influxd, "run", "-config", str(_influx_conf(data, influx_port))])
+        if not _wait_port(influx_port, 30):
+            print(f"influxd did not start; see {data / 'influxdb.log'}", file=sys.stderr)
+            return _shutdown(children, 1)
 
     missing = []
     for service, issue in SERVICES.items():
@@ -128,6 +160,9 @@ def main() -> int:
     print(f"Health Plus is running; logs in {data}")
     print(f"  MQTT broker    mqtt://127.0.0.1:{mqtt_port}  (try: mosquitto_sub -t 'smartcab/#' -v)")
     print(f"  device gateway tcp://0.0.0.0:{gateway_port}")
+    if with_influx:
+        database = env.get("INFLUX_DATABASE", "vitals")
+        print(f"  InfluxDB       {env['INFLUX_URL']}  (database {database})")
     if missing:
         print("  not built yet: " + ", ".join(missing))
     print("Press Ctrl-C to stop.")
