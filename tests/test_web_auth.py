@@ -197,18 +197,40 @@ def test_csrf_missing_or_wrong_is_refused(app, client):
     assert client.get("/p/alice").status_code == 200, "refused posts must not sign out"
 
 
-@pytest.mark.parametrize("path", ["/login", "/p/alice", "/api/p/alice/latest", "/nope", "/forgot"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/login",
+        "/p/alice",
+        "/p/alice/monitoring",
+        "/p/bob/monitoring",
+        "/api/p/alice/latest",
+        "/nope",
+        "/forgot",
+        "/static/app.js",
+        "POST /logout",
+    ],
+)
 def test_security_headers_on_every_response(app, client, path):
     make_patient(app)
+    make_patient(app, "bob")
     sign_in_patient(client)
-    response = client.get(path)
+    if path.startswith("POST "):
+        response = client.post(path[5:])  # refused: no CSRF token
+        assert response.status_code == 403
+    else:
+        response = client.get(path)
     headers = response.headers
     assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
     assert "script-src 'self'" in headers["Content-Security-Policy"]
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert headers["Referrer-Policy"] == "no-referrer"
-    assert headers["Cache-Control"] == "no-store"
+    if path.startswith("/static/"):
+        assert "no-store" not in headers.get("Cache-Control", "")
+    else:
+        assert headers["Cache-Control"] == "no-store"
     assert "Strict-Transport-Security" not in headers  # plain HTTP here
+    response.close()
 
 
 def test_hsts_and_secure_cookie_over_https(app, client):

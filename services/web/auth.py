@@ -63,13 +63,13 @@ def login():
         code = form.get("totp", "")
         if tab == "doctors":
             row = accounts.doctor_row(conn, account, form.get("name", ""), form.get("ic", ""))
-            # Doctors always need a code, even if a row were ever left without a secret.
             user = accounts.authenticate(conn, row, password, code)
-            if user is not None and not user.has_totp:
-                user = None
         else:
             row = accounts.patient_row(conn, form.get("email", ""), account)
             user = accounts.authenticate(conn, row, password, code)
+        if user is not None and user.role != "patient" and not user.has_totp:
+            # Doctors and admins always need a code, even if a row lost its secret.
+            user = None
         if user is None:
             throttle.failed(conn, policy, account_key, address_key)
             logs.event(log, logging.WARNING, "web.signin_failed", tab=tab, ip=request.remote_addr)
