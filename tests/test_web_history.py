@@ -90,3 +90,52 @@ def test_an_unreachable_database_is_reported_not_raised_raw():
             data.latest("alice")
     finally:
         data.close()
+
+
+def test_the_json_and_csv_views_over_real_data(health, influxdb, tmp_path):
+    from services.web import create_app, stop_background
+    from services.web.settings import Settings
+    from tests.test_web_auth import make_patient, sign_in_patient
+
+    env = {"SMARTCAB_DATA_DIR": str(tmp_path / "web"), "WEB_LIVE": "0", **influxdb.env()}
+    app = create_app({"TESTING": True}, settings=Settings.from_env(env))
+    try:
+        make_patient(app, "alice")
+        client = app.test_client()
+        sign_in_patient(client, "alice")
+        day = "2026-03-01"
+        series = client.get(f"/api/p/alice/series?range=custom&start={day}&end={day}")
+        assert series.status_code == 200
+        assert series.json["end"] - series.json["start"] == 86_400_000
+        buckets = series.json["metrics"]["heart_rate"]
+        assert series.json["interval_ms"] == 300_000 and len(buckets) == 6
+        assert buckets[1]["min"] == 71, "the flagged 70 is left out"
+        assert set(series.json["metrics"]) == {
+            "temperature",
+            "spo2",
+            "bp_systolic",
+            "bp_diastolic",
+            "heart_rate",
+        }
+        only = client.get(f"/api/p/alice/series?range=custom&start={day}&end={day}&metrics=spo2")
+        assert list(only.json["metrics"]) == ["spo2"]
+        backwards = client.get("/api/p/alice/series?range=custom&start=2026-03-02&end=2026-03-01")
+        assert backwards.status_code == 400
+        assert client.get("/api/p/alice/series?range=year").status_code == 400
+        first = client.get("/api/p/alice/datasheet").json
+        assert len(first["rows"]) == 25 and first["older"]
+        older = client.get(f"/api/p/alice/datasheet?before={first['older']}").json
+        assert older["rows"][0]["ts"] < first["rows"][-1]["ts"]
+        csv = client.get(f"/p/alice/datasheet.csv?range=custom&start={day}&end={day}")
+        lines = csv.get_data(as_text=True).splitlines()
+        assert csv.headers["Content-Disposition"].startswith("attachment;")
+        assert len(lines) == 61 and lines[1].startswith("2026-03-01T00:29:30.003Z,119,36.5,")
+        assert sum(line.endswith(",yes") for line in lines) == 1
+        page = client.get("/p/alice/datasheet").get_data(as_text=True)
+        assert page.count('class="flagged"') == 0 and "119.00" in page
+        assert "Older" in page
+        recent = client.get("/api/p/alice/recent?metric=heart_rate").json
+        assert [r["value"] for r in recent][:2] == [119, 118]
+        assert client.get("/api/p/alice/recent?metric=glucose").status_code == 400
+    finally:
+        stop_background(app)

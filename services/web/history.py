@@ -113,15 +113,19 @@ class HealthData:
     def sheet(
         self, patient: str, before_ms: int | None, size: int
     ) -> tuple[list[dict], int | None]:
-        """One page of data-sheet rows and the cursor of the next (older) page."""
+        """``size`` data-sheet rows and the cursor of the next (older) page, None at the end."""
+        # A row holds at most one reading of each of the five metrics, so this many
+        # readings always make more than ``size`` whole rows when there are that many.
         page = self._run(
-            history.rows, history.Subject(patient=patient), limit=size * 3, before_ms=before_ms
+            history.rows,
+            history.Subject(patient=patient),
+            limit=size * len(METRICS) + len(METRICS),
+            before_ms=before_ms,
         )
         groups = _group(list(page.rows))
-        if page.next_before_ms is None:
+        if page.next_before_ms is None and len(groups) <= size:
             return [row for row, _ in groups], None
-        if len(groups) > 1:
-            groups = groups[:-1]  # the last row may continue on the next page
+        groups = groups[:size]
         return [row for row, _ in groups], groups[-1][1]
 
     def sheet_range(self, patient: str, start: datetime, end: datetime) -> Iterator[dict]:
