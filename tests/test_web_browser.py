@@ -86,6 +86,17 @@ def test_patient_and_doctor_journeys(
         data_env, "devices", "assign", "wch", "--patient", "alice"
     )
     browser.cli(data_env, "shares", "grant", "--patient", "alice", "--doctor", "D100")
+    out = browser.cli(
+        data_env,
+        "users",
+        "add-admin",
+        "--email",
+        "root@example.org",
+        "--username",
+        "root",
+        password=DOCTOR_PW,
+    )
+    admin_secret = re.search(r"TOTP secret: (\w+)", out)[1]
     mqtt_recorder.wait("smartcab/devices/wch/patient")
     server.start()
     watch = SeedWatch(gateway.port)
@@ -222,6 +233,21 @@ def test_patient_and_doctor_journeys(
             expect(page.locator("#alerts .alert").first).to_contain_text("150")
             browser.screenshot(page, "08-doctor-monitoring")
             doctor.close()
+
+            # The administrator manages users and devices, and sees no vitals.
+            admin = chrome.new_context(viewport={"width": 1280, "height": 900})
+            page = admin.new_page()
+            page.goto(f"{base}/login")
+            page.fill("input[name=email]", "root@example.org")
+            page.fill("input[name=username]", "root")
+            page.fill("input[name=password]", DOCTOR_PW)
+            page.fill("input[name=totp]", pyotp.TOTP(admin_secret).now())
+            page.click("button[type=submit]")
+            expect(page).to_have_url(f"{base}/admin/")
+            expect(page.locator("ul.devices")).to_contain_text("wch → alice")
+            browser.screenshot(page, "09-admin")
+            assert page.goto(f"{base}/p/alice/monitoring").status == 403
+            admin.close()
     finally:
         watch.close()
         assert server.stop() == 0, server.log_text()[-3000:]
