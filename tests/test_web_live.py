@@ -9,7 +9,7 @@ import pytest
 
 from services.web import access, create_app, devices, start_background, stop_background
 from services.web import db as schema
-from services.web.live import QUEUE_SIZE, Listener
+from services.web.live import PER_SESSION, QUEUE_SIZE, Listener
 from services.web.settings import Settings
 from tests.support.net import free_port, wait_until
 from tests.test_web_auth import csrf, make_doctor, make_patient, sign_in_doctor, sign_in_patient
@@ -206,3 +206,19 @@ def test_a_listener_that_falls_behind_is_told_to_resync():
 @pytest.fixture
 def client_for():
     return lambda app: app.test_client()
+
+
+def test_streams_are_limited_per_session_and_released_when_closed(live_app, client_for):
+    make_patient(live_app, "alice")
+    hub = _start(live_app)
+    client = client_for(live_app)
+    sign_in_patient(client, "alice")
+    opened = [client.get("/api/p/alice/events", buffered=False) for _ in range(PER_SESSION)]
+    refused = client.get("/api/p/alice/events")
+    assert refused.status_code == 503
+    for response in opened:
+        response.close()  # never iterated, like a browser that left at once
+    again = client.get("/api/p/alice/events", buffered=False)
+    assert again.status_code == 200
+    again.close()
+    assert hub.listener_count() == 0

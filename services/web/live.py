@@ -28,6 +28,7 @@ from .errors import WebError
 log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 200
+PER_SESSION = 4
 UNITS = {"heart_rate": "bpm", "temperature": "temp", "spo2": "spo2"}
 MANUAL_PREFIX = "manual-"
 
@@ -112,6 +113,9 @@ class Hub:
         with self._lock:
             if len(self._listeners) >= self.max_listeners:
                 raise TooManyListeners("too many live streams")
+            # A few tabs per session are normal; more would starve other people's streams.
+            if session and sum(x.session == session for x in self._listeners) >= PER_SESSION:
+                raise TooManyListeners("too many live streams for this session")
             listener = Listener(patient, session)
             self._listeners.add(listener)
         return listener
@@ -122,6 +126,10 @@ class Hub:
             ending = [x for x in self._listeners if x.session == session]
         for listener in ending:
             listener.close()
+
+    def listener_count(self) -> int:
+        with self._lock:
+            return len(self._listeners)
 
     def forget(self, listener: Listener) -> None:
         with self._lock:

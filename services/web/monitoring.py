@@ -296,8 +296,11 @@ def events(patient):
         finally:
             hub.forget(listener)
 
-    return Response(
+    response = Response(
         stream(),
         mimetype="text/event-stream",
         headers={"X-Accel-Buffering": "no"},
     )
+    # A generator closed before its first step never runs its finally block.
+    response.call_on_close(lambda: hub.forget(listener))
+    return response
