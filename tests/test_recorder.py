@@ -34,6 +34,19 @@ def count(influxdb, where: str = "") -> int:
     return influxdb.count(f"SELECT count(value) FROM vitals {where}")
 
 
+def subscribed(server) -> None:
+    """Wait until the recorder stored its own retained status: its subscriptions are in place."""
+    query = "SELECT count(online) FROM service_availability WHERE service = 'recorder'"
+
+    def stored():
+        try:
+            return server.count(query)
+        except RuntimeError:  # the database is not created yet
+            return 0
+
+    wait_until(stored, what="the recorder's subscriptions")
+
+
 # --- pure parts ---
 
 
@@ -137,8 +150,8 @@ def test_spool_is_bounded_durable_and_ordered(tmp_path):
 
 
 def test_records_vitals_inventory_availability_and_alerts(make_recorder, broker, influxdb):
-    recorder = make_recorder()
-    recorder.wait_log("mqtt.connected")
+    make_recorder()
+    subscribed(influxdb)
     with Recorder(broker.host, broker.port, topics=("smartcab/alerts/#",)) as mqtt:
         mqtt.publish("smartcab/devices/wch-01/patient", "p-1", retain=True)
         mqtt.publish("smartcab/devices/wch-01/status", "online", retain=True)
@@ -167,7 +180,7 @@ def test_records_vitals_inventory_availability_and_alerts(make_recorder, broker,
 
 def test_malformed_json_is_logged_and_acknowledged_not_redelivered(make_recorder, broker, influxdb):
     recorder = make_recorder()
-    recorder.wait_log("mqtt.connected")
+    subscribed(influxdb)
     with Recorder(broker.host, broker.port, topics=("smartcab/none",)) as mqtt:
         mqtt.publish(VITALS.format("wch-01", "heart_rate"), b"{broken")
         recorder.wait_log("event=message.dropped")
@@ -211,7 +224,7 @@ def test_wrong_influx_credentials_give_a_clear_error(tmp_path, broker):
         assert "refused the credentials (HTTP 401)" in line
         right = ServiceProcess("recorder", tmp_path, env).start()
         try:
-            right.wait_log("event=influx.ready")
+            subscribed(server)
             with Recorder(broker.host, broker.port, topics=("smartcab/none",)) as mqtt:
                 body = vitals("wch-01", "heart_rate", 66, 1)
                 mqtt.publish(VITALS.format("wch-01", "heart_rate"), body)
@@ -226,7 +239,7 @@ def test_full_spool_raises_an_alert_holds_messages_and_loses_nothing(
     make_recorder, broker, influxdb, tmp_path
 ):
     recorder = make_recorder(RECORDER_SPOOL_MAX_BYTES="1024", RECORDER_BATCH_SIZE="1")
-    recorder.wait_log("mqtt.connected")
+    subscribed(influxdb)
     influxdb.stop()
     sent = 40
     with Recorder(broker.host, broker.port, topics=("smartcab/alerts/#",)) as mqtt:
@@ -265,11 +278,18 @@ def test_shared_subscription_splits_the_load_and_stores_each_reading_once(
     second.wait_log("mqtt.connected")
     sent = 200
     with Recorder(broker.host, broker.port, topics=("smartcab/none",)) as mqtt:
+        # Shared subscriptions get no retained messages: probe until the group exists.
+        def probe():
+            mqtt.publish(VITALS.format("probe", "spo2"), vitals("probe", "spo2", 99, 0))
+            return count(influxdb, "WHERE device = 'probe'")
+
+        wait_until(probe, interval=0.2, what="the shared subscription")
         for i in range(sent):
             mqtt.publish(
                 VITALS.format("wch-01", "heart_rate"), vitals("wch-01", "heart_rate", 70, i)
             )
-    wait_until(lambda: count(influxdb) == sent, 15, interval=0.2, what=f"{sent} readings")
+    where = "WHERE device = 'wch-01'"
+    wait_until(lambda: count(influxdb, where) == sent, 15, interval=0.2, what=f"{sent} readings")
     written = []
     for proc in (first, second):
         assert proc.stop() == 0
@@ -296,13 +316,13 @@ def test_starts_without_influxdb_and_creates_the_database_when_it_comes(
     influxdb.stop()
     recorder = make_recorder()
     recorder.wait_log("event=influx.unavailable")
-    recorder.wait_log("mqtt.connected")
+    recorder.wait_log("event=spool.appended")  # its own retained status: it is subscribed
     with Recorder(broker.host, broker.port, topics=("smartcab/none",)) as mqtt:
         mqtt.publish(VITALS.format("wch-01", "spo2"), vitals("wch-01", "spo2", 97, 1))
-    recorder.wait_log("event=spool.appended")
+    wait_until(lambda: recorder.log_text().count("event=spool.appended") >= 2, what="spooling")
     influxdb.start()
     recorder.wait_log("event=influx.database_created")
-    wait_until(lambda: count(influxdb) == 1, what="the spooled reading")
+    wait_until(lambda: count(influxdb, "WHERE device = 'wch-01'") == 1, what="the reading")
     recorder.wait_log("event=spool.drained")
 
 

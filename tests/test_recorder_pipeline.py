@@ -113,9 +113,16 @@ def assert_exactly_once(got: list[tuple[str, float]], watch: WatchLoop) -> None:
 
 
 @pytest.fixture
-def pipeline(gateway, make_recorder, make_scheduler):
+def pipeline(gateway, make_recorder, make_scheduler, influxdb):
     recorder = make_recorder()
-    recorder.wait_log("mqtt.connected")
+    # its own retained status stored: its subscriptions are in place
+    wait_until(
+        lambda: (
+            recorder.log_text().count("event=mqtt.connected")
+            and influxdb.count("SELECT count(online) FROM service_availability")
+        ),
+        what="the recorder's subscriptions",
+    )
     scheduler = make_scheduler()
     scheduler.wait_log("mqtt.connected")
     return gateway, recorder, scheduler

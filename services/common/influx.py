@@ -65,6 +65,7 @@ class InfluxSettings:
 
 
 Row = dict[str, Any]
+_WRITING_STATEMENTS = ("CREATE", "DROP", "ALTER", "GRANT", "REVOKE", "DELETE", "KILL", "SET")
 
 
 class InfluxClient:
@@ -102,7 +103,11 @@ class InfluxClient:
         url = f"{self.settings.url}{path}"
         headers = dict(self._headers)
         try:
-            if body is None:
+            if body is None and method == "GET":
+                response = self._pool.request_encode_url(
+                    method, url, fields=dict(fields), headers=headers
+                )
+            elif body is None:
                 response = self._pool.request_encode_body(
                     method, url, fields=dict(fields), headers=headers, encode_multipart=False
                 )
@@ -158,8 +163,9 @@ class InfluxClient:
         fields = {"q": influxql, "epoch": "ms", "db": database or self.database}
         if params:
             fields["params"] = json.dumps(dict(params))
-        # POST because 1.x only accepts CREATE/DROP over POST, and it is fine for SELECT too.
-        response = self._request("POST", "/query", fields)
+        # 1.x wants POST for statements that change things; 2.7's /query only promises GET.
+        method = "POST" if influxql.lstrip().upper().startswith(_WRITING_STATEMENTS) else "GET"
+        response = self._request(method, "/query", fields)
         try:
             results = json.loads(response.data)["results"]
         except (ValueError, KeyError, TypeError) as exc:
