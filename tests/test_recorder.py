@@ -332,3 +332,22 @@ def test_a_second_recorder_on_the_same_data_dir_refuses_to_start(make_recorder):
     second = make_recorder(RECORDER_CLIENT_ID="another")
     assert second.proc.wait(15) == 2
     assert "give each its own SMARTCAB_DATA_DIR" in second.wait_log("event=recorder.bad_config")
+
+
+def test_a_line_influxdb_refuses_is_logged_and_the_rest_of_the_batch_stored(
+    make_recorder, broker, influxdb
+):
+    influxdb.query("CREATE DATABASE vitals")
+    # An integer "value" already in this shard makes a float for the same field a conflict.
+    with InfluxClient(InfluxSettings(url=influxdb.url)) as client:
+        client.write(["vitals,device=old,metric=heart_rate value=70i 1795428000000"])
+    recorder = make_recorder(RECORDER_BATCH_LINGER="0.5")
+    subscribed(influxdb)
+    with Recorder(broker.host, broker.port, topics=("smartcab/none",)) as mqtt:
+        mqtt.publish(VITALS.format("wch-01", "heart_rate"), vitals("wch-01", "heart_rate", 71, 1))
+        body = {"items": {"Pepsi": 1}, "ts": "2026-11-23T10:00:00.002Z"}
+        mqtt.publish("smartcab/devices/cab-01/inventory", json.dumps(body))
+    line = recorder.wait_log("event=influx.line_rejected")
+    assert "field type conflict" in line and "device=wch-01" in line
+    wait_until(lambda: influxdb.rows("SELECT count FROM inventory"), what="the inventory point")
+    assert count(influxdb, "WHERE device = 'wch-01'") == 0

@@ -118,6 +118,8 @@ def test_asks_online_devices_only_and_stops_when_the_gateway_goes(make_scheduler
     wait_until(lambda: scheduler.log_text().count(skip) >= 3, what="three skipped ticks")
     assert len(requests_in(scheduler.log_text())) == sent_before
     assert all("device=wch-02" not in line for line in requests_in(scheduler.log_text()))
+    assert scheduler.stop() == 0  # SIGTERM: a clean exit
+    assert "event=scheduler.stopping" in scheduler.log_text()
 
 
 def test_skips_a_watch_that_reports_on_its_own(make_scheduler, fleet_online):
