@@ -171,11 +171,10 @@ class Alert:
 
 
 class AlertTracker:
-    """Turns plausible readings into alerts, raised once when a condition starts and
-    cleared once when it ends, so a fever does not alert every 30 s.
+    """Turns plausible readings into alerts: raised once when a condition starts, cleared once."""
 
-    Not thread-safe: the recorder calls it from its single writer thread.
-    """
+    # Once, so a fever does not alert every 30 s. Not thread-safe: the recorder
+    # calls it from its single writer thread.
 
     def __init__(self, settings: AlertSettings) -> None:
         self.settings = settings

@@ -125,12 +125,10 @@ def rows_query(
     start: datetime | None = None,
     end: datetime | None = None,
 ) -> str:
-    """Raw readings, newest first, flagged ones included; page with ``before_ms`` or ``offset``.
-
-    The ``before_ms`` cursor is exact for one device (the gateway gives each of
-    its readings its own millisecond); for a patient with several devices two
-    readings can share the page's last millisecond, so use ``offset`` there.
-    """
+    """Raw readings, newest first, flagged ones included; page with ``before_ms`` or ``offset``."""
+    # The before_ms cursor is exact for one device (the gateway gives each of
+    # its readings its own millisecond); for a patient with several devices two
+    # readings can share the page's last millisecond, so use offset there.
     if limit < 1:
         raise ValueError("limit must be at least 1")
     where = _where(subject, metric, start, end, plausible_only=False, before_ms=before_ms)

@@ -189,12 +189,10 @@ class InfluxClient:
         return [row["name"] for row in rows]
 
     def ensure_database(self) -> bool:
-        """Create the database on 1.x when missing; return True if it was created.
-
-        On 2.x and 3 the bucket must exist already (its v1 DBRP mapping makes
-        it a database) and CREATE DATABASE is not offered, so nothing is done;
-        a missing bucket shows up as InfluxNotFound on the first write.
-        """
+        """Create the database on 1.x when missing; return True if it was created."""
+        # On 2.x and 3 the bucket must exist already (its v1 DBRP mapping makes
+        # it a database) and CREATE DATABASE is not offered, so nothing is done;
+        # a missing bucket shows up as InfluxNotFound on the first write.
         self.ping()
         if not self.is_v1:
             return False

@@ -22,8 +22,9 @@ log = logging.getLogger("services.scheduler")
 
 
 def send(ctx: JobContext, device: str, cmd: str) -> bool:
-    """Publish a command, but never while disconnected: paho would queue it and a
-    reconnect would then deliver a burst of stale requests."""
+    """Publish a command now, or not at all."""
+    # Never while disconnected: paho would queue it and a reconnect would then
+    # deliver a burst of stale requests.
     if not ctx.client.connected:
         return False
     try:

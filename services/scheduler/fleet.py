@@ -46,12 +46,10 @@ class Fleet:
     def bpm_skip_reason(
         self, device: str, now: float, interval: float, answer_window: float
     ) -> str | None:
-        """Why ``device`` should not be asked at ``now``, or None to ask it.
-
-        The seed's rule: no request to a watch that reported within the
-        interval. A reading that answered our own previous request does not
-        count, or the watch would only be asked every other interval.
-        """
+        """Why ``device`` should not be asked at ``now``, or None to ask it."""
+        # The seed's rule: no request to a watch that reported within the
+        # interval. A reading that answered our own previous request does not
+        # count, or the watch would only be asked every other interval.
         if not self.online(device):
             return "offline"
         reading = self.last_reading.get(device)
