@@ -207,6 +207,12 @@ def test_patient_and_doctor_journeys(
             mobile.goto(f"{base}/p/alice/monitoring")
             expect(mobile.locator(".card[data-card=heart_rate] .num")).to_have_text("150")
             browser.screenshot(mobile, "06-monitoring-phone")
+            mobile.goto(f"{base}/p/alice/report")
+            expect(mobile.locator("#chart svg[data-drawn]")).to_be_attached()
+            browser.screenshot(mobile, "06-report-phone")
+            mobile.goto(f"{base}/p/alice")
+            expect(mobile.locator(".glance .c-heart_rate .v")).to_contain_text("150")
+            browser.screenshot(mobile, "06-welcome-phone")
             phone.close()
 
             page.click("text=Sign out")

@@ -59,7 +59,11 @@ def welcome(patient):
     owned = devices.for_patient(db(), patient.id)
     hub = _hub()
     states = hub.device_states(owned) if hub else dict.fromkeys(owned, "unknown")
-    return render_template("welcome.html", patient=patient, devices=states)
+    try:
+        glance = data.cards(_health().latest(patient.username))
+    except DataUnavailable:
+        glance = []
+    return render_template("welcome.html", patient=patient, devices=states, glance=glance)
 
 
 @bp.route("/p/<username>/monitoring")
