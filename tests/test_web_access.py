@@ -204,3 +204,15 @@ def test_forgot_password_mails_a_one_time_link(tmp_path):
             assert sign_in_patient(other, "alice", password=new).status_code == 302
         finally:
             stop_background(app)
+
+
+def test_form_errors_are_rendered_not_carried_in_urls(app, client):
+    make_patient(app, "alice")
+    sign_in_patient(client, "alice")
+    spoof = client.get("/p/alice/monitoring?error=Call+0800+now").get_data(as_text=True)
+    assert "0800" not in spoof
+    bad = client.post(
+        "/p/alice/readings", data={"csrf_token": csrf(client, "/p/alice"), "bp_systolic": "120"}
+    )
+    assert bad.status_code == 400
+    assert "Enter both blood pressure numbers." in bad.get_data(as_text=True)

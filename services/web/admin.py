@@ -18,13 +18,19 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 @bp.route("/")
 @login_required("admin")
 def index():
+    return _page(None)
+
+
+def _page(error: str | None):
+    """The admin page; errors are rendered here, never carried in a URL someone could craft."""
     conn = db()
-    return render_template(
+    page = render_template(
         "admin.html",
         users=accounts.all_users(conn),
         devices=devices.assignments(conn),
-        error=request.args.get("error"),
+        error=error,
     )
+    return (page, 400) if error else page
 
 
 @bp.route("/devices", methods=["POST"])
@@ -53,7 +59,7 @@ def assign_device():
             by=g.user.login,
         )
     except (ValidationError, MqttPublishFailed) as exc:
-        return redirect(url_for(".index", error=str(exc)))
+        return _page(str(exc))
     return redirect(url_for(".index"))
 
 
@@ -72,5 +78,5 @@ def share():
         else:
             access.share(conn, patient.id, doctor.id)
     except (ValidationError, NotFound):
-        return redirect(url_for(".index", error="Choose a patient and a doctor."))
+        return _page("Choose a patient and a doctor.")
     return redirect(url_for(".index"))

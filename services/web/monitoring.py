@@ -70,6 +70,10 @@ def welcome(patient):
 @login_required("patient", "doctor")
 @access.patient_view("monitoring")
 def cards(patient):
+    return _cards_page(patient, None)
+
+
+def _cards_page(patient, entry_error: str | None) -> str:
     try:
         latest, error = _health().latest(patient.username), None
     except DataUnavailable as exc:
@@ -79,6 +83,7 @@ def cards(patient):
         patient=patient,
         cards=data.cards(latest),
         error=error,
+        entry_error=entry_error,
         can_enter=g.user.id == patient.id,
     )
 
@@ -102,7 +107,7 @@ def manual_reading(patient):
     except (ValidationError, DataUnavailable) as exc:
         if request.headers.get("Accept") == "application/json":
             return jsonify(error=str(exc)), 400
-        return redirect(url_for(".cards", username=patient.username, error=str(exc)))
+        return _cards_page(patient, str(exc)), 400
     if request.headers.get("Accept") == "application/json":
         return jsonify(ok=True, readings=[m for m, _ in readings]), 202
     return redirect(url_for(".cards", username=patient.username, saved=1))
