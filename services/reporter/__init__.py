@@ -1,0 +1,1 @@
+"""The reporter: PDF health reports, CSV and FHIR exports, over MQTT or the command line."""

@@ -1,0 +1,43 @@
+"""Producing one document (PDF report, CSV or FHIR export) for a patient and period."""
+
+import json
+import logging
+from datetime import UTC, datetime
+
+from services.common import logs
+from services.common.influx import InfluxClient, InfluxError
+
+from . import collect, exports, influxdata, render
+from .errors import HistoryUnavailable
+from .model import Patient, Period
+from .settings import Settings
+from .webdb import WebDirectory
+
+log = logging.getLogger(__name__)
+
+
+def produce(
+    settings: Settings,
+    client: InfluxClient,
+    directory: WebDirectory | None,
+    patient: Patient,
+    period: Period,
+    fmt: str,
+    requested_by: str,
+    flagged: str = "mark",
+    now: datetime | None = None,
+) -> bytes:
+    """The document's bytes; raises HistoryUnavailable when InfluxDB fails."""
+    now = now or datetime.now(UTC)
+    if fmt == "pdf":
+        report = collect.gather(settings, client, patient, period, requested_by, directory, now)
+        return render.render(settings, report)
+    try:
+        readings = list(influxdata.readings(client, patient.username, period.start, period.end))
+    except InfluxError as exc:
+        logs.event(log, logging.WARNING, "reporter.history_failed", error=exc)
+        raise HistoryUnavailable(f"the vitals history could not be read: {exc}") from exc
+    if fmt == "csv":
+        return exports.to_csv(readings, patient.username)
+    bundle = exports.fhir_bundle(readings, patient, now, flagged)
+    return json.dumps(bundle, ensure_ascii=False, indent=1).encode("utf-8")

@@ -1,0 +1,226 @@
+"""Read-only access to the web service's SQLite database: the reporter's only SQL.
+
+The web owns that database (services/web/db.py); the reporter opens it read
+only to find patients, their devices and doctors, check shares, and read the
+health record sections issue 6 adds. Those sections' tables may not exist yet:
+a missing table (or one without the columns below) reads as "no data recorded".
+docs/reports.md lists the table shapes.
+"""
+
+import logging
+import sqlite3
+from datetime import datetime
+from pathlib import Path
+
+from services.common import logs
+
+from .errors import DirectoryUnavailable
+from .model import Advice, Answer, BloodTest, Habit, Note, Patient, Period
+
+log = logging.getLogger(__name__)
+
+# table -> the columns the reporter reads; times are Unix seconds, like the web's own tables
+SECTION_TABLES: dict[str, tuple[str, ...]] = {
+    "blood_tests": ("patient_id", "taken_at", "test", "value", "unit", "ref_low", "ref_high"),
+    "doctor_advice": ("patient_id", "doctor_id", "area", "advice", "updated_at"),
+    "doctor_notes": ("patient_id", "doctor_id", "note", "created_at"),
+    "questionnaire_answers": ("patient_id", "question_key", "question", "answer", "answered_at"),
+    "habits": ("patient_id", "day", "habit", "value", "unit"),
+}
+
+
+def _s(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+class WebDirectory:
+    """One read-only connection to the web's database; use as a context manager."""
+
+    def __init__(self, path: Path) -> None:
+        if not path.is_file():
+            raise DirectoryUnavailable(f"the web database {path} does not exist")
+        try:
+            self._conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
+            self._conn.row_factory = sqlite3.Row
+            self._conn.execute("PRAGMA query_only = ON")
+            self._columns = self._table_columns()
+        except sqlite3.Error as exc:
+            raise DirectoryUnavailable(f"the web database {path} cannot be read: {exc}") from exc
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> "WebDirectory":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _rows(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
+        try:
+            return self._conn.execute(sql, args).fetchall()
+        except sqlite3.Error as exc:
+            raise DirectoryUnavailable(f"the web database could not answer: {exc}") from exc
+
+    def _table_columns(self) -> dict[str, set[str]]:
+        names = [r["name"] for r in self._conn.execute("SELECT name FROM sqlite_master")]
+        return {
+            name: {c["name"] for c in self._conn.execute(f'PRAGMA table_info("{name}")')}
+            for name in names
+            if name in SECTION_TABLES
+        }
+
+    def _has(self, table: str) -> bool:
+        columns = self._columns.get(table)
+        if columns is None:
+            return False
+        missing = set(SECTION_TABLES[table]) - columns
+        if missing:
+            logs.event(
+                log, logging.WARNING, "reporter.table_shape", table=table, missing=sorted(missing)
+            )
+            return False
+        return True
+
+    # --- people, devices, shares ---
+
+    def _patient_id(self, username: str) -> int | None:
+        rows = self._rows(
+            "SELECT id FROM users WHERE username = ? AND role = 'patient' AND disabled = 0",
+            (username,),
+        )
+        return rows[0]["id"] if rows else None
+
+    def patient(self, username: str) -> Patient | None:
+        rows = self._rows(
+            "SELECT id, display_name FROM users"
+            " WHERE username = ? AND role = 'patient' AND disabled = 0",
+            (username,),
+        )
+        if not rows:
+            return None
+        devices = self._rows(
+            "SELECT device_id FROM devices WHERE patient_id = ? ORDER BY device_id",
+            (rows[0]["id"],),
+        )
+        return Patient(username, rows[0]["display_name"], tuple(d["device_id"] for d in devices))
+
+    def has_share(self, username: str, dr_id: str) -> bool:
+        rows = self._rows(
+            "SELECT 1 FROM shares s JOIN users p ON p.id = s.patient_id"
+            " JOIN users d ON d.id = s.doctor_id"
+            " WHERE p.username = ? AND p.role = 'patient' AND p.disabled = 0"
+            " AND d.dr_id = ? AND d.role = 'doctor' AND d.disabled = 0",
+            (username, dr_id),
+        )
+        return bool(rows)
+
+    def doctors_of(self, username: str) -> list[tuple[str, str]]:
+        """``(dr_id, display name)`` of every enabled doctor the patient shares with."""
+        rows = self._rows(
+            "SELECT d.dr_id, d.display_name FROM shares s JOIN users p ON p.id = s.patient_id"
+            " JOIN users d ON d.id = s.doctor_id WHERE p.username = ? AND p.disabled = 0"
+            " AND d.role = 'doctor' AND d.disabled = 0 ORDER BY d.dr_id",
+            (username,),
+        )
+        return [(r["dr_id"], r["display_name"]) for r in rows]
+
+    def shared_patients(self) -> list[str]:
+        """Enabled patients who share with at least one enabled doctor (weekly reports)."""
+        rows = self._rows(
+            "SELECT DISTINCT p.username FROM shares s JOIN users p ON p.id = s.patient_id"
+            " JOIN users d ON d.id = s.doctor_id WHERE p.role = 'patient' AND p.disabled = 0"
+            " AND d.role = 'doctor' AND d.disabled = 0 ORDER BY p.username"
+        )
+        return [r["username"] for r in rows]
+
+    # --- health record sections (issue 6); None = table not there ---
+
+    def blood_tests(self, username: str, period: Period) -> tuple[BloodTest, ...] | None:
+        """The latest result of each test taken before the period's end."""
+        pid = self._patient_id(username)
+        if pid is None or not self._has("blood_tests"):
+            return None
+        rows = self._rows(
+            "SELECT b.* FROM blood_tests b WHERE b.patient_id = ? AND b.taken_at < ?"
+            " AND b.taken_at = (SELECT MAX(taken_at) FROM blood_tests c"
+            "  WHERE c.patient_id = b.patient_id AND c.test = b.test AND c.taken_at < ?)"
+            " ORDER BY b.rowid",
+            (pid, _s(period.end), _s(period.end)),
+        )
+        return tuple(
+            BloodTest(
+                r["taken_at"] * 1000,
+                r["test"],
+                float(r["value"]),
+                r["unit"],
+                r["ref_low"],
+                r["ref_high"],
+                r["note"] if "note" in r.keys() else None,  # noqa: SIM118 - sqlite3.Row
+            )
+            for r in rows
+        )
+
+    def advice(self, username: str, period: Period) -> tuple[Advice, ...] | None:
+        """The newest advice per area given before the period's end."""
+        pid = self._patient_id(username)
+        if pid is None or not self._has("doctor_advice"):
+            return None
+        rows = self._rows(
+            "SELECT a.area, a.advice, a.updated_at, u.display_name AS doctor"
+            " FROM doctor_advice a LEFT JOIN users u ON u.id = a.doctor_id"
+            " WHERE a.patient_id = ? AND a.updated_at < ?"
+            " AND a.updated_at = (SELECT MAX(updated_at) FROM doctor_advice b"
+            "  WHERE b.patient_id = a.patient_id AND b.area = a.area AND b.updated_at < ?)"
+            " ORDER BY a.rowid",
+            (pid, _s(period.end), _s(period.end)),
+        )
+        return tuple(
+            Advice(r["area"], r["advice"], r["doctor"], r["updated_at"] * 1000) for r in rows
+        )
+
+    def notes(self, username: str, period: Period, limit: int = 10) -> tuple[Note, ...] | None:
+        """The newest notes written before the period's end."""
+        pid = self._patient_id(username)
+        if pid is None or not self._has("doctor_notes"):
+            return None
+        rows = self._rows(
+            "SELECT n.note, n.created_at, u.display_name AS doctor FROM doctor_notes n"
+            " LEFT JOIN users u ON u.id = n.doctor_id WHERE n.patient_id = ?"
+            " AND n.created_at < ? ORDER BY n.created_at DESC LIMIT ?",
+            (pid, _s(period.end), limit),
+        )
+        return tuple(Note(r["note"], r["doctor"], r["created_at"] * 1000) for r in rows)
+
+    def questionnaire(self, username: str, period: Period) -> tuple[Answer, ...] | None:
+        """The newest answer to each question given before the period's end."""
+        pid = self._patient_id(username)
+        if pid is None or not self._has("questionnaire_answers"):
+            return None
+        rows = self._rows(
+            "SELECT q.question, q.answer, q.answered_at FROM questionnaire_answers q"
+            " WHERE q.patient_id = ? AND q.answered_at < ?"
+            " AND q.answered_at = (SELECT MAX(answered_at) FROM questionnaire_answers r"
+            "  WHERE r.patient_id = q.patient_id AND r.question_key = q.question_key"
+            "  AND r.answered_at < ?) ORDER BY q.rowid",
+            (pid, _s(period.end), _s(period.end)),
+        )
+        return tuple(Answer(r["question"], r["answer"], r["answered_at"] * 1000) for r in rows)
+
+    def habits(self, username: str, period: Period, tz) -> tuple[Habit, ...] | None:
+        """Per habit over the period's days (local dates): days recorded, mean and total."""
+        pid = self._patient_id(username)
+        if pid is None or not self._has("habits"):
+            return None
+        first = period.start.astimezone(tz).date().isoformat()
+        last = period.end.astimezone(tz).date().isoformat()
+        rows = self._rows(
+            "SELECT habit, unit, COUNT(DISTINCT day) AS days, AVG(value) AS mean,"
+            " SUM(value) AS total FROM habits WHERE patient_id = ? AND day >= ? AND day < ?"
+            " GROUP BY habit, unit ORDER BY habit",
+            (pid, first, last),
+        )
+        return tuple(
+            Habit(r["habit"], r["unit"], r["days"], float(r["mean"]), float(r["total"]))
+            for r in rows
+        )
