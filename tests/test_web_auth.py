@@ -314,3 +314,33 @@ def test_patient_turns_on_totp_after_proving_the_app_has_it(app, client):
     assert sign_in_patient(client, code=code).status_code == 401, "the set-up code was used"
     later = pyotp.TOTP(secret).at(time.time() + 30)
     assert sign_in_patient(client, code=later).status_code == 302
+
+
+def test_parallel_guesses_cannot_pass_the_limit(app):
+    from concurrent.futures import ThreadPoolExecutor
+
+    make_patient(app)
+    clients = [app.test_client() for _ in range(12)]
+    tokens = [csrf(c) for c in clients]
+
+    def guess(i):
+        form = {
+            "csrf_token": tokens[i],
+            "email": "alice@example.org",
+            "username": "alice",
+            "password": f"wrong guess number {i}",
+        }
+        return clients[i].post("/login?tab=users", data=form).status_code
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        codes = list(pool.map(guess, range(12)))
+    assert codes.count(401) == 5 and codes.count(429) == 7, codes
+
+
+def test_successful_sign_ins_do_not_use_up_the_address(app, client):
+    app.config["THROTTLE"] = type(app.config["THROTTLE"])(per_account=5, per_address=2)
+    make_patient(app)
+    for _ in range(3):
+        assert sign_in_patient(client).status_code == 302
+        _sign_out(client)
+    assert sign_in_patient(client, password="wrong password 123").status_code == 401

@@ -58,7 +58,7 @@ def login():
     account_key, address_key = throttle.keys(account, request.remote_addr)
     status = 200
     try:
-        throttle.check(conn, policy, account_key, address_key)
+        booking = throttle.book(conn, policy, account_key, address_key)
         password = form.get("password", "")
         code = form.get("totp", "")
         if tab == "doctors":
@@ -71,11 +71,10 @@ def login():
             # Doctors and admins always need a code, even if a row lost its secret.
             user = None
         if user is None:
-            throttle.failed(conn, policy, account_key, address_key)
             logs.event(log, logging.WARNING, "web.signin_failed", tab=tab, ip=request.remote_addr)
             error, status = FAILED, 401
         else:
-            throttle.succeeded(conn, account_key)
+            throttle.succeeded(conn, booking)
             start_user_session(user)
             logs.event(log, logging.INFO, "web.signed_in", user=user.login, role=user.role)
             return redirect(_safe_next(request.args.get("next")) or home_for(user))
@@ -100,9 +99,8 @@ def forgot():
         email = request.form.get("email", "")
         account_key, address_key = throttle.keys(f"reset:{email}", request.remote_addr)
         try:
-            throttle.check(conn, current_app.config["THROTTLE"], account_key, address_key)
             # Every request counts, so the form cannot be used to flood someone's inbox.
-            throttle.failed(conn, current_app.config["THROTTLE"], account_key, address_key)
+            throttle.book(conn, current_app.config["THROTTLE"], account_key, address_key)
             found = accounts.start_reset(conn, email)
             if found is not None:
                 user, token = found
@@ -148,13 +146,13 @@ def totp_setup():
         account_key, address_key = throttle.keys(f"totp:{g.user.login}", request.remote_addr)
         policy = current_app.config["THROTTLE"]
         try:
-            throttle.check(conn, policy, account_key, address_key)
+            booking = throttle.book(conn, policy, account_key, address_key)
         except Throttled as exc:
             return render_template("totp.html", enabled=False, error=str(exc)), 429
         if accounts.enable_totp(conn, g.user, secret, request.form.get("totp", "")):
+            throttle.succeeded(conn, booking)
             logs.event(log, logging.INFO, "web.totp_enabled", user=g.user.login)
             return render_template("totp.html", enabled=True, just_enabled=True)
-        throttle.failed(conn, policy, account_key, address_key)
         return _totp_start(secret, "That code did not match. Try the newest code."), 400
     if action == "start":
         return _totp_start(accounts.new_totp_secret(), None)
