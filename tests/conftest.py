@@ -118,3 +118,24 @@ def app(tmp_path):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def make_reporter(tmp_path, broker, influxdb):
+    """Start reporter processes on the test broker and InfluxDB, data in ``tmp_path/data``."""
+    started = []
+
+    def make(**settings: str) -> services.ServiceProcess:
+        env = {
+            **broker.env(),
+            **influxdb.env(),
+            "SMARTCAB_DATA_DIR": str(tmp_path / "data"),
+            **settings,
+        }
+        proc = services.ServiceProcess("reporter", tmp_path, env).start()
+        started.append(proc)
+        return proc
+
+    yield make
+    for proc in started:
+        proc.kill()

@@ -220,9 +220,15 @@ class Reporter:
                         f"weekly report ({week})",
                     )
                     result = self._save(request, data)
-                for dr_id, _ in directory.doctors_of(username):
+                # Each doctor once per week's report, also one who was shared with later.
+                delivered = set(result.get("delivered_to", []))
+                doctors = [d for d, _ in directory.doctors_of(username) if d not in delivered]
+                for dr_id in doctors:
                     topic = self.topics.doctor(dr_id, f"{username}.{request.id}")
                     self._publish(topic, {**result, "kind": "weekly", "doctor": dr_id}, True)
+                if doctors:
+                    result = {**result, "delivered_to": sorted(delivered | set(doctors))}
+                    storage.save_meta(self.settings.reports_dir, username, request.id, result)
                 out.append(result)
         logs.event(log, logging.INFO, "reporter.weekly_done", week=week, reports=len(out))
         return out

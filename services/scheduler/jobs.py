@@ -6,16 +6,21 @@ a burst of requests afterwards.
 
 Report jobs: ``report_jobs()`` is the slot the reporter uses. It returns extra
 ``Job`` objects that the scheduler runs beside its own, with a ``JobContext``
-to publish on MQTT. It returns none until the reporter defines its requests.
+to publish on MQTT: every ``SCHEDULER_REPORT_INTERVAL`` seconds it asks the
+reporter for last week's reports (docs/reports.md). The reporter renders each
+week once, so asking hourly only makes sure a restart never skips a week.
 """
 
 import asyncio
+import json
 import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from services.common import logs
+from services.common.errors import MqttError
 from services.common.mqtt import MqttClient
 
 from .fleet import Fleet
@@ -43,9 +48,33 @@ class Job:
     run: Callable[[JobContext], None]
 
 
+def previous_week(now: datetime | None = None) -> str:
+    """The ISO week before the current one (UTC), e.g. ``2026-W47``."""
+    year, week, _ = ((now or datetime.now(UTC)) - timedelta(days=7)).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def ask_weekly_reports(ctx: JobContext) -> None:
+    """Ask the reporter for last week's report of every patient who shares with a doctor."""
+    if not ctx.client.connected:
+        # paho would queue it; the next tick asks again anyway
+        logs.event(log, logging.INFO, "scheduler.tick_skipped", job="weekly_reports")
+        return
+    week = previous_week()
+    topic = f"{ctx.settings.mqtt.topic_root}/reports/jobs/weekly"
+    try:
+        ctx.client.publish(topic, json.dumps({"week": week}), qos=1)
+    except MqttError as exc:
+        logs.event(log, logging.WARNING, "scheduler.not_sent", job="weekly_reports", error=exc)
+        return
+    logs.event(log, logging.DEBUG, "scheduler.weekly_reports", week=week)
+
+
 def report_jobs(settings: Settings) -> list[Job]:
-    """Jobs for the reporter (e.g. a weekly PDF request); none yet."""
-    return []
+    """The reporter's jobs: last week's reports, asked for every ``report_interval``."""
+    if settings.report_interval <= 0:
+        return []
+    return [Job("weekly_reports", settings.report_interval, ask_weekly_reports)]
 
 
 def next_tick(start: float, interval: float, k: int, now: float) -> int:
