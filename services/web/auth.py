@@ -50,6 +50,8 @@ def login():
     if tab not in ("users", "doctors"):
         tab = "users"
     if request.method == "GET":
+        if g.user is not None:
+            return redirect(home_for(g.user))
         return render_template("login.html", tab=tab, error=None, form={})
     form = request.form
     conn = db()

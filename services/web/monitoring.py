@@ -22,6 +22,7 @@ from flask import (
 )
 
 from services.common import logs
+from services.common.errors import MqttError
 
 from . import access, data, devices, sessions
 from . import db as schema
@@ -101,8 +102,12 @@ def manual_reading(patient):
         if hub is None:
             raise DataUnavailable("Live service is off; the reading could not be sent.")
         ts_ms = int(time.time() * 1000)
-        for metric, value in readings:
-            hub.publish_manual(patient.username, metric, value, ts_ms)
+        try:
+            for metric, value in readings:
+                hub.publish_manual(patient.username, metric, value, ts_ms)
+        except MqttError as exc:
+            logs.event(log, logging.ERROR, "web.manual_not_sent", error=exc)
+            raise DataUnavailable("The reading could not be sent; try again shortly.") from exc
         logs.event(log, logging.INFO, "web.manual_reading", patient=patient.username)
     except (ValidationError, DataUnavailable) as exc:
         if request.headers.get("Accept") == "application/json":
