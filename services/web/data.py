@@ -46,78 +46,56 @@ def _fmt(metric: str, value: float) -> str:
     return f"{value:.1f}" if metric == "temperature" else f"{value:.0f}"
 
 
+BP_METRICS = ("bp_systolic", "bp_diastolic")
+ABOUT = {
+    "temperature": "Normal body temperature is about 36.1 to 37.2 °C.",
+    "spo2": "Healthy blood oxygen saturation is usually 95 % or more.",
+    "bp": "Below 120/80 mmHg is considered normal.",
+    "heart_rate": "A resting heart rate of 60 to 100 beats per minute is typical for adults.",
+}
+
+
 def cards(latest: Mapping[str, dict]) -> list[Card]:
     """The four cards in the seed's order, from ``latest`` (metric -> reading)."""
 
-    def one(key, title, unit, metric, about):
+    def one(metric: str, title: str, unit: str) -> Card:
         r = latest.get(metric)
-        if r is None:
-            return Card(key, title, unit, "--", None, False, None, (metric,), about)
+        value = _fmt(metric, r["value"]) if r else "--"
         return Card(
-            key,
+            metric,
             title,
             unit,
-            _fmt(metric, r["value"]),
-            r["ts"],
-            r["flagged"],
-            r.get("reason"),
+            value,
+            r and r["ts"],
+            bool(r and r["flagged"]),
+            r and r.get("reason"),
             (metric,),
-            about,
+            ABOUT[metric],
         )
 
-    temp = one(
-        "temperature",
-        "Body Temperature",
-        "°C",
-        "temperature",
-        "Normal body temperature is about 36.1 to 37.2 °C.",
-    )
-    spo2 = one(
-        "spo2",
-        "Blood Oxygen level",
-        "%",
-        "spo2",
-        "Healthy blood oxygen saturation is usually 95 % or more.",
-    )
-    hr = one(
-        "heart_rate",
-        "Heart Rate",
-        "bpm",
-        "heart_rate",
-        "A resting heart rate of 60 to 100 beats per minute is typical for adults.",
-    )
     sys_r, dia_r = latest.get("bp_systolic"), latest.get("bp_diastolic")
-    if sys_r is None:
-        bp = Card(
-            "bp",
-            "Blood Pressure",
-            "mmHg",
-            "--",
-            None,
-            False,
-            None,
-            ("bp_systolic", "bp_diastolic"),
-            "",
-        )
-    else:
+    readings = [r for r in (sys_r, dia_r) if r]
+    value = "--"
+    if sys_r:
         value = _fmt("bp_systolic", sys_r["value"])
-        if dia_r is not None:
-            value += "/" + _fmt("bp_diastolic", dia_r["value"])
-        flagged = sys_r["flagged"] or bool(dia_r and dia_r["flagged"])
-        reason = sys_r.get("reason") or (dia_r or {}).get("reason")
-        bp = Card(
-            "bp",
-            "Blood Pressure",
-            "mmHg",
-            value,
-            sys_r["ts"],
-            flagged,
-            reason,
-            ("bp_systolic", "bp_diastolic"),
-            "",
-        )
-    bp = Card(**{**bp.__dict__, "about": "Below 120/80 mmHg is considered normal."})
-    return [temp, spo2, bp, hr]
+        value += "/" + _fmt("bp_diastolic", dia_r["value"]) if dia_r else ""
+    bp = Card(
+        "bp",
+        "Blood Pressure",
+        "mmHg",
+        value,
+        sys_r and sys_r["ts"],
+        any(r["flagged"] for r in readings),
+        next((r.get("reason") for r in readings if r.get("reason")), None),
+        BP_METRICS,
+        ABOUT["bp"],
+    )
+    return [
+        one("temperature", "Body Temperature", "°C"),
+        one("spo2", "Blood Oxygen level", "%"),
+        bp,
+        one("heart_rate", "Heart Rate", "bpm"),
+    ]
 
 
 def latest_json(latest: Mapping[str, dict]) -> dict:
