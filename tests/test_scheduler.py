@@ -64,14 +64,23 @@ def test_settings_and_jobs_follow_the_environment():
         300.0,
         0.0,
     )
-    assert [j.name for j in jobs(default)] == ["bpm", "inventory"]
-    every = Settings.from_env({"SCHEDULER_BPM_INTERVAL": "5", "SCHEDULER_SNAPSHOT_INTERVAL": "60"})
+    # the device jobs come first; report jobs (the reporter's slot) follow them
+    assert [j.name for j in jobs(default)][:2] == ["bpm", "inventory"]
+    assert "snapshot" not in [j.name for j in jobs(default)]
+    every = Settings.from_env(
+        {
+            "SCHEDULER_BPM_INTERVAL": "5",
+            "SCHEDULER_SNAPSHOT_INTERVAL": "60",
+            "SCHEDULER_REPORT_INTERVAL": "0",
+        }
+    )
     assert [(j.name, j.interval) for j in jobs(every)] == [
         ("bpm", 5.0),
         ("inventory", 300.0),
         ("snapshot", 60.0),
     ]
-    assert jobs(Settings.from_env({"SCHEDULER_INVENTORY_INTERVAL": "0"}))[-1].name == "bpm"
+    no_inventory = {"SCHEDULER_INVENTORY_INTERVAL": "0", "SCHEDULER_REPORT_INTERVAL": "0"}
+    assert [j.name for j in jobs(Settings.from_env(no_inventory))] == ["bpm"]
 
 
 # --- the real service on a real broker ---
