@@ -152,8 +152,10 @@ def draw(
         pdf.set_fill_color(*line.color)
         for part in segments(line.points, gap):
             if len(part) == 1:
+                # a lone bucket: its min-max as a whisker, so the spread is not hidden
                 p = part[0]
-                pdf.circle(sx(p.time_ms), sy(p.mean), 0.6, style="F")
+                pdf.line(sx(p.time_ms), sy(p.low), sx(p.time_ms), sy(p.high))
+                pdf.circle(sx(p.time_ms), sy(p.mean), 0.7, style="F")
             else:
                 pdf.polyline([(sx(p.time_ms), sy(p.mean)) for p in part])
     pdf.set_line_width(0.2)

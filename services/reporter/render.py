@@ -178,9 +178,13 @@ def title_block(pdf: ReportPDF, report: Report) -> None:
     pdf.cell(0, 11, "Health report", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_text_color(*INK)
     patient = report.patient
+    days = round(report.period.days, 2)
     facts = [
         ("Patient", f"{patient.display_name} ({patient.username})"),
-        ("Period", f"{pdf.period_text()} ({report.period.days:g} days, {report.timezone})"),
+        (
+            "Period",
+            f"{pdf.period_text()} ({days:g} day{'' if days == 1 else 's'}, {report.timezone})",
+        ),
         ("Devices", ", ".join(patient.devices) or "none assigned"),
         ("Requested by", report.requested_by),
         ("Generated", report.generated.astimezone(pdf.tz).strftime("%d %b %Y %H:%M %Z")),
