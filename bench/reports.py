@@ -1,0 +1,78 @@
+"""Figure 7: a 30-day PDF report, InfluxDB queries and rendering, against a one-page fpdf2 file."""
+
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from fpdf import FPDF
+
+from services.common.influx import InfluxClient
+from services.reporter import collect, protocol, render
+from services.reporter.settings import Settings
+from services.reporter.webdb import WebDirectory
+from tests.support.influxdb import InfluxDB
+from tests.support.reports import history_lines, make_people
+
+from .harness import Figure
+
+
+def _one_page(settings: Settings) -> bytes:
+    """The reference: the least a PDF with the report's embedded font costs."""
+    pdf = FPDF()
+    pdf.add_font("DejaVu", "", str(settings.font))
+    pdf.add_page()
+    pdf.set_font("DejaVu", size=12)
+    pdf.cell(0, 10, "Health report · 36.6 °C")
+    return bytes(pdf.output())
+
+
+def _median(fn, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def reports(quick: bool) -> Figure:
+    """30 days at the scheduler's default pace (heart rate and temperature every 30 s)."""
+    runs = 3 if quick else 7
+    with tempfile.TemporaryDirectory(prefix="bench-reports-") as tmp:
+        workdir = Path(tmp)
+        (workdir / "influxdb").mkdir()
+        server = InfluxDB(workdir / "influxdb").start()
+        try:
+            make_people(workdir)
+            settings = Settings.from_env({"SMARTCAB_DATA_DIR": str(workdir), **server.env()})
+            with InfluxClient(settings.influx) as client:
+                client.ensure_database()
+                lines = history_lines("alice", 30, datetime.now(UTC), every_s=30)
+                for i in range(0, len(lines), 20_000):
+                    client.write(lines[i : i + 20_000])
+                period = protocol.last_days(30, settings.tz)
+                with WebDirectory(settings.web_database) as directory:
+                    patient = directory.patient("alice")
+
+                    def report() -> bytes:
+                        data = collect.gather(
+                            settings, client, patient, period, "benchmark", directory
+                        )
+                        return render.render(settings, data)
+
+                    report()  # warm InfluxDB's caches and the font parser
+                    seconds = _median(report, runs)
+            reference = _median(lambda: _one_page(settings), runs)
+        finally:
+            server.kill()
+    return Figure(
+        f"30-day report render ({len(lines):,} points in InfluxDB 1.6)",
+        round(seconds, 3),
+        "s",
+        round(reference, 3),
+        round(seconds / reference, 1),
+        "< 1 s (reference: one-page fpdf2 PDF, same font)",
+        seconds < 1.0,
+    )
