@@ -13,7 +13,7 @@ from services.common.influx import InfluxClient, quote_str, rows_of
 
 from .model import VITALS, AlertEntry, ChartPoint, Period, SnackDay, VitalSummary
 
-ALERTS_SHOWN = 40
+ALERTS_SHOWN = 25
 EXPORT_PAGE = 10_000
 EXPORT_MAX_ROWS = 500_000
 
