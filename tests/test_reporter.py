@@ -18,6 +18,7 @@ from services.common.influx import InfluxClient, InfluxSettings
 from services.reporter.protocol import last_days, previous_week
 from tests.support import pdf as pdftools
 from tests.support.mqtt import Recorder
+from tests.support.net import free_port
 from tests.support.reports import PATIENT_NAME, history_lines, make_people
 from tests.support.services import ROOT
 
@@ -267,3 +268,17 @@ def test_the_scheduler_asks_for_weekly_reports_delivered_to_each_shared_doctor(
         retained = late.wait("smartcab/reports/doctors/D100/+")
         assert retained[0].retain and json.loads(retained[0].payload)["sha256"] == body["sha256"]
     assert not list(Path(history / "reports" / "alice").glob(".*.tmp"))
+
+
+def test_missing_web_database_or_history_is_reported_not_fatal(tmp_path, make_reporter, broker):
+    reporter = make_reporter(INFLUX_URL=f"http://127.0.0.1:{free_port()}", INFLUX_TIMEOUT="1")
+    reporter.wait_log("mqtt.connected")
+    with Recorder(broker.host, broker.port, topics=("smartcab/reports/#",)) as mqtt:
+        nobody = ask(mqtt, "no-db", ("patient", "alice"), "alice")
+        assert nobody["ok"] is False and nobody["error"] == "directory_unavailable"
+        make_people(tmp_path / "data")
+        down = ask(mqtt, "no-influx", ("patient", "alice"), "alice")
+        assert down["ok"] is False and down["error"] == "history_unavailable"
+        assert "could not be read" in down["reason"]
+        assert reporter.proc.poll() is None
+    assert reporter.stop() == 0
