@@ -6,6 +6,7 @@ been built and a simulated fleet. Parts not built yet are named, not faked.
 Ctrl-C (or SIGTERM) stops everything; a second run keeps the data.
 """
 
+import getpass
 import importlib.util
 import os
 import shutil
@@ -65,7 +66,11 @@ def _mosquitto_conf(data: Path, port: int) -> Path:
     template = (ROOT / "mosquitto" / "local.conf").read_text()
     conf = data / "mosquitto" / "mosquitto.conf"
     conf.parent.mkdir(parents=True, exist_ok=True)
-    conf.write_text(template.replace("@PORT@", str(port)).replace("@DATA@", str(conf.parent)))
+    conf.write_text(
+        template.replace("@PORT@", str(port))
+        .replace("@DATA@", str(conf.parent))
+        .replace("@USER@", getpass.getuser())
+    )
     return conf
 
 

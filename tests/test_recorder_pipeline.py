@@ -5,33 +5,15 @@ InfluxDB outage, a recorder killed with SIGKILL, and a broker restart.
 """
 
 import json
-import os
 import threading
 
 import pytest
 
-from tests.support.mosquitto import Mosquitto
 from tests.support.mqtt import Recorder
 from tests.support.net import wait_until
 from tests.support.seed_clients import SeedWatch
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def broker(tmp_path):
-    """The shared broker fixture, made able to save its persistence file when run as root.
-
-    Started as root, Mosquitto drops to the ``mosquitto`` user, which cannot
-    write into pytest's private temporary folder, so sessions would not survive
-    the restart this module tests.
-    """
-    workdir = tmp_path / "mosquitto"
-    workdir.mkdir()
-    server = Mosquitto(workdir, extra_conf="user root" if os.geteuid() == 0 else "")
-    server.start()
-    yield server
-    server.kill()
 
 
 class WatchLoop:

@@ -1,5 +1,6 @@
 """A real Mosquitto broker on a free port in a temporary folder."""
 
+import getpass
 import shutil
 import signal
 import subprocess
@@ -23,6 +24,9 @@ class Mosquitto:
             "\n".join(
                 [
                     f"listener {self.port} 127.0.0.1",
+                    # Started as root, Mosquitto drops to the ``mosquitto`` user, which
+                    # cannot write its log and persistence into pytest's private folder.
+                    f"user {getpass.getuser()}",
                     "allow_anonymous true" if "allow_anonymous" not in extra_conf else "",
                     "persistence true",
                     f"persistence_location {workdir}/",
