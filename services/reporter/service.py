@@ -129,7 +129,8 @@ class Reporter:
         with WebDirectory(self.settings.web_database) as directory:
             patient = self._authorize(directory, request)
             if earlier is not None:
-                if earlier.get("requester") != request.requester.as_json():
+                same = (earlier.get("requester"), earlier.get("format"))
+                if same != (request.requester.as_json(), request.format):
                     raise BadRequest(f"id {request.id} was used for another request")
                 logs.event(log, logging.INFO, "reporter.again", request=request.id)
                 return earlier
