@@ -168,6 +168,11 @@ def main() -> int:
     if with_influx:
         database = env.get("INFLUX_DATABASE", "vitals")
         print(f"  InfluxDB       {env['INFLUX_URL']}  (database {database})")
+    if _built("services.web"):
+        print(f"  dashboard      http://localhost:{env.get('WEB_PORT', '5000')}")
+        cli = ".venv/bin/python -m services.web users"
+        print(f"  accounts:      {cli} add-patient --email E --username U")
+        print("                 (demo accounts made on first run come with issue 8)")
     if missing:
         print("  not built yet: " + ", ".join(missing))
     print("Press Ctrl-C to stop.")
