@@ -1,10 +1,29 @@
 """Fixtures that start real servers on free ports in temporary folders."""
 
+import contextlib
+
 import pytest
 
 from tests.support import services
 from tests.support.mosquitto import Mosquitto
 from tests.support.mqtt import Recorder
+
+
+@contextlib.contextmanager
+def _launcher(build):
+    """Yield ``make(**settings)``, which starts ``build(**settings)``; all are killed after."""
+    started = []
+
+    def make(**settings: str) -> services.ServiceProcess:
+        proc = build(**settings).start()
+        started.append(proc)
+        return proc
+
+    try:
+        yield make
+    finally:
+        for proc in started:
+            proc.kill()
 
 
 @pytest.fixture
@@ -28,16 +47,8 @@ def mqtt_recorder(broker):
 @pytest.fixture
 def make_gateway(tmp_path, broker):
     """Start gateway processes against the test broker; all are stopped afterwards."""
-    started = []
-
-    def make(**settings: str) -> services.ServiceProcess:
-        proc = services.gateway(tmp_path, broker.env(), **settings).start()
-        started.append(proc)
-        return proc
-
-    yield make
-    for proc in started:
-        proc.kill()
+    with _launcher(lambda **settings: services.gateway(tmp_path, broker.env(), **settings)) as make:
+        yield make
 
 
 @pytest.fixture
@@ -61,39 +72,26 @@ def influxdb(tmp_path):
 @pytest.fixture
 def make_recorder(tmp_path, broker, influxdb):
     """Start recorder processes against the test broker and InfluxDB; killed afterwards."""
-    started = []
-
-    def make(**settings: str) -> services.ServiceProcess:
-        env = {
-            **broker.env(),
-            **influxdb.env(),
-            "SMARTCAB_DATA_DIR": str(tmp_path / "data"),
-            "RECORDER_RETRY_INTERVAL": "0.3",
-            **settings,
-        }
-        proc = services.ServiceProcess("recorder", tmp_path, env).start()
-        started.append(proc)
-        return proc
-
-    yield make
-    for proc in started:
-        proc.kill()
+    env = {
+        **broker.env(),
+        **influxdb.env(),
+        "SMARTCAB_DATA_DIR": str(tmp_path / "data"),
+        "RECORDER_RETRY_INTERVAL": "0.3",
+    }
+    with _launcher(
+        lambda **settings: services.ServiceProcess("recorder", tmp_path, {**env, **settings})
+    ) as make:
+        yield make
 
 
 @pytest.fixture
 def make_scheduler(tmp_path, broker):
     """Start scheduler processes against the test broker; killed afterwards."""
-    started = []
-
-    def make(**settings: str) -> services.ServiceProcess:
-        env = {**broker.env(), "SCHEDULER_BPM_INTERVAL": "1", **settings}
-        proc = services.ServiceProcess("scheduler", tmp_path, env).start()
-        started.append(proc)
-        return proc
-
-    yield make
-    for proc in started:
-        proc.kill()
+    env = {**broker.env(), "SCHEDULER_BPM_INTERVAL": "1"}
+    with _launcher(
+        lambda **settings: services.ServiceProcess("scheduler", tmp_path, {**env, **settings})
+    ) as make:
+        yield make
 
 
 @pytest.fixture
@@ -123,19 +121,8 @@ def client(app):
 @pytest.fixture
 def make_reporter(tmp_path, broker, influxdb):
     """Start reporter processes on the test broker and InfluxDB, data in ``tmp_path/data``."""
-    started = []
-
-    def make(**settings: str) -> services.ServiceProcess:
-        env = {
-            **broker.env(),
-            **influxdb.env(),
-            "SMARTCAB_DATA_DIR": str(tmp_path / "data"),
-            **settings,
-        }
-        proc = services.ServiceProcess("reporter", tmp_path, env).start()
-        started.append(proc)
-        return proc
-
-    yield make
-    for proc in started:
-        proc.kill()
+    env = {**broker.env(), **influxdb.env(), "SMARTCAB_DATA_DIR": str(tmp_path / "data")}
+    with _launcher(
+        lambda **settings: services.ServiceProcess("reporter", tmp_path, {**env, **settings})
+    ) as make:
+        yield make
