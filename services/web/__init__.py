@@ -38,18 +38,37 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
 
-    from . import admin, auth, db_access, history, mailer, monitoring, security
+    from . import (
+        admin,
+        auth,
+        cabinet_views,
+        db_access,
+        habit_views,
+        history,
+        mailer,
+        monitoring,
+        record_views,
+        security,
+        sharing_views,
+    )
+    from .gallery import Gallery
 
     db_access.init_app(app)
     security.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(monitoring.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(cabinet_views.bp)
+    app.register_blueprint(habit_views.bp)
+    app.register_blueprint(record_views.bp)
+    app.register_blueprint(sharing_views.bp)
+    app.extensions["smartcab.gallery"] = Gallery(settings.gallery_dir, settings.gallery_keep)
     app.extensions["smartcab.mailer"] = mailer.Mailer(settings.smtp)
     app.extensions["smartcab.data"] = app.config.get("HISTORY") or history.HealthData(
         settings.influx
     )
     app.jinja_env.filters["when"] = _when
+    app.jinja_env.filters["day"] = _day
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
@@ -77,7 +96,12 @@ def start_background(app: Flask) -> None:
         finally:
             conn.close()
 
-    hub = live.Hub(settings.mqtt, settings.sse_clients, assignments)
+    hub = live.Hub(
+        settings.mqtt,
+        settings.sse_clients,
+        assignments,
+        gallery=app.extensions["smartcab.gallery"],
+    )
     app.extensions["smartcab.hub"] = hub
     hub.start()
 
@@ -97,3 +121,12 @@ def _when(ts_ms: int | None) -> str:
     if ts_ms is None:
         return "never"
     return datetime.fromtimestamp(ts_ms / 1000, UTC).strftime("%d %b %H:%M:%S")
+
+
+def _day(ts_s: int | None) -> str:
+    """A Unix-seconds time as a date (``11 Jul 2026``), in UTC."""
+    from datetime import UTC, datetime
+
+    if ts_s is None:
+        return "–"
+    return datetime.fromtimestamp(ts_s, UTC).strftime("%d %b %Y")

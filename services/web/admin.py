@@ -6,7 +6,7 @@ from flask import Blueprint, current_app, g, redirect, render_template, request,
 
 from services.common import logs
 
-from . import access, accounts, devices
+from . import access, accounts, devices, sharing
 from .db_access import db
 from .errors import MqttPublishFailed, NotFound, ValidationError
 from .security import login_required
@@ -27,6 +27,7 @@ def _page(error: str | None):
     page = render_template(
         "admin.html",
         users=accounts.all_users(conn),
+        log=sharing.admin_log(conn),
         devices=devices.assignments(conn),
         error=error,
     )
@@ -44,6 +45,9 @@ def assign_device():
         if username and patient is None:
             raise ValidationError("No such patient.")
         devices.assign(conn, device, patient.id if patient else None)
+        sharing.admin_action(
+            conn, g.user, "device.assign", f"{device} -> {username or 'nobody'}", patient
+        )
         hub = current_app.extensions.get("smartcab.hub")
         if hub is not None:
             try:
@@ -75,8 +79,11 @@ def share():
             raise ValidationError("Choose a patient and a doctor.")
         if request.form.get("action") == "revoke":
             access.unshare(conn, patient.id, doctor.id)
+            action = "share.revoke"
         else:
             access.share(conn, patient.id, doctor.id)
+            action = "share.grant"
+        sharing.admin_action(conn, g.user, action, f"{patient.username} / {doctor.dr_id}", patient)
     except (ValidationError, NotFound):
         return _page("Choose a patient and a doctor.")
     return redirect(url_for(".index"))

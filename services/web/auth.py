@@ -31,7 +31,7 @@ def _safe_next(target: str | None) -> str | None:
 
 def home_for(user: accounts.User) -> str:
     if user.role == "doctor":
-        return url_for("monitoring.doctor_home")
+        return url_for("sharing.doctor_home")
     if user.role == "admin":
         return url_for("admin.index")
     return url_for("monitoring.welcome", username=user.username)

@@ -64,6 +64,83 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        2,
+        # Issue 6: the health record (tables shaped as docs/reports.md says the reporter
+        # reads them), questionnaire drafts, habit goals and the admin log.
+        """
+        CREATE TABLE blood_tests (
+            id INTEGER PRIMARY KEY,
+            patient_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            taken_at INTEGER NOT NULL,
+            test TEXT NOT NULL,
+            value REAL NOT NULL,
+            unit TEXT NOT NULL,
+            ref_low REAL,
+            ref_high REAL,
+            note TEXT,
+            entered_by INTEGER REFERENCES users(id),
+            entered_at INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX blood_tests_patient ON blood_tests(patient_id, test, taken_at);
+        CREATE TABLE doctor_advice (
+            id INTEGER PRIMARY KEY,
+            patient_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            doctor_id INTEGER REFERENCES users(id),
+            area TEXT NOT NULL,
+            advice TEXT NOT NULL,
+            updated_at INTEGER NOT NULL
+        );
+        CREATE INDEX doctor_advice_patient ON doctor_advice(patient_id, area, updated_at);
+        CREATE TABLE doctor_notes (
+            id INTEGER PRIMARY KEY,
+            patient_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            doctor_id INTEGER REFERENCES users(id),
+            note TEXT NOT NULL,
+            created_at INTEGER NOT NULL
+        );
+        CREATE INDEX doctor_notes_patient ON doctor_notes(patient_id, created_at);
+        CREATE TABLE questionnaire_answers (
+            id INTEGER PRIMARY KEY,
+            patient_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            question_key TEXT NOT NULL,
+            question TEXT NOT NULL,
+            answer TEXT NOT NULL,
+            answered_at INTEGER NOT NULL
+        );
+        CREATE INDEX questionnaire_patient ON questionnaire_answers(patient_id, question_key);
+        CREATE TABLE questionnaire_drafts (
+            patient_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            question_key TEXT NOT NULL,
+            answer TEXT NOT NULL,
+            saved_at INTEGER NOT NULL,
+            PRIMARY KEY (patient_id, question_key)
+        );
+        CREATE TABLE habits (
+            id INTEGER PRIMARY KEY,
+            patient_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            day TEXT NOT NULL,
+            habit TEXT NOT NULL,
+            value REAL NOT NULL,
+            unit TEXT NOT NULL,
+            logged_at INTEGER NOT NULL DEFAULT 0,
+            UNIQUE (patient_id, day, habit)
+        );
+        CREATE TABLE habit_goals (
+            patient_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            habit TEXT NOT NULL,
+            target REAL NOT NULL,
+            PRIMARY KEY (patient_id, habit)
+        );
+        CREATE TABLE admin_log (
+            id INTEGER PRIMARY KEY,
+            at INTEGER NOT NULL,
+            actor_id INTEGER REFERENCES users(id),
+            action TEXT NOT NULL,
+            detail TEXT NOT NULL
+        );
+        """,
+    ),
 ]
 
 

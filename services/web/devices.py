@@ -39,3 +39,16 @@ def assignments(conn: sqlite3.Connection) -> list[tuple[str, str | None]]:
         " ORDER BY d.device_id"
     )
     return [(r["device_id"], r["username"]) for r in rows]
+
+
+# The seed's ids: ``cab`` the cabinet, ``img`` the camera, ``wch`` the watch; longer ids
+# (``cab-02``) keep the prefix.
+KINDS = (("cab", "cabinet"), ("img", "camera"), ("cam", "camera"), ("wch", "watch"))
+COMMANDS = {"cabinet": ("lon", "lof", "inv"), "camera": ("img",), "watch": ("bpm",)}
+
+
+def kind(device_id: str) -> str:
+    for prefix, name in KINDS:
+        if device_id.lower().startswith(prefix):
+            return name
+    return "unknown"

@@ -6,7 +6,7 @@ statement of this package (the recorder writes ``alerts``: docs/schema.md).
 """
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from services.common import history
 from services.common.influx import (
@@ -162,3 +162,49 @@ class HealthData:
             }
             for r in rows
         ]
+
+    def inventory_changes(self, patient: str, start: datetime, end: datetime) -> list[dict]:
+        """Each change of an item's count in the patient's cabinets, oldest first.
+
+        DIFFERENCE() compares consecutive reports of one item on one device, so the
+        first report inside the window has nothing to compare with: ask from a day
+        earlier and drop what falls before ``start``.
+        """
+        query = (
+            'SELECT DIFFERENCE("count") AS "diff" FROM "inventory"'
+            f' WHERE "patient" = {quote_str(patient)}'
+            f" AND time >= {quote_str(history.rfc3339(start - timedelta(days=1)))}"
+            f" AND time < {quote_str(history.rfc3339(end))}"
+            ' GROUP BY "device", "item"'
+        )
+        start_ms = int(start.timestamp() * 1000)
+        rows = self._run(InfluxClient.query, query)
+        changes = [
+            {"ts": r["time"], "device": r.get("device"), "item": r.get("item"), "diff": r["diff"]}
+            for r in rows
+            if r.get("diff") and r["time"] >= start_ms
+        ]
+        return sorted(changes, key=lambda c: c["ts"])
+
+    def daily_vitals(self, patient: str, start: datetime, end: datetime) -> dict[str, dict]:
+        """``{YYYY-MM-DD: {metric: mean}}`` of plausible readings per UTC day."""
+        found: dict[str, dict] = {}
+        for d in self._run(history.daily, history.Subject(patient=patient), start, end):
+            day = datetime.fromtimestamp(d.day_ms / 1000, UTC).date().isoformat()
+            found.setdefault(day, {})[d.metric] = d.mean
+        return found
+
+
+def snacks_per_day(changes: list[dict]) -> dict[str, int]:
+    """Items taken out (falls in a count) per UTC day; restocking is not counted."""
+    out: dict[str, int] = {}
+    for c in changes:
+        if c["diff"] < 0:
+            day = datetime.fromtimestamp(c["ts"] / 1000, UTC).date().isoformat()
+            out[day] = out.get(day, 0) + int(-c["diff"])
+    return out
+
+
+def last_changed(changes: list[dict]) -> dict[tuple[str, str], int]:
+    """When each (device, item) count last changed, in ms."""
+    return {(c["device"], c["item"]): c["ts"] for c in changes}

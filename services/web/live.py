@@ -61,6 +61,15 @@ class Listener:
             self.events.put_nowait(("close", {}))
 
 
+@dataclass(eq=False)
+class CommandWaiter:
+    """A request thread waiting for a device's answer to one command."""
+
+    cmd: str
+    done: threading.Event = field(default_factory=threading.Event)
+    result: dict | None = None
+
+
 def manual_device(username: str) -> str:
     return f"{MANUAL_PREFIX}{username}"
 
@@ -73,6 +82,7 @@ class Hub:
         settings: MqttSettings,
         max_listeners: int,
         assignments: Callable[[], Iterable[tuple[str, str | None]]] = list,
+        gallery=None,
     ) -> None:
         self.topics = Topics(settings.topic_root)
         self.max_listeners = max_listeners
@@ -82,6 +92,10 @@ class Hub:
         self._patients: dict[str, str] = {}
         self._device_state: dict[str, str] = {}
         self._gateway = OFFLINE
+        self._inventory: dict[str, dict] = {}
+        self._waiters: dict[str, list[CommandWaiter]] = {}
+        self._reports: dict[str, dict] = {}
+        self.gallery = gallery
         t = self.topics
         self.client = MqttClient(
             settings,
@@ -92,6 +106,11 @@ class Hub:
                 (t.device("+", "patient"), 1),
                 (t.service_status("gateway"), 1),
                 (f"{t.root}/alerts/devices/+", 1),
+                (t.inventory("+"), 1),
+                (t.image("+"), 1),
+                (t.cmd_result("+"), 1),
+                (f"{t.root}/reports/progress/+", 1),
+                (f"{t.root}/reports/results/+", 1),
             ],
             on_message=self._on_message,
             on_connected=self._republish_assignments,
@@ -196,6 +215,9 @@ class Hub:
         if topic.startswith(f"{self.topics.root}/alerts/"):
             self._alert(message.payload)
             return
+        if topic.startswith(f"{self.topics.root}/reports/"):
+            self._report(topic, message.payload)
+            return
         parsed = self.topics.parse_device(topic)
         if parsed is None:
             return
@@ -211,6 +233,12 @@ class Hub:
             self._set_device(device, message.payload.decode("ascii", "replace").strip())
         elif len(rest) == 2 and rest[0] == "vitals":
             self._reading(device, rest[1], message.payload)
+        elif rest == ("inventory",):
+            self._inventory_report(device, message.payload)
+        elif rest == ("image",):
+            self._image(device, message.payload)
+        elif rest == ("cmd", "result"):
+            self._cmd_result(device, message.payload)
 
     def patient_of(self, device: str) -> str | None:
         with self._lock:
@@ -263,3 +291,103 @@ class Hub:
             return
         patient = body.get("patient") or self.patient_of(str(body.get("device", "")))
         self._fan_out(patient, "alert", body)
+
+    # cabinet, camera, commands ------------------------------------------------------
+
+    def inventory(self, device: str) -> dict | None:
+        """The device's last inventory report ``{"items", "ts"}``, if one arrived."""
+        with self._lock:
+            found = self._inventory.get(device)
+            return dict(found) if found else None
+
+    def _inventory_report(self, device: str, payload: bytes) -> None:
+        try:
+            body = json.loads(payload)
+            items = {str(k): int(v) for k, v in body["items"].items()}
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return
+        report = {"device": device, "items": items, "ts": body.get("ts")}
+        with self._lock:
+            self._inventory[device] = report
+        self._fan_out(self.patient_of(device), "inventory", report)
+
+    def _image(self, device: str, payload: bytes) -> None:
+        if self.gallery is None or not payload:
+            return
+        try:
+            frame = self.gallery.save(device, payload)
+        except OSError as exc:  # a full disk must not stop live updates
+            logs.event(log, logging.ERROR, "web.snapshot_not_saved", device=device, error=exc)
+            return
+        if frame is not None:
+            self._fan_out(self.patient_of(device), "image", frame)
+
+    def command(self, device: str, cmd: str, timeout: float) -> dict | None:
+        """Send a command; the gateway's ``cmd/result`` for it, or None if none came in time."""
+        waiter = CommandWaiter(cmd)
+        with self._lock:
+            self._waiters.setdefault(device, []).append(waiter)
+        try:
+            self.client.publish(self.topics.cmd(device), cmd)
+            waiter.done.wait(timeout)
+        finally:
+            with self._lock:
+                waiting = self._waiters.get(device, [])
+                if waiter in waiting:
+                    waiting.remove(waiter)
+        return waiter.result
+
+    def _cmd_result(self, device: str, payload: bytes) -> None:
+        try:
+            body = json.loads(payload)
+            result = {
+                "device": device,
+                "cmd": str(body["cmd"]),
+                "ok": bool(body["ok"]),
+                "error": body.get("error"),
+            }
+        except (ValueError, KeyError, TypeError):
+            return
+        with self._lock:
+            waiting = self._waiters.get(device, [])
+            waiter = next((w for w in waiting if w.cmd == result["cmd"]), None)
+            if waiter is not None:
+                waiting.remove(waiter)
+        if waiter is not None:
+            waiter.result = result
+            waiter.done.set()
+        self._fan_out(self.patient_of(device), "command", result)
+
+    # reports -----------------------------------------------------------------------
+
+    def request_report(self, body: dict) -> None:
+        with self._lock:
+            asked = {"id": body["id"], "stage": "sent", "patient": body["patient"]}
+            self._reports[body["id"]] = asked
+        self.client.publish(f"{self.topics.root}/reports/requests", json.dumps(body))
+
+    def report_state(self, report_id: str) -> dict | None:
+        with self._lock:
+            found = self._reports.get(report_id)
+            return dict(found) if found else None
+
+    def _report(self, topic: str, payload: bytes) -> None:
+        parts = topic[len(self.topics.root) + 1 :].split("/")
+        if len(parts) != 3 or parts[1] not in ("progress", "results"):
+            return
+        try:
+            body = json.loads(payload)
+        except ValueError:
+            return
+        if not isinstance(body, dict):
+            return
+        report_id = parts[2]
+        with self._lock:
+            # Only requests this process sent are followed; others are someone else's.
+            if report_id not in self._reports:
+                return
+            if parts[1] == "results":
+                asked = self._reports[report_id]
+                self._reports[report_id] = {**body, "patient": asked["patient"], "stage": "done"}
+            elif self._reports[report_id].get("stage") != "done":
+                self._reports[report_id]["stage"] = str(body.get("stage", "accepted"))

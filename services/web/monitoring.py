@@ -46,13 +46,6 @@ def _hub():
     return current_app.extensions.get("smartcab.hub")
 
 
-@bp.route("/doctor")
-@login_required("doctor")
-def doctor_home():
-    patients = access.shared_patients(db(), g.user.id)
-    return render_template("doctor.html", patients=patients)
-
-
 @bp.route("/p/<username>")
 @login_required("patient", "doctor")
 @access.patient_view("welcome")
@@ -122,7 +115,20 @@ def manual_reading(patient):
 @login_required("patient", "doctor")
 @access.patient_view("report")
 def report(patient):
-    return render_template("report.html", patient=patient, metrics=data.CHART_METRICS)
+    return report_page(patient)
+
+
+def report_page(patient, record_error: str | None = None) -> str:
+    """The chart, then the health record (blood tests, advice, notes) and report downloads."""
+    from .record_views import record_context
+
+    return render_template(
+        "report.html",
+        patient=patient,
+        metrics=data.CHART_METRICS,
+        record_error=record_error,
+        **record_context(patient),
+    )
 
 
 @bp.route("/p/<username>/datasheet")
@@ -175,15 +181,6 @@ def datasheet_csv(patient):
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
-
-
-@bp.route("/p/<username>/<section>")
-@login_required("patient", "doctor")
-@access.patient_view("section")
-def section(patient, section: str):
-    if section not in ("cabinet", "habits"):
-        abort(404)
-    return render_template("section.html", patient=patient, section=section)
 
 
 # --- JSON APIs -------------------------------------------------------------------

@@ -52,6 +52,8 @@ class Settings:
     trust_proxy: bool = False
     live: bool = True
     sse_clients: int = 24
+    gallery_keep: int = 12
+    command_timeout: float = 5.0
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     mqtt: MqttSettings = field(default_factory=MqttSettings)
     influx: InfluxSettings = field(default_factory=InfluxSettings)
@@ -59,6 +61,10 @@ class Settings:
     @property
     def database(self) -> Path:
         return self.data_dir / "web.sqlite3"
+
+    @property
+    def gallery_dir(self) -> Path:
+        return self.data_dir / "camera"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -84,6 +90,8 @@ class Settings:
             trust_proxy=env_bool(env, "WEB_TRUST_PROXY", False),
             live=env_bool(env, "WEB_LIVE", True),
             sse_clients=sse_clients,
+            gallery_keep=env_int(env, "WEB_GALLERY_KEEP", 12, minimum=1),
+            command_timeout=env_int(env, "WEB_COMMAND_TIMEOUT", 5, minimum=1),
             smtp=SmtpSettings.from_env(env),
             mqtt=MqttSettings.from_env(env),
             influx=InfluxSettings.from_env(env),

@@ -275,6 +275,7 @@
   // --- live events -------------------------------------------------------------
   const state = document.getElementById("live-state");
   const source = new EventSource(api("events"));
+  window.hpLive = source;  // features.js listens on the same stream (one per tab)
   source.addEventListener("open", () => { if (state) { state.textContent = "live"; state.classList.add("on"); } });
   source.addEventListener("error", () => { if (state) { state.textContent = "reconnecting…"; state.classList.remove("on"); } });
   source.addEventListener("reading", (e) => { const r = JSON.parse(e.data); showReading(r); liveChart(r); });

@@ -1,0 +1,236 @@
+"""The doctor-written health record: blood tests, advice per area and notes."""
+
+import sqlite3
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from .errors import ValidationError
+
+
+@dataclass(frozen=True)
+class TestKind:
+    """One blood test of the seed's list, with the unit and adult range used by default."""
+
+    key: str
+    name: str
+    unit: str
+    low: float | None
+    high: float | None
+
+
+# The seed's list. Ranges are common adult reference intervals (orientation only);
+# a laboratory's own range can be typed instead when it differs.
+TESTS = (
+    TestKind("total_chol", "Total Cholesterol", "mmol/L", None, 5.2),
+    TestKind("triglyceride", "Triglyceride", "mmol/L", None, 1.7),
+    TestKind("hdl", "HDL-C", "mmol/L", 1.0, None),
+    TestKind("ldl", "LDL", "mmol/L", None, 3.4),
+    TestKind("chol_hdl", "Chol/HDL", "ratio", None, 5.0),
+    TestKind("bilirubin", "Bilirubin", "µmol/L", 3, 21),
+    TestKind("alt", "ALT", "U/L", 7, 56),
+    TestKind("ast", "AST", "U/L", 8, 48),
+    TestKind("alp", "ALP", "U/L", 40, 130),
+    TestKind("glucose", "Glucose", "mmol/L", 3.9, 5.6),
+    TestKind("protein", "Protein", "g/L", 60, 83),
+    TestKind("albumin", "Albumin", "g/L", 35, 50),
+    TestKind("creatinine", "Creatinine", "µmol/L", 60, 110),
+    TestKind("potassium", "Potassium", "mmol/L", 3.5, 5.1),
+    TestKind("egfr", "eGFR", "mL/min/1.73m²", 90, None),
+    TestKind("hba1c", "HbA1c", "%", 4.0, 5.6),
+)
+BY_KEY = {t.key: t for t in TESTS}
+
+AREAS = (
+    "Cardiovascular",
+    "Glucose",
+    "Diet",
+    "Exercise",
+    "Mental",
+    "Respiratory",
+    "Digestive",
+    "Bone Health",
+    "Immunizations",
+)
+MAX_TEXT = 4000
+
+
+def flag(value: float, low: float | None, high: float | None) -> str | None:
+    """``low``, ``high`` or None when the value is inside its reference range."""
+    if low is not None and value < low:
+        return "low"
+    if high is not None and value > high:
+        return "high"
+    return None
+
+
+def range_text(low: float | None, high: float | None) -> str:
+    if low is not None and high is not None:
+        return f"{low:g}–{high:g}"
+    if low is not None:
+        return f"≥ {low:g}"
+    if high is not None:
+        return f"< {high:g}"
+    return "–"
+
+
+def _day(text: str) -> int:
+    """A sample date (YYYY-MM-DD) as Unix seconds at noon UTC; never in the future."""
+    try:
+        day = date.fromisoformat(text.strip())
+    except ValueError:
+        raise ValidationError("Enter the date the sample was taken (YYYY-MM-DD).") from None
+    moment = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
+    if day > datetime.now(UTC).date() or day.year < 1900:
+        raise ValidationError("The sample date cannot be in the future.")
+    return int(moment.timestamp())
+
+
+def parse_results(form) -> tuple[int, list[tuple[TestKind, float]]]:
+    """The sample date and each test with a value typed in (``value_<key>``)."""
+    taken_at = _day(form.get("taken_on", ""))
+    out = []
+    for kind in TESTS:
+        text = (form.get(f"value_{kind.key}") or "").strip()
+        if not text:
+            continue
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValidationError(f"{kind.name}: {text!r} is not a number.") from None
+        if not 0 <= value < 100_000:
+            raise ValidationError(f"{kind.name}: {value:g} is not a plausible result.")
+        out.append((kind, value))
+    if not out:
+        raise ValidationError("Enter at least one result.")
+    return taken_at, out
+
+
+def add_results(conn, patient_id, doctor_id, taken_at, results, note: str | None = None) -> int:
+    now = int(time.time())
+    for kind, value in results:
+        conn.execute(
+            "INSERT INTO blood_tests (patient_id, taken_at, test, value, unit, ref_low, ref_high,"
+            " note, entered_by, entered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (patient_id, taken_at, kind.name, value, kind.unit, kind.low, kind.high, note,
+             doctor_id, now),
+        )  # fmt: skip
+    return len(results)
+
+
+def blood_panel(conn: sqlite3.Connection, patient_id: int) -> list[dict]:
+    """Per test of the seed's list (then any other): its results oldest first, newest flagged."""
+    rows = conn.execute(
+        "SELECT * FROM blood_tests WHERE patient_id = ? ORDER BY taken_at, id", (patient_id,)
+    ).fetchall()
+    by_test: dict[str, list] = {}
+    for r in rows:
+        by_test.setdefault(r["test"], []).append(r)
+    order = [t.name for t in TESTS] + sorted(set(by_test) - {t.name for t in TESTS})
+    panel = []
+    for name in order:
+        found = by_test.get(name)
+        if not found:
+            continue
+        last = found[-1]
+        history = [
+            {"taken_at": r["taken_at"], "value": r["value"],
+             "flag": flag(r["value"], r["ref_low"], r["ref_high"])}
+            for r in found
+        ]  # fmt: skip
+        trend = None
+        if len(found) > 1:
+            before = found[-2]["value"]
+            trend = "up" if last["value"] > before else "down" if last["value"] < before else "same"
+        panel.append(
+            {
+                "test": name,
+                "value": last["value"],
+                "unit": last["unit"],
+                "taken_at": last["taken_at"],
+                "range": range_text(last["ref_low"], last["ref_high"]),
+                "flag": flag(last["value"], last["ref_low"], last["ref_high"]),
+                "trend": trend,
+                "history": history,
+                "spark": _spark([r["value"] for r in found]),
+            }
+        )
+    return panel
+
+
+def _spark(values: list[float], width: int = 96, height: int = 24) -> str:
+    """SVG polyline points for a small trend line across visits."""
+    if len(values) < 2:
+        return ""
+    low, high = min(values), max(values)
+    span = (high - low) or 1.0
+    step = width / (len(values) - 1)
+    return " ".join(
+        f"{i * step:.1f},{height - 2 - (v - low) / span * (height - 4):.1f}"
+        for i, v in enumerate(values)
+    )
+
+
+def _text(value: str, what: str) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise ValidationError(f"Write the {what} first.")
+    if len(value) > MAX_TEXT:
+        raise ValidationError(f"The {what} is longer than {MAX_TEXT} characters.")
+    return value
+
+
+def add_advice(conn, patient_id: int, doctor_id: int, area: str, advice: str) -> None:
+    if area not in AREAS:
+        raise ValidationError("Choose an area.")
+    conn.execute(
+        "INSERT INTO doctor_advice (patient_id, doctor_id, area, advice, updated_at)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (patient_id, doctor_id, area, _text(advice, "advice"), int(time.time())),
+    )
+
+
+def advice(conn: sqlite3.Connection, patient_id: int) -> list[dict]:
+    """The newest advice per area, in the seed's order; areas without advice included."""
+    rows = conn.execute(
+        "SELECT a.area, a.advice, a.updated_at, u.display_name AS doctor FROM doctor_advice a"
+        " LEFT JOIN users u ON u.id = a.doctor_id WHERE a.patient_id = ?"
+        " ORDER BY a.updated_at, a.id",
+        (patient_id,),
+    )
+    newest = {r["area"]: dict(r) for r in rows}
+    return [newest.get(area) or {"area": area, "advice": None} for area in AREAS]
+
+
+def add_note(conn, patient_id: int, doctor_id: int, note: str) -> None:
+    conn.execute(
+        "INSERT INTO doctor_notes (patient_id, doctor_id, note, created_at) VALUES (?, ?, ?, ?)",
+        (patient_id, doctor_id, _text(note, "note"), int(time.time())),
+    )
+
+
+def notes(conn: sqlite3.Connection, patient_id: int, limit: int = 10) -> list[dict]:
+    rows = conn.execute(
+        "SELECT n.note, n.created_at, u.display_name AS doctor FROM doctor_notes n"
+        " LEFT JOIN users u ON u.id = n.doctor_id WHERE n.patient_id = ?"
+        " ORDER BY n.created_at DESC, n.id DESC LIMIT ?",
+        (patient_id, limit),
+    )
+    return [dict(r) for r in rows]
+
+
+def changes_since(conn: sqlite3.Connection, patient_id: int, since: int) -> dict[str, int]:
+    """How many record entries of each kind arrived after ``since`` (Unix seconds)."""
+
+    def count(sql: str) -> int:
+        return conn.execute(sql, (patient_id, since)).fetchone()[0]
+
+    return {
+        "blood tests": count(
+            "SELECT COUNT(*) FROM blood_tests WHERE patient_id = ? AND entered_at > ?"
+        ),
+        "questionnaire answers": count(
+            "SELECT COUNT(*) FROM questionnaire_answers WHERE patient_id = ? AND answered_at > ?"
+        ),
+        "habit logs": count("SELECT COUNT(*) FROM habits WHERE patient_id = ? AND logged_at > ?"),
+    }
