@@ -28,7 +28,12 @@ PAGES = [
     "/p/{u}/datasheet.csv",
     "/p/{u}/cabinet",
     "/p/{u}/habits",
+    "/p/{u}/questionnaire",
+    "/p/{u}/camera/img/0000000000001-000000000000.jpg",
+    "/p/{u}/reports/web-0123",
 ]
+# The patient's own pages: refused to every doctor, shared or not.
+OWN_PAGES = ["/p/{u}/sharing", "/p/{u}/access-log"]
 APIS = [
     "/api/p/{u}/latest",
     "/api/p/{u}/recent?metric=heart_rate",
@@ -36,7 +41,28 @@ APIS = [
     "/api/p/{u}/datasheet",
     "/api/p/{u}/alerts",
     "/api/p/{u}/events",
+    "/api/p/{u}/cabinet",
+    "/api/p/{u}/habits",
+    "/api/p/{u}/record",
+    "/api/p/{u}/reports/web-0123",
 ]
+# Every form and JSON action on a patient's data.
+POSTS = [
+    ("/p/{u}/readings", {"spo2": "97"}),
+    ("/p/{u}/habits", {"day": "2026-01-01", "sleep": "7"}),
+    ("/p/{u}/habits/goals", {"sleep": "8"}),
+    ("/p/{u}/questionnaire", {"sleep": "fine", "action": "submit"}),
+    ("/p/{u}/blood-tests", {"taken_on": "2026-01-01", "value_hba1c": "6.1"}),
+    ("/p/{u}/advice", {"area": "Diet", "advice": "Less sugar"}),
+    ("/p/{u}/notes", {"note": "Seen today"}),
+    ("/p/{u}/sharing", {"dr_id": "D100"}),
+    ("/p/{u}/sharing/revoke", {"doctor": "1"}),
+    ("/api/p/{u}/devices/cab/cmd", {"cmd": "lon"}),
+    ("/api/p/{u}/reports", {"format": "pdf", "days": "7"}),
+]
+
+
+MISSING = {"/p/{u}/camera/img/0000000000001-000000000000.jpg", "/p/{u}/reports/web-0123"}
 
 
 def _db(app):
@@ -44,12 +70,12 @@ def _db(app):
 
 
 def _all_refused(client, username):
-    codes = {path: client.get(path.format(u=username)).status_code for path in PAGES + APIS}
-    post = client.post(
-        f"/p/{username}/readings",
-        data={"csrf_token": csrf(client, "/login"), "spo2": "97"},
-    )
-    codes["POST readings"] = post.status_code
+    paths = PAGES + OWN_PAGES + APIS
+    codes = {path: client.get(path.format(u=username)).status_code for path in paths}
+    token = csrf(client, "/login")
+    for path, form in POSTS:
+        post = client.post(path.format(u=username), data={"csrf_token": token, **form})
+        codes[f"POST {path}"] = post.status_code
     return codes
 
 
@@ -87,9 +113,12 @@ def test_doctor_with_a_share_sees_pages_and_every_access_is_audited(app, client)
     sign_in_doctor(client, pyotp.TOTP(secret).now())
     assert "alice" in client.get("/doctor").get_data(as_text=True)
     for path in PAGES:
-        # No InfluxDB in this fixture: the CSV (all data) answers 503, pages say so inline.
-        expected = 503 if path.endswith(".csv") else 200
+        # No InfluxDB in this fixture: the CSV (all data) answers 503, pages say so inline;
+        # a snapshot or report that does not exist is 404 once access is granted.
+        expected = 503 if path.endswith(".csv") else 404 if path in MISSING else 200
         assert client.get(path.format(u="alice")).status_code == expected, path
+    for path in OWN_PAGES:
+        assert client.get(path.format(u="alice")).status_code == 403, path
     assert client.get("/api/p/alice/latest").status_code == 503
     # A doctor reads; only the patient writes readings.
     post = client.post("/p/alice/readings", data={"csrf_token": csrf(client), "spo2": "97"})
@@ -99,7 +128,7 @@ def test_doctor_with_a_share_sees_pages_and_every_access_is_audited(app, client)
         rows = conn.execute("SELECT actor_id, patient_id, action, path FROM audit").fetchall()
     finally:
         conn.close()
-    assert len(rows) == len(PAGES) + 1
+    assert len(rows) == len(PAGES) + 1  # refused own-pages leave no audit row
     assert {(r[0], r[1]) for r in rows} == {(doctor.id, alice.id)}
     assert "/p/alice/datasheet.csv" in {r[3] for r in rows}
 
