@@ -1,0 +1,123 @@
+"""Sharing over HTTP: a patient grants and revokes by Dr_ID, the access log, the doctor's
+home with what changed since the last visit, and the admin log."""
+
+import pyotp
+
+from services.web import accounts
+from services.web import db as schema
+from tests.test_web_auth import (
+    PATIENT_PW,
+    csrf,
+    make_doctor,
+    make_patient,
+    sign_in_doctor,
+    sign_in_patient,
+)
+
+
+def test_grant_view_revoke_and_the_access_log(app):
+    make_patient(app, "alice")
+    _, secret = make_doctor(app)
+    patient = app.test_client()
+    sign_in_patient(patient, "alice")
+    token = csrf(patient, "/p/alice/sharing")
+    unknown = patient.post("/p/alice/sharing", data={"csrf_token": token, "dr_id": "D999"})
+    assert unknown.status_code == 400 and "No doctor has that Dr_ID" in unknown.text
+    granted = patient.post("/p/alice/sharing", data={"csrf_token": token, "dr_id": "d100"})
+    assert granted.status_code == 302
+    page = patient.get("/p/alice/sharing").text
+    assert "Dr. Grace Tan" in page and "D100" in page
+
+    doctor = app.test_client()
+    sign_in_doctor(doctor, pyotp.TOTP(secret).now())
+    assert doctor.get("/p/alice/report").status_code == 200
+    assert doctor.get("/api/p/alice/record").status_code == 200
+
+    log = patient.get("/p/alice/access-log").text
+    assert "Dr. Grace Tan" in log and "/p/alice/report" in log and "share.grant D100" in log
+
+    doctor_row = page.split('name="doctor" value="')[1].split('"')[0]
+    revoked = patient.post(
+        "/p/alice/sharing/revoke", data={"csrf_token": token, "doctor": doctor_row}
+    )
+    assert revoked.status_code == 302
+    # Revocation is immediate: the very next request is refused.
+    assert doctor.get("/p/alice/report").status_code == 403
+    assert doctor.get("/api/p/alice/record").status_code == 403
+    assert "alice" not in doctor.get("/doctor").text
+    again = patient.post(
+        "/p/alice/sharing/revoke", data={"csrf_token": token, "doctor": doctor_row}
+    )
+    assert again.status_code == 400
+    assert "share.revoke D100" in patient.get("/p/alice/access-log").text
+
+
+def test_patients_cannot_share_someone_elses_data(app):
+    make_patient(app, "alice")
+    make_patient(app, "bob")
+    make_doctor(app)
+    bob = app.test_client()
+    sign_in_patient(bob, "bob")
+    token = csrf(bob, "/p/bob/sharing")
+    assert (
+        bob.post("/p/alice/sharing", data={"csrf_token": token, "dr_id": "D100"}).status_code == 403
+    )
+    assert bob.get("/p/alice/access-log").status_code == 403
+    no_csrf = bob.post("/p/bob/sharing", data={"dr_id": "D100"})
+    assert no_csrf.status_code == 403
+
+
+def test_doctor_home_shows_what_changed_since_the_last_visit(app):
+    make_patient(app, "alice")
+    _, secret = make_doctor(app)
+    patient = app.test_client()
+    sign_in_patient(patient, "alice")
+    token = csrf(patient, "/p/alice/sharing")
+    patient.post("/p/alice/sharing", data={"csrf_token": token, "dr_id": "D100"})
+    doctor = app.test_client()
+    sign_in_doctor(doctor, pyotp.TOTP(secret).now())
+    home = doctor.get("/doctor").text
+    assert 'data-patient-card="alice"' in home and "First visit" in home
+    assert "Vitals unavailable" in home, "no InfluxDB here: said, not a crash"
+    doctor.get("/p/alice")
+    conn = schema.connect(app.config["DATABASE"])
+    try:  # the visit happened a while ago
+        conn.execute("UPDATE audit SET at = at - 100 WHERE action = 'welcome'")
+    finally:
+        conn.close()
+    patient.post(
+        "/p/alice/habits", data={"csrf_token": token, "day": _today(), "sleep": "8", "water": "6"}
+    )
+    patient.post(
+        "/p/alice/questionnaire", data={"csrf_token": token, "sleep": "ok", "action": "submit"}
+    )
+    home = doctor.get("/doctor").text
+    assert "2 new habit logs" in home and "1 new questionnaire answers" in home
+
+
+def test_admin_actions_are_recorded(app):
+    alice, _ = make_patient(app, "alice")
+    make_doctor(app)
+    conn = schema.connect(app.config["DATABASE"])
+    try:
+        _, secret = accounts.create_admin(conn, "root@example.org", "root", PATIENT_PW)
+    finally:
+        conn.close()
+    admin = app.test_client()
+    sign_in_patient(admin, "root", code=pyotp.TOTP(secret).now())
+    token = csrf(admin, "/admin/")
+    admin.post("/admin/devices", data={"csrf_token": token, "device": "cab", "patient": "alice"})
+    admin.post("/admin/shares", data={"csrf_token": token, "patient": "alice", "dr_id": "D100"})
+    page = admin.get("/admin/").text
+    assert "device.assign" in page and "cab -&gt; alice" in page and "share.grant" in page
+    patient = app.test_client()
+    sign_in_patient(patient, "alice")
+    log = patient.get("/p/alice/access-log").text
+    assert "Administrator" in log and "admin.share.grant alice / D100" in log
+    assert alice.username == "alice"
+
+
+def _today() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).date().isoformat()
