@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-SYSTEM_PACKAGES := mosquitto mosquitto-clients influxdb poppler-utils chromium fonts-dejavu-core
+SYSTEM_PACKAGES := mosquitto mosquitto-clients influxdb poppler-utils chromium fonts-dejavu-core iproute2
 
 .PHONY: run test lint format system-deps venv clean
 

@@ -142,7 +142,7 @@ class Fleet:
             return self._refuse(writer, peer, "too many connections from this address")
         self.connections += 1
         self._per_address[address] += 1
-        _tune_socket(writer)
+        _tune_socket(writer, self.settings.keepalive)
         device = None
         claimed = None  # the id a device asked for, logged even when refused
         reason = "closed by device"
@@ -324,18 +324,24 @@ class Fleet:
         self._tasks.discard(asyncio.current_task())
 
 
-def _tune_socket(writer: asyncio.StreamWriter) -> None:
-    """Commands go out at once, and a peer that vanished without a FIN is noticed."""
+def _tune_socket(writer: asyncio.StreamWriter, keepalive: int) -> None:
+    """Commands go out at once, and a peer that vanished without a FIN is noticed.
+
+    After ``keepalive`` quiet seconds the kernel probes three times; a peer that
+    answers none (power cut, Wi-Fi gone) is dropped. TCP_USER_TIMEOUT is set to
+    the same total, since on Linux it overrides the probe count.
+    """
     sock = writer.get_extra_info("socket")
     if sock is None:
         return
+    interval = max(1, keepalive // 6)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
     for name, value in (
-        ("TCP_KEEPIDLE", 60),
-        ("TCP_KEEPINTVL", 10),
+        ("TCP_KEEPIDLE", keepalive),
+        ("TCP_KEEPINTVL", interval),
         ("TCP_KEEPCNT", 3),
-        ("TCP_USER_TIMEOUT", 30_000),
+        ("TCP_USER_TIMEOUT", (keepalive + 3 * interval) * 1000),
     ):
         if hasattr(socket, name):
             sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), value)

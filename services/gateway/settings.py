@@ -20,6 +20,7 @@ class Settings:
     hello_settle: float = 0.05
     transfer_timeout: float = 10.0
     idle_timeout: float = 900.0
+    keepalive: int = 60
     max_connections: int = 10_000
     max_per_address: int = 64
     cmd_queue: int = 8
@@ -40,6 +41,7 @@ class Settings:
             hello_settle=env_float(env, "GATEWAY_HELLO_SETTLE", 0.05, minimum=0.001),
             transfer_timeout=env_float(env, "GATEWAY_TRANSFER_TIMEOUT", 10.0, minimum=0.1),
             idle_timeout=env_float(env, "GATEWAY_IDLE_TIMEOUT", 900.0, minimum=1.0),
+            keepalive=env_int(env, "GATEWAY_KEEPALIVE", 60, minimum=1),
             max_connections=env_int(env, "GATEWAY_MAX_CONNECTIONS", 10_000, minimum=1),
             max_per_address=env_int(env, "GATEWAY_MAX_PER_ADDRESS", 64, minimum=1),
             cmd_queue=env_int(env, "GATEWAY_CMD_QUEUE", 8, minimum=1),
