@@ -1,0 +1,175 @@
+"""The cabinet and camera against real Mosquitto and the real gateway with seed-faithful
+devices: inventory, lights with the device's answer or its absence, snapshots on disk."""
+
+import base64
+import json
+import threading
+
+import pyotp
+import pytest
+
+from services.web import access, create_app, devices, start_background, stop_background
+from services.web import db as schema
+from services.web.settings import Settings
+from tests.support.frames import jpeg
+from tests.support.net import free_port, wait_until
+from tests.support.seed_clients import SeedDevice
+from tests.test_web_auth import csrf, make_doctor, make_patient, sign_in_doctor, sign_in_patient
+
+
+@pytest.fixture
+def cab_app(tmp_path, broker):
+    env = {
+        "SMARTCAB_DATA_DIR": str(tmp_path / "web"),
+        "INFLUX_URL": f"http://127.0.0.1:{free_port()}",
+        "WEB_GALLERY_KEEP": "3",
+        "WEB_COMMAND_TIMEOUT": "2",
+        **broker.env(),
+    }
+    app = create_app({"TESTING": True}, settings=Settings.from_env(env))
+    alice, _ = make_patient(app, "alice")
+    conn = schema.connect(app.config["DATABASE"])
+    try:
+        for device in ("cab", "img", "cab-2"):
+            devices.assign(conn, device, alice.id)
+    finally:
+        conn.close()
+    start_background(app)
+    assert app.extensions["smartcab.hub"].client.wait_connected(10)
+    yield app
+    stop_background(app)
+
+
+def _patient(app):
+    client = app.test_client()
+    sign_in_patient(client, "alice")
+    return client, csrf(client, "/p/alice/cabinet")
+
+
+def _cmd(client, token, device, cmd):
+    return client.post(
+        f"/api/p/alice/devices/{device}/cmd", json={"cmd": cmd}, headers={"X-CSRF-Token": token}
+    )
+
+
+def test_lights_reach_a_seed_cabinet_and_its_counts_show(cab_app, gateway):
+    client, token = _patient(cab_app)
+    cabinet = SeedDevice(gateway.port, b"cab")
+    try:
+        cabinet.send_sized(json.dumps({"Nutella": 2, "Pepsi": 1, "Pringles": 0}).encode())
+        view = wait_until(
+            lambda: (v := client.get("/api/p/alice/cabinet").json)["cabinets"][0]["items"] and v,
+            what="inventory on the page",
+        )
+        cab = next(c for c in view["cabinets"] if c["device"] == "cab")
+        assert [(i["name"], i["count"]) for i in cab["items"]] == [
+            ("Nutella", 2),
+            ("Pepsi", 1),
+            ("Pringles", 0),
+        ]
+        assert cab["state"] == "online"
+        assert "changes" not in view and view["history_error"], "no InfluxDB: said so"
+        for cmd in (b"lof", b"lon"):
+            got: list[bytes] = []
+            reader = threading.Thread(target=lambda got=got: got.append(cabinet.recv_command()))
+            reader.start()
+            answer = _cmd(client, token, "cab", cmd.decode())
+            reader.join(10)
+            assert got == [cmd]
+            assert answer.status_code == 200
+            assert answer.json == {
+                "answered": True,
+                "device": "cab",
+                "cmd": cmd.decode(),
+                "ok": True,
+                "error": None,
+            }
+        page = client.get("/p/alice/cabinet").text
+        assert 'data-item="Nutella"' in page and 'data-cmd="lof"' in page
+    finally:
+        cabinet.close()
+    # A cabinet that is not connected: the gateway answers that it could not deliver.
+    refused = _cmd(client, token, "cab-2", "lon")
+    assert refused.status_code == 502 and refused.json["error"] == "device not connected"
+
+
+def test_a_command_nobody_answers_says_so(cab_app):
+    client, token = _patient(cab_app)
+    answer = _cmd(client, token, "cab", "lon")  # no gateway runs: nobody answers
+    assert answer.status_code == 504
+    assert answer.json["answered"] is False and answer.json["error"] == "no answer"
+
+
+def test_commands_are_checked(cab_app):
+    client, token = _patient(cab_app)
+    assert _cmd(client, token, "cab", "img").status_code == 400
+    assert _cmd(client, token, "cab", "reboot").status_code == 400
+    assert _cmd(client, token, "wch", "bpm").status_code == 403, "not alice's device"
+    no_csrf = client.post("/api/p/alice/devices/cab/cmd", json={"cmd": "lon"})
+    assert no_csrf.status_code == 403
+    alice = schema.connect(cab_app.config["DATABASE"])
+    try:
+        doctor, secret = make_doctor(cab_app)
+        patient_id = alice.execute("SELECT id FROM users WHERE username = 'alice'").fetchone()[0]
+        access.share(alice, patient_id, doctor.id)
+    finally:
+        alice.close()
+    doc = cab_app.test_client()
+    sign_in_doctor(doc, pyotp.TOTP(secret).now())
+    assert doc.get("/p/alice/cabinet").status_code == 200
+    doc_cmd = doc.post(
+        "/api/p/alice/devices/cab/cmd", json={"cmd": "lon"}, headers={"X-CSRF-Token": csrf(doc)}
+    )
+    assert doc_cmd.status_code == 403, "doctors look, patients switch"
+
+
+def test_photo_from_a_seed_camera_is_kept_with_a_retention_limit(cab_app, gateway, mqtt_recorder):
+    client, token = _patient(cab_app)
+    camera = SeedDevice(gateway.port, b"img")
+    try:
+        frame = jpeg("first")
+        got = []
+
+        def serve():
+            got.append(camera.recv_command())
+            camera.send_sized(base64.b64encode(frame))
+
+        device = threading.Thread(target=serve)
+        device.start()
+        assert _cmd(client, token, "img", "img").status_code == 200
+        device.join(10)
+        assert got == [b"img"]
+        cam = wait_until(
+            lambda: client.get("/api/p/alice/cabinet").json["cameras"][0]["frames"],
+            what="snapshot saved",
+        )
+        shot = _get(client, f"/p/alice/camera/img/{cam[0]['name']}")
+        assert shot.status_code == 200 and shot.mimetype == "image/jpeg"
+        assert shot.data == frame and shot.headers["Cache-Control"] == "no-store"
+    finally:
+        camera.close()
+    # More frames than the limit (3): only the newest stay on disk.
+    for i in range(4):
+        mqtt_recorder.publish("smartcab/devices/img/image", jpeg(f"frame {i}"), retain=True)
+    frames = wait_until(
+        lambda: [
+            f
+            for f in client.get("/api/p/alice/cabinet").json["cameras"][0]["frames"]
+            if f["name"]
+            and len(list((cab_app.config["SETTINGS"].gallery_dir / "img").iterdir())) == 3
+        ],
+        what="retention applied",
+    )
+    names = {f["name"] for f in frames}
+    latest = _get(client, f"/p/alice/camera/img/{frames[0]['name']}").data
+    assert latest == jpeg("frame 3") and len(names) == 3
+    assert client.get("/p/alice/camera/img/..%2Fweb.sqlite3").status_code == 404
+    assert client.get("/p/alice/camera/cab/x.jpg").status_code == 404
+
+
+def _get(client, path):
+    """A file response read and closed (send_file streams from an open file)."""
+    response = client.get(path)
+    response.get_data()
+    response.close()
+    return response
