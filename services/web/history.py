@@ -173,8 +173,8 @@ class HealthData:
         query = (
             'SELECT DIFFERENCE("count") AS "diff" FROM "inventory"'
             f' WHERE "patient" = {quote_str(patient)}'
-            f" AND time >= {quote_str(history.rfc3339(start - timedelta(days=1)))}"
-            f" AND time < {quote_str(history.rfc3339(end))}"
+            f" AND time >= {history.rfc3339(start - timedelta(days=1))}"
+            f" AND time < {history.rfc3339(end)}"
             ' GROUP BY "device", "item"'
         )
         start_ms = int(start.timestamp() * 1000)
