@@ -6,11 +6,13 @@ import base64
 import json
 import re
 import threading
+import time
 from datetime import UTC, datetime
 
 import pyotp
 from playwright.sync_api import expect
 
+from services.common.timeutil import rfc3339_ms
 from tests.support import browser
 from tests.support.frames import jpeg
 from tests.support.net import wait_until
@@ -45,7 +47,7 @@ def _setup(tmp_path, env):
         "S1234567A",
         password=DOCTOR_PW,
     )
-    for device in ("cab", "img"):
+    for device in ("cab", "img", "wch"):
         browser.cli(data_env, "devices", "assign", device, "--patient", "alice")
     return server, re.search(r"TOTP secret: (\w+)", out)[1]
 
@@ -77,7 +79,18 @@ def test_cabinet_camera_habits_record_and_sharing_in_the_browser(
         # Two reports from the seed cabinet: three snacks taken out today.
         cabinet.send_sized(json.dumps({"Nutella": 3, "Pepsi": 2, "Pringles": 1}).encode())
         cabinet.send_sized(json.dumps({"Nutella": 1, "Pepsi": 2, "Pringles": 0}).encode())
+        # Two heart-rate readings today, as the gateway publishes the watch's.
+        now = int(time.time() * 1000)
+        for i, bpm in enumerate((70.0, 76.0)):
+            body = {"device": "wch", "metric": "heart_rate", "value": bpm, "unit": "bpm",
+                    "ts": rfc3339_ms(now - 60_000 * (i + 1))}  # fmt: skip
+            mqtt_recorder.publish("smartcab/devices/wch/vitals/heart_rate", json.dumps(body))
         wait_until(lambda: _snacks_stored(influxdb), timeout=20, what="inventory stored")
+        wait_until(
+            lambda: influxdb.count("SELECT count(value) FROM vitals WHERE patient = 'alice'") == 2,
+            timeout=20,
+            what="vitals stored",
+        )
         base = f"http://127.0.0.1:{server.port}"
         with browser.chromium() as chrome:
             context = chrome.new_context(viewport={"width": 1280, "height": 900})
@@ -132,6 +145,7 @@ def test_cabinet_camera_habits_record_and_sharing_in_the_browser(
             today = page.locator(f"#week tr[data-day='{datetime.now(UTC).date().isoformat()}']")
             expect(today.locator("td[data-habit=sleep]")).to_have_text("7.5")
             expect(today.locator("td.snacks")).to_have_text("3")
+            expect(today.locator("td[data-vital=heart_rate]")).to_have_text("73")
             expect(page.locator(".streak[data-habit=sleep] .v")).to_contain_text("1")
             browser.screenshot(page, "11-habits")
 
@@ -193,14 +207,15 @@ def test_cabinet_camera_habits_record_and_sharing_in_the_browser(
             page.goto(f"{base}/p/alice/access-log")
             log = page.locator("#access-log")
             expect(log).to_contain_text("Dr. Grace Tan")
-            expect(log).to_contain_text("blood_tests_add")
+            expect(log).to_contain_text("Added blood test results")
+            expect(log).to_contain_text("Wrote advice")
             browser.screenshot(page, "17-access-log")
             page.goto(f"{base}/p/alice/sharing")
             page.click(".shares li[data-dr=D100] button")
             expect(page.locator("p.ok")).to_contain_text("Access removed")
             assert dpage.reload().status == 403
             page.goto(f"{base}/p/alice/access-log")
-            expect(log.locator("tr").nth(1)).to_contain_text("share.revoke D100")
+            expect(log.locator("tr").nth(1)).to_contain_text("Removed access for D100")
             doctor.close()
             context.close()
     finally:

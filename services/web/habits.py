@@ -138,11 +138,13 @@ def week(
     goal = goals(conn, patient_id)
     rows = []
     for i in range(7):
-        day = (end - timedelta(days=i)).isoformat()
+        moment = end - timedelta(days=i)
+        day = moment.isoformat()
         values = days.get(day, {})
         rows.append(
             {
                 "day": day,
+                "label": moment.strftime("%a %d %b"),
                 "habits": {h.key: _cell(h, values.get(h.key), goal[h.key]) for h in HABITS},
                 "snacks": None if snacks is None else snacks.get(day, 0),
                 "vitals": None if vitals is None else vitals.get(day, {}),

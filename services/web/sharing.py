@@ -49,15 +49,65 @@ def _log(conn, actor: accounts.User, patient: accounts.User, action: str) -> Non
     )
 
 
+# What each audited action means to the patient reading the log.
+ACTIONS = {
+    "welcome": "Opened your home page",
+    "monitoring": "Viewed your health monitoring",
+    "report": "Viewed your health report",
+    "datasheet": "Viewed your data sheet",
+    "datasheet_csv": "Downloaded your readings (CSV)",
+    "cabinet": "Viewed your cabinet",
+    "habits": "Viewed your habits",
+    "questionnaire": "Read your questionnaire",
+    "snapshot": "Viewed a camera snapshot",
+    "blood_tests_add": "Added blood test results",
+    "advice_add": "Wrote advice",
+    "note_add": "Wrote a note",
+    "report_request": "Asked for a report or export",
+    "report_download": "Downloaded a report",
+    "live": "Followed your live readings",
+}
+
+
+def _describe(action: str) -> str:
+    if action in ACTIONS:
+        return ACTIONS[action]
+    if action.startswith("api_") or action == "report_status":
+        return "Read your data"
+    if action.startswith("share.grant"):
+        return f"Shared your data with {action.split(' ', 1)[1]}"
+    if action.startswith("share.revoke"):
+        return f"Removed access for {action.split(' ', 1)[1]}"
+    return action
+
+
 def access_log(conn: sqlite3.Connection, patient_id: int, limit: int = 200) -> list[dict]:
-    """Who opened or changed what of this patient's, newest first."""
+    """Who opened or changed what of this patient's, newest first.
+
+    A page load makes several audited requests (the page, its data, its live
+    stream); consecutive entries of one person within a minute are shown as one.
+    """
     rows = conn.execute(
-        "SELECT a.at, a.action, a.path, a.ip, u.display_name AS actor, u.role, u.dr_id"
-        " FROM audit a JOIN users u ON u.id = a.actor_id WHERE a.patient_id = ?"
-        " ORDER BY a.id DESC LIMIT ?",
-        (patient_id, limit),
+        "SELECT a.at, a.action, a.path, a.ip, u.id AS actor_id, u.display_name AS actor,"
+        " u.role, u.dr_id FROM audit a JOIN users u ON u.id = a.actor_id"
+        " WHERE a.patient_id = ? ORDER BY a.id DESC LIMIT ?",
+        (patient_id, limit * 5),
     )
-    return [dict(r) for r in rows]
+    out: list[dict] = []
+    for r in rows:
+        entry = dict(r, what=_describe(r["action"]), actions=[r["action"]])
+        last = out[-1] if out else None
+        data_only = entry["what"] in ("Read your data", ACTIONS["live"])
+        if last and last["actor_id"] == r["actor_id"] and last["at"] - r["at"] < 60:
+            if data_only or entry["what"] == last["what"]:
+                last["actions"].append(r["action"])
+                continue
+            if last["what"] in ("Read your data", ACTIONS["live"]):
+                entry["actions"] += last["actions"]
+                out[-1] = entry | {"at": last["at"]}
+                continue
+        out.append(entry)
+    return out[:limit]
 
 
 def admin_action(conn, admin: accounts.User, action: str, detail: str, patient=None) -> None:
