@@ -5,14 +5,14 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RUNS = 2_000_000  # about 30 s here; docs/reliability.md records a longer run
+RUNS = 300_000  # about 30 s on two cores; docs/reliability.md records a 10-million run
 
 
-def test_two_million_inputs_neither_crash_nor_hang_the_decoders(tmp_path):
+def test_a_fuzz_run_neither_crashes_nor_hangs_the_decoders(tmp_path):
     run = subprocess.run(
         [
             sys.executable,
-            *("-m", "fuzz.protocol", f"-runs={RUNS}", "-max_len=512", "-timeout=5"),
+            *("-m", "fuzz.protocol", f"-runs={RUNS}", "-max_len=256", "-timeout=5"),
             f"-artifact_prefix={tmp_path}/",
         ],
         cwd=ROOT,
