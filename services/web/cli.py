@@ -12,7 +12,7 @@ import segno
 from services.common.mqtt import MqttClient
 from services.common.settings import MqttSettings
 
-from . import access, accounts, devices
+from . import access, accounts, devices, sharing
 from . import db as schema
 from .errors import NotFound, WebError
 from .settings import Settings
@@ -141,6 +141,7 @@ def _dispatch(args, settings: Settings, conn) -> int:
         if username and patient is None:
             raise NotFound(f"no patient {username!r}")
         devices.assign(conn, device, patient.id if patient else None)
+        sharing.command_line_action(conn, "device.assign", f"{device} -> {username or 'nobody'}")
         if _publish_assignment(settings.mqtt, device, username or None):
             print(f"device {device} -> {username or '(nobody)'}; published to the broker")
         else:
@@ -160,5 +161,7 @@ def _dispatch(args, settings: Settings, conn) -> int:
             access.share(conn, patient.id, doctor.id)
         else:
             access.unshare(conn, patient.id, doctor.id)
+        detail = f"{patient.username} / {doctor.dr_id}"
+        sharing.command_line_action(conn, f"share.{args.cmd}", detail)
         print(f"{args.cmd}: {patient.username} -> {doctor.dr_id} at {time.strftime('%H:%M:%S')}")
     return 0

@@ -120,6 +120,14 @@ def admin_action(conn, admin: accounts.User, action: str, detail: str, patient=N
         _log(conn, admin, patient, f"admin.{action} {detail}")
 
 
+def command_line_action(conn: sqlite3.Connection, action: str, detail: str) -> None:
+    """Record a change made with the admin CLI (no signed-in actor)."""
+    conn.execute(
+        "INSERT INTO admin_log (at, actor_id, action, detail) VALUES (?, NULL, ?, ?)",
+        (int(time.time()), action, detail),
+    )
+
+
 def admin_log(conn: sqlite3.Connection, limit: int = 50) -> list[dict]:
     rows = conn.execute(
         "SELECT l.at, l.action, l.detail, u.display_name AS actor FROM admin_log l"
