@@ -43,6 +43,7 @@ class Listener:
 
     patient: str
     session: str = ""
+    opened: int = 0  # order of opening, to find a session's oldest stream
     events: queue.Queue = field(default_factory=lambda: queue.Queue(maxsize=QUEUE_SIZE))
     overflowed: bool = False
     closed: bool = False
@@ -89,6 +90,7 @@ class Hub:
         self._assignments = assignments
         self._lock = threading.Lock()
         self._listeners: set[Listener] = set()
+        self._opened = 0
         self._patients: dict[str, str] = {}
         self._device_state: dict[str, str] = {}
         self._gateway = OFFLINE
@@ -129,14 +131,23 @@ class Hub:
     # listeners -----------------------------------------------------------------
 
     def listen(self, patient: str, session: str = "") -> Listener:
+        """A new stream; past PER_SESSION the session's oldest stream is closed for it."""
+        evicted = None
         with self._lock:
+            mine = [x for x in self._listeners if session and x.session == session]
+            # A few tabs per session are normal; more would starve other people's streams.
+            # The server only notices a page that was left at its next write, so a
+            # session's newest page replaces its oldest stream instead of being refused.
+            if len(mine) >= PER_SESSION:
+                evicted = min(mine, key=lambda x: x.opened)
+                self._listeners.discard(evicted)
             if len(self._listeners) >= self.max_listeners:
                 raise TooManyListeners("too many live streams")
-            # A few tabs per session are normal; more would starve other people's streams.
-            if session and sum(x.session == session for x in self._listeners) >= PER_SESSION:
-                raise TooManyListeners("too many live streams for this session")
-            listener = Listener(patient, session)
+            self._opened += 1
+            listener = Listener(patient, session, opened=self._opened)
             self._listeners.add(listener)
+        if evicted is not None:
+            evicted.close()
         return listener
 
     def end_session(self, session: str) -> None:
