@@ -6,7 +6,7 @@ import re
 import pyotp
 import pytest
 
-from services.web import access, accounts, create_app, stop_background
+from services.web import access, accounts, create_app, devices, stop_background
 from services.web import db as schema
 from services.web.settings import Settings
 from tests.support.net import free_port
@@ -245,3 +245,49 @@ def test_form_errors_are_rendered_not_carried_in_urls(app, client):
     )
     assert bad.status_code == 400
     assert "Enter both blood pressure numbers." in bad.get_data(as_text=True)
+
+
+PATIENT_WRITES = {
+    "/p/{u}/readings",
+    "/p/{u}/habits",
+    "/p/{u}/habits/goals",
+    "/p/{u}/questionnaire",
+    "/p/{u}/sharing",
+    "/p/{u}/sharing/revoke",
+    "/api/p/{u}/devices/cab/cmd",
+}
+DOCTOR_WRITES = {"/p/{u}/blood-tests", "/p/{u}/advice", "/p/{u}/notes"}
+
+
+def test_each_side_writes_only_its_own_part(app):
+    """A sharing doctor writes only the record; the patient never writes the record."""
+    alice, _ = make_patient(app, "alice")
+    doctor, secret = make_doctor(app)
+    conn = _db(app)
+    try:
+        access.share(conn, alice.id, doctor.id)
+        devices.assign(conn, "cab", alice.id)
+    finally:
+        conn.close()
+    doc = app.test_client()
+    sign_in_doctor(doc, pyotp.TOTP(secret).now())
+    patient = app.test_client()
+    sign_in_patient(patient, "alice")
+    forms = dict(POSTS)
+    assert set(forms) == PATIENT_WRITES | DOCTOR_WRITES | {"/api/p/{u}/reports"}
+    for client, refused in ((doc, PATIENT_WRITES), (patient, DOCTOR_WRITES)):
+        token = csrf(client, "/p/alice")
+        for path in refused:
+            r = client.post(path.format(u="alice"), data={"csrf_token": token, **forms[path]})
+            assert r.status_code == 403, (path, r.status_code)
+    conn = _db(app)
+    try:
+        written = [
+            conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+            for t in ("blood_tests", "doctor_advice", "doctor_notes", "habits", "habit_goals")
+        ]
+        written.append(conn.execute("SELECT COUNT(*) FROM questionnaire_answers").fetchone()[0])
+        shares = conn.execute("SELECT COUNT(*) FROM shares").fetchone()[0]
+    finally:
+        conn.close()
+    assert written == [0] * 6 and shares == 1

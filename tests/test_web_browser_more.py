@@ -196,6 +196,7 @@ def test_cabinet_camera_habits_record_and_sharing_in_the_browser(
 
             # The patient sees what the doctor wrote.
             page.goto(f"{base}/p/alice/report")
+            expect(page.locator("#live-state")).to_have_text("live")
             expect(page.locator("tr[data-test=HbA1c] .val")).to_contain_text("6.3")
             expect(page.locator("tr[data-test=HbA1c] .badge")).to_have_text("high")
             expect(page.locator("tr[data-test=LDL] .badge")).to_have_count(0)
