@@ -11,16 +11,18 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import gateway, reports
+from . import gateway, pipeline, reports
 from .harness import ROOT, Figure, machine
 
 FIGURES = {
     "throughput": gateway.throughput,
     "connections": gateway.connections,
     "latency": gateway.latency,
+    "recorder": pipeline.recorder,
+    "images": pipeline.images,
     "reports": reports.reports,
 }
-# Figures 4 to 6 (recorder, images, dashboard) join next (issue 10).
+# Figure 6 (the dashboard's month chart against the same InfluxQL sent directly) is next.
 
 
 def write_table(figures: list[Figure], quick: bool, path: Path) -> None:

@@ -1,0 +1,215 @@
+"""Figures 4 and 5: the recorder into InfluxDB, and camera images through the gateway."""
+
+import asyncio
+import base64
+import json
+import os
+import statistics
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+from services.common import protocol as p
+from tests.support.influxdb import InfluxDB
+from tests.support.mosquitto import Mosquitto
+from tests.support.services import ServiceProcess
+
+from .harness import Counter, Figure, Publisher, Stack
+
+DEVICES = 10
+
+
+def _vitals(n: int) -> list[tuple[str, str]]:
+    """``n`` distinct readings as (topic, payload), like the gateway publishes them."""
+    base = 1_767_225_600_000  # 2026-01-01, every reading its own millisecond
+    out = []
+    for i in range(n):
+        device = f"wch-{i % DEVICES:02d}"
+        ms = base + i
+        ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
+        body = {"device": device, "metric": "heart_rate", "value": 60.0 + i % 40, "unit": "bpm"}
+        out.append((f"smartcab/devices/{device}/vitals/heart_rate", json.dumps({**body, "ts": ts})))
+    return out
+
+
+def _publish_all(publisher: Publisher, messages: list[tuple[str, str]]) -> float:
+    started = time.perf_counter()
+    for topic, payload in messages:
+        publisher.client.publish(topic, payload, qos=1)
+    return started
+
+
+def recorder(quick: bool) -> list[Figure]:
+    """Figure 4: points/s landed in InfluxDB vs a bare subscriber, and vs direct batches."""
+    n = 20_000 if quick else 100_000
+    messages = _vitals(n)
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        workdir = Path(tmp)
+        (workdir / "mq").mkdir()
+        (workdir / "influx").mkdir()
+        broker = Mosquitto(
+            workdir / "mq", extra_conf="max_inflight_messages 1000\nmax_queued_messages 1000000"
+        )
+        broker.start()
+        influx = InfluxDB(workdir / "influx").start()
+        try:
+            publisher = Publisher(broker.port)
+            counter = Counter(broker.port, "smartcab/devices/+/vitals/#", n)
+            started = _publish_all(publisher, messages)
+            counter.done.wait(300)
+            bare_rate = n / (counter.finished - started)
+            counter.close()
+
+            env = {**broker.env(), **influx.env(), "SMARTCAB_DATA_DIR": str(workdir / "data")}
+            env["LOG_LEVEL"] = "WARNING"
+            rec = ServiceProcess("recorder", workdir, env).start()
+            status = Counter(broker.port, "smartcab/services/recorder/status", 1)
+            status.done.wait(30)
+            status.close()
+            time.sleep(1)  # the recorder's subscriptions are made right after it says online
+            started = _publish_all(publisher, messages)
+            landed = 0
+            deadline = started + 600
+            while landed < n and time.perf_counter() < deadline:
+                time.sleep(0.2)
+                landed = influx.count('SELECT count("value") FROM "vitals"')
+            recorder_rate = landed / (time.perf_counter() - started)
+            rec.stop()
+            publisher.close()
+
+            base = 1_767_225_600_000
+            lines = [
+                f"ceiling,device=wch-{i % DEVICES:02d} value={60 + i % 40}.0 {base + i}"
+                for i in range(n)
+            ]
+            started = time.perf_counter()
+            for k in range(0, n, 5000):
+                request = urllib.request.Request(
+                    f"{influx.url}/write?db=vitals&precision=ms",
+                    data="\n".join(lines[k : k + 5000]).encode(),
+                    method="POST",
+                )
+                with urllib.request.urlopen(request, timeout=60) as response:
+                    response.read()
+            direct_rate = n / (time.perf_counter() - started)
+        finally:
+            influx.kill()
+            broker.kill()
+    ratio = recorder_rate / bare_rate
+    return [
+        Figure(
+            "recorder points per second into InfluxDB (vs a bare subscriber)",
+            round(recorder_rate),
+            "points/s",
+            round(bare_rate),
+            round(ratio, 2),
+            ">= 0.7, zero loss",
+            ratio >= 0.7 and landed == n,
+        ),
+        Figure(
+            "recorder vs 5,000-line batches posted straight to InfluxDB",
+            round(recorder_rate),
+            "points/s",
+            round(direct_rate),
+            round(recorder_rate / direct_rate, 2),
+            "(the database's own ceiling here; no target)",
+            True,
+        ),
+    ]
+
+
+def _jpeg(size: int) -> bytes:
+    return b"\xff\xd8\xff\xe0" + os.urandom(size - 6) + b"\xff\xd9"
+
+
+async def _raw_transfer(data: bytes) -> float:
+    """The same bytes over a plain loopback TCP connection: the reference."""
+    got = asyncio.get_running_loop().create_future()
+
+    async def receive(reader, writer) -> None:
+        await reader.readexactly(len(data))
+        got.set_result(time.perf_counter())
+        writer.close()
+
+    server = await asyncio.start_server(receive, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    _, writer = await asyncio.open_connection("127.0.0.1", port)
+    started = time.perf_counter()
+    writer.write(data)
+    finished = await got
+    writer.close()
+    server.close()
+    await server.wait_closed()
+    return finished - started
+
+
+class Arrivals:
+    """Timestamps every message on one topic; ``wait_next`` blocks for the next one."""
+
+    def __init__(self, port: int, topic: str) -> None:
+        self.times: list[float] = []
+        self._new = threading.Event()
+        self.counter = Counter(port, topic, 10**9, keep=self._keep)
+
+    def _keep(self, message, at: float) -> None:
+        self.times.append(at)
+        self._new.set()
+
+    def wait_past(self, seen: int, timeout: float = 30) -> float:
+        deadline = time.monotonic() + timeout
+        while len(self.times) <= seen:
+            self._new.clear()
+            if len(self.times) > seen or not self._new.wait(deadline - time.monotonic()):
+                break
+        if len(self.times) <= seen:
+            raise RuntimeError("no image arrived")
+        return self.times[seen]
+
+
+def images(quick: bool) -> list[Figure]:
+    """Figure 5: a 60 KB and a 96 KB JPEG from a camera to a subscriber vs raw loopback TCP."""
+    runs = 5 if quick else 20
+    figures = []
+    with Stack() as stack:
+        arrivals = Arrivals(stack.broker.port, "smartcab/devices/img/image")
+        for size in (60_000, 96_000):
+            b64 = base64.b64encode(_jpeg(size))
+
+            async def camera_runs(b64: bytes = b64) -> list[float]:
+                reader, writer = await asyncio.open_connection("127.0.0.1", stack.gateway_port)
+                link = p.DeviceLink()
+                while not link.registered:
+                    for event in link.feed(await reader.read(256)):
+                        if isinstance(event, p.IdRequested):
+                            writer.write(p.hello("img"))
+                times = []
+                for _ in range(runs):
+                    seen = len(arrivals.times)
+                    started = time.perf_counter()
+                    writer.write(p.size_declaration(len(b64)))
+                    while p.SEND not in await reader.read(16):
+                        pass
+                    writer.write(b64)
+                    arrived = await asyncio.to_thread(arrivals.wait_past, seen)
+                    times.append(arrived - started)
+                writer.close()
+                return times
+
+            gateway_s = statistics.median(asyncio.run(camera_runs()))
+            raw_s = statistics.median([asyncio.run(_raw_transfer(b64)) for _ in range(runs)])
+            ratio = raw_s / gateway_s
+            figures.append(
+                Figure(
+                    f"{size // 1000} KB JPEG camera to subscriber (vs raw loopback TCP)",
+                    round(gateway_s * 1000, 2),
+                    "ms",
+                    round(raw_s * 1000, 3),
+                    round(ratio, 3),
+                    ">= 0.5 (throughput ratio: raw time / our time)",
+                    ratio >= 0.5,
+                )
+            )
+        arrivals.counter.close()
+    return figures
