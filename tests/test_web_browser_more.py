@@ -148,6 +148,19 @@ def test_cabinet_camera_habits_record_and_sharing_in_the_browser(
             expect(today.locator("td[data-vital=heart_rate]")).to_have_text("73")
             expect(page.locator(".streak[data-habit=sleep] .v")).to_contain_text("1")
             browser.screenshot(page, "11-habits")
+            phone = chrome.new_context(
+                viewport={"width": 390, "height": 844}, storage_state=context.storage_state()
+            )
+            mobile = phone.new_page()
+            mobile.goto(f"{base}/p/alice/cabinet")
+            expect(mobile.locator("[data-cabinet=cab] li[data-item=Nutella] .count")).to_have_text(
+                "5"
+            )
+            browser.screenshot(mobile, "18-cabinet-phone")
+            mobile.goto(f"{base}/p/alice/habits")
+            expect(mobile.locator("#week td.snacks").first).to_have_text("3")
+            browser.screenshot(mobile, "18-habits-phone")
+            phone.close()
 
             page.click("nav.tabs >> text=Questionnaire")
             page.fill("textarea[name=sleep]", "About seven hours, I wake up rested.")

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 200
 PER_SESSION = 4
+REPORTS_FOLLOWED = 1000
 UNITS = {"heart_rate": "bpm", "temperature": "temp", "spo2": "spo2"}
 MANUAL_PREFIX = "manual-"
 
@@ -375,6 +376,9 @@ class Hub:
         with self._lock:
             asked = {"id": body["id"], "stage": "sent", "patient": body["patient"]}
             self._reports[body["id"]] = asked
+            # Followed in memory only while fresh; the reporter's stored result answers later.
+            while len(self._reports) > REPORTS_FOLLOWED:
+                self._reports.pop(next(iter(self._reports)))
         self.client.publish(f"{self.topics.root}/reports/requests", json.dumps(body))
 
     def report_state(self, report_id: str) -> dict | None:
