@@ -11,7 +11,7 @@ import pytest
 
 from tests.support.mqtt import Recorder
 from tests.support.net import wait_until
-from tests.support.seed_clients import SeedWatch
+from tests.support.seed_clients import SeedDevice, SeedWatch
 
 pytestmark = pytest.mark.slow
 
@@ -187,11 +187,32 @@ def test_recorder_killed_mid_batch_loses_and_duplicates_nothing(pipeline, influx
 
 def test_broker_restart_loses_and_duplicates_nothing(pipeline, influxdb, broker):
     gateway, recorder, _scheduler = pipeline
+    cabinet = SeedDevice(gateway.port, b"cab-01")
+    shelves = [{"Nutella": 5 - i, "Pepsi": i} for i in range(6)]
     with WatchLoop(gateway.port) as watch:
         watch.wait_rounds(2)
+        for items in shelves[:2]:
+            cabinet.send_sized(json.dumps(items).encode())
         broker.stop()
+        for items in shelves[2:4]:  # taken while the broker is away: the gateway queues them
+            cabinet.send_sized(json.dumps(items).encode())
         broker.start()
         recorder.wait_log("session_present=True")
+        for items in shelves[4:]:
+            cabinet.send_sized(json.dumps(items).encode())
         watch.wait_rounds(3, timeout=30)
         got = wait_stored(influxdb, watch)
         assert_exactly_once(got, watch)
+
+    def nutella() -> list[int]:
+        rows = influxdb.rows(
+            """SELECT "count" FROM "inventory" WHERE "device" = 'cab-01' AND "item" = 'Nutella'"""
+        )
+        return [row["count"] for row in rows]
+
+    wait_until(lambda: len(nutella()) >= len(shelves), timeout=20, what="every inventory report")
+    assert nutella() == [5, 4, 3, 2, 1, 0]  # each change once, in order
+    with Recorder(broker.host, broker.port, ["smartcab/devices/cab-01/inventory"]) as late:
+        retained = json.loads(late.wait("smartcab/devices/cab-01/inventory")[0].payload)
+        assert retained["items"] == shelves[-1]  # the retained state is the latest
+    cabinet.close()
