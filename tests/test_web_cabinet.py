@@ -10,6 +10,7 @@ import pytest
 
 from services.web import access, create_app, devices, start_background, stop_background
 from services.web import db as schema
+from services.web.gallery import Gallery
 from services.web.settings import Settings
 from tests.support.frames import jpeg
 from tests.support.net import free_port, wait_until
@@ -173,3 +174,15 @@ def _get(client, path):
     response.get_data()
     response.close()
     return response
+
+
+def test_gallery_keeps_the_newest_and_never_leaves_its_folder(tmp_path):
+    gallery = Gallery(tmp_path / "camera", keep=2)
+    saved = [gallery.save("img", jpeg(f"f{i}"), ts_ms=1_700_000_000_000 + i) for i in range(3)]
+    assert all(saved)
+    assert gallery.save("img", jpeg("f2")) is None, "a repeat of the newest is not kept twice"
+    assert [f["name"] for f in gallery.frames("img")] == [saved[2]["name"], saved[1]["name"]]
+    assert gallery.path("img", saved[0]["name"]) is None, "deleted by the retention limit"
+    assert gallery.save("..", jpeg("x")) is None and gallery.frames("..") == []
+    assert gallery.path("img", "../../web.sqlite3") is None
+    assert sorted(p.name for p in (tmp_path / "camera").iterdir()) == ["img"]

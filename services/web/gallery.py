@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 
 NAME_RE = re.compile(r"^(\d{13})-([0-9a-f]{12})\.jpg$")
+# Device ids become folder names: nothing that could climb out of the gallery.
+DEVICE_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$")
 
 
 class Gallery:
@@ -18,12 +20,13 @@ class Gallery:
         self.keep = keep
         self._lock = threading.Lock()
 
-    def _dir(self, device: str) -> Path:
-        return self.root / device
+    def _dir(self, device: str) -> Path | None:
+        return self.root / device if DEVICE_RE.match(device) else None
 
     def save(self, device: str, jpeg: bytes, ts_ms: int | None = None) -> dict | None:
         """Store a frame; None when it repeats the newest (a retained copy after a reconnect)."""
-        if not jpeg:
+        folder = self._dir(device)
+        if not jpeg or folder is None:
             return None
         digest = hashlib.sha256(jpeg).hexdigest()[:12]
         with self._lock:
@@ -33,7 +36,6 @@ class Gallery:
             ts_ms = ts_ms or int(time.time() * 1000)
             if kept and ts_ms <= kept[0]["ts"]:
                 ts_ms = kept[0]["ts"] + 1
-            folder = self._dir(device)
             folder.mkdir(parents=True, exist_ok=True)
             name = f"{ts_ms:013d}-{digest}.jpg"
             tmp = folder / f".{name}.tmp"
@@ -46,7 +48,7 @@ class Gallery:
     def frames(self, device: str) -> list[dict]:
         """The kept frames, newest first."""
         folder = self._dir(device)
-        if not folder.is_dir():
+        if folder is None or not folder.is_dir():
             return []
         found = []
         for path in folder.iterdir():
@@ -57,7 +59,8 @@ class Gallery:
 
     def path(self, device: str, name: str) -> Path | None:
         """The file of a kept frame, or None for any name that is not one."""
-        if not NAME_RE.match(name):
+        folder = self._dir(device)
+        if folder is None or not NAME_RE.match(name):
             return None
-        path = self._dir(device) / name
+        path = folder / name
         return path if path.is_file() else None
