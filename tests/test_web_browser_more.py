@@ -66,11 +66,12 @@ def _snacks_stored(influxdb) -> bool:
 
 
 def test_cabinet_camera_habits_record_and_sharing_in_the_browser(
-    tmp_path, broker, influxdb, make_recorder, gateway, mqtt_recorder
+    tmp_path, broker, influxdb, make_recorder, make_reporter, gateway, mqtt_recorder
 ):
     make_recorder()
     env = {**broker.env(), **influxdb.env()}
     server, secret = _setup(tmp_path, env)
+    make_reporter(SMARTCAB_DATA_DIR=server.env["SMARTCAB_DATA_DIR"])
     mqtt_recorder.wait("smartcab/devices/img/patient")
     server.start()
     cabinet = SeedDevice(gateway.port, b"cab")
@@ -93,7 +94,9 @@ def test_cabinet_camera_habits_record_and_sharing_in_the_browser(
         )
         base = f"http://127.0.0.1:{server.port}"
         with browser.chromium() as chrome:
-            context = chrome.new_context(viewport={"width": 1280, "height": 900})
+            context = chrome.new_context(
+                viewport={"width": 1280, "height": 900}, accept_downloads=True
+            )
             page = context.new_page()
             _sign_in_patient(page, base)
 
@@ -215,6 +218,12 @@ def test_cabinet_camera_habits_record_and_sharing_in_the_browser(
             expect(page.locator("tr[data-test=LDL] .badge")).to_have_count(0)
             expect(page.locator(".advice[data-area=Diet]")).to_contain_text("evening crisps")
             expect(page.locator("#blood-form")).to_have_count(0)
+            # Download as PDF: the reporter makes it, the page follows it to a link.
+            page.click("#report-form button[value=pdf]")
+            expect(page.locator("#report-progress")).to_contain_text("Ready")
+            with page.expect_download() as download:
+                page.click("#report-link")
+            assert download.value.path().read_bytes().startswith(b"%PDF")
             browser.screenshot(page, "16-patient-record")
 
             # Who viewed my data, then revoke: the doctor is refused on the next request.
