@@ -1,6 +1,4 @@
-"""The cabinet, camera, habits, health record and sharing in headless Chromium, against
-real processes: gateway with seed-faithful devices, Mosquitto, recorder, InfluxDB and
-``python -m services.web``."""
+"""Cabinet, camera, habits, record and sharing in headless Chromium against real services."""
 
 import base64
 import json

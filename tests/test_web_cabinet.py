@@ -1,5 +1,4 @@
-"""The cabinet and camera against real Mosquitto and the real gateway with seed-faithful
-devices: inventory, lights with the device's answer or its absence, snapshots on disk."""
+"""Cabinet and camera over real Mosquitto and gateway with seed-faithful devices."""
 
 import base64
 import json

@@ -1,5 +1,4 @@
-"""The health record over HTTP: blood tests, advice and notes by doctors, the patient's
-questionnaire, and the reporter reading the same tables."""
+"""The health record over HTTP: doctors' entries, the questionnaire, the reporter's reads."""
 
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo

@@ -1,5 +1,4 @@
-"""Download as PDF and Export report: the web asks the real reporter over Mosquitto,
-follows its progress, and serves the stored file only to those allowed to see it."""
+"""Download as PDF and Export report through the real reporter, and who may download."""
 
 import pyotp
 import pytest

@@ -1,5 +1,4 @@
-"""Sharing over HTTP: a patient grants and revokes by Dr_ID, the access log, the doctor's
-home with what changed since the last visit, and the admin log."""
+"""Sharing over HTTP: grant and revoke by Dr_ID, access log, doctor's home, admin log."""
 
 import pyotp
 

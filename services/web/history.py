@@ -164,12 +164,10 @@ class HealthData:
         ]
 
     def inventory_changes(self, patient: str, start: datetime, end: datetime) -> list[dict]:
-        """Each change of an item's count in the patient's cabinets, oldest first.
-
-        DIFFERENCE() compares consecutive reports of one item on one device, so the
-        first report inside the window has nothing to compare with: ask from a day
-        earlier and drop what falls before ``start``.
-        """
+        """Each change of an item's count in the patient's cabinets, oldest first."""
+        # DIFFERENCE() compares consecutive reports of one item on one device, so the
+        # first report inside the window has nothing to compare with: ask from a day
+        # earlier and drop what falls before ``start``.
         query = (
             'SELECT DIFFERENCE("count") AS "diff" FROM "inventory"'
             f' WHERE "patient" = {quote_str(patient)}'

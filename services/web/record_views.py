@@ -1,5 +1,4 @@
-"""The health record: blood tests, advice and notes (doctors write), the questionnaire
-(the patient writes), and PDF reports and exports made by the reporter."""
+"""Health record pages: doctors' blood tests, advice and notes, the questionnaire, reports."""
 
 import logging
 

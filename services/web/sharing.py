@@ -82,11 +82,9 @@ def _describe(action: str) -> str:
 
 
 def access_log(conn: sqlite3.Connection, patient_id: int, limit: int = 200) -> list[dict]:
-    """Who opened or changed what of this patient's, newest first.
-
-    A page load makes several audited requests (the page, its data, its live
-    stream); consecutive entries of one person within a minute are shown as one.
-    """
+    """Who opened or changed what of this patient's, newest first."""
+    # A page load makes several audited requests (the page, its data, its live
+    # stream); consecutive entries of one person within a minute are shown as one.
     rows = conn.execute(
         "SELECT a.at, a.action, a.path, a.ip, u.id AS actor_id, u.display_name AS actor,"
         " u.role, u.dr_id FROM audit a JOIN users u ON u.id = a.actor_id"
