@@ -1,5 +1,7 @@
 """Sharing over HTTP: grant and revoke by Dr_ID, access log, doctor's home, admin log."""
 
+import json
+
 import pyotp
 
 from services.web import accounts
@@ -91,8 +93,20 @@ def test_doctor_home_shows_what_changed_since_the_last_visit(app):
     patient.post(
         "/p/alice/questionnaire", data={"csrf_token": token, "sleep": "ok", "action": "submit"}
     )
+    # A weekly report the reporter stored (docs/reports.md: the file and its result beside it).
+    folder = app.config["DATABASE"].parent / "reports" / "alice"
+    folder.mkdir(parents=True)
+    (folder / "weekly-2026-W47.pdf").write_bytes(b"%PDF-1.4 weekly")
+    result = {"id": "weekly-2026-W47", "ok": True, "patient": "alice", "format": "pdf",
+              "media_type": "application/pdf", "created": "2026-11-23T01:00:00+00:00",
+              "file": "reports/alice/weekly-2026-W47.pdf"}  # fmt: skip
+    (folder / "weekly-2026-W47.json").write_text(json.dumps(result))
     home = doctor.get("/doctor").text
     assert "2 new habit logs" in home and "1 new questionnaire answers" in home
+    assert "/p/alice/reports/weekly-2026-W47" in home
+    weekly = doctor.get("/p/alice/reports/weekly-2026-W47")
+    assert weekly.status_code == 200 and weekly.get_data() == b"%PDF-1.4 weekly"
+    weekly.close()
 
 
 def test_admin_actions_are_recorded(app):

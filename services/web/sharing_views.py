@@ -7,7 +7,7 @@ from flask import Blueprint, abort, current_app, g, redirect, render_template, r
 
 from services.common import logs
 
-from . import access, data, records, sharing
+from . import access, data, records, reports, sharing
 from .db_access import db
 from .errors import DataUnavailable, ValidationError
 from .security import login_required
@@ -87,6 +87,9 @@ def _summary(patient, since: int | None) -> dict:
         out["new_alerts"] = sum(1 for a in alerts if since and a["ts_ms"] > since * 1000)
     except DataUnavailable as exc:
         out["error"] = str(exc)
+    data_dir = current_app.config["SETTINGS"].data_dir
+    found = reports.listing(data_dir, patient.username)
+    out["reports"] = [r for r in found if str(r.get("id", "")).startswith("weekly-")][:2]
     changes = records.changes_since(db(), patient.id, since or 0) if since else {}
     out["changes"] = {k: v for k, v in changes.items() if v}
     return out
