@@ -75,6 +75,9 @@ def test_reports_are_made_followed_and_served_to_the_right_people(
     fhir = _ask(doc, "fhir")
     assert _download(doc, fhir["url"]).status_code == 200
     assert _download(doc, done["url"]).status_code == 200
+    # The reporter's own audit message for the doctor's request lands in the audit table.
+    wait_until(lambda: _audited(report_app, "report.fhir made"), what="reporter audit stored")
+    assert "Report service: FHIR made" in patient.get("/p/alice/access-log").text
     conn = schema.connect(report_app.config["DATABASE"])
     try:
         actions = {
@@ -97,3 +100,14 @@ def test_reports_are_made_followed_and_served_to_the_right_people(
         headers={"X-CSRF-Token": csrf(patient)},
     )
     assert bad.status_code == 400
+
+
+def _audited(app, action: str) -> bool:
+    conn = schema.connect(app.config["DATABASE"])
+    try:
+        row = conn.execute(
+            "SELECT path FROM audit WHERE action = ? AND path = 'reporter'", (action,)
+        ).fetchone()
+    finally:
+        conn.close()
+    return row is not None

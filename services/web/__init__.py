@@ -96,11 +96,21 @@ def start_background(app: Flask) -> None:
         finally:
             conn.close()
 
+    def report_audit(entry: dict) -> None:
+        from . import sharing
+
+        conn = schema.connect(app.config["DATABASE"])
+        try:
+            sharing.record_report_audit(conn, entry)
+        finally:
+            conn.close()
+
     hub = live.Hub(
         settings.mqtt,
         settings.sse_clients,
         assignments,
         gallery=app.extensions["smartcab.gallery"],
+        on_audit=report_audit,
     )
     app.extensions["smartcab.hub"] = hub
     hub.start()

@@ -85,6 +85,7 @@ class Hub:
         max_listeners: int,
         assignments: Callable[[], Iterable[tuple[str, str | None]]] = list,
         gallery=None,
+        on_audit: Callable[[dict], None] | None = None,
     ) -> None:
         self.topics = Topics(settings.topic_root)
         self.max_listeners = max_listeners
@@ -99,6 +100,7 @@ class Hub:
         self._waiters: dict[str, list[CommandWaiter]] = {}
         self._reports: dict[str, dict] = {}
         self.gallery = gallery
+        self._on_audit = on_audit
         t = self.topics
         self.client = MqttClient(
             settings,
@@ -114,6 +116,7 @@ class Hub:
                 (t.cmd_result("+"), 1),
                 (f"{t.root}/reports/progress/+", 1),
                 (f"{t.root}/reports/results/+", 1),
+                (f"{t.root}/reports/audit", 1),
             ],
             on_message=self._on_message,
             on_connected=self._republish_assignments,
@@ -388,6 +391,9 @@ class Hub:
 
     def _report(self, topic: str, payload: bytes) -> None:
         parts = topic[len(self.topics.root) + 1 :].split("/")
+        if parts == ["reports", "audit"]:
+            self._report_audit(payload)
+            return
         if len(parts) != 3 or parts[1] not in ("progress", "results"):
             return
         try:
@@ -406,3 +412,25 @@ class Hub:
                 self._reports[report_id] = {**body, "patient": asked["patient"], "stage": "done"}
             elif self._reports[report_id].get("stage") != "done":
                 self._reports[report_id]["stage"] = str(body.get("stage", "accepted"))
+
+    def _report_audit(self, payload: bytes) -> None:
+        """The reporter's verdicts on doctors' requests, handed to the web's audit log."""
+        if self._on_audit is None:
+            return
+        try:
+            body = json.loads(payload)
+            entry = {
+                "at": int(body["at"]),
+                "role": str(body["actor"]["role"]),
+                "actor": str(body["actor"]["id"]),
+                "patient": str(body["patient"]),
+                "action": str(body["action"]),
+                "ok": bool(body["ok"]),
+                "error": body.get("error"),
+            }
+        except (ValueError, KeyError, TypeError):
+            return
+        try:
+            self._on_audit(entry)
+        except Exception as exc:  # the broker connection must survive a database hiccup
+            logs.event(log, logging.ERROR, "web.report_audit_not_saved", error=exc)

@@ -72,6 +72,9 @@ ACTIONS = {
 def _describe(action: str) -> str:
     if action in ACTIONS:
         return ACTIONS[action]
+    if action.startswith("report."):
+        kind, _, verdict = action.partition(" ")
+        return f"Report service: {kind.split('.', 1)[1].upper()} {verdict}"
     if action.startswith("api_") or action == "report_status":
         return "Read your data"
     if action.startswith("share.grant"):
@@ -142,3 +145,20 @@ def last_visit(conn: sqlite3.Connection, doctor_id: int, patient_id: int) -> int
         (doctor_id, patient_id),
     ).fetchone()
     return row[0]
+
+
+def record_report_audit(conn: sqlite3.Connection, entry: dict) -> bool:
+    """Store one of the reporter's audit messages; False when actor or patient is unknown."""
+    column = "dr_id" if entry["role"] == "doctor" else "username"
+    actor = conn.execute(f"SELECT id FROM users WHERE {column} = ?", (entry["actor"],)).fetchone()
+    patient = conn.execute(
+        "SELECT id FROM users WHERE username = ? AND role = 'patient'", (entry["patient"],)
+    ).fetchone()
+    if actor is None or patient is None:
+        return False
+    verdict = "made" if entry["ok"] else f"refused ({entry['error'] or 'error'})"
+    conn.execute(
+        "INSERT INTO audit (at, actor_id, patient_id, action, path, ip) VALUES (?, ?, ?, ?, ?, ?)",
+        (entry["at"], actor["id"], patient["id"], f"{entry['action']} {verdict}", "reporter", None),
+    )
+    return True
