@@ -7,7 +7,8 @@ dir=${1:?usage: broker-accounts.sh DIR}
 mkdir -p "$dir"
 umask 077
 passwords="$dir/passwords"
-for account in gateway recorder scheduler web reporter; do
+# homeassistant: for Home Assistant's MQTT integration (docs/deploy.md)
+for account in gateway recorder scheduler web reporter homeassistant; do
   env_file="$dir/$account.env"
   if [ ! -f "$env_file" ]; then
     secret=$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')
