@@ -65,6 +65,10 @@ def test_reports_are_made_followed_and_served_to_the_right_people(
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
     assert pdf.headers["Cache-Control"] == "no-store"
     assert "attachment" in pdf.headers["Content-Disposition"]
+    # the same security headers as every page: a PDF is health data too
+    assert "frame-ancestors 'none'" in pdf.headers["Content-Security-Policy"]
+    assert pdf.headers["X-Content-Type-Options"] == "nosniff"
+    assert pdf.headers["Referrer-Policy"] == "no-referrer"
     csv = _ask(patient, "csv")
     assert _download(patient, csv["url"]).data.startswith(b"time,patient,device,metric")
     listed = patient.get("/p/alice/report").text
