@@ -1,16 +1,15 @@
 """The project's broker accounts and ACL, really run: each service can do exactly its job."""
 
+import shutil
+import socket
+import ssl
 import subprocess
-import threading
-import time
-import uuid
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.support.mosquitto import Mosquitto
+from tests.support.net import wait_port
+from tests.support.secure_broker import Client, ProductionMosquitto, make_accounts, make_certs
 from tests.support.seed_clients import SeedWatch
 from tests.support.services import gateway as gateway_process
 
@@ -18,6 +17,17 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # account -> (topics it must be able to publish, topics it must not)
 WRITES = {
+    "homeassistant": (
+        ["smartcab/devices/cab/cmd", "homeassistant/status"],
+        [
+            "smartcab/devices/cab/status",
+            "smartcab/devices/wch/vitals/heart_rate",
+            "smartcab/devices/wch/patient",
+            "smartcab/services/gateway/status",
+            "homeassistant/light/smartcab_cab/led_strip/config",
+            "smartcab/reports/requests",
+        ],
+    ),
     "gateway": (
         [
             "smartcab/services/gateway/status",
@@ -26,6 +36,7 @@ WRITES = {
             "smartcab/devices/cab/inventory",
             "smartcab/devices/img/image",
             "smartcab/devices/cab/cmd/result",
+            "homeassistant/light/smartcab_cab/led_strip/config",
         ],
         [
             "smartcab/services/recorder/status",
@@ -88,6 +99,23 @@ WRITES = {
 
 # account -> (topics it must receive, topics it must not)
 READS = {
+    "homeassistant": (
+        [
+            "smartcab/devices/wch/vitals/heart_rate",
+            "smartcab/devices/cab/inventory",
+            "smartcab/devices/img/image",
+            "smartcab/devices/wch/status",
+            "smartcab/services/gateway/status",
+            "homeassistant/light/smartcab_cab/led_strip/config",
+        ],
+        [
+            "smartcab/devices/wch/patient",
+            "smartcab/alerts/devices/wch",
+            "smartcab/reports/results/r1",
+            "smartcab/devices/wch/cmd",
+            "smartcab/services/web/status",
+        ],
+    ),
     "gateway": (
         ["smartcab/devices/wch/cmd", "smartcab/devices/wch/status"],
         [
@@ -109,6 +137,7 @@ READS = {
     ),
     "scheduler": (
         [
+            "smartcab/services/scheduler/status",
             "smartcab/devices/wch/status",
             "smartcab/services/gateway/status",
             "smartcab/devices/wch/vitals/heart_rate",
@@ -131,7 +160,11 @@ READS = {
         ["other/secret"],
     ),
     "reporter": (
-        ["smartcab/reports/requests", "smartcab/reports/jobs/weekly"],
+        [
+            "smartcab/reports/requests",
+            "smartcab/reports/jobs/weekly",
+            "smartcab/services/reporter/status",
+        ],
         [
             "smartcab/devices/wch/vitals/heart_rate",
             "smartcab/alerts/devices/wch",
@@ -141,17 +174,25 @@ READS = {
 }
 
 
+@pytest.fixture(scope="module")
+def certificates(tmp_path_factory):
+    """CA and server certificate from scripts/make-certs.sh (RSA keys take a while: made once)."""
+    return make_certs(tmp_path_factory.mktemp("certs"))
+
+
 @pytest.fixture
-def secured(tmp_path):
-    """Mosquitto with the project's ACL, accounts made by scripts/broker-accounts.sh."""
-    accounts = tmp_path / "accounts"
+def secured(tmp_path, certificates):
+    """Mosquitto with the production mosquitto.conf, the project's ACL and TLS certificates.
+
+    Accounts come from scripts/broker-accounts.sh, certificates from scripts/make-certs.sh.
+    The accounts' checks connect over the TLS listener, as clients outside the compose
+    network do; the services use the plain listener inside it.
+    """
+    secrets_dir = tmp_path / "secrets"
+    shutil.copytree(certificates, secrets_dir)
+    secrets = make_accounts(secrets_dir)
     subprocess.run(
-        ["bash", str(ROOT / "scripts" / "broker-accounts.sh"), str(accounts)],
-        check=True,
-        capture_output=True,
-    )
-    subprocess.run(
-        ["mosquitto_passwd", "-b", str(accounts / "passwords"), "observer", "observer-pw"],
+        ["mosquitto_passwd", "-b", str(secrets_dir / "passwords"), "observer", "observer-pw"],
         check=True,
     )
     acl = tmp_path / "acl"
@@ -161,72 +202,32 @@ def secured(tmp_path):
     )
     workdir = tmp_path / "mosquitto"
     workdir.mkdir()
-    broker = Mosquitto(
-        workdir,
-        extra_conf="\n".join(
-            [
-                "allow_anonymous false",
-                f"password_file {accounts / 'passwords'}",
-                f"acl_file {acl}",
-            ]
-        ),
-    )
+    broker = ProductionMosquitto(workdir, secrets_dir, acl)
     broker.start()
-    secrets = {}
-    for env_file in accounts.glob("*.env"):
-        values = dict(line.split("=", 1) for line in env_file.read_text().splitlines())
-        secrets[values["MQTT_USERNAME"]] = values["MQTT_PASSWORD"]
+    wait_port(broker.tls_port)
     secrets["observer"] = "observer-pw"
+    broker.ca = secrets_dir / "ca.crt"
     yield broker, secrets
     broker.kill()
 
 
-class Client:
-    """A paho client that records what it receives and how its connection went."""
-
-    def __init__(self, port: int, username: str | None, password: str | None):
-        self.received: list[str] = []
-        self.connected = threading.Event()
-        self.result = None
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=uuid.uuid4().hex)
-        if username:
-            self.client.username_pw_set(username, password)
-        self.client.on_connect = self._on_connect
-        self.client.on_message = lambda c, u, m: self.received.append(m.topic)
-        self.client.connect("127.0.0.1", port)
-        self.client.loop_start()
-        self.connected.wait(5)
-
-    def _on_connect(self, client, userdata, flags, reason_code, properties):
-        self.result = reason_code
-        self.connected.set()
-
-    def subscribe_all(self) -> None:
-        done = threading.Event()
-        self.client.on_subscribe = lambda *a: done.set()
-        self.client.subscribe("#", qos=1)
-        assert done.wait(5)
-
-    def publish(self, topic: str) -> None:
-        info = self.client.publish(topic, b"x", qos=1)
-        info.wait_for_publish(5)
-
-    def wait_for(self, topic: str) -> None:
-        deadline = time.monotonic() + 5
-        while topic not in self.received:
-            assert time.monotonic() < deadline, f"{topic} never arrived; got {self.received}"
-            time.sleep(0.02)
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+def tls_client(broker, account: str | None, password: str | None) -> Client:
+    """A client on the TLS listener that trusts the CA made by scripts/make-certs.sh."""
+    return Client(broker.tls_port, account, password, ca=broker.ca)
 
 
-def test_anonymous_and_wrong_passwords_are_refused(secured):
+@pytest.mark.parametrize("listener", ["plain", "tls"])
+def test_anonymous_and_wrong_passwords_are_refused(secured, listener):
     broker, secrets = secured
-    anonymous = Client(broker.port, None, None)
-    wrong = Client(broker.port, "web", secrets["gateway"])
-    right = Client(broker.port, "web", secrets["web"])
+
+    def connect(account, password):
+        if listener == "tls":
+            return tls_client(broker, account, password)
+        return Client(broker.port, account, password)
+
+    anonymous = connect(None, None)
+    wrong = connect("web", secrets["gateway"])
+    right = connect("web", secrets["web"])
     try:
         assert anonymous.result is not None and anonymous.result.is_failure
         assert wrong.result is not None and wrong.result.is_failure
@@ -236,12 +237,37 @@ def test_anonymous_and_wrong_passwords_are_refused(secured):
             client.close()
 
 
+def test_the_tls_listener_needs_the_projects_ca(secured):
+    broker, _ = secured
+    # the system's trust store does not know the CA made by scripts/make-certs.sh ...
+    with (
+        socket.create_connection(("127.0.0.1", broker.tls_port), timeout=5) as raw,
+        pytest.raises(ssl.SSLCertVerificationError),
+    ):
+        ssl.create_default_context().wrap_socket(raw, server_hostname="localhost")
+    # ... while a client given that CA gets a verified session for the server's name
+    trusting = ssl.create_default_context(cafile=str(broker.ca))
+    with (
+        socket.create_connection(("127.0.0.1", broker.tls_port), timeout=5) as raw,
+        trusting.wrap_socket(raw, server_hostname="localhost") as tls,
+    ):
+        assert tls.version() in {"TLSv1.2", "TLSv1.3"}
+    # and plain MQTT on the TLS port gets no CONNACK
+    with socket.create_connection(("127.0.0.1", broker.tls_port), timeout=5) as sock:
+        sock.sendall(b"\x10\x0c\x00\x04MQTT\x04\x02\x00\x3c\x00\x00")
+        try:
+            answer = sock.recv(4)
+        except (ConnectionResetError, TimeoutError):
+            answer = b""
+    assert answer == b""
+
+
 @pytest.mark.parametrize("account", sorted(WRITES))
 def test_each_account_publishes_exactly_its_topics(secured, account):
     broker, secrets = secured
-    observer = Client(broker.port, "observer", secrets["observer"])
+    observer = tls_client(broker, "observer", secrets["observer"])
     observer.subscribe_all()
-    client = Client(broker.port, account, secrets[account])
+    client = tls_client(broker, account, secrets[account])
     allowed, forbidden = WRITES[account]
     try:
         for topic in forbidden + allowed:  # one client's messages arrive in order
@@ -258,9 +284,9 @@ def test_each_account_publishes_exactly_its_topics(secured, account):
 @pytest.mark.parametrize("account", sorted(READS))
 def test_each_account_receives_exactly_its_topics_even_subscribed_to_everything(secured, account):
     broker, secrets = secured
-    client = Client(broker.port, account, secrets[account])
+    client = tls_client(broker, account, secrets[account])
     client.subscribe_all()
-    observer = Client(broker.port, "observer", secrets["observer"])
+    observer = tls_client(broker, "observer", secrets["observer"])
     allowed, forbidden = READS[account]
     try:
         for topic in forbidden + allowed:
@@ -276,7 +302,7 @@ def test_each_account_receives_exactly_its_topics_even_subscribed_to_everything(
 
 def test_the_gateway_works_under_its_own_account(secured, tmp_path):
     broker, secrets = secured
-    observer = Client(broker.port, "observer", secrets["observer"])
+    observer = tls_client(broker, "observer", secrets["observer"])
     observer.subscribe_all()
     gw = gateway_process(
         tmp_path,

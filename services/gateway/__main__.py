@@ -14,6 +14,7 @@ from services.common.errors import ConfigError
 from services.common.mqtt import MqttClient
 
 from .bridge import Bridge
+from .discovery import Discovery
 from .registry import KINDS, Registry, hash_token, kind_from_id, new_token
 from .server import Fleet
 from .settings import Settings
@@ -39,6 +40,10 @@ async def serve(
         queue_size=settings.mqtt_queue,
     )
     bridge = Bridge(client, settings.mqtt_queue)
+    if settings.ha.enabled:
+        bridge.discovery = Discovery(
+            client.topics, settings.ha.prefix, lambda t, p: bridge.publish_retained(t, p)
+        )
     fleet = Fleet(settings, registry, bridge)
     # paho runs on this loop (see MqttClient.run), so its callbacks may call the fleet;
     # call_soon keeps them from running inside paho's read of the socket.

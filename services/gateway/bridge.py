@@ -38,6 +38,8 @@ class Bridge:
         self._on_command: CommandHandler | None = None
         self._on_stale: StaleHandler | None = None
         self._dispatch: Callable[..., object] | None = None
+        # Home Assistant discovery (services/gateway/discovery.py), when HA_DISCOVERY is on
+        self.discovery = None
 
     def attach(self, on_command: CommandHandler, on_stale: StaleHandler, dispatch) -> None:
         """Route commands and stale retained statuses to the fleet via ``dispatch``."""
@@ -72,6 +74,11 @@ class Bridge:
             self.topics.device_status(device_id), ONLINE if online else OFFLINE, retain=True
         )
 
+    def announce(self, device_id: str, kind: str | None) -> None:
+        """Publish the device's Home Assistant discovery configs, if discovery is on."""
+        if self.discovery is not None:
+            self.discovery.device_registered(device_id, kind)
+
     def vitals(self, device_id: str, reading: Reading, ts_ms: int) -> None:
         body = {
             "device": device_id,
@@ -83,6 +90,8 @@ class Bridge:
         self._publish(self.topics.vitals(device_id, reading.metric), json.dumps(body))
 
     def inventory(self, device_id: str, items: dict[str, int], ts_ms: int) -> None:
+        if self.discovery is not None:
+            self.discovery.inventory(device_id, items)
         body = json.dumps({"items": items, "ts": rfc3339_ms(ts_ms)})
         self._publish(self.topics.inventory(device_id), body, retain=True)
 
@@ -92,6 +101,9 @@ class Bridge:
     def cmd_result(self, device_id: str, cmd: str, ok: bool, error: str | None = None) -> None:
         body = json.dumps({"cmd": cmd, "ok": ok, "error": error})
         self._publish(self.topics.cmd_result(device_id), body)
+
+    def publish_retained(self, topic: str, payload: str) -> None:
+        self._publish(topic, payload, retain=True)
 
     def _publish(self, topic: str, payload: str | bytes, retain: bool = False) -> None:
         try:

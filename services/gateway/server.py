@@ -225,6 +225,7 @@ class Fleet:
         device = Device(self, hello.device_id, kind, writer, peer)
         self.devices[hello.device_id] = device
         self.bridge.status(device.device_id, True)
+        self.bridge.announce(device.device_id, kind)
         logs.event(
             log, logging.INFO, "device.online", device=device.device_id, kind=kind, peer=peer
         )

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from services.common.protocol import DEFAULT_MAX_FRAME
 from services.common.settings import MqttSettings, env_float, env_int, env_str
 
+from .discovery import DiscoverySettings
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -28,6 +30,7 @@ class Settings:
     answer_timeout: float = 20.0
     mqtt_queue: int = 10_000
     mqtt: MqttSettings = field(default_factory=MqttSettings)
+    ha: DiscoverySettings = field(default_factory=DiscoverySettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -49,4 +52,5 @@ class Settings:
             answer_timeout=env_float(env, "GATEWAY_ANSWER_TIMEOUT", 20.0, minimum=0.1),
             mqtt_queue=env_int(env, "GATEWAY_MQTT_QUEUE", 10_000, minimum=1),
             mqtt=MqttSettings.from_env(env),
+            ha=DiscoverySettings.from_env(env),
         )

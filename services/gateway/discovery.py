@@ -1,0 +1,168 @@
+"""Home Assistant MQTT discovery: each device the gateway sees, announced as HA entities.
+
+Switched on with ``HA_DISCOVERY=1``. The gateway is the one that knows every device and
+its kind, so it publishes a retained config per entity when a device first registers
+(and per cabinet item when the item first appears in an inventory). The entities read
+the project's own topics; nothing is published twice in another shape.
+"""
+
+import json
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from services.common.settings import env_bool, env_str
+from services.common.topics import OFFLINE, ONLINE, Topics
+
+# metric -> (name, unit, HA device_class or None)
+WATCH_METRICS = {
+    "heart_rate": ("Heart rate", "bpm", None),
+    "temperature": ("Body temperature", "°C", "temperature"),
+    "spo2": ("Blood oxygen", "%", None),
+    "bp_systolic": ("Blood pressure, systolic", "mmHg", None),
+    "bp_diastolic": ("Blood pressure, diastolic", "mmHg", None),
+}
+MODELS = {"watch": "Smartwatch (ESP32)", "camera": "ESP32-CAM", "cabinet": "Smart cabinet (ESP32)"}
+
+Publish = Callable[[str, str], None]
+
+
+@dataclass(frozen=True)
+class DiscoverySettings:
+    """``HA_DISCOVERY`` (off by default) and ``HA_DISCOVERY_PREFIX`` (``homeassistant``)."""
+
+    enabled: bool = False
+    prefix: str = "homeassistant"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "DiscoverySettings":
+        env = os.environ if env is None else env
+        return cls(
+            enabled=env_bool(env, "HA_DISCOVERY", False),
+            prefix=env_str(env, "HA_DISCOVERY_PREFIX", "homeassistant"),
+        )
+
+
+def _literal(text: str) -> str:
+    """A Jinja string literal for ``text`` (JSON's double-quoted form is one)."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def object_id(text: str) -> str:
+    """HA allows only ``[a-zA-Z0-9_-]`` in node and object ids."""
+    return re.sub(r"[^a-zA-Z0-9_-]", "_", text)
+
+
+class Discovery:
+    """Builds the config payloads and publishes each once per gateway process."""
+
+    def __init__(self, topics: Topics, prefix: str, publish: Publish) -> None:
+        self.topics = topics
+        self.prefix = prefix
+        self._publish = publish
+        self._announced: set[str] = set()
+        self._items: dict[str, set[str]] = {}
+
+    def node(self, device_id: str) -> str:
+        return object_id(f"{self.topics.root}_{device_id}")
+
+    def config_topic(self, component: str, device_id: str, entity: str) -> str:
+        return f"{self.prefix}/{component}/{self.node(device_id)}/{object_id(entity)}/config"
+
+    def _base(self, device_id: str, kind: str, entity: str, name: str) -> dict:
+        node = self.node(device_id)
+        return {
+            "name": name,
+            "unique_id": f"{node}_{object_id(entity)}",
+            "object_id": f"{node}_{object_id(entity)}",
+            # a device is available only while it AND the gateway are online (README)
+            "availability": [
+                {"topic": self.topics.device_status(device_id)},
+                {"topic": self.topics.service_status("gateway")},
+            ],
+            "availability_mode": "all",
+            "payload_available": ONLINE,
+            "payload_not_available": OFFLINE,
+            "device": {
+                "identifiers": [node],
+                "name": f"Health Plus {kind} {device_id}",
+                "manufacturer": "Health Plus",
+                "model": MODELS[kind],
+            },
+        }
+
+    def configs(self, device_id: str, kind: str) -> dict[str, dict]:
+        """Config topic -> payload for a device's fixed entities."""
+        out: dict[str, dict] = {}
+        if kind == "watch":
+            for metric, (name, unit, device_class) in WATCH_METRICS.items():
+                body = self._base(device_id, kind, metric, name)
+                body |= {
+                    "state_topic": self.topics.vitals(device_id, metric),
+                    "value_template": "{{ value_json.value }}",
+                    "unit_of_measurement": unit,
+                    "state_class": "measurement",
+                }
+                if device_class:
+                    body["device_class"] = device_class
+                out[self.config_topic("sensor", device_id, metric)] = body
+            out[self.config_topic("button", device_id, "measure")] = self._button(
+                device_id, kind, "measure", "Measure now", "bpm"
+            )
+        elif kind == "cabinet":
+            light = self._base(device_id, kind, "led_strip", "LED strip")
+            # The cabinet never reports the strip's state: HA keeps it optimistically.
+            light |= {
+                "command_topic": self.topics.cmd(device_id),
+                "payload_on": "lon",
+                "payload_off": "lof",
+                "optimistic": True,
+                "qos": 1,
+            }
+            out[self.config_topic("light", device_id, "led_strip")] = light
+            out[self.config_topic("button", device_id, "count")] = self._button(
+                device_id, kind, "count", "Count items now", "inv"
+            )
+        elif kind == "camera":
+            image = self._base(device_id, kind, "snapshot", "Snapshot")
+            image |= {"image_topic": self.topics.image(device_id), "content_type": "image/jpeg"}
+            out[self.config_topic("image", device_id, "snapshot")] = image
+            out[self.config_topic("button", device_id, "capture")] = self._button(
+                device_id, kind, "capture", "Take photo", "img"
+            )
+        return out
+
+    def _button(self, device_id: str, kind: str, entity: str, name: str, cmd: str) -> dict:
+        body = self._base(device_id, kind, entity, name)
+        body |= {"command_topic": self.topics.cmd(device_id), "payload_press": cmd, "qos": 1}
+        return body
+
+    def item_config(self, device_id: str, item: str) -> tuple[str, dict]:
+        """The sensor for one cabinet item's count."""
+        entity = f"item_{item}"
+        body = self._base(device_id, "cabinet", entity, item)
+        body |= {
+            "state_topic": self.topics.inventory(device_id),
+            "value_template": "{{ value_json['items'][" + _literal(item) + "] }}",
+            "state_class": "measurement",
+            "icon": "mdi:package-variant",
+        }
+        return self.config_topic("sensor", device_id, entity), body
+
+    def device_registered(self, device_id: str, kind: str | None) -> None:
+        """Announce a device the first time this gateway sees it (kind unknown: nothing)."""
+        if kind not in MODELS or device_id in self._announced:
+            return
+        self._announced.add(device_id)
+        for topic, body in self.configs(device_id, kind).items():
+            self._publish(topic, json.dumps(body))
+
+    def inventory(self, device_id: str, items: Mapping[str, int]) -> None:
+        """Announce a sensor for each item not seen before on this cabinet."""
+        known = self._items.setdefault(device_id, set())
+        for item in items:
+            if item not in known:
+                known.add(item)
+                topic, body = self.item_config(device_id, item)
+                self._publish(topic, json.dumps(body))
