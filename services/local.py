@@ -1,14 +1,15 @@
 """``make run``: the whole product on this machine, without Docker.
 
-Starts Mosquitto (and InfluxDB once the recorder exists) with the project's
-configuration and data under ``SMARTCAB_DATA_DIR``, then every service that has
-been built and a simulated fleet. Parts not built yet are named, not faked.
-Ctrl-C (or SIGTERM) stops everything; a second run keeps the data.
+Starts Mosquitto and InfluxDB with the project's configuration and data under
+``SMARTCAB_DATA_DIR``, then every service and a simulated fleet. On the first run it
+creates demo accounts (a patient who owns the simulated devices, a doctor she shares
+with, an admin) and prints their logins. Ctrl-C (or SIGTERM) stops everything; a
+second run keeps the data and the accounts.
 """
 
 import getpass
-import importlib.util
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -21,24 +22,24 @@ from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# service module -> the issue that builds it, for the "not built yet" message
-SERVICES = {
-    "gateway": "issue 2",
-    "recorder": "issue 3",
-    "scheduler": "issue 3",
-    "web": "issue 5",
-    "reporter": "issue 7",
-}
+SERVICES = ("gateway", "recorder", "scheduler", "web", "reporter")
+
+
+# the simulated fleet's ids (firmware/sim: 2 watches, a camera, a cabinet)
+DEMO_DEVICES = ("wch-01", "wch-02", "img", "cab")
+DEMO_PATIENT = ("demo", "demo@example.com")
+DEMO_DOCTOR = ("DR-DEMO", "Dr Demo", "IC-DEMO")
+DEMO_ADMIN = ("admin", "admin@example.com")
+
+
+class DemoError(Exception):
+    """The web's admin CLI refused a demo step."""
 
 
 @dataclass
 class Child:
     name: str
     proc: subprocess.Popen
-
-
-def _built(module: str) -> bool:
-    return importlib.util.find_spec(module) is not None
 
 
 def _port_free(port: int) -> bool:
@@ -87,28 +88,138 @@ def _influx_conf(data: Path, http_port: int) -> Path:
     return conf
 
 
+def _web_cli(env: dict[str, str], *args: str, password: str | None = None) -> str:
+    """Run ``python -m services.web ARGS`` (the documented admin CLI) and return its output."""
+    argv = [sys.executable, "-m", "services.web", *args]
+    if password is not None:
+        argv.append("--password-stdin")
+    done = subprocess.run(
+        argv,
+        cwd=ROOT,
+        env=env,
+        input=None if password is None else password + "\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if done.returncode != 0:
+        raise DemoError(f"{' '.join(args[:2])}: {done.stderr.strip() or done.stdout.strip()}")
+    return done.stdout
+
+
+def _totp_secret(output: str) -> str:
+    for line in output.splitlines():
+        if line.startswith("TOTP secret: "):
+            return line.removeprefix("TOTP secret: ").strip()
+    raise DemoError("the CLI printed no TOTP secret")
+
+
+def demo_accounts(env: dict[str, str], data: Path, web_url: str) -> str:
+    """Create the demo accounts on the first run and return how to sign in with them.
+
+    The logins are kept in ``demo-logins.txt`` (owner-only) so later runs print them
+    again instead of creating anything.
+    """
+    saved = data / "demo-logins.txt"
+    if saved.exists():
+        return saved.read_text()
+    existing = {line.split()[1] for line in _web_cli(env, "users", "list").splitlines() if line}
+    if {DEMO_PATIENT[0], DEMO_DOCTOR[0], DEMO_ADMIN[0]} & existing:
+        return (
+            "  demo accounts exist but their logins were not saved; set new passwords with\n"
+            "  .venv/bin/python -m services.web users reset-password LOGIN\n"
+        )
+    patient_pw, doctor_pw, admin_pw = (secrets.token_urlsafe(12) for _ in range(3))
+    username, email = DEMO_PATIENT
+    _web_cli(
+        env, "users", "add-patient", "--email", email, "--username", username, password=patient_pw
+    )
+    dr_id, dr_name, dr_ic = DEMO_DOCTOR
+    doctor_totp = _totp_secret(
+        _web_cli(
+            env,
+            "users",
+            "add-doctor",
+            "--id",
+            dr_id,
+            "--name",
+            dr_name,
+            "--ic",
+            dr_ic,
+            password=doctor_pw,
+        )
+    )
+    admin, admin_email = DEMO_ADMIN
+    admin_totp = _totp_secret(
+        _web_cli(
+            env,
+            "users",
+            "add-admin",
+            "--email",
+            admin_email,
+            "--username",
+            admin,
+            password=admin_pw,
+        )
+    )
+    for device in DEMO_DEVICES:
+        _web_cli(env, "devices", "assign", device, "--patient", username)
+    _web_cli(env, "shares", "grant", "--patient", username, "--doctor", dr_id)
+    text = (
+        f"  sign in at {web_url}/login\n"
+        f"  patient  Users tab:   email {email}, user name {username}, password {patient_pw}\n"
+        f"           owns {', '.join(DEMO_DEVICES)} and shares with {dr_id}\n"
+        f"  doctor   Doctors tab: Dr_ID {dr_id}, Dr_name {dr_name}, Dr_IC {dr_ic},"
+        f" password {doctor_pw}\n"
+        f"           TOTP secret {doctor_totp} (add it to an authenticator app)\n"
+        f"  admin    Users tab:   email {admin_email}, user name {admin}, password {admin_pw}\n"
+        f"           TOTP secret {admin_totp}\n"
+    )
+    saved.touch(mode=0o600)
+    saved.write_text(text)
+    return text
+
+
+def _missing_packages() -> list[str]:
+    """Debian packages whose programs ``make run`` needs and cannot find."""
+    needed = {"mosquitto": "mosquitto", "influxd": "influxdb"}
+    return [
+        package
+        for program, package in needed.items()
+        if not (shutil.which(program) or Path(f"/usr/sbin/{program}").exists())
+    ]
+
+
+def _program(name: str) -> str:
+    return shutil.which(name) or f"/usr/sbin/{name}"
+
+
 def main() -> int:
     env = dict(os.environ)
     data = Path(env.setdefault("SMARTCAB_DATA_DIR", str(ROOT / "data"))).resolve()
+    env["SMARTCAB_DATA_DIR"] = str(data)
     data.mkdir(parents=True, exist_ok=True)
     mqtt_port = int(env.setdefault("MQTT_PORT", "1883"))
     env.setdefault("MQTT_HOST", "127.0.0.1")
     gateway_port = int(env.setdefault("GATEWAY_PORT", "5050"))
+    web_port = int(env.setdefault("WEB_PORT", "5000"))
     influx_port = urlsplit(env.setdefault("INFLUX_URL", "http://127.0.0.1:8086")).port or 8086
-    with_influx = _built("services.recorder")
     env["PYTHONUNBUFFERED"] = "1"
+    web_url = f"http://localhost:{web_port}"
 
-    mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    if not Path(mosquitto).exists():
-        print("mosquitto is missing: sudo apt-get install -y mosquitto", file=sys.stderr)
+    missing = _missing_packages()
+    if missing:
+        how = "make run installs them as root, or" if os.geteuid() == 0 else "install them with:"
+        print(f"missing system packages: {' '.join(missing)}", file=sys.stderr)
+        print(f"{how} sudo apt-get install -y {' '.join(missing)}", file=sys.stderr)
         return 1
-    influxd = shutil.which("influxd") or "/usr/sbin/influxd"
-    if with_influx and not Path(influxd).exists():
-        print("influxd is missing: sudo apt-get install -y influxdb", file=sys.stderr)
-        return 1
-    ports = [(mqtt_port, "MQTT_PORT"), (gateway_port, "GATEWAY_PORT")]
-    if with_influx:
-        ports += [(influx_port, "INFLUX_URL"), (influx_port + 2, "INFLUX_URL's port + 2")]
+    ports = [
+        (mqtt_port, "MQTT_PORT"),
+        (gateway_port, "GATEWAY_PORT"),
+        (web_port, "WEB_PORT"),
+        (influx_port, "INFLUX_URL"),
+        (influx_port + 2, "INFLUX_URL's port + 2"),
+    ]
     for port, what in ports:
         if not _port_free(port):
             print(f"port {port} ({what}) is in use; set {what} to a free port", file=sys.stderr)
@@ -123,6 +234,7 @@ def main() -> int:
         proc = subprocess.Popen(
             argv, cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True
         )
+        log.close()  # the child holds its own copy
         children.append(Child(name, proc))
 
     stopping = False
@@ -134,48 +246,45 @@ def main() -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
 
-    start("mosquitto", [mosquitto, "-c", str(_mosquitto_conf(data, mqtt_port))])
+    start("mosquitto", [_program("mosquitto"), "-c", str(_mosquitto_conf(data, mqtt_port))])
     if not _wait_port(mqtt_port, 10):
         print(f"mosquitto did not start; see {data / 'mosquitto.log'}", file=sys.stderr)
         return _shutdown(children, 1)
+    start("influxdb", [_program("influxd"), "run", "-config", str(_influx_conf(data, influx_port))])
+    if not _wait_port(influx_port, 30):
+        print(f"influxd did not start; see {data / 'influxdb.log'}", file=sys.stderr)
+        return _shutdown(children, 1)
 
-    if with_influx:
-        start("influxdb", [influxd, "run", "-config", str(_influx_conf(data, influx_port))])
-        if not _wait_port(influx_port, 30):
-            print(f"influxd did not start; see {data / 'influxdb.log'}", file=sys.stderr)
-            return _shutdown(children, 1)
+    # Before the services start, so the recorder tags the very first readings with the patient.
+    logins = ""
+    if env.get("SMARTCAB_DEMO", "1") not in ("0", "false", "no", "off"):
+        try:
+            logins = demo_accounts(env, data, web_url)
+        except (DemoError, subprocess.TimeoutExpired) as exc:
+            print(f"demo accounts not created: {exc}", file=sys.stderr)
 
-    missing = []
-    for service, issue in SERVICES.items():
-        if _built(f"services.{service}"):
-            start(service, [sys.executable, "-m", f"services.{service}"])
-        else:
-            missing.append(f"{service} ({issue})")
-    if _built("firmware.sim"):
-        start(
-            "simulator",
-            [
-                *(sys.executable, "-m", "firmware.sim", "--gateway", f"127.0.0.1:{gateway_port}"),
-                *("--watches", "2", "--cameras", "1", "--cabinets", "1"),
-            ],
-        )
-    else:
-        missing.append("device simulator (issue 4)")
+    for service in SERVICES:
+        if stopping:
+            return _shutdown(children, 0)
+        start(service, [sys.executable, "-m", f"services.{service}"])
+    start(
+        "simulator",
+        [
+            *(sys.executable, "-m", "firmware.sim", "--gateway", f"127.0.0.1:{gateway_port}"),
+            *("--watches", "2", "--cameras", "1", "--cabinets", "1"),
+        ],
+    )
 
+    database = env.get("INFLUX_DATABASE", "vitals")
     print(f"Health Plus is running; logs in {data}")
+    print(f"  dashboard      {web_url}")
     print(f"  MQTT broker    mqtt://127.0.0.1:{mqtt_port}  (try: mosquitto_sub -t 'smartcab/#' -v)")
-    print(f"  device gateway tcp://0.0.0.0:{gateway_port}")
-    if with_influx:
-        database = env.get("INFLUX_DATABASE", "vitals")
-        print(f"  InfluxDB       {env['INFLUX_URL']}  (database {database})")
-    if _built("services.web"):
-        print(f"  dashboard      http://localhost:{env.get('WEB_PORT', '5000')}")
-        cli = ".venv/bin/python -m services.web users"
-        print(f"  accounts:      {cli} add-patient --email E --username U")
-        print("                 (demo accounts made on first run come with issue 8)")
-    if missing:
-        print("  not built yet: " + ", ".join(missing))
-    print("Press Ctrl-C to stop.")
+    print(f"  device gateway tcp://0.0.0.0:{gateway_port}  (simulated: {', '.join(DEMO_DEVICES)})")
+    print(f"  InfluxDB       {env['INFLUX_URL']}  (database {database})")
+    if logins:
+        print(f"Demo accounts (kept in {data / 'demo-logins.txt'}):")
+        print(logins, end="")
+    print("Press Ctrl-C to stop.", flush=True)
 
     while not stopping:
         for child in children:
@@ -198,7 +307,7 @@ def _shutdown(children: list[Child], code: int) -> int:
         except subprocess.TimeoutExpired:
             child.proc.kill()
             child.proc.wait()
-    print("stopped")
+    print("stopped", flush=True)
     return code
 
 
