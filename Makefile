@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-SYSTEM_PACKAGES := mosquitto mosquitto-clients influxdb poppler-utils chromium fonts-dejavu-core iproute2
+SYSTEM_PACKAGES := mosquitto mosquitto-clients influxdb poppler-utils chromium fonts-dejavu-core iproute2 openssl caddy
 
 .PHONY: run test lint format system-deps venv clean
 

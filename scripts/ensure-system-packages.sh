@@ -16,7 +16,7 @@ echo "Installing system packages: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# Debian's packages may start system-wide servers; ours run on their own ports, so stop them.
-for svc in mosquitto influxdb; do
+# Debian's packages may start system-wide servers (caddy on port 80 too); ours run on their own ports, so stop them.
+for svc in mosquitto influxdb caddy; do
   if command -v service >/dev/null 2>&1; then service "$svc" stop >/dev/null 2>&1 || true; fi
 done
