@@ -165,10 +165,6 @@ def names_read_by(service: str) -> set[str]:
     module = __import__(f"services.{service}.settings", fromlist=["Settings"])
     env = ReadLog()
     module.Settings.from_env(env)
-    if service == "gateway":
-        from services.gateway.discovery import DiscoverySettings
-
-        DiscoverySettings.from_env(env)
     return env.read | {"LOG_LEVEL"}  # LOG_LEVEL: services/common/logs.py, every service
 
 
