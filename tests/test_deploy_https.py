@@ -102,6 +102,10 @@ def test_the_dashboard_is_served_over_https_with_the_projects_certificate(proxie
     assert "Health Plus" in body
     # the web's own answer, its security headers intact through the proxy
     assert headers["Content-Security-Policy"].startswith("default-src 'self'")
+    # the web knows it is served over HTTPS: HSTS, and cookies only over TLS
+    assert headers["Strict-Transport-Security"].startswith("max-age=")
+    cookies = headers.get_all("Set-Cookie")
+    assert cookies and all("Secure" in cookie for cookie in cookies), cookies
     # and a client that does not trust the project's CA is refused
     with pytest.raises(urllib.error.URLError) as refused:
         urllib.request.urlopen(url, context=ssl.create_default_context(), timeout=10)

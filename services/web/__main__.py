@@ -39,6 +39,9 @@ def serve() -> int:
         # Each live stream holds a worker thread; refuse new connections past this.
         connection_limit=settings.threads * 8,
         channel_timeout=120,
+        # waitress drops X-Forwarded-* by default; behind our proxy the app's
+        # ProxyFix (one hop) must see them to know the request came over HTTPS.
+        clear_untrusted_proxy_headers=not settings.trust_proxy,
     )
     stopping = threading.Event()
 
