@@ -150,7 +150,11 @@ def test_admin_manages_but_sees_no_health_data(app, client):
         conn.close()
     response = sign_in_patient(client, "root", code=pyotp.TOTP(secret).now())
     assert response.headers["Location"] == "/admin/"
-    assert "alice" in client.get("/admin/").get_data(as_text=True)
+    admin_page = client.get("/admin/").get_data(as_text=True)
+    assert "alice" in admin_page
+    # the admin log is shown once, in the page, not also inside <title>
+    assert admin_page.count("<h2>Admin log</h2>") == 1
+    assert admin_page.split("<title>", 1)[1].split("</title>", 1)[0].count("<") == 0
     assert set(_all_refused(client, "alice").values()) == {403}
     assign = client.post(
         "/admin/devices",

@@ -61,6 +61,11 @@ def test_doctor_enters_results_patient_sees_flags_and_trend(app):
     page = patient.get("/p/alice/report").text
     assert '<span class="badge high">high</span>' in page
     assert "5.4 → 6.2" in page
+    # the record is shown once, in the page, not also inside <title>
+    assert page.count('id="blood-tests"') == 1
+    title = page.split("<title>", 1)[1].split("</title>", 1)[0]
+    assert "Health Report" in title and "<" not in title
+    assert "Share with your doctor" in page
     assert "Enter results from a visit" not in page, "patients do not get the doctor's forms"
     refused = patient.post(
         "/p/alice/blood-tests",
