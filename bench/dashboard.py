@@ -3,11 +3,9 @@
 import http.cookiejar
 import os
 import re
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.parse
 import urllib.request
 from datetime import UTC, datetime, timedelta
@@ -18,18 +16,10 @@ from tests.support.influxdb import InfluxDB
 from tests.support.net import free_port, wait_port
 from tests.support.services import ROOT, ServiceProcess
 
-from .harness import Figure
+from .harness import Figure, median_seconds, post_lines
 
 PASSWORD = "correct horse battery staple 42"
 METRICS = ("heart_rate", "temperature")
-
-
-def _write(influx: InfluxDB, lines: list[str]) -> None:
-    request = urllib.request.Request(
-        f"{influx.url}/write?db=vitals&precision=ms", data="\n".join(lines).encode(), method="POST"
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        response.read()
 
 
 def _month_of_readings(influx: InfluxDB, end: datetime) -> int:
@@ -45,21 +35,11 @@ def _month_of_readings(influx: InfluxDB, end: datetime) -> int:
                     f"flagged=false,value={value} {t}"
                 )
             if len(lines) >= 10_000:
-                _write(influx, lines)
+                post_lines(influx.url, lines)
                 written += len(lines)
                 lines = []
-    _write(influx, lines)
+    post_lines(influx.url, lines)
     return written + len(lines)
-
-
-def _median_seconds(fn, runs: int) -> float:
-    fn()  # warm-up: connections, caches
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def month_chart(quick: bool) -> Figure:
@@ -126,8 +106,10 @@ def month_chart(quick: bool) -> Figure:
                     with urllib.request.urlopen(url) as response:
                         response.read()
 
-            api_s = _median_seconds(through_the_api, runs)
-            direct_s = _median_seconds(direct, runs)
+            through_the_api()  # warm-up: connections, caches
+            direct()
+            api_s = median_seconds(through_the_api, runs)
+            direct_s = median_seconds(direct, runs)
             web.stop()
         finally:
             influx.kill()

@@ -5,11 +5,13 @@ import contextlib
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -149,6 +151,27 @@ async def connect_watch(port: int, device_id: str, source: str = "127.0.0.1"):
 def source_address(i: int) -> str:
     """Spread connections over 127.0.0.0/8 so no source runs out of ephemeral ports."""
     return f"127.0.{1 + i // 20000}.{1 + (i // 250) % 250}"
+
+
+def median_seconds(fn, runs: int) -> float:
+    """The median wall time of ``runs`` calls of ``fn``."""
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def post_lines(influx_url: str, lines: list[str], database: str = "vitals") -> None:
+    """Line protocol straight to InfluxDB's ``/write``, the database's own path."""
+    request = urllib.request.Request(
+        f"{influx_url}/write?db={database}&precision=ms",
+        data="\n".join(lines).encode(),
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        response.read()
 
 
 def machine() -> str:

@@ -8,7 +8,6 @@ import statistics
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 from services.common import protocol as p
@@ -16,7 +15,7 @@ from tests.support.influxdb import InfluxDB
 from tests.support.mosquitto import Mosquitto
 from tests.support.services import ServiceProcess
 
-from .harness import Counter, Figure, Publisher, Stack
+from .harness import Counter, Figure, Publisher, Stack, post_lines
 
 DEVICES = 10
 
@@ -88,13 +87,7 @@ def recorder(quick: bool) -> list[Figure]:
             ]
             started = time.perf_counter()
             for k in range(0, n, 5000):
-                request = urllib.request.Request(
-                    f"{influx.url}/write?db=vitals&precision=ms",
-                    data="\n".join(lines[k : k + 5000]).encode(),
-                    method="POST",
-                )
-                with urllib.request.urlopen(request, timeout=60) as response:
-                    response.read()
+                post_lines(influx.url, lines[k : k + 5000])
             direct_rate = n / (time.perf_counter() - started)
         finally:
             influx.kill()

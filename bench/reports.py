@@ -1,8 +1,6 @@
 """Figure 7: a 30-day PDF report, InfluxDB queries and rendering, against a one-page fpdf2 file."""
 
-import statistics
 import tempfile
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,7 +13,7 @@ from services.reporter.webdb import WebDirectory
 from tests.support.influxdb import InfluxDB
 from tests.support.reports import history_lines, make_people
 
-from .harness import Figure
+from .harness import Figure, median_seconds
 
 
 def _one_page(settings: Settings) -> bytes:
@@ -26,15 +24,6 @@ def _one_page(settings: Settings) -> bytes:
     pdf.set_font("DejaVu", size=12)
     pdf.cell(0, 10, "Health report · 36.6 °C")
     return bytes(pdf.output())
-
-
-def _median(fn, runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def reports(quick: bool) -> Figure:
@@ -63,8 +52,8 @@ def reports(quick: bool) -> Figure:
                         return render.render(settings, data)
 
                     report()  # warm InfluxDB's caches and the font parser
-                    seconds = _median(report, runs)
-            reference = _median(lambda: _one_page(settings), runs)
+                    seconds = median_seconds(report, runs)
+            reference = median_seconds(lambda: _one_page(settings), runs)
         finally:
             server.kill()
     return Figure(

@@ -15,8 +15,7 @@ from tests.support import browser
 from tests.support.net import wait_until
 from tests.support.seed_clients import SeedWatch
 
-PATIENT_PW = "correct horse battery 7"
-DOCTOR_PW = "stethoscope-orbit-42"
+PATIENT_PW, DOCTOR_PW = browser.PATIENT_PW, browser.DOCTOR_PW
 
 
 def _history(mqtt, device: str, days: int = 7) -> None:
@@ -58,29 +57,8 @@ def test_patient_and_doctor_journeys(
     env = {**broker.env(), **influxdb.env()}
     server = browser.web(tmp_path, env)
     data_env = {**env, "SMARTCAB_DATA_DIR": server.env["SMARTCAB_DATA_DIR"]}
-    browser.cli(
-        data_env,
-        "users",
-        "add-patient",
-        "--email",
-        "alice@example.org",
-        "--username",
-        "alice",
-        password=PATIENT_PW,
-    )
-    out = browser.cli(
-        data_env,
-        "users",
-        "add-doctor",
-        "--id",
-        "D100",
-        "--name",
-        "Grace Tan",
-        "--ic",
-        "S1234567A",
-        password=DOCTOR_PW,
-    )
-    secret = re.search(r"TOTP secret: (\w+)", out)[1]
+    out = browser.add_people(data_env)
+    secret = browser.totp_secret(out)
     assert "otpauth://totp/" in out
     assert "published to the broker" in browser.cli(
         data_env, "devices", "assign", "wch", "--patient", "alice"
@@ -96,7 +74,7 @@ def test_patient_and_doctor_journeys(
         "root",
         password=DOCTOR_PW,
     )
-    admin_secret = re.search(r"TOTP secret: (\w+)", out)[1]
+    admin_secret = browser.totp_secret(out)
     mqtt_recorder.wait("smartcab/devices/wch/patient")
     server.start()
     watch = SeedWatch(gateway.port)

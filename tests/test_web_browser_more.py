@@ -16,38 +16,16 @@ from tests.support.frames import jpeg
 from tests.support.net import wait_until
 from tests.support.seed_clients import SeedDevice
 
-PATIENT_PW = "correct horse battery 7"
-DOCTOR_PW = "stethoscope-orbit-42"
+PATIENT_PW, DOCTOR_PW = browser.PATIENT_PW, browser.DOCTOR_PW
 
 
 def _setup(tmp_path, env):
     server = browser.web(tmp_path, env)
     data_env = {**env, "SMARTCAB_DATA_DIR": server.env["SMARTCAB_DATA_DIR"]}
-    browser.cli(
-        data_env,
-        "users",
-        "add-patient",
-        "--email",
-        "alice@example.org",
-        "--username",
-        "alice",
-        password=PATIENT_PW,
-    )
-    out = browser.cli(
-        data_env,
-        "users",
-        "add-doctor",
-        "--id",
-        "D100",
-        "--name",
-        "Grace Tan",
-        "--ic",
-        "S1234567A",
-        password=DOCTOR_PW,
-    )
+    out = browser.add_people(data_env)
     for device in ("cab", "img", "wch"):
         browser.cli(data_env, "devices", "assign", device, "--patient", "alice")
-    return server, re.search(r"TOTP secret: (\w+)", out)[1]
+    return server, browser.totp_secret(out)
 
 
 def _sign_in_patient(page, base):

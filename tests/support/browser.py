@@ -1,6 +1,7 @@
 """The dashboard as a real process, its admin CLI, and headless Debian Chromium via Playwright."""
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -72,3 +73,26 @@ def screenshot(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+PATIENT_PW = "correct horse battery 7"
+DOCTOR_PW = "stethoscope-orbit-42"
+
+
+def add_people(data_env: dict[str, str]) -> str:
+    """Patient alice and doctor D100 through the admin CLI; returns the add-doctor output."""
+    cli(
+        data_env,
+        *("users", "add-patient", "--email", "alice@example.org", "--username", "alice"),
+        password=PATIENT_PW,
+    )
+    return cli(
+        data_env,
+        *("users", "add-doctor", "--id", "D100", "--name", "Grace Tan", "--ic", "S1234567A"),
+        password=DOCTOR_PW,
+    )
+
+
+def totp_secret(cli_output: str) -> str:
+    """The TOTP secret the admin CLI printed for a new doctor or admin."""
+    return re.search(r"TOTP secret: (\w+)", cli_output)[1]
