@@ -1,13 +1,15 @@
 """Figure 7: a 30-day PDF report, InfluxDB queries and rendering, against a one-page fpdf2 file."""
 
+import statistics
 import tempfile
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 from fpdf import FPDF
 
 from services.common.influx import InfluxClient
-from services.reporter import collect, protocol, render
+from services.reporter import collect, protocol, render, rollups
 from services.reporter.settings import Settings
 from services.reporter.webdb import WebDirectory
 from tests.support.influxdb import InfluxDB
@@ -26,8 +28,12 @@ def _one_page(settings: Settings) -> bytes:
     return bytes(pdf.output())
 
 
-def reports(quick: bool) -> Figure:
-    """30 days at the scheduler's default pace (heart rate and temperature every 30 s)."""
+def reports(quick: bool) -> list[Figure]:
+    """30 days at the scheduler's default pace (heart rate and temperature every 30 s).
+
+    Twice: the first report over a stretch of history, which computes and stores
+    its hourly rollups, and every later one, which reads them.
+    """
     runs = 3 if quick else 7
     with tempfile.TemporaryDirectory(prefix="bench-reports-") as tmp:
         workdir = Path(tmp)
@@ -52,16 +58,38 @@ def reports(quick: bool) -> Figure:
                         return render.render(settings, data)
 
                     report()  # warm InfluxDB's caches and the font parser
+
+                    def first_report() -> bytes:
+                        client.query(f'DROP MEASUREMENT "{rollups.MEASUREMENT}"')
+                        start = time.perf_counter()
+                        report()
+                        return time.perf_counter() - start
+
+                    cold = statistics.median(first_report() for _ in range(runs))
+                    report()
                     seconds = median_seconds(report, runs)
             reference = median_seconds(lambda: _one_page(settings), runs)
         finally:
             server.kill()
-    return Figure(
-        f"30-day report render ({len(lines):,} points in InfluxDB 1.6)",
-        round(seconds, 3),
-        "s",
-        round(reference, 3),
-        round(seconds / reference, 1),
-        "< 1 s (reference: one-page fpdf2 PDF, same font)",
-        seconds < 1.0,
-    )
+    target = "< 1 s (reference: one-page fpdf2 PDF, same font)"
+    name = f"30-day report ({len(lines):,} points in InfluxDB 1.6)"
+    return [
+        Figure(
+            f"{name}, first time: hourly rollups computed",
+            round(cold, 3),
+            "s",
+            round(reference, 3),
+            round(cold / reference, 1),
+            target,
+            cold < 1.0,
+        ),
+        Figure(
+            f"{name}, rollups stored",
+            round(seconds, 3),
+            "s",
+            round(reference, 3),
+            round(seconds / reference, 1),
+            target,
+            seconds < 1.0,
+        ),
+    ]

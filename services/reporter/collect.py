@@ -28,8 +28,7 @@ def gather(
     """Every section of the report; record sections stay None without the web's tables."""
     tz = settings.timezone
     try:
-        vitals = influxdata.vital_summaries(client, patient.username, period)
-        chart_points = influxdata.charts(client, patient.username, period)
+        vitals, chart_points = influxdata.vitals(client, patient.username, period)
         alert_list, alert_total, _ = influxdata.alerts(client, patient.username, period)
         raw_score = influxdata.score(
             client, patient.username, period, settings.news2_alert_score, tz

@@ -5,12 +5,13 @@ Statements of one kind go to InfluxDB in one request (``;``-separated), so a
 leave flagged readings out (docs/schema.md); their count is reported apart.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 
 from services.common import history
 from services.common.influx import InfluxClient, quote_str, rows_of
 
+from . import rollups
 from .model import VITALS, AlertEntry, ChartPoint, Period, SnackDay, VitalSummary
 
 ALERTS_SHOWN = 25
@@ -36,60 +37,59 @@ def _many(client: InfluxClient, statements: list[str]) -> list[list[dict]]:
     return [rows_of(result) for result in results]
 
 
-def vital_summaries(client: InfluxClient, patient: str, period: Period) -> list[VitalSummary]:
-    """Min, mean, max, count, in-range count and flagged count of each metric."""
-    where = f"{_who(patient)} AND {_range(period)}"
-    statements = [
-        'SELECT count("value") AS "count", min("value") AS "min", mean("value") AS "mean",'
-        f' max("value") AS "max" FROM "vitals" WHERE {where} AND "flagged" = false'
-        ' GROUP BY "metric"',
-        f'SELECT count("value") AS "count" FROM "vitals" WHERE {where} AND "flagged" = true'
-        ' GROUP BY "metric"',
-    ]
-    # One scan for every metric's normal range instead of one query per metric.
-    ranges = " OR ".join(
-        f'("metric" = {quote_str(metric)} AND "value" >= {low!r} AND "value" <= {high!r})'
-        for metric, (_, _, low, high) in VITALS.items()
+def summarise(metric: str, slots: Sequence[rollups.Slot]) -> VitalSummary:
+    """Min, mean, max, in-range and flagged counts of one metric from its hourly slots."""
+    count = sum(s.count for s in slots)
+    kept = [s for s in slots if s.count]
+    return VitalSummary(
+        metric,
+        count,
+        min((s.min for s in kept), default=None),
+        sum(s.sum for s in kept) / count if count else None,
+        max((s.max for s in kept), default=None),
+        sum(s.in_range for s in slots),
+        sum(s.total - s.count for s in slots),
     )
-    statements.append(
-        f'SELECT count("value") AS "count" FROM "vitals" WHERE {where}'
-        f' AND "flagged" = false AND ({ranges}) GROUP BY "metric"'
-    )
-    stats, flagged, in_range = _many(client, statements)
-    by_metric = {r["metric"]: r for r in stats}
-    flagged_by = {r["metric"]: int(r["count"]) for r in flagged}
-    in_range_by = {r["metric"]: int(r["count"]) for r in in_range}
-    out = []
-    for metric in VITALS:
-        row = by_metric.get(metric, {})
-        out.append(
-            VitalSummary(
-                metric,
-                int(row.get("count") or 0),
-                row.get("min"),
-                row.get("mean"),
-                row.get("max"),
-                in_range_by.get(metric, 0),
-                flagged_by.get(metric, 0),
-            )
+
+
+def merge(slots: Sequence[rollups.Slot], bucket: int) -> tuple[ChartPoint, ...]:
+    """Hourly slots merged into chart buckets aligned like InfluxDB's GROUP BY time()."""
+    size = bucket * 1000
+    merged: dict[int, list[rollups.Slot]] = {}
+    for slot in slots:
+        if slot.count:
+            merged.setdefault(slot.hour_ms // size * size, []).append(slot)
+    return tuple(
+        ChartPoint(
+            start + size // 2,
+            sum(s.sum for s in group) / sum(s.count for s in group),
+            min(s.min for s in group),
+            max(s.max for s in group),
         )
-    return out
+        for start, group in sorted(merged.items())
+    )
 
 
-def charts(
+def vitals(
     client: InfluxClient, patient: str, period: Period, max_points: int = 240
-) -> dict[str, tuple[ChartPoint, ...]]:
-    """Bucketed mean/min/max of every metric, each bucket drawn at its middle."""
+) -> tuple[list[VitalSummary], dict[str, tuple[ChartPoint, ...]]]:
+    """Each metric's summary, and its chart as bucketed mean/min/max drawn at bucket middles."""
+    slots = rollups.hourly(client, patient, period)
+    summaries = [summarise(metric, slots[metric]) for metric in VITALS]
     bucket = history.bucket_seconds(period.start, period.end, max_points)
+    if bucket % 3600 == 0:
+        return summaries, {metric: merge(slots[metric], bucket) for metric in VITALS}
+    # Buckets under an hour (periods under about ten days): a short raw scan.
     subject = history.Subject(patient=patient)
     statements = [
         history.series_query(subject, metric, period.start, period.end, bucket) for metric in VITALS
     ]
     half = bucket * 500
-    return {
+    charts = {
         metric: tuple(ChartPoint(r["time"] + half, r["mean"], r["min"], r["max"]) for r in rows)
         for metric, rows in zip(VITALS, _many(client, statements), strict=True)
     }
+    return summaries, charts
 
 
 def alerts(

@@ -2,7 +2,8 @@
 
 paho's thread only queues messages; one worker thread renders them in order,
 so a slow report never stalls the connection, and a bounded queue answers
-"busy" instead of growing without end.
+"busy" instead of growing without end. While no request waits, the worker keeps
+the hourly rollups (rollups.py) up to date, one patient at a time.
 """
 
 import json
@@ -19,7 +20,7 @@ from services.common.errors import MqttError
 from services.common.influx import InfluxClient
 from services.common.mqtt import MqttClient
 
-from . import documents, protocol, storage
+from . import documents, protocol, rollups, storage
 from .errors import BadRequest, Busy, Forbidden, ReporterError
 from .model import Patient
 from .protocol import ReportRequest, ReportTopics, Requester
@@ -39,6 +40,7 @@ class Reporter:
         self.topics = ReportTopics(settings.mqtt.topic_root)
         self._queue: queue.Queue = queue.Queue(maxsize=settings.queue_size)
         self._influx = InfluxClient(settings.influx)
+        self._rollups = rollups.Keeper(settings.rollup_days)
         self.client = MqttClient(
             settings.mqtt,
             "reporter",
@@ -77,7 +79,11 @@ class Reporter:
 
     def _work(self) -> None:
         while True:
-            item = self._queue.get()
+            try:
+                item = self._queue.get(timeout=self._rollups.wait(time.time()))
+            except queue.Empty:
+                self._rollups.step(self._influx, time.time())
+                continue
             if item is None:
                 return
             topic, payload = item

@@ -25,6 +25,7 @@ class Settings:
     max_days: int = 366
     queue_size: int = 32
     news2_alert_score: int = 5
+    rollup_days: int = 31
     mqtt: MqttSettings = field(default_factory=MqttSettings)
     influx: InfluxSettings = field(default_factory=InfluxSettings)
 
@@ -69,6 +70,7 @@ class Settings:
             max_days=env_int(env, "REPORT_MAX_DAYS", 366, minimum=1),
             queue_size=env_int(env, "REPORT_QUEUE_SIZE", 32, minimum=1),
             news2_alert_score=env_int(env, "ALERT_NEWS2_SCORE", 5, minimum=1),
+            rollup_days=env_int(env, "REPORT_ROLLUP_DAYS", 31, minimum=0),
             mqtt=MqttSettings.from_env(env),
             influx=InfluxSettings.from_env(env),
         )
