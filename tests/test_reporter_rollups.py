@@ -1,4 +1,4 @@
-"""Hourly rollups on a real InfluxDB: equal to the raw readings, reused, and never stale."""
+"""The reporter's InfluxDB reads: hourly rollups equal to the raw readings, reused, never stale."""
 
 import logging
 from datetime import UTC, datetime, timedelta
@@ -198,3 +198,20 @@ def test_the_reporter_service_rolls_up_closed_hours_in_the_background(
 def test_rollups_can_be_turned_off():
     assert rollups.Keeper(0).wait(0.0) is None
     assert rollups.Keeper(31).wait(0.0) == 0.0
+
+
+@pytest.mark.parametrize("tz", ["UTC", "Asia/Kolkata", "America/New_York"])
+def test_snacks_per_local_day_equal_influxdb_own_grouping(client, tz):
+    period = last_days(12, ZoneInfo(tz))
+    span = f"time >= '{period.start.isoformat()}' AND time < '{period.end.isoformat()}'"
+    direct = client.query(
+        'SELECT sum("change") AS "change" FROM (SELECT difference("count") AS "change"'
+        f" FROM inventory WHERE patient = 'alice' AND {span} GROUP BY device, item)"
+        f" WHERE change < 0 AND {span} GROUP BY time(1d), item fill(none) tz('{tz}')"
+    )
+    want: dict[int, dict[str, int]] = {}
+    for row in direct:
+        want.setdefault(row["time"], {})[row["item"]] = -int(row["change"])
+    days = influxdata.snacks(client, "alice", period, tz)
+    assert len(days) >= 8
+    assert {d.day_ms: d.taken for d in days} == want
