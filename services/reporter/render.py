@@ -1,11 +1,12 @@
 """The PDF health report: fpdf2, an embedded Unicode TrueType font, charts as vectors."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from fpdf import FPDF, FontFace
-from fpdf.enums import XPos, YPos
+from fpdf import FPDF
+from fpdf.enums import MethodReturnValue, XPos, YPos
 
 from . import charts
 from .model import VITALS, Report
@@ -21,6 +22,12 @@ ZEBRA = (247, 249, 251)
 WARN_FILL = (253, 236, 238)
 FONT = "DejaVu"
 NO_DATA = "No data recorded."
+GRID_SIZE = 8.5  # table text, pt
+GRID_LINE = 5  # table line height, mm
+GRID_PAD_X, GRID_PAD_Y = 1.5, 0.8  # table cell padding, mm
+# multi_cell() handles these itself even in text that fits on one line: it breaks lines
+# at \n and \f, and drops \r and soft hyphens, which cell() and text() would print
+LINE_CONTROL = frozenset("\n\r\f\u00ad")
 
 # chart title -> [(metric, line colour, band colour)]
 CHARTS = {
@@ -39,6 +46,18 @@ def number(metric: str, value: float | None) -> str:
     if value is None:
         return "–"
     return f"{value:.{DECIMALS.get(metric, 0)}f}"
+
+
+@dataclass(frozen=True)
+class GridRow:
+    """A table row's text and look; the rules are horizontal lines above and below it."""
+
+    cells: Sequence[str]
+    style: str
+    color: tuple[int, int, int]
+    fill: tuple[int, int, int]
+    top: bool
+    bottom: bool
 
 
 class ReportPDF(FPDF):
@@ -131,7 +150,15 @@ class ReportPDF(FPDF):
     def para(self, text: str, size: float = 10, bold: bool = False, color=INK) -> None:
         self.set_font(FONT, "B" if bold else "", size)
         self.set_text_color(*color)
-        self.multi_cell(0, size * 0.5, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        width = self.w - self.r_margin - self.x
+        # line breaking is most of multi_cell()'s time, and short paragraphs need none
+        if (
+            LINE_CONTROL.isdisjoint(text)
+            and self.get_string_width(text) < width - 2 * self.c_margin
+        ):
+            self.cell(width, size * 0.5, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        else:
+            self.multi_cell(0, size * 0.5, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.set_text_color(*INK)
         self.set_font(FONT, "", 10)
 
@@ -146,30 +173,112 @@ class ReportPDF(FPDF):
         align: Sequence[str] | None = None,
         emphasis: Sequence[bool] | None = None,
     ) -> None:
-        self.set_font(FONT, "", 8.5)
+        """A full-width table whose heading row is repeated on top of every page it spans."""
+        # drawn by hand: FPDF.table() lays out every cell twice with multi_cell, which
+        # made tables most of the rendering time; widths are shares of the page width
+        widths = [w * self.epw / sum(widths) for w in widths]
+        align = align or ["LEFT"] * len(widths)
+        heading = GridRow(head, "B", BRAND, HEAD_FILL, top=False, bottom=bool(rows))
+        body = []
+        for i, cells in enumerate(rows):
+            if emphasis and emphasis[i]:
+                look = ("B", WARN, WARN_FILL)
+            else:
+                look = ("", INK, ZEBRA if i % 2 == 0 else (255, 255, 255))
+            body.append(GridRow(cells, *look, top=True, bottom=i < len(rows) - 1))
         self.set_draw_color(210, 215, 222)
-        self.set_fill_color(255, 255, 255)
-        with self.table(
-            cell_fill_color=ZEBRA,
-            cell_fill_mode="ROWS",
-            col_widths=widths,
-            width=self.epw,
-            text_align=align or "LEFT",
-            headings_style=FontFace(emphasis="BOLD", fill_color=HEAD_FILL, color=BRAND),
-            line_height=5,
-            padding=(0.8, 1.5),
-            borders_layout="HORIZONTAL_LINES",
-        ) as table:
-            table.row(head)
-            for i, cells in enumerate(rows):
-                style = None
-                if emphasis and emphasis[i]:
-                    style = FontFace(emphasis="BOLD", color=WARN, fill_color=WARN_FILL)
-                row = table.row()
-                for cell in cells:
-                    row.cell(cell, style=style)
+        head_layout = self.grid_layout(heading, widths)
+        layouts = [self.grid_layout(row, widths) for row in body]
+        # never a heading alone at the foot of a page
+        if self.will_page_break(head_layout[0] + (layouts[0][0] if layouts else 0)):
+            self.add_page()
+        self.grid_row(heading, head_layout, widths, align)
+        for row, layout in zip(body, layouts, strict=True):
+            if self.will_page_break(layout[0]):
+                self.add_page()
+                self.grid_row(heading, head_layout, widths, align)
+            self.grid_row(row, layout, widths, align)
         self.set_font(FONT, "", 10)
         self.ln(1)
+
+    def grid_layout(
+        self, row: GridRow, widths: Sequence[float]
+    ) -> tuple[float, list[tuple[float, float | None]]]:
+        """A row's height, and each cell's height and, for text kept on one line, its width."""
+        self.set_font(FONT, row.style, GRID_SIZE)
+        glyphs = self.current_font.cmap
+        cells: list[tuple[float, float | None]] = []
+        for text, width in zip(row.cells, widths, strict=True):
+            if not text:
+                cells.append((0, None))
+                continue
+            # text() costs a fraction of multi_cell() but does not wrap, use fallback fonts
+            # or put in the page count for its alias
+            if (
+                LINE_CONTROL.isdisjoint(text)
+                and self.str_alias_nb_pages not in text
+                and all(ord(c) in glyphs for c in text)
+            ):
+                text_width = self.get_string_width(text)
+                if text_width < width - 2 * GRID_PAD_X:
+                    cells.append((GRID_LINE + 2 * GRID_PAD_Y, text_width))
+                    continue
+            height = self.multi_cell(
+                width,
+                GRID_LINE,
+                text,
+                padding=(GRID_PAD_Y, GRID_PAD_X),
+                dry_run=True,
+                output=MethodReturnValue.HEIGHT,
+            )
+            cells.append((height, None))
+        # a row of empty cells is one unpadded line high, as in FPDF.table()
+        return max(height for height, _ in cells) or GRID_LINE, cells
+
+    def grid_row(
+        self,
+        row: GridRow,
+        layout: tuple[float, list[tuple[float, float | None]]],
+        widths: Sequence[float],
+        align: Sequence[str],
+    ) -> None:
+        """One table row at the current position: fill, rules, then text centred vertically."""
+        height, cells = layout
+        x, y = self.l_margin, self.get_y()
+        self.set_fill_color(*row.fill)
+        self.rect(x, y, self.epw, height, style="F")
+        if row.top:
+            self.line(x, y, x + self.epw, y)
+        if row.bottom:
+            self.line(x, y + height, x + self.epw, y + height)
+        self.set_font(FONT, row.style, GRID_SIZE)
+        self.set_text_color(*row.color)
+        # the baseline cell() would give one line centred in the row
+        baseline = y + height / 2 + 0.3 * self.font_size
+        for text, width, cell_align, (cell_height, text_width) in zip(
+            row.cells, widths, align, cells, strict=True
+        ):
+            if text_width is not None:
+                offset = {
+                    "LEFT": GRID_PAD_X,
+                    "CENTER": (width - text_width) / 2,
+                    "RIGHT": width - GRID_PAD_X - text_width,
+                }[cell_align]
+                self.text(x + offset, baseline, text)
+            elif text:
+                self.set_xy(x, y + (height - cell_height) / 2)
+                self.multi_cell(
+                    width,
+                    GRID_LINE,
+                    text,
+                    align=cell_align,
+                    padding=(GRID_PAD_Y, GRID_PAD_X),
+                    new_x=XPos.RIGHT,
+                    new_y=YPos.TOP,
+                )
+            x += width
+        self.set_text_color(*INK)
+        self.set_xy(self.l_margin, y + height)
 
 
 def title_block(pdf: ReportPDF, report: Report) -> None:
@@ -242,6 +351,7 @@ def chart_block(pdf: ReportPDF, title: str, parts, report: Report) -> None:
     if pdf.will_page_break(height + 8):
         pdf.add_page()
     pdf.set_font(FONT, "B", 9.5)
+    pdf.set_text_color(*INK)  # charts.draw leaves its grey label colour set
     pdf.cell(0, 6, title)
     legend_x = pdf.w - pdf.r_margin
     pdf.set_font(FONT, "", 7.5)
