@@ -25,7 +25,9 @@ from .settings import Settings
 
 log = logging.getLogger(__name__)
 
-READ_SIZE = 64 * 1024
+# A whole 96 KB frame's base64 in one read: a second pass through the read loop
+# (timeout, feed) cost more than the copy. Reads only return what has arrived.
+READ_SIZE = 256 * 1024
 # Commands after which the device answers; the next command waits for it, so a
 # device that compares a whole recv() with b"bpm" never sees two at once.
 ANSWERED = frozenset({"bpm", "img", "inv"})
