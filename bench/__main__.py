@@ -36,7 +36,7 @@ def write_table(figures: list[Figure], quick: bool, path: Path) -> None:
     for f in figures:
         ref = "" if f.reference is None else f.reference
         ratio = "" if f.ratio is None else f.ratio
-        ok = "yes" if f.ok else "**no**"
+        ok = {True: "yes", False: "**no**", None: "–"}[f.ok]
         rows.append(f"| {f.name} | {f.value} {f.unit} | {ref} | {ratio} | {f.target} | {ok} |")
     header = path.read_text().split("<!-- results -->")[0] if path.exists() else ""
     body = "\n".join(
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
             figures.append(figure)
     if not args.only:  # a partial run must not replace the whole table
         write_table(figures, args.quick, Path(args.out))
-    return 0 if all(f.ok for f in figures) else 1
+    return 0 if all(f.ok is not False for f in figures) else 1
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ class Figure:
     reference: float | None
     ratio: float | None
     target: str
-    ok: bool
+    ok: bool | None  # None: reported for context, no target
 
     def line(self) -> str:
         return json.dumps(asdict(self))
