@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 
 from influxdb_client import Point, WritePrecision
 
-from services.common import logs
+from services.common import history, logs
 from services.common.influx import InfluxClient, InfluxError, quote_str, rows_of
 
 from .model import VITALS, Period
@@ -61,7 +61,7 @@ def _span(start_ms: int, end_ms: int) -> str:
 
 
 def _who(patient: str) -> str:
-    return f'"patient" = {quote_str(patient)}'
+    return " AND ".join(history.Subject(patient=patient).conditions())
 
 
 def _in_range() -> str:
