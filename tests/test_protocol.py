@@ -115,6 +115,21 @@ def test_late_digits_may_arrive_with_the_payload_after_send():
     assert link.feed(b"2{" + b"x" * 11) == [p.SizeDeclared(12), p.Payload(b"{" + b"x" * 11)]
 
 
+def test_a_payload_read_whole_may_carry_the_next_message_behind_it():
+    link = ready_link()
+    assert link.feed(b"size-12") == []
+    assert link.data_to_send() == b"send"
+    payload = b"{" + b"x" * 11
+    assert link.feed(payload + b"72.00,bpm36") == [
+        p.SizeDeclared(12),
+        p.Payload(payload),
+        p.Reading("bpm", 72.0, b""),
+    ]
+    assert link.mid_transfer
+    assert link.feed(b".60,temp") == [p.Reading("temp", 36.6, b"")]
+    assert not link.mid_transfer
+
+
 def test_send_is_queued_once_per_declaration_even_when_digits_trickle():
     link = p.GatewayLink()
     link.greeting()

@@ -225,6 +225,14 @@ class GatewayLink:
             self._buf += data
             self._check_hello_prefix()
             return events
+        if self.state == SIZE_DIGITS and self._buf and data and data[0] not in _DIGITS:
+            # The declaration ends where this chunk starts: settle it from the buffer
+            # alone, so that a payload that arrives whole is never copied into it.
+            self._end_size(len(self._buf), events)
+        if self.state == PAYLOAD and not self._buf and len(data) >= self._size:
+            size = self._size
+            self._end_payload(bytes(data if len(data) == size else data[:size]), events)
+            data = data[size:]
         self._buf += data
         self._parse(events)
         if self.state == SIZE_DIGITS and not self._send_queued and self._buf:
@@ -351,6 +359,12 @@ class GatewayLink:
             return False  # more digits may follow
         if i == 0:
             raise ProtocolError("malformed size declaration %r" % bytes(buf[:16]))
+        self._end_size(i, events)
+        return True
+
+    def _end_size(self, i, events):
+        """The declaration's digits are ``_buf[:i]`` and a payload byte follows them."""
+        buf = self._buf
         size = int(bytes(buf[:i]))
         if size == 0:
             raise ProtocolError("size declaration of zero bytes")
@@ -362,17 +376,23 @@ class GatewayLink:
         self._size = size
         self.state = PAYLOAD
         events.append(SizeDeclared(size))
-        return True
 
     def _parse_payload(self, events):
-        if len(self._buf) < self._size:
+        size = self._size
+        if len(self._buf) < size:
             return False
-        data = bytes(self._buf[: self._size])
-        del self._buf[: self._size]
+        if len(self._buf) == size:
+            data, self._buf = bytes(self._buf), bytearray()
+        else:
+            data = bytes(self._buf[:size])
+            del self._buf[:size]
+        self._end_payload(data, events)
+        return True
+
+    def _end_payload(self, data, events):
         self.state = READY
         self._send_queued = False
         events.append(Payload(data))
-        return True
 
 
 # device-side events
