@@ -1,9 +1,9 @@
 """Figures 4 and 5: the recorder into InfluxDB, and camera images through the gateway."""
 
-import asyncio
 import base64
 import json
 import os
+import socket
 import statistics
 import tempfile
 import threading
@@ -119,25 +119,53 @@ def _jpeg(size: int) -> bytes:
     return b"\xff\xd8\xff\xe0" + os.urandom(size - 6) + b"\xff\xd9"
 
 
-async def _raw_transfer(data: bytes) -> float:
-    """The same bytes over a plain loopback TCP connection: the reference."""
-    got = asyncio.get_running_loop().create_future()
+def _raw_transfer(data: bytes) -> float:
+    """The same bytes over one plain loopback TCP connection, read by another thread."""
+    server = socket.create_server(("127.0.0.1", 0))
+    sender = socket.create_connection(server.getsockname())
+    receiver, _ = server.accept()
+    finished = []
 
-    async def receive(reader, writer) -> None:
-        await reader.readexactly(len(data))
-        got.set_result(time.perf_counter())
-        writer.close()
+    def receive() -> None:
+        left = len(data)
+        while left:
+            left -= len(receiver.recv(1 << 20))
+        finished.append(time.perf_counter())
 
-    server = await asyncio.start_server(receive, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    _, writer = await asyncio.open_connection("127.0.0.1", port)
+    thread = threading.Thread(target=receive)
+    thread.start()
     started = time.perf_counter()
-    writer.write(data)
-    finished = await got
-    writer.close()
-    server.close()
-    await server.wait_closed()
-    return finished - started
+    sender.sendall(data)
+    thread.join()
+    for sock in (receiver, sender, server):
+        sock.close()
+    return finished[0] - started
+
+
+class Camera:
+    """A protocol-level camera on a blocking socket, as the board's own loop drives it."""
+
+    def __init__(self, port: int, device_id: str) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        link = p.DeviceLink()
+        while not link.registered:
+            data = self.sock.recv(256)
+            if not data:
+                raise ConnectionError(f"{device_id}: closed during handshake")
+            for event in link.feed(data):
+                if isinstance(event, p.IdRequested):
+                    self.sock.sendall(p.hello(device_id))
+
+    def send_frame(self, b64: bytes) -> None:
+        """Declare the size, wait for ``send``, then write the base64 text."""
+        self.sock.sendall(p.size_declaration(len(b64)))
+        while p.SEND not in self.sock.recv(16):
+            pass
+        self.sock.sendall(b64)
+
+    def close(self) -> None:
+        self.sock.close()
 
 
 class Arrivals:
@@ -177,38 +205,32 @@ def images(quick: bool) -> list[Figure]:
         via_gateway = Arrivals(stack.broker.port, "smartcab/devices/img/image")
         direct = Arrivals(stack.broker.port, "bench/image")
         publisher = Publisher(stack.broker.port)
+        camera = Camera(stack.gateway_port, "img")
 
-        def publish_direct(jpeg: bytes) -> float:
-            seen = len(direct.times)
+        def timed(send, arrivals: Arrivals) -> float:
+            # Both paths are timed the same way: from one thread, until the
+            # subscriber's callback has the JPEG.
+            seen = len(arrivals.times)
             started = time.perf_counter()
-            publisher.client.publish("bench/image", jpeg, qos=1, retain=True)
-            return direct.wait_past(seen) - started
+            send()
+            return arrivals.wait_past(seen) - started
 
-        async def measure(jpeg: bytes) -> tuple[list[float], list[float], list[float]]:
+        def measure(jpeg: bytes) -> tuple[list[float], list[float], list[float]]:
             b64 = base64.b64encode(jpeg)
-            reader, writer = await asyncio.open_connection("127.0.0.1", stack.gateway_port)
-            link = p.DeviceLink()
-            while not link.registered:
-                for event in link.feed(await reader.read(256)):
-                    if isinstance(event, p.IdRequested):
-                        writer.write(p.hello("img"))
             ours, reference, raw = [], [], []
             for _ in range(runs):
-                seen = len(via_gateway.times)
-                started = time.perf_counter()
-                writer.write(p.size_declaration(len(b64)))
-                while p.SEND not in await reader.read(16):
-                    pass
-                writer.write(b64)
-                arrived = await asyncio.to_thread(via_gateway.wait_past, seen)
-                ours.append(arrived - started)
-                reference.append(await asyncio.to_thread(publish_direct, jpeg))
-                raw.append(await _raw_transfer(b64))
-            writer.close()
+                ours.append(timed(lambda: camera.send_frame(b64), via_gateway))
+                reference.append(
+                    timed(
+                        lambda: publisher.client.publish("bench/image", jpeg, qos=1, retain=True),
+                        direct,
+                    )
+                )
+                raw.append(_raw_transfer(b64))
             return ours, reference, raw
 
         for size in (60_000, 96_000):
-            ours, reference, raw = (statistics.median(t) for t in asyncio.run(measure(_jpeg(size))))
+            ours, reference, raw = (statistics.median(t) for t in measure(_jpeg(size)))
             label = f"{size // 1000} KB JPEG camera to subscriber"
             figures += [
                 Figure(
@@ -231,6 +253,7 @@ def images(quick: bool) -> list[Figure]:
                     None,
                 ),
             ]
+        camera.close()
         publisher.close()
         via_gateway.counter.close()
         direct.counter.close()
