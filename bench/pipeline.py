@@ -160,8 +160,12 @@ class Camera:
     def send_frame(self, b64: bytes) -> None:
         """Declare the size, wait for ``send``, then write the base64 text."""
         self.sock.sendall(p.size_declaration(len(b64)))
-        while p.SEND not in self.sock.recv(16):
-            pass
+        while True:
+            data = self.sock.recv(16)
+            if not data:
+                raise ConnectionError("the gateway closed the camera's connection")
+            if p.SEND in data:
+                break
         self.sock.sendall(b64)
 
     def close(self) -> None:
