@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from .errors import ConfigError
 
 _TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
+_FALSE = {"0", "false", "no", "off"}
 
 
 def env_str(env: Mapping[str, str], name: str, default: str | None = None) -> str | None:
@@ -43,10 +43,10 @@ def env_float(env: Mapping[str, str], name: str, default: float, minimum: float 
 
 
 def env_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name)
-    if raw is None:
-        return default
+    raw = env.get(name, "")
     lowered = raw.strip().lower()
+    if lowered == "":
+        return default  # unset or empty, as for every other setting
     if lowered in _TRUE:
         return True
     if lowered in _FALSE:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from services.common import logs
 from services.common.errors import ConfigError
 from services.common.mqtt import MqttClient
+from services.common.usage import parse_service_args
 
 from .bridge import Bridge
 from .discovery import Discovery
@@ -104,6 +105,12 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["token"]:
         return _token_command(argv[1:])
+    parse_service_args(
+        "python -m services.gateway",
+        "Bridge ESP32 devices to MQTT. 'python -m services.gateway token --help' makes a"
+        " device token.",
+        argv,
+    )
     logs.setup("gateway")
     try:
         settings = Settings.from_env()

@@ -11,6 +11,7 @@ from services.common.errors import ConfigError
 from services.common.influx import InfluxAuthError, InfluxClient, InfluxNotFound, InfluxUnavailable
 from services.common.mqtt import MqttClient
 from services.common.topics import Topics
+from services.common.usage import parse_service_args
 
 from .pipeline import Pipeline
 from .records import Translator
@@ -120,7 +121,12 @@ def run(settings: Settings, stop: threading.Event) -> int:
         influx.close()
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parse_service_args(
+        "python -m services.recorder",
+        "Record vitals, inventory, availability and alerts in InfluxDB.",
+        argv,
+    )
     logs.setup("recorder")
     logging.getLogger("urllib3").setLevel(logging.WARNING)  # one line per HTTP call is noise
     try:

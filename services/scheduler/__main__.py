@@ -13,6 +13,7 @@ from services.common import logs
 from services.common.errors import ConfigError, MqttError
 from services.common.mqtt import MqttClient
 from services.common.topics import Topics
+from services.common.usage import parse_service_args
 
 from .fleet import Fleet
 from .jobs import Job, JobContext, report_jobs, run_every
@@ -116,7 +117,10 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         await asyncio.to_thread(client.stop)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parse_service_args(
+        "python -m services.scheduler", "Ask devices for readings on a fixed schedule.", argv
+    )
     logs.setup("scheduler")
     try:
         settings = Settings.from_env()

@@ -7,6 +7,7 @@ import threading
 
 from services.common import logs
 from services.common.errors import ConfigError
+from services.common.usage import parse_service_args
 
 log = logging.getLogger("services.web")
 
@@ -79,9 +80,12 @@ def main(argv: list[str] | None = None) -> int:
         from .cli import run
 
         return run(argv)
-    if argv:
-        print("usage: python -m services.web [users|devices|shares ...]", file=sys.stderr)
-        return 2
+    parse_service_args(
+        "python -m services.web",
+        "Serve the Health Plus dashboard. Administration: python -m services.web"
+        " users|devices|shares --help.",
+        argv,
+    )
     return serve()
 
 
