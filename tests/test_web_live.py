@@ -175,7 +175,9 @@ def test_hand_entered_readings_go_to_the_broker_after_their_assignment(
     assert "smartcab/devices/manual-alice/vitals/bp_systolic" in topics
     body = json.loads(mqtt_recorder.payloads("smartcab/devices/manual-alice/vitals/bp_systolic")[0])
     assert body["device"] == "manual-alice" and body["value"] == 131.0
-    assert body["unit"] == "sys" and body["ts"].endswith("Z")
+    assert body["unit"] == "mmHg" and body["ts"].endswith("Z")
+    spo2 = json.loads(mqtt_recorder.payloads("smartcab/devices/manual-alice/vitals/spo2")[0])
+    assert spo2["unit"] == "%"
     assert mqtt_recorder.payloads("smartcab/devices/manual-alice/patient")[0] == b"alice"
 
 

@@ -43,7 +43,7 @@ def assignments(conn: sqlite3.Connection) -> list[tuple[str, str | None]]:
 
 # The seed's ids: ``cab`` the cabinet, ``img`` the camera, ``wch`` the watch; longer ids
 # (``cab-02``) keep the prefix.
-KINDS = (("cab", "cabinet"), ("img", "camera"), ("cam", "camera"), ("wch", "watch"))
+KINDS = (("cab", "cabinet"), ("img", "camera"), ("wch", "watch"))  # as the gateway's registry
 COMMANDS = {"cabinet": ("lon", "lof", "inv"), "camera": ("img",), "watch": ("bpm",)}
 
 

@@ -18,6 +18,7 @@ import paho.mqtt.client as mqtt
 
 from services.common import logs
 from services.common.mqtt import MqttClient
+from services.common.protocol import METRIC_UNITS
 from services.common.quality import flag_reason
 from services.common.settings import MqttSettings
 from services.common.timeutil import now_ms, rfc3339_ms
@@ -30,7 +31,6 @@ log = logging.getLogger(__name__)
 QUEUE_SIZE = 200
 PER_SESSION = 4
 REPORTS_FOLLOWED = 1000
-UNITS = {"heart_rate": "bpm", "temperature": "temp", "spo2": "spo2"}
 MANUAL_PREFIX = "manual-"
 
 
@@ -207,7 +207,7 @@ class Hub:
             "device": device,
             "metric": metric,
             "value": value,
-            "unit": {"bp_systolic": "sys", "bp_diastolic": "dia"}.get(metric, UNITS.get(metric)),
+            "unit": METRIC_UNITS[metric],  # the units the gateway's readings carry
             "ts": rfc3339_ms(ts_ms),
         }
         self.client.publish(self.topics.vitals(device, metric), json.dumps(body))
