@@ -2,11 +2,15 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-SYSTEM_PACKAGES := mosquitto mosquitto-clients influxdb poppler-utils chromium fonts-dejavu-core iproute2 openssl caddy
+# What the product needs, then what only the tests use (PDF read-back, the browser,
+# network faults, the HTTPS deployment check).
+RUN_PACKAGES := mosquitto mosquitto-clients influxdb fonts-dejavu-core
+TEST_PACKAGES := $(RUN_PACKAGES) poppler-utils chromium iproute2 openssl caddy
 
 .PHONY: run test lint format system-deps venv clean
 
-run: system-deps venv
+run: venv
+	@scripts/ensure-system-packages.sh $(RUN_PACKAGES)
 	$(BIN)/python -m services.local
 
 test: system-deps venv
@@ -23,7 +27,7 @@ format: venv
 	$(BIN)/ruff check --fix .
 
 system-deps:
-	@scripts/ensure-system-packages.sh $(SYSTEM_PACKAGES)
+	@scripts/ensure-system-packages.sh $(TEST_PACKAGES)
 
 venv: $(BIN)/.installed
 

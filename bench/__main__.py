@@ -55,7 +55,7 @@ def write_table(figures: list[Figure], quick: bool, path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("--quick", action="store_true", help="smaller runs, a few minutes")
+    parser.add_argument("--quick", action="store_true", help="smaller runs, under a minute")
     parser.add_argument(
         "--only", choices=sorted(FIGURES), action="append", help="run these; prints, no table"
     )
