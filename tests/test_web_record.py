@@ -123,8 +123,11 @@ def test_questionnaire_drafts_are_private_until_submitted(app):
     )
     assert draft.status_code == 302 and "saved=draft" in draft.headers["Location"]
     assert "About 6 hours" in patient.get("/p/alice/questionnaire").text
+    own = {q["key"]: q["draft"] for q in patient.get("/api/p/alice/record").json["questionnaire"]}
+    assert own["sleep"] == "About 6 hours"
     doc = _doctor_client(app, secret)
     assert "About 6 hours" not in doc.get("/p/alice/questionnaire").text
+    assert "About 6 hours" not in doc.get("/api/p/alice/record").text
     empty = patient.post("/p/alice/questionnaire", data={"csrf_token": token, "action": "submit"})
     assert empty.status_code == 400 and "Answer at least one question" in empty.text
     sent = patient.post(

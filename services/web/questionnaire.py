@@ -65,15 +65,18 @@ def submit(conn: sqlite3.Connection, patient_id: int, form) -> int:
     return len(answers)
 
 
-def state(conn: sqlite3.Connection, patient_id: int) -> dict:
-    """Per question: the draft (if any), the last submitted answer and when."""
-    drafts = {
-        r["question_key"]: r
-        for r in conn.execute(
+def state(conn: sqlite3.Connection, patient_id: int, drafts: bool = False) -> dict:
+    """Per question: the last submitted answer and when, and the draft if ``drafts``.
+
+    Drafts are the patient's own until submitted: only the patient's views ask for them.
+    """
+    kept = {}
+    if drafts:
+        rows = conn.execute(
             "SELECT question_key, answer, saved_at FROM questionnaire_drafts WHERE patient_id = ?",
             (patient_id,),
         )
-    }
+        kept = {r["question_key"]: r for r in rows}
     submitted = {}
     for r in conn.execute(
         "SELECT question_key, answer, answered_at FROM questionnaire_answers"
@@ -83,7 +86,7 @@ def state(conn: sqlite3.Connection, patient_id: int) -> dict:
         submitted[r["question_key"]] = r
     items = []
     for key, section, text in QUESTIONS:
-        draft, done = drafts.get(key), submitted.get(key)
+        draft, done = kept.get(key), submitted.get(key)
         items.append(
             {
                 "key": key,
@@ -94,6 +97,6 @@ def state(conn: sqlite3.Connection, patient_id: int) -> dict:
                 "answered_at": done["answered_at"] if done else None,
             }
         )
-    saved = max((d["saved_at"] for d in drafts.values()), default=None)
+    saved = max((d["saved_at"] for d in kept.values()), default=None)
     last = max((s["answered_at"] for s in submitted.values()), default=None)
     return {"items": items, "draft_saved_at": saved, "submitted_at": last}

@@ -103,7 +103,9 @@ def api_record(patient):
         blood_tests=records.blood_panel(conn, patient.id),
         advice=records.advice(conn, patient.id),
         notes=records.notes(conn, patient.id),
-        questionnaire=questionnaire.state(conn, patient.id)["items"],
+        questionnaire=questionnaire.state(conn, patient.id, drafts=g.user.id == patient.id)[
+            "items"
+        ],
     )
 
 
@@ -111,13 +113,13 @@ def api_record(patient):
 
 
 def _questionnaire(patient, error: str | None = None, status: int = 200):
-    state = questionnaire.state(db(), patient.id)
+    own = g.user.id == patient.id
     page = render_template(
         "questionnaire.html",
         patient=patient,
-        state=state,
+        state=questionnaire.state(db(), patient.id, drafts=own),
         error=error,
-        can_edit=g.user.id == patient.id,
+        can_edit=own,
     )
     return page, status
 
