@@ -2,6 +2,7 @@
 revoked shares, hand-entered readings and the availability rule."""
 
 import json
+import threading
 import time
 
 import pyotp
@@ -147,6 +148,42 @@ def test_a_revoked_share_ends_the_doctors_stream(live_app, client_for):
     finally:
         response.close()
     assert client.get("/api/p/alice/events").status_code == 403
+
+
+def test_a_revoked_share_ends_a_busy_stream_too(live_app, client_for, mqtt_recorder):
+    alice, _ = make_patient(live_app, "alice")
+    _assign(live_app, "wch", alice)
+    doctor, secret = make_doctor(live_app)
+    conn = schema.connect(live_app.config["DATABASE"])
+    try:
+        access.share(conn, alice.id, doctor.id)
+    finally:
+        conn.close()
+    _start(live_app)
+    client = client_for(live_app)
+    sign_in_doctor(client, pyotp.TOTP(secret).now())
+    response = client.get("/api/p/alice/events", buffered=False)
+    busy = threading.Event()
+
+    def readings() -> None:  # one every quarter heartbeat: the stream is never idle
+        while not busy.wait(0.05):
+            _reading(mqtt_recorder, "wch", "heart_rate", 72)
+
+    sender = threading.Thread(target=readings)
+    sender.start()
+    try:
+        chunks = iter(response.response)
+        assert _events(chunks, 3)[0][0] == "reading"
+        conn = schema.connect(live_app.config["DATABASE"])
+        try:
+            access.unshare(conn, alice.id, doctor.id)
+        finally:
+            conn.close()
+        assert _ended(chunks)
+    finally:
+        busy.set()
+        sender.join()
+        response.close()
 
 
 def test_hand_entered_readings_go_to_the_broker_after_their_assignment(

@@ -290,12 +290,19 @@ def events(patient):
     def stream():
         try:
             yield "retry: 2000\n\n"
+            checked = time.monotonic()
             while True:
                 try:
                     event, payload = listener.events.get(timeout=heartbeat)
                 except queue.Empty:
+                    event = None
+                # A busy stream is checked as often as an idle one, so a revoked share
+                # or an ended session stops it within one heartbeat either way.
+                if time.monotonic() - checked >= heartbeat:
                     if not still_allowed():
                         return
+                    checked = time.monotonic()
+                if event is None:
                     yield ": keep-alive\n\n"
                     continue
                 if event == "close" or listener.closed:
