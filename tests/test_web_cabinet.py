@@ -156,7 +156,7 @@ def test_photo_from_a_seed_camera_is_kept_with_a_retention_limit(cab_app, gatewa
             f
             for f in client.get("/api/p/alice/cabinet").json["cameras"][0]["frames"]
             if f["name"]
-            and len(list((cab_app.config["SETTINGS"].gallery_dir / "img").iterdir())) == 3
+            and len(list((cab_app.config["SETTINGS"].gallery_dir / "alice" / "img").iterdir())) == 3
         ],
         what="retention applied",
     )
@@ -165,6 +165,63 @@ def test_photo_from_a_seed_camera_is_kept_with_a_retention_limit(cab_app, gatewa
     assert latest == jpeg("frame 3") and len(names) == 3
     assert client.get("/p/alice/camera/img/..%2Fweb.sqlite3").status_code == 404
     assert client.get("/p/alice/camera/cab/x.jpg").status_code == 404
+
+
+def test_a_camera_given_to_another_patient_shows_them_none_of_the_old_frames(
+    cab_app, mqtt_recorder, broker
+):
+    hub = cab_app.extensions["smartcab.hub"]
+    client, _ = _patient(cab_app)
+    mqtt_recorder.publish("smartcab/devices/img/image", jpeg("alice's kitchen"), retain=True)
+    alices = wait_until(
+        lambda: client.get("/api/p/alice/cabinet").json["cameras"][0]["frames"],
+        what="alice's frame kept",
+    )
+    bob, _ = make_patient(cab_app, "bob")
+    conn = schema.connect(cab_app.config["DATABASE"])
+    try:
+        devices.assign(conn, "img", bob.id)  # what the admin page and the CLI do
+    finally:
+        conn.close()
+    hub.assign("img", "bob")
+    wait_until(lambda: hub.patient_of("img") == "bob", what="the hub to follow")
+    viewer = cab_app.test_client()
+    sign_in_patient(viewer, "bob")
+    assert viewer.get("/api/p/bob/cabinet").json["cameras"] == [
+        {"device": "img", "state": "unknown", "frames": []}
+    ]
+    assert viewer.get(f"/p/bob/camera/img/{alices[0]['name']}").status_code == 404
+    # A web that starts afresh gets alice's frame again as the camera's retained image:
+    # it has no capture time, so it is not kept for bob either.
+    stop_background(cab_app)
+    again = create_app(
+        {"TESTING": True},
+        settings=Settings.from_env(
+            {
+                "SMARTCAB_DATA_DIR": str(cab_app.config["SETTINGS"].data_dir),
+                "INFLUX_URL": f"http://127.0.0.1:{free_port()}",
+                **broker.env(),
+            }
+        ),
+    )
+    start_background(again)
+    try:
+        assert again.extensions["smartcab.hub"].client.wait_connected(10)
+        wait_until(
+            lambda: again.extensions["smartcab.hub"].patient_of("img") == "bob",
+            what="the retained assignment",
+        )
+        mqtt_recorder.publish("smartcab/devices/img/image", jpeg("bob's hallway"), retain=True)
+        fresh = again.test_client()
+        sign_in_patient(fresh, "bob")
+        frames = wait_until(
+            lambda: fresh.get("/api/p/bob/cabinet").json["cameras"][0]["frames"],
+            what="bob's own frame",
+        )
+        assert len(frames) == 1
+        assert _get(fresh, f"/p/bob/camera/img/{frames[0]['name']}").data == jpeg("bob's hallway")
+    finally:
+        stop_background(again)
 
 
 def _get(client, path):
@@ -177,11 +234,19 @@ def _get(client, path):
 
 def test_gallery_keeps_the_newest_and_never_leaves_its_folder(tmp_path):
     gallery = Gallery(tmp_path / "camera", keep=2)
-    saved = [gallery.save("img", jpeg(f"f{i}"), ts_ms=1_700_000_000_000 + i) for i in range(3)]
+    saved = [
+        gallery.save("alice", "img", jpeg(f"f{i}"), ts_ms=1_700_000_000_000 + i) for i in range(3)
+    ]
     assert all(saved)
-    assert gallery.save("img", jpeg("f2")) is None, "a repeat of the newest is not kept twice"
-    assert [f["name"] for f in gallery.frames("img")] == [saved[2]["name"], saved[1]["name"]]
-    assert gallery.path("img", saved[0]["name"]) is None, "deleted by the retention limit"
-    assert gallery.save("..", jpeg("x")) is None and gallery.frames("..") == []
-    assert gallery.path("img", "../../web.sqlite3") is None
-    assert sorted(p.name for p in (tmp_path / "camera").iterdir()) == ["img"]
+    assert gallery.save("alice", "img", jpeg("f2")) is None, "a repeat of the newest is kept once"
+    assert [f["name"] for f in gallery.frames("alice", "img")] == [
+        saved[2]["name"],
+        saved[1]["name"],
+    ]
+    assert gallery.path("alice", "img", saved[0]["name"]) is None, "deleted by the retention limit"
+    assert gallery.frames("bob", "img") == [], "another patient's frames are not theirs"
+    assert gallery.path("bob", "img", saved[2]["name"]) is None
+    assert gallery.save("alice", "..", jpeg("x")) is None and gallery.frames("alice", "..") == []
+    assert gallery.save("..", "img", jpeg("x")) is None and gallery.frames("..", "img") == []
+    assert gallery.path("alice", "img", "../../web.sqlite3") is None
+    assert sorted(p.name for p in (tmp_path / "camera").iterdir()) == ["alice"]

@@ -65,7 +65,11 @@ def overview(patient) -> dict:
             }
         )
     out_cameras = [
-        {"device": d, "state": states.get(d, "unknown"), "frames": _gallery().frames(d)}
+        {
+            "device": d,
+            "state": states.get(d, "unknown"),
+            "frames": _gallery().frames(patient.username, d),
+        }
         for d in cameras
     ]
     return {"cabinets": out_cabinets, "cameras": out_cameras, "history_error": history_error}
@@ -130,7 +134,7 @@ def command(patient, device: str):
 def snapshot(patient, device: str, name: str):
     if device not in _owned(patient, "camera"):
         abort(404)
-    path = _gallery().path(device, name)
+    path = _gallery().path(patient.username, device, name)
     if path is None:
         abort(404)
     return send_file(path, mimetype="image/jpeg", max_age=0)

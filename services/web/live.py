@@ -251,7 +251,7 @@ class Hub:
         elif rest == ("inventory",):
             self._inventory_report(device, message.payload)
         elif rest == ("image",):
-            self._image(device, message.payload)
+            self._image(device, message.payload, message.retain)
         elif rest == ("cmd", "result"):
             self._cmd_result(device, message.payload)
 
@@ -326,16 +326,20 @@ class Hub:
             self._inventory[device] = report
         self._fan_out(self.patient_of(device), "inventory", report)
 
-    def _image(self, device: str, payload: bytes) -> None:
-        if self.gallery is None or not payload:
+    def _image(self, device: str, payload: bytes, retained: bool) -> None:
+        # A retained frame (delivered when the web subscribes) may predate the camera's
+        # current assignment, and has no capture time to tell: only fresh frames are
+        # kept, each for the patient the camera belongs to as it arrives.
+        owner = self.patient_of(device)
+        if self.gallery is None or not payload or retained or owner is None:
             return
         try:
-            frame = self.gallery.save(device, payload)
+            frame = self.gallery.save(owner, device, payload)
         except OSError as exc:  # a full disk must not stop live updates
             logs.event(log, logging.ERROR, "web.snapshot_not_saved", device=device, error=exc)
             return
         if frame is not None:
-            self._fan_out(self.patient_of(device), "image", frame)
+            self._fan_out(owner, "image", frame)
 
     def command(self, device: str, cmd: str, timeout: float) -> dict | None:
         """Send a command; the gateway's ``cmd/result`` for it, or None if none came in time."""
