@@ -3,12 +3,15 @@
 import json
 import os
 import re
+import threading
 
+import paho.mqtt.client as paho
 import pytest
 
 from services.common.alerts import AlertSettings, AlertTracker
 from services.common.influx import InfluxAuthError, InfluxClient, InfluxSettings
 from services.common.topics import Topics
+from services.recorder.pipeline import Pipeline
 from services.recorder.records import Dropped, Translator
 from services.recorder.spool import Spool, SpoolBusy, SpoolFull
 from tests.support.influxdb import InfluxDB
@@ -17,6 +20,14 @@ from tests.support.net import wait_until
 from tests.support.services import ServiceProcess
 
 VITALS = "smartcab/devices/{}/vitals/{}"
+# Each of these once raised OverflowError, which killed the recorder before it could
+# acknowledge the message, so the broker redelivered it to every restart.
+HUGE_VALUE = (
+    b'{"device":"wch-01","metric":"heart_rate","value":1'
+    + b"0" * 400
+    + b',"unit":"bpm","ts":"2026-01-01T00:00:00.000Z"}'
+)
+BEFORE_YEAR_ONE_UTC = b'{"value": 72, "ts": "0001-01-01T00:00:00+14:00"}'
 
 
 def vitals(device: str, metric: str, value, ms: int) -> bytes:
@@ -85,6 +96,9 @@ def test_vitals_become_one_point_with_patient_tag_and_quality_flag(tmp_path):
         ),
         (VITALS.format("wch-01", "heart_rate"), b'{"value": 72, "ts": "yesterday"}'),
         (VITALS.format("wch-01", "heart_rate"), b'{"value": 72}'),
+        (VITALS.format("wch-01", "heart_rate"), HUGE_VALUE),
+        (VITALS.format("wch-01", "heart_rate"), BEFORE_YEAR_ONE_UTC),
+        ("smartcab/devices/cab-01/inventory", b'{"items": {}, "ts": "0001-01-01T00:00+01:00"}'),
         (VITALS.format("wch-01", "spo2"), vitals("wch-01", "heart_rate", 72, 0)),
         (
             "smartcab/devices/cab-01/inventory",
@@ -98,6 +112,48 @@ def test_malformed_input_is_dropped_with_a_reason(tmp_path, topic, payload):
     with pytest.raises(Dropped) as caught:
         translator(tmp_path).translate(topic, payload, False, False)
     assert str(caught.value)
+
+
+class BuggyTranslator(Translator):
+    """Stands in for a translator bug that only one message hits."""
+
+    def translate(self, topic: str, payload: bytes, retain: bool, dup: bool):
+        if payload == b"bug":
+            raise KeyError("a bug")
+        return super().translate(topic, payload, retain, dup)
+
+
+class FakeInflux:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def write(self, lines: list[str]) -> None:
+        self.lines += lines
+
+
+def test_a_bug_translating_one_message_drops_that_message_not_the_recorder(tmp_path, caplog):
+    influx, acked = FakeInflux(), []
+    spool = Spool(tmp_path / "spool", max_bytes=10_000)
+    translator = BuggyTranslator(Topics(), AlertTracker(AlertSettings()), tmp_path / "state.json")
+    pipeline = Pipeline(influx, spool, translator, ack=acked.append, publish=lambda t, p: None)
+    payloads = [b"bug", vitals("wch-01", "heart_rate", 70, 1)]
+    for payload in payloads:
+        message = paho.MQTTMessage(topic=VITALS.format("wch-01", "heart_rate").encode())
+        message.payload = payload
+        pipeline.submit(message)
+    stop = threading.Event()
+    writer = threading.Thread(target=pipeline.run, args=(stop,))
+    writer.start()
+    try:
+        wait_until(lambda: len(acked) == 2, what="both messages acknowledged")
+    finally:
+        stop.set()
+        writer.join(5)
+        spool.close()
+    assert [m.payload for m in acked] == payloads
+    assert pipeline.dropped == 1
+    assert influx.lines[0].startswith("vitals,device=wch-01,metric=heart_rate ")
+    assert "event=message.failed" in caplog.text and "KeyError: 'a bug'" in caplog.text
 
 
 def test_retained_status_is_recorded_once_and_state_survives_a_restart(tmp_path):
@@ -192,6 +248,26 @@ def test_malformed_json_is_logged_and_acknowledged_not_redelivered(make_recorder
     dropped = [line for line in recorder.log_text().splitlines() if "message.dropped" in line]
     assert len(dropped) == 1, "the malformed message was not acknowledged"
     assert "payload is not JSON" in dropped[0]
+
+
+def test_a_poison_message_is_dropped_and_acknowledged_not_a_crash_loop(
+    make_recorder, broker, influxdb
+):
+    recorder = make_recorder()
+    subscribed(influxdb)
+    with Recorder(broker.host, broker.port, topics=("smartcab/none",)) as mqtt:
+        mqtt.publish(VITALS.format("wch-01", "heart_rate"), HUGE_VALUE)
+        mqtt.publish(VITALS.format("wch-01", "heart_rate"), BEFORE_YEAR_ONE_UTC)
+        mqtt.publish(VITALS.format("wch-01", "heart_rate"), vitals("wch-01", "heart_rate", 70, 1))
+        wait_until(lambda: count(influxdb) == 1, what="the reading sent after the poison")
+        assert recorder.stop() == 0
+        recorder.start()
+        recorder.wait_log("session_present=True")
+        mqtt.publish(VITALS.format("wch-01", "heart_rate"), vitals("wch-01", "heart_rate", 71, 2))
+        wait_until(lambda: count(influxdb) == 2, what="a reading after the restart")
+    dropped = [line for line in recorder.log_text().splitlines() if "message.dropped" in line]
+    assert len(dropped) == 2, "a poison message was not acknowledged"
+    assert "too large" in dropped[0] and "out of range" in dropped[1]
 
 
 def test_wrong_influx_credentials_give_a_clear_error(tmp_path, broker):

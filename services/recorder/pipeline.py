@@ -134,6 +134,12 @@ class Pipeline:
                 self.dropped += 1
                 logs.event(log, logging.WARNING, "message.dropped", topic=message.topic, reason=exc)
                 continue
+            except Exception:
+                # A bug on one message: translating does no I/O, so a redelivered copy would
+                # fail the same way and a crash would loop. Drop it loudly, go on with the rest.
+                self.dropped += 1
+                log.exception("event=message.failed topic=%s", message.topic)
+                continue
             batch.lines += out.lines
             batch.alerts += out.alerts
         self._store(batch)

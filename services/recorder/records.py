@@ -98,20 +98,18 @@ class Translator:
 
     def _vitals(self, device: str, metric: str, payload: bytes) -> Outcome:
         body = _json_object(payload)
-        value = body.get("value")
-        if type(value) not in (int, float) or not math.isfinite(value):
-            raise Dropped(f"vitals value {value!r} is not a finite number")
+        value = _finite_number(body.get("value"))
         if body.get("metric", metric) != metric:
             raise Dropped(f"metric {body.get('metric')!r} does not match the topic's {metric!r}")
         ts_ms = _ts_ms(body.get("ts"))
         patient = self.patients.get(device)
-        reason = flag_reason(metric, float(value))
+        reason = flag_reason(metric, value)
         point = (
             Point("vitals")
             .tag("device", device)
             .tag("patient", patient)
             .tag("metric", metric)
-            .field("value", float(value))
+            .field("value", value)
             .field("flagged", reason is not None)
             .time(ts_ms, WritePrecision.MS)
         )
@@ -121,7 +119,7 @@ class Translator:
         if reason:
             logs.event(log, logging.INFO, "reading.flagged", device=device, reason=reason)
             return out  # implausible readings never raise clinical alerts
-        out.alerts = self.tracker.observe(device, metric, float(value), ts_ms, patient)
+        out.alerts = self.tracker.observe(device, metric, value, ts_ms, patient)
         out.lines += [alert_line(a) for a in out.alerts]
         score = (
             self.tracker.score(device) if metric in ("heart_rate", "spo2", "temperature") else None
@@ -231,11 +229,26 @@ def _json_object(payload: bytes) -> dict:
     return body
 
 
+def _finite_number(value: object) -> float:
+    if type(value) not in (int, float):
+        raise Dropped(f"vitals value {value!r} is not a finite number")
+    try:
+        number = float(value)
+    except OverflowError as exc:
+        # JSON integers have no size limit; the reason leaves out its hundreds of digits.
+        raise Dropped("vitals value is an integer too large for a float") from exc
+    if not math.isfinite(number):
+        raise Dropped(f"vitals value {value!r} is not a finite number")
+    return number
+
+
 def _ts_ms(ts: object) -> int:
     if not isinstance(ts, str):
         raise Dropped(f"ts {ts!r} is not an RFC 3339 string")
     try:
         moment = parse_rfc3339(ts)
+    except OverflowError as exc:  # e.g. 0001-01-01T00:00+14:00 is before year 1 in UTC
+        raise Dropped(f"ts {ts!r} is out of range in UTC: {exc}") from exc
     except ValueError as exc:
         raise Dropped(f"ts {ts!r} is not RFC 3339: {exc}") from exc
     return (moment - EPOCH) // timedelta(milliseconds=1)  # exact: no float rounding
