@@ -128,7 +128,10 @@ def test_doctor_with_a_share_sees_pages_and_every_access_is_audited(app, client)
         rows = conn.execute("SELECT actor_id, patient_id, action, path FROM audit").fetchall()
     finally:
         conn.close()
-    assert len(rows) == len(PAGES) + 1  # refused own-pages leave no audit row
+    # Refused own-pages leave no audit row. The patient list is audited too: once on
+    # landing after sign-in, once more above.
+    assert [r[2] for r in rows].count("doctor_home") == 2
+    assert len(rows) == len(PAGES) + 1 + 2
     assert {(r[0], r[1]) for r in rows} == {(doctor.id, alice.id)}
     assert "/p/alice/datasheet.csv" in {r[3] for r in rows}
 

@@ -103,6 +103,16 @@ def test_doctor_home_shows_what_changed_since_the_last_visit(app):
     (folder / "weekly-2026-W47.json").write_text(json.dumps(result))
     home = doctor.get("/doctor").text
     assert "2 new habit logs" in home and "1 new questionnaire answers" in home
+    # The list shows health data, so each look is audited, but it is not a visit:
+    # looking again does not reset what is new.
+    assert "2 new habit logs" in doctor.get("/doctor").text
+    conn = schema.connect(app.config["DATABASE"])
+    try:
+        homes = conn.execute("SELECT COUNT(*) FROM audit WHERE action = 'doctor_home'")
+        assert homes.fetchone()[0] == 3
+    finally:
+        conn.close()
+    assert "Saw your latest readings and alerts" in patient.get("/p/alice/access-log").text
     assert "/p/alice/reports/weekly-2026-W47" in home
     weekly = doctor.get("/p/alice/reports/weekly-2026-W47")
     assert weekly.status_code == 200 and weekly.get_data() == b"%PDF-1.4 weekly"

@@ -99,8 +99,10 @@ def _summary(patient, since: int | None) -> dict:
 @login_required("doctor")
 def doctor_home():
     conn = db()
-    patients = access.shared_patients(conn, g.user.id)
-    summaries = [_summary(p, sharing.last_visit(conn, g.user.id, p.id)) for p in patients]
+    summaries = []
+    for patient in access.shared_patients(conn, g.user.id):
+        summaries.append(_summary(patient, sharing.last_visit(conn, g.user.id, patient.id)))
+        access.record(conn, g.user, patient, "doctor_home")  # their readings are on the page
     return render_template(
         "doctor.html", summaries=summaries, now=int(datetime.now(UTC).timestamp())
     )
