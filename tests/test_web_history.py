@@ -4,7 +4,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from services.common import history
 from services.common.influx import InfluxClient, InfluxSettings
+from services.web import history as history_module
 from services.web.errors import DataUnavailable
 from services.web.history import HealthData
 from tests.support.net import free_port
@@ -77,6 +79,31 @@ def test_csv_range_and_chart_series(health):
     assert 70 not in [p["mean"] for p in points], "flagged readings are not plotted"
 
 
+def test_every_reading_once_even_when_a_page_ends_inside_a_millisecond(influxdb):
+    # A blood pressure typed in by hand is two readings at one millisecond (three with
+    # a watch's at the same time); with four readings a page, boundaries fall inside them.
+    lines = []
+    for i in range(10):
+        ts = T0 + i * 60_000
+        lines.append(_line("manual-carol", "carol", "bp_systolic", 120 + i, ts))
+        lines.append(_line("manual-carol", "carol", "bp_diastolic", 80 + i, ts))
+    lines.append(_line("wch", "carol", "heart_rate", 70, T0 + 5 * 60_000))
+    settings = InfluxSettings(url=influxdb.url, database="vitals")
+    start = datetime.fromtimestamp(T0 / 1000, UTC)
+    with InfluxClient(settings) as client:
+        client.ensure_database()
+        client.write(lines)
+        subject = history.Subject(patient="carol")
+        got = list(
+            history.every_reading(client, subject, start, start + timedelta(hours=1), 100, 4)
+        )
+        assert len(got) == 21
+        assert len({(r.time_ms, r.metric, r.device) for r in got}) == 21
+        assert [r.time_ms for r in got] == sorted((r.time_ms for r in got), reverse=True)
+        with pytest.raises(history.TooManyReadings, match="more than 20 readings"):
+            list(history.every_reading(client, subject, start, start + timedelta(hours=1), 20, 4))
+
+
 def test_alerts_of_one_patient(health):
     [alert] = health.alerts("alice", 10)
     assert alert["message"] == "heart_rate 150 is above 130" and alert["level"] == "warning"
@@ -92,7 +119,7 @@ def test_an_unreachable_database_is_reported_not_raised_raw():
         data.close()
 
 
-def test_the_json_and_csv_views_over_real_data(health, influxdb, tmp_path):
+def test_the_json_and_csv_views_over_real_data(health, influxdb, tmp_path, monkeypatch):
     from services.web import create_app, stop_background
     from services.web.settings import Settings
     from tests.test_web_auth import make_patient, sign_in_patient
@@ -137,5 +164,9 @@ def test_the_json_and_csv_views_over_real_data(health, influxdb, tmp_path):
         recent = client.get("/api/p/alice/recent?metric=heart_rate").json
         assert [r["value"] for r in recent][:2] == [119, 118]
         assert client.get("/api/p/alice/recent?metric=glucose").status_code == 400
+        monkeypatch.setattr(history_module, "CSV_MAX_ROWS", 100)
+        too_long = client.get(f"/p/alice/datasheet.csv?range=custom&start={day}&end={day}")
+        assert too_long.status_code == 400
+        assert "more than 100 readings; choose a shorter one" in too_long.get_data(as_text=True)
     finally:
         stop_background(app)

@@ -7,13 +7,20 @@ Charts, latest values and summaries leave out flagged readings (see
 describes the measurement.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from .errors import SmartcabError
 from .influx import InfluxClient, quote_ident, quote_str
 
 MEASUREMENT = "vitals"
+
+
+class TooManyReadings(SmartcabError):
+    """A range holds more readings than one export or download may carry."""
+
+
 PLAUSIBLE_ONLY = '"flagged" = false'
 
 # Bucket sizes a person reads easily; the smallest that keeps a chart under max_points wins.
@@ -81,6 +88,7 @@ def _where(
     end: datetime | None = None,
     plausible_only: bool = True,
     before_ms: int | None = None,
+    through_ms: int | None = None,
 ) -> str:
     conditions = subject.conditions()
     if metric:
@@ -93,6 +101,8 @@ def _where(
         conditions.append(f"time < {rfc3339(end)}")
     if before_ms is not None:
         conditions.append(f"time < {int(before_ms)}ms")
+    if through_ms is not None:
+        conditions.append(f"time <= {int(through_ms)}ms")
     return " WHERE " + " AND ".join(conditions) if conditions else ""
 
 
@@ -124,6 +134,7 @@ def rows_query(
     metric: str | None = None,
     start: datetime | None = None,
     end: datetime | None = None,
+    through_ms: int | None = None,
 ) -> str:
     """Raw readings, newest first, flagged ones included; page with ``before_ms`` or ``offset``."""
     # The before_ms cursor is exact for one device (the gateway gives each of
@@ -131,7 +142,15 @@ def rows_query(
     # readings can share the page's last millisecond, so use offset there.
     if limit < 1:
         raise ValueError("limit must be at least 1")
-    where = _where(subject, metric, start, end, plausible_only=False, before_ms=before_ms)
+    where = _where(
+        subject,
+        metric,
+        start,
+        end,
+        plausible_only=False,
+        before_ms=before_ms,
+        through_ms=through_ms,
+    )
     query = (
         'SELECT "value", "metric", "device", "patient", "flagged", "reason" '
         f"FROM {quote_ident(MEASUREMENT)}{where} ORDER BY time DESC LIMIT {int(limit)}"
@@ -213,6 +232,63 @@ def series(
     return [Bucket(r["time"], r["mean"], r["min"], r["max"]) for r in rows]
 
 
+def _reading(r: dict) -> "Reading":
+    return Reading(
+        r["time"],
+        r["metric"],
+        r["value"],
+        r["device"],
+        r.get("patient"),
+        bool(r.get("flagged")),
+        r.get("reason"),
+    )
+
+
+def every_reading(
+    client: InfluxClient,
+    subject: Subject,
+    start: datetime,
+    end: datetime,
+    most: int,
+    page_size: int = 5000,
+) -> Iterator[Reading]:
+    """Every reading from ``start`` to ``end``, newest first, flagged ones included.
+
+    Each page after the first starts again at the previous page's last millisecond
+    and skips what it already gave, so readings that share a millisecond (a blood
+    pressure pair typed in together, two devices) are never lost between pages.
+    Raises ``TooManyReadings`` past ``most``, before yielding anything: an export
+    that silently stopped short would pass for the whole range.
+    """
+    edge: int | None = None
+    given: set[tuple] = set()  # readings already yielded at the edge millisecond
+    pages: list[list[Reading]] = []
+    total = 0
+    while True:
+        query = rows_query(subject, limit=page_size, start=start, end=end, through_ms=edge)
+        found = [_reading(r) for r in client.query(query)]
+        fresh = [r for r in found if not (r.time_ms == edge and _key(r) in given)]
+        total += len(fresh)
+        if total > most:
+            raise TooManyReadings(f"more than {most:,} readings")
+        pages.append(fresh)
+        if len(found) < page_size:
+            break
+        if not fresh:
+            raise TooManyReadings(f"more than {page_size:,} readings in one millisecond")
+        last = found[-1].time_ms
+        if last != edge:
+            given = set()
+        edge = last
+        given |= {_key(r) for r in fresh if r.time_ms == edge}
+    for page in pages:
+        yield from page
+
+
+def _key(r: Reading) -> tuple:
+    return (r.time_ms, r.metric, r.device, r.patient)
+
+
 def rows(
     client: InfluxClient,
     subject: Subject,
@@ -222,18 +298,7 @@ def rows(
     metric: str | None = None,
 ) -> Page:
     found = client.query(rows_query(subject, limit, before_ms, offset, metric))
-    readings = [
-        Reading(
-            r["time"],
-            r["metric"],
-            r["value"],
-            r["device"],
-            r.get("patient"),
-            bool(r.get("flagged")),
-            r.get("reason"),
-        )
-        for r in found
-    ]
+    readings = [_reading(r) for r in found]
     next_before = readings[-1].time_ms if len(readings) == limit else None
     return Page(readings, next_before)
 

@@ -27,5 +27,9 @@ class DataUnavailable(WebError):
     """The history database cannot answer right now."""
 
 
+class RangeTooLarge(WebError):
+    """A download would hold more readings than it may; a shorter range will do."""
+
+
 class MqttPublishFailed(WebError):
     """A message for the broker could not be queued."""

@@ -17,13 +17,13 @@ from services.common.influx import (
     quote_str,
 )
 
-from .errors import DataUnavailable
+from .errors import DataUnavailable, RangeTooLarge
 
 METRICS = ("temperature", "spo2", "bp_systolic", "bp_diastolic", "heart_rate")
 # Readings of one device this close together are one row of the data sheet
 # (the watch sends heart rate and temperature a few milliseconds apart).
 ROW_JOIN_MS = 5000
-CSV_MAX_ROWS = 200_000
+CSV_MAX_ROWS = 400_000  # about 70 days of a watch read every 30 s
 
 
 def _reading(r: history.Reading) -> dict:
@@ -130,18 +130,15 @@ class HealthData:
 
     def sheet_range(self, patient: str, start: datetime, end: datetime) -> Iterator[dict]:
         """Every row between ``start`` and ``end``, newest first, for the CSV download."""
-        start_ms = int(start.timestamp() * 1000)
-        before: int | None = int(end.timestamp() * 1000)
-        readings: list[history.Reading] = []
-        while before is not None and len(readings) < CSV_MAX_ROWS:
-            page = self._run(
-                history.rows, history.Subject(patient=patient), limit=5000, before_ms=before
+        subject = history.Subject(patient=patient)
+        try:
+            readings = self._run(
+                lambda client: list(
+                    history.every_reading(client, subject, start, end, most=CSV_MAX_ROWS)
+                )
             )
-            kept = [r for r in page.rows if r.time_ms >= start_ms]
-            readings += kept
-            if len(kept) < len(page.rows):
-                break
-            before = page.next_before_ms
+        except history.TooManyReadings as exc:
+            raise RangeTooLarge(f"This range holds {exc}; choose a shorter one.") from exc
         return iter(sheet_rows(readings))
 
     def alerts(self, patient: str, limit: int) -> list[dict]:

@@ -27,7 +27,7 @@ from services.common.errors import MqttError
 from . import access, data, devices, sessions
 from . import db as schema
 from .db_access import db
-from .errors import DataUnavailable, ValidationError
+from .errors import DataUnavailable, RangeTooLarge, ValidationError
 from .live import TooManyListeners
 from .security import login_required
 
@@ -160,6 +160,8 @@ def datasheet_csv(patient):
         rows = _health().sheet_range(patient.username, start, end)
     except DataUnavailable as exc:
         abort(503, description=str(exc))
+    except RangeTooLarge as exc:
+        abort(400, description=str(exc))
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(
