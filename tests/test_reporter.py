@@ -236,6 +236,14 @@ def test_malformed_requests_get_a_clear_error_and_the_service_keeps_running(
         }
         bad = ask(mqtt, "bad-days", ("patient", "alice"), "alice", period={"days": 5000})
         assert "period.days" in bad["reason"]
+        # Both once raised OverflowError where nothing answered the request: no result at all.
+        before_year_one = {"start": "0001-01-01T00:00:00+14:00", "end": "2026-01-01T00:00:00Z"}
+        for request_id, period in (
+            ("bad-start", before_year_one),
+            ("bad-week", {"week": "9999-W52"}),
+        ):
+            bad = ask(mqtt, request_id, ("patient", "alice"), "alice", period=period)
+            assert bad["error"] == "bad_request" and "years 1 to 9999" in bad["reason"], bad
         fine = ask(mqtt, "fine", ("patient", "alice"), "alice", format="fhir")
         assert fine["ok"] is True and fine["file"].endswith("fine.fhir.json")
         Bundle.model_validate_json((history / fine["file"]).read_bytes())

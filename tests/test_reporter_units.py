@@ -14,6 +14,7 @@ from services.common.errors import ConfigError
 from services.reporter import charts, exports, protocol, render
 from services.reporter.errors import BadRequest
 from services.reporter.model import BloodTest, Patient, Period, Report
+from services.reporter.service import Reporter
 from services.reporter.settings import Settings
 from tests.support import pdf as pdftools
 
@@ -64,6 +65,11 @@ def test_a_request_is_parsed_with_its_period_in_whole_local_days():
             "after",
         ),
         (request(period={"week": "2026-W60"}), "no such week"),
+        (request(period={"week": "9999-W52"}), "years 1 to 9999"),  # ends in the year 10000
+        (
+            request(period={"start": "0001-01-01T00:00:00+14:00", "end": "2026-11-01T00:00:00Z"}),
+            "years 1 to 9999",
+        ),
         (request(period="last week"), "object"),
         (request(flagged="hide"), "flagged"),
     ],
@@ -73,10 +79,48 @@ def test_malformed_requests_say_what_is_wrong(payload, says):
         protocol.parse_request(payload, UTC_TZ, 366, NOW)
 
 
+@pytest.mark.parametrize(
+    ("period", "tz"),
+    [
+        ({"week": "9999-W52"}, "Pacific/Kiritimati"),
+        ({"week": "0001-W01"}, "Asia/Tokyo"),  # local Monday 00:00 is in the year 0 in UTC
+        # fine in UTC, but the last hour is in the year 10000 in Tokyo
+        ({"start": "9999-12-30T00:00:00Z", "end": "9999-12-31T23:00:00Z"}, "Asia/Tokyo"),
+    ],
+)
+def test_a_period_beyond_the_calendar_in_utc_or_local_time_is_a_bad_request(period, tz):
+    with pytest.raises(BadRequest, match="years 1 to 9999"):
+        protocol.parse_period(period, ZoneInfo(tz), 366, NOW)
+
+
 def test_a_malformed_request_is_still_answered_on_its_id_when_it_has_one():
     assert protocol.request_id_of(request(format="docx")) == "r-1"
     assert protocol.request_id_of(b"\xff") == protocol.INVALID_ID
     assert protocol.request_id_of(request(id="a/#")) == protocol.INVALID_ID
+
+
+def test_a_bug_while_reading_a_request_still_answers_the_requester(tmp_path, monkeypatch, caplog):
+    reporter = Reporter(Settings.from_env({"SMARTCAB_DATA_DIR": str(tmp_path)}))
+    sent = []
+    monkeypatch.setattr(
+        reporter.client, "publish", lambda topic, payload, **_: sent.append((topic, payload))
+    )
+
+    def buggy_parse(*args):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(protocol, "parse_request", buggy_parse)
+    answer = reporter.handle(request())
+    assert answer == {
+        "id": "r-1",
+        "ok": False,
+        "error": "failed",
+        "reason": "internal error: 'a bug'",
+    }
+    assert [(topic, json.loads(payload)) for topic, payload in sent] == [
+        ("smartcab/reports/results/r-1", answer)
+    ]
+    assert "event=reporter.failed request=r-1" in caplog.text and "KeyError" in caplog.text
 
 
 def test_weeks_are_iso_weeks_from_local_monday():

@@ -20,6 +20,7 @@ ROLES = ("patient", "doctor")
 FORMATS = {"pdf": "application/pdf", "csv": "text/csv", "fhir": "application/fhir+json"}
 EXTENSIONS = {"pdf": "pdf", "csv": "csv", "fhir": "fhir.json"}
 INVALID_ID = "_invalid"
+OUT_OF_RANGE = "period must fall within the years 1 to 9999, in UTC and in the report's time zone"
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,8 @@ def parse_period(body, tz, max_days: int, now: datetime | None = None) -> Period
         return week_period(body["week"], tz)
     try:
         start, end = parse_rfc3339(body["start"]), parse_rfc3339(body["end"])
+    except OverflowError as exc:  # e.g. 0001-01-01T00:00+14:00, before the year 1 in UTC
+        raise BadRequest(OUT_OF_RANGE) from exc
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise BadRequest(
             "period needs days, week, or start and end as RFC 3339 times with a zone"
@@ -120,7 +123,7 @@ def parse_period(body, tz, max_days: int, now: datetime | None = None) -> Period
         raise BadRequest("period.end must be after period.start")
     if end - start > timedelta(days=max_days):
         raise BadRequest(f"a period may cover at most {max_days} days")
-    return Period(start, end)
+    return _in_calendar(Period(start, end), tz)
 
 
 def week_period(week, tz) -> Period:
@@ -132,9 +135,23 @@ def week_period(week, tz) -> Period:
         monday = date.fromisocalendar(int(match[1]), int(match[2]), 1)
     except ValueError as exc:
         raise BadRequest(f"no such week: {week}") from exc
+    try:
+        nxt = monday + timedelta(days=7)
+    except OverflowError as exc:  # 9999-W52 ends in the year 10000
+        raise BadRequest(OUT_OF_RANGE) from exc
     start = datetime(monday.year, monday.month, monday.day, tzinfo=tz)
-    nxt = monday + timedelta(days=7)
-    return Period(start, datetime(nxt.year, nxt.month, nxt.day, tzinfo=tz))
+    return _in_calendar(Period(start, datetime(nxt.year, nxt.month, nxt.day, tzinfo=tz)), tz)
+
+
+def _in_calendar(period: Period, tz) -> Period:
+    """The period, if both ends exist in UTC (the queries) and in ``tz`` (the report)."""
+    try:
+        for moment in (period.start, period.end):
+            moment.astimezone(UTC)
+            moment.astimezone(tz)
+    except OverflowError as exc:
+        raise BadRequest(OUT_OF_RANGE) from exc
+    return period
 
 
 def previous_week(now: datetime | None = None) -> str:

@@ -105,6 +105,8 @@ class Reporter:
             return self._publish_result(
                 request_id, protocol.failure(request_id, exc.code, str(exc))
             )
+        except Exception as exc:
+            return self._internal_error(request_id, exc)
         try:
             result = self._serve(request)
         except ReporterError as exc:
@@ -121,13 +123,17 @@ class Reporter:
             return self._publish_result(
                 request.id, protocol.failure(request.id, exc.code, str(exc))
             )
-        except Exception as exc:  # a bug must still answer the requester, and be logged
-            log.exception("event=reporter.failed request=%s", request.id)
-            return self._publish_result(
-                request.id, protocol.failure(request.id, "failed", f"internal error: {exc}")
-            )
+        except Exception as exc:
+            return self._internal_error(request.id, exc)
         self._audit(request, ok=True)
         return self._publish_result(request.id, result)
+
+    def _internal_error(self, request_id: str, exc: Exception) -> dict:
+        """Log a bug and still answer the requester, who would otherwise wait forever."""
+        log.exception("event=reporter.failed request=%s", request_id)
+        return self._publish_result(
+            request_id, protocol.failure(request_id, "failed", f"internal error: {exc}")
+        )
 
     def _serve(self, request: ReportRequest) -> dict:
         reports_dir = self.settings.reports_dir
