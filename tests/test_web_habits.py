@@ -62,8 +62,13 @@ def test_goals_change_the_streaks(app, client):
     )
     week = client.get("/api/p/alice/habits").json
     assert week["goals"]["water"] == 6 and week["streaks"]["water"] == 1
-    bad = client.post("/p/alice/habits/goals", data={"csrf_token": token, "water": "-1"})
+    bad = client.post(
+        "/p/alice/habits/goals", data={"csrf_token": token, "sleep": "9", "water": "-1"}
+    )
     assert bad.status_code == 400 and "Water: enter 0 to 40 glasses." in bad.text
+    assert client.get("/api/p/alice/habits").json["goals"]["sleep"] == 7, "nothing was saved"
+    assert client.get("/api/p/alice/habits?end=0001-01-01").status_code == 400
+    assert client.get("/api/p/alice/habits?end=0001-01-08").status_code == 200
 
 
 def test_bad_habit_entries_are_refused_in_place(app, client):

@@ -149,6 +149,11 @@ def test_the_json_and_csv_views_over_real_data(health, influxdb, tmp_path, monke
         backwards = client.get("/api/p/alice/series?range=custom&start=2026-03-02&end=2026-03-01")
         assert backwards.status_code == 400
         assert client.get("/api/p/alice/series?range=year").status_code == 400
+        for start, end in (("9999-12-30", "9999-12-31"), ("0001-01-01T00:00:00%2B14:00", day)):
+            for path in ("/api/p/alice/series", "/p/alice/datasheet.csv"):
+                edge = client.get(f"{path}?range=custom&start={start}&end={end}")
+                assert edge.status_code == 400, (path, start)
+                assert "between the years 1 and 9999" in edge.get_data(as_text=True)
         first = client.get("/api/p/alice/datasheet").json
         assert len(first["rows"]) == 25 and first["older"]
         older = client.get(f"/api/p/alice/datasheet?before={first['older']}").json

@@ -33,9 +33,12 @@ def _end() -> date:
     if not text:
         return _today()
     try:
-        return min(date.fromisoformat(text), _today())
+        end = min(date.fromisoformat(text), _today())
     except ValueError:
         abort(400, description="end is a date, YYYY-MM-DD")
+    if end < date(1, 1, 8):  # the week shown starts six days earlier
+        abort(400, description="end is too early a date")
+    return end
 
 
 def _week(patient, end: date) -> tuple[list[dict], str | None]:

@@ -82,14 +82,17 @@ def goals(conn: sqlite3.Connection, patient_id: int) -> dict[str, float]:
 
 
 def set_goals(conn: sqlite3.Connection, patient_id: int, form) -> None:
+    """Store the goals typed in; one refused value stores none of them."""
+    targets = []
     for habit in HABITS:
         text = (form.get(habit.key) or "").strip()
         if text:
-            conn.execute(
-                "INSERT INTO habit_goals (patient_id, habit, target) VALUES (?, ?, ?)"
-                " ON CONFLICT(patient_id, habit) DO UPDATE SET target = excluded.target",
-                (patient_id, habit.key, _value(habit, text)),
-            )
+            targets.append((patient_id, habit.key, _value(habit, text)))
+    conn.executemany(
+        "INSERT INTO habit_goals (patient_id, habit, target) VALUES (?, ?, ?)"
+        " ON CONFLICT(patient_id, habit) DO UPDATE SET target = excluded.target",
+        targets,
+    )
 
 
 def met(habit: Habit, value: float | None, goal: float) -> bool | None:

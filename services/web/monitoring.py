@@ -203,8 +203,12 @@ def _range() -> tuple[datetime, datetime]:
         abort(400, description="custom ranges need start and end as ISO dates")
     start = start if start.tzinfo else start.replace(tzinfo=UTC)
     end = end if end.tzinfo else end.replace(tzinfo=UTC)
-    if len(request.args["end"]) == 10:  # a bare date means the whole of that day
-        end += timedelta(days=1)
+    try:
+        if len(request.args["end"]) == 10:  # a bare date means the whole of that day
+            end += timedelta(days=1)
+        start.astimezone(UTC), end.astimezone(UTC)  # both must exist in UTC too
+    except OverflowError:
+        abort(400, description="custom ranges must fall between the years 1 and 9999")
     if not start < end or end - start > timedelta(days=366):
         abort(400, description="start must be before end, at most a year apart")
     return start, end
