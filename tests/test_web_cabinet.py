@@ -12,6 +12,7 @@ from services.web import db as schema
 from services.web.gallery import Gallery
 from services.web.settings import Settings
 from tests.support.frames import jpeg
+from tests.support.mqtt import Recorder
 from tests.support.net import free_port, wait_until
 from tests.support.seed_clients import SeedDevice
 from tests.test_web_auth import csrf, make_doctor, make_patient, sign_in_doctor, sign_in_patient
@@ -165,6 +166,39 @@ def test_photo_from_a_seed_camera_is_kept_with_a_retention_limit(cab_app, gatewa
     assert latest == jpeg("frame 3") and len(names) == 3
     assert client.get("/p/alice/camera/img/..%2Fweb.sqlite3").status_code == 404
     assert client.get("/p/alice/camera/cab/x.jpg").status_code == 404
+
+
+def test_with_the_broker_away_commands_and_typed_readings_are_refused_not_kept(cab_app, broker):
+    client, token = _patient(cab_app)
+    hub = cab_app.extensions["smartcab.hub"]
+    # A persistent subscriber, so that it also gets what is published while it reconnects.
+    observer = Recorder(
+        broker.host,
+        broker.port,
+        topics=("smartcab/devices/+/cmd", "smartcab/probe"),
+        client_id="observer",
+        clean=False,
+    )
+    with observer:
+        wait_until(lambda: hub.client.backlog == 0, what="the assignments to be acknowledged")
+        broker.stop()
+        wait_until(lambda: not hub.client.connected, what="the web to notice")
+        refused = _cmd(client, token, "cab", "lon")
+        assert refused.status_code == 503 and "try again shortly" in refused.json["detail"]
+        typed = client.post(
+            "/p/alice/readings",
+            data={"csrf_token": token, "spo2": "97"},
+            headers={"Accept": "application/json"},
+        )
+        assert typed.status_code == 503 and "could not be sent" in typed.json["error"]
+        assert hub.client.backlog == 0, "nothing waits in memory to go out later"
+        # Back again, the old click does not switch the lights after all: anything the
+        # web had queued would reach the observer before this probe.
+        broker.start()
+        wait_until(lambda: hub.client.connected, what="the web to reconnect")
+        hub.client.publish("smartcab/probe", "after the outage")
+        observer.wait("smartcab/probe")
+        assert observer.on("smartcab/devices/+/cmd") == []
 
 
 def test_a_camera_given_to_another_patient_shows_them_none_of_the_old_frames(

@@ -225,6 +225,8 @@ class MqttClient:
             session_present=flags.session_present,
         )
         client.publish(self.status_topic, ONLINE, qos=1, retain=True)
+        with self._publish_lock:  # its PUBACK is counted too, so count it as published
+            self._published += 1
         for topic, qos in self._subscriptions:
             client.subscribe(topic, qos)
         self._connected.set()

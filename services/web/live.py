@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import paho.mqtt.client as mqtt
 
 from services.common import logs
+from services.common.errors import MqttError
 from services.common.mqtt import MqttClient
 from services.common.protocol import METRIC_UNITS
 from services.common.quality import flag_reason
@@ -195,12 +196,21 @@ class Hub:
 
     # publishing ------------------------------------------------------------------
 
+    def _require_broker(self) -> None:
+        if not self.client.connected:
+            raise MqttError("the message broker is not reachable")
+
     def assign(self, device: str, patient: str | None) -> None:
         """Tell the recorder (retained) which patient a device's readings belong to."""
         self.client.publish(self.topics.device(device, "patient"), patient or "", retain=True)
 
     def publish_manual(self, username: str, metric: str, value: float, ts_ms: int) -> dict:
-        """A hand-entered reading, as the gateway would have published it."""
+        """A hand-entered reading, as the gateway would have published it.
+
+        Raises MqttError while the broker is away, rather than keep the reading only
+        in this process's memory and answer as if it were saved.
+        """
+        self._require_broker()
         device = manual_device(username)
         self.assign(device, username)  # QoS 1 from one client keeps this ahead of the reading
         body = {
@@ -342,7 +352,12 @@ class Hub:
             self._fan_out(owner, "image", frame)
 
     def command(self, device: str, cmd: str, timeout: float) -> dict | None:
-        """Send a command; the gateway's ``cmd/result`` for it, or None if none came in time."""
+        """Send a command; the gateway's ``cmd/result`` for it, or None if none came in time.
+
+        Raises MqttError while the broker is away: paho would queue the command and
+        deliver it whenever the broker returns, a light switched long after the click.
+        """
+        self._require_broker()
         waiter = CommandWaiter(cmd)
         with self._lock:
             self._waiters.setdefault(device, []).append(waiter)

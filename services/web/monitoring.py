@@ -103,9 +103,10 @@ def manual_reading(patient):
             raise DataUnavailable("The reading could not be sent; try again shortly.") from exc
         logs.event(log, logging.INFO, "web.manual_reading", patient=patient.username)
     except (ValidationError, DataUnavailable) as exc:
+        status = 503 if isinstance(exc, DataUnavailable) else 400
         if request.headers.get("Accept") == "application/json":
-            return jsonify(error=str(exc)), 400
-        return _cards_page(patient, str(exc)), 400
+            return jsonify(error=str(exc)), status
+        return _cards_page(patient, str(exc)), status
     if request.headers.get("Accept") == "application/json":
         return jsonify(ok=True, readings=[m for m, _ in readings]), 202
     return redirect(url_for(".cards", username=patient.username, saved=1))
