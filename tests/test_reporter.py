@@ -148,6 +148,24 @@ def test_cli_exports_csv_and_a_fhir_bundle(history, influxdb, tmp_path):
     assert missing.returncode == 1 and b"no enabled patient" in missing.stdout
 
 
+def test_an_export_larger_than_allowed_is_refused_not_cut_short(history, influxdb, monkeypatch):
+    from services.reporter import documents, influxdata
+    from services.reporter.errors import BadRequest
+    from services.reporter.model import Patient
+    from services.reporter.settings import Settings
+
+    settings = Settings.from_env({**influxdb.env(), "SMARTCAB_DATA_DIR": str(history)})
+    patient = Patient("alice", PATIENT_NAME)
+    period = last_days(7, UTC)
+    with InfluxClient(InfluxSettings(url=influxdb.url)) as client:
+        whole = influxdata.readings(client, "alice", period.start, period.end)
+        monkeypatch.setattr(influxdata, "EXPORT_PAGE", 97)  # pages end all over the place
+        assert influxdata.readings(client, "alice", period.start, period.end) == whole
+        monkeypatch.setattr(influxdata, "EXPORT_MAX_ROWS", len(whole) - 1)
+        with pytest.raises(BadRequest, match=f"more than {len(whole) - 1:,} readings; ask for"):
+            documents.produce(settings, client, None, patient, period, "csv", "alice")
+
+
 def ask(mqtt: Recorder, request_id: str, requester: tuple[str, str], patient: str, **extra):
     body = {
         "id": request_id,

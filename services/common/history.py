@@ -7,7 +7,7 @@ Charts, latest values and summaries leave out flagged readings (see
 describes the measurement.
 """
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -244,6 +244,43 @@ def _reading(r: dict) -> "Reading":
     )
 
 
+def every_row(
+    client: InfluxClient,
+    subject: Subject,
+    start: datetime,
+    end: datetime,
+    most: int,
+    page_size: int = 5000,
+) -> list[dict]:
+    """Every reading from ``start`` to ``end`` as InfluxDB's rows, newest first.
+
+    Each page after the first starts again at the previous page's last millisecond
+    and skips what it already gave, so readings that share a millisecond (a blood
+    pressure pair typed in together, two devices) are never lost between pages.
+    Raises ``TooManyReadings`` past ``most``: an export that silently stopped short
+    would pass for the whole range.
+    """
+    edge: int | None = None
+    given: set[tuple] = set()  # rows already taken at the edge millisecond
+    out: list[dict] = []
+    while True:
+        query = rows_query(subject, limit=page_size, start=start, end=end, through_ms=edge)
+        found = client.query(query)
+        fresh = [r for r in found if not (r["time"] == edge and _key(r) in given)]
+        out += fresh
+        if len(out) > most:
+            raise TooManyReadings(f"more than {most:,} readings")
+        if len(found) < page_size:
+            return out
+        if not fresh:
+            raise TooManyReadings(f"more than {page_size:,} readings in one millisecond")
+        last = found[-1]["time"]
+        if last != edge:
+            given = set()
+        edge = last
+        given |= {_key(r) for r in fresh if r["time"] == edge}
+
+
 def every_reading(
     client: InfluxClient,
     subject: Subject,
@@ -251,42 +288,13 @@ def every_reading(
     end: datetime,
     most: int,
     page_size: int = 5000,
-) -> Iterator[Reading]:
-    """Every reading from ``start`` to ``end``, newest first, flagged ones included.
-
-    Each page after the first starts again at the previous page's last millisecond
-    and skips what it already gave, so readings that share a millisecond (a blood
-    pressure pair typed in together, two devices) are never lost between pages.
-    Raises ``TooManyReadings`` past ``most``, before yielding anything: an export
-    that silently stopped short would pass for the whole range.
-    """
-    edge: int | None = None
-    given: set[tuple] = set()  # readings already yielded at the edge millisecond
-    pages: list[list[Reading]] = []
-    total = 0
-    while True:
-        query = rows_query(subject, limit=page_size, start=start, end=end, through_ms=edge)
-        found = [_reading(r) for r in client.query(query)]
-        fresh = [r for r in found if not (r.time_ms == edge and _key(r) in given)]
-        total += len(fresh)
-        if total > most:
-            raise TooManyReadings(f"more than {most:,} readings")
-        pages.append(fresh)
-        if len(found) < page_size:
-            break
-        if not fresh:
-            raise TooManyReadings(f"more than {page_size:,} readings in one millisecond")
-        last = found[-1].time_ms
-        if last != edge:
-            given = set()
-        edge = last
-        given |= {_key(r) for r in fresh if r.time_ms == edge}
-    for page in pages:
-        yield from page
+) -> list[Reading]:
+    """``every_row`` as readings, newest first."""
+    return [_reading(r) for r in every_row(client, subject, start, end, most, page_size)]
 
 
-def _key(r: Reading) -> tuple:
-    return (r.time_ms, r.metric, r.device, r.patient)
+def _key(r: dict) -> tuple:
+    return (r["time"], r["metric"], r["device"], r.get("patient"))
 
 
 def rows(

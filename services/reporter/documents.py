@@ -4,11 +4,11 @@ import json
 import logging
 from datetime import UTC, datetime
 
-from services.common import logs
+from services.common import history, logs
 from services.common.influx import InfluxClient, InfluxError
 
 from . import collect, exports, influxdata, render
-from .errors import HistoryUnavailable
+from .errors import BadRequest, HistoryUnavailable
 from .model import Patient, Period
 from .settings import Settings
 from .webdb import WebDirectory
@@ -33,7 +33,9 @@ def produce(
         report = collect.gather(settings, client, patient, period, requested_by, directory, now)
         return render.render(settings, report)
     try:
-        readings = list(influxdata.readings(client, patient.username, period.start, period.end))
+        readings = influxdata.readings(client, patient.username, period.start, period.end)
+    except history.TooManyReadings as exc:
+        raise BadRequest(f"the period holds {exc}; ask for a shorter one") from exc
     except InfluxError as exc:
         logs.event(log, logging.WARNING, "reporter.history_failed", error=exc)
         raise HistoryUnavailable(f"the vitals history could not be read: {exc}") from exc

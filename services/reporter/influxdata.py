@@ -5,7 +5,7 @@ Statements of one kind go to InfluxDB in one request (``;``-separated), so a
 leave flagged readings out (docs/schema.md); their count is reported apart.
 """
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -169,21 +169,12 @@ def snacks(client: InfluxClient, patient: str, period: Period, tz: str) -> list[
     return [SnackDay(day, items) for day, items in sorted(days.items())]
 
 
-def readings(client: InfluxClient, patient: str, start: datetime, end: datetime) -> Iterator:
-    """Every reading of the range, flagged ones included, oldest first (for exports)."""
+def readings(client: InfluxClient, patient: str, start: datetime, end: datetime) -> list[dict]:
+    """Every reading of the range, flagged ones included, oldest first (for exports).
+
+    Raises ``history.TooManyReadings`` past ``EXPORT_MAX_ROWS`` rather than cut it short.
+    """
     subject = history.Subject(patient=patient)
-    before: int | None = None
-    pages = []
-    total = 0
-    while total < EXPORT_MAX_ROWS:
-        query = history.rows_query(
-            subject, limit=EXPORT_PAGE, before_ms=before, start=start, end=end
-        )
-        rows = client.query(query)
-        pages.append(rows)
-        total += len(rows)
-        if len(rows) < EXPORT_PAGE:
-            break
-        before = rows[-1]["time"]
-    for rows in reversed(pages):
-        yield from reversed(rows)
+    rows = history.every_row(client, subject, start, end, EXPORT_MAX_ROWS, EXPORT_PAGE)
+    rows.reverse()
+    return rows

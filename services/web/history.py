@@ -132,11 +132,7 @@ class HealthData:
         """Every row between ``start`` and ``end``, newest first, for the CSV download."""
         subject = history.Subject(patient=patient)
         try:
-            readings = self._run(
-                lambda client: list(
-                    history.every_reading(client, subject, start, end, most=CSV_MAX_ROWS)
-                )
-            )
+            readings = self._run(history.every_reading, subject, start, end, most=CSV_MAX_ROWS)
         except history.TooManyReadings as exc:
             raise RangeTooLarge(f"This range holds {exc}; choose a shorter one.") from exc
         return iter(sheet_rows(readings))
