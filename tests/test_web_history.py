@@ -67,6 +67,28 @@ def test_data_sheet_pages_cover_every_row_once_newest_first(health):
     assert [r["heart_rate"] for r in seen if r["flagged"]] == [70]
 
 
+def test_data_sheet_pages_lose_no_row_when_two_devices_share_a_millisecond(influxdb):
+    settings = InfluxSettings(url=influxdb.url, database="vitals")
+    with InfluxClient(settings) as client:
+        client.ensure_database()
+        client.write(
+            _line(device, "dana", "heart_rate", 60 + i, T0 + i * 60_000)
+            for i in range(6)
+            for device in ("wch-a", "wch-b")
+        )
+    data = HealthData(settings)
+    try:
+        seen, before = [], None
+        while True:
+            rows, before = data.sheet("dana", before, 3)  # cuts fall between a and b
+            seen += [(r["device"], r["ts"]) for r in rows]
+            if before is None:
+                break
+    finally:
+        data.close()
+    assert len(seen) == 12 and len(set(seen)) == 12
+
+
 def test_csv_range_and_chart_series(health):
     start = datetime.fromtimestamp((T0 + 20 * 30_000) / 1000, UTC)
     end = datetime.fromtimestamp((T0 + 40 * 30_000) / 1000, UTC)

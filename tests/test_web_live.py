@@ -124,26 +124,32 @@ def test_signing_out_ends_the_stream(live_app, client_for):
         response.close()
 
 
-def test_a_revoked_share_ends_the_doctors_stream(live_app, client_for):
-    alice, _ = make_patient(live_app, "alice")
-    doctor, secret = make_doctor(live_app)
-    conn = schema.connect(live_app.config["DATABASE"])
+def _set_share(app, patient, doctor, shared: bool) -> None:
+    conn = schema.connect(app.config["DATABASE"])
     try:
-        access.share(conn, alice.id, doctor.id)
+        (access.share if shared else access.unshare)(conn, patient.id, doctor.id)
     finally:
         conn.close()
-    _start(live_app)
-    client = client_for(live_app)
+
+
+def _doctors_stream(app, client_for):
+    """alice shares with a doctor, whose client opens alice's live stream."""
+    alice, _ = make_patient(app, "alice")
+    _assign(app, "wch", alice)
+    doctor, secret = make_doctor(app)
+    _set_share(app, alice, doctor, True)
+    _start(app)
+    client = client_for(app)
     sign_in_doctor(client, pyotp.TOTP(secret).now())
-    response = client.get("/api/p/alice/events", buffered=False)
+    return alice, doctor, client, client.get("/api/p/alice/events", buffered=False)
+
+
+def test_a_revoked_share_ends_the_doctors_stream(live_app, client_for):
+    alice, doctor, client, response = _doctors_stream(live_app, client_for)
     try:
         chunks = iter(response.response)
         next(chunks)
-        conn = schema.connect(live_app.config["DATABASE"])
-        try:
-            access.unshare(conn, alice.id, doctor.id)
-        finally:
-            conn.close()
+        _set_share(live_app, alice, doctor, False)
         assert _ended(chunks)
     finally:
         response.close()
@@ -151,18 +157,7 @@ def test_a_revoked_share_ends_the_doctors_stream(live_app, client_for):
 
 
 def test_a_revoked_share_ends_a_busy_stream_too(live_app, client_for, mqtt_recorder):
-    alice, _ = make_patient(live_app, "alice")
-    _assign(live_app, "wch", alice)
-    doctor, secret = make_doctor(live_app)
-    conn = schema.connect(live_app.config["DATABASE"])
-    try:
-        access.share(conn, alice.id, doctor.id)
-    finally:
-        conn.close()
-    _start(live_app)
-    client = client_for(live_app)
-    sign_in_doctor(client, pyotp.TOTP(secret).now())
-    response = client.get("/api/p/alice/events", buffered=False)
+    alice, doctor, _, response = _doctors_stream(live_app, client_for)
     busy = threading.Event()
 
     def readings() -> None:  # one every quarter heartbeat: the stream is never idle
@@ -174,11 +169,7 @@ def test_a_revoked_share_ends_a_busy_stream_too(live_app, client_for, mqtt_recor
     try:
         chunks = iter(response.response)
         assert _events(chunks, 3)[0][0] == "reading"
-        conn = schema.connect(live_app.config["DATABASE"])
-        try:
-            access.unshare(conn, alice.id, doctor.id)
-        finally:
-            conn.close()
+        _set_share(live_app, alice, doctor, False)
         assert _ended(chunks)
     finally:
         busy.set()

@@ -15,12 +15,6 @@ from .errors import SmartcabError
 from .influx import InfluxClient, quote_ident, quote_str
 
 MEASUREMENT = "vitals"
-
-
-class TooManyReadings(SmartcabError):
-    """A range holds more readings than one export or download may carry."""
-
-
 PLAUSIBLE_ONLY = '"flagged" = false'
 
 # Bucket sizes a person reads easily; the smallest that keeps a chart under max_points wins.
@@ -40,6 +34,10 @@ BUCKETS = (
     86400,
     7 * 86400,
 )
+
+
+class TooManyReadings(SmartcabError):
+    """A range holds more readings than one export or download may carry."""
 
 
 @dataclass(frozen=True)
@@ -139,7 +137,7 @@ def rows_query(
     """Raw readings, newest first, flagged ones included; page with ``before_ms`` or ``offset``."""
     # The before_ms cursor is exact for one device (the gateway gives each of
     # its readings its own millisecond); for a patient with several devices two
-    # readings can share the page's last millisecond, so use offset there.
+    # readings can share the page's last millisecond: every_row() pages safely.
     if limit < 1:
         raise ValueError("limit must be at least 1")
     where = _where(

@@ -125,7 +125,12 @@ class HealthData:
         groups = _group(list(page.rows))
         if page.next_before_ms is None and len(groups) <= size:
             return [row for row, _ in groups], None
-        groups = groups[:size]
+        # The next page starts before the cursor's millisecond, so a row of another
+        # device at that same millisecond goes on this page, not nowhere.
+        cut = min(size, len(groups))
+        while cut < len(groups) and groups[cut][0]["ts"] == groups[cut - 1][1]:
+            cut += 1
+        groups = groups[:cut]
         return [row for row, _ in groups], groups[-1][1]
 
     def sheet_range(self, patient: str, start: datetime, end: datetime) -> Iterator[dict]:

@@ -207,7 +207,8 @@ def _range() -> tuple[datetime, datetime]:
     try:
         if len(request.args["end"]) == 10:  # a bare date means the whole of that day
             end += timedelta(days=1)
-        start.astimezone(UTC), end.astimezone(UTC)  # both must exist in UTC too
+        for moment in (start, end):
+            moment.astimezone(UTC)  # must exist in UTC too
     except OverflowError:
         abort(400, description="custom ranges must fall between the years 1 and 9999")
     if not start < end or end - start > timedelta(days=366):

@@ -68,9 +68,6 @@ ACTIONS = {
     "live": "Followed your live readings",
     "doctor_home": "Saw your latest readings and alerts on their patient list",
 }
-# The patient list is audited but is not a visit: opening it must not reset what the
-# doctor is shown as new since they last opened the patient's own pages.
-NOT_A_VISIT = ("doctor_home",)
 
 
 def _describe(action: str) -> str:
@@ -143,11 +140,15 @@ def admin_log(conn: sqlite3.Connection, limit: int = 50) -> list[dict]:
 
 
 def last_visit(conn: sqlite3.Connection, doctor_id: int, patient_id: int) -> int | None:
-    """When this doctor last opened this patient's pages or data (Unix seconds)."""
+    """When this doctor last opened this patient's pages or data (Unix seconds).
+
+    Their patient list is audited (``doctor_home``) but is not a visit: looking at it
+    must not reset what the list shows as new since the last visit.
+    """
     row = conn.execute(
         "SELECT MAX(at) FROM audit WHERE actor_id = ? AND patient_id = ?"
-        f" AND action NOT IN ({', '.join('?' * len(NOT_A_VISIT))})",
-        (doctor_id, patient_id, *NOT_A_VISIT),
+        " AND action != 'doctor_home'",
+        (doctor_id, patient_id),
     ).fetchone()
     return row[0]
 
