@@ -1,10 +1,10 @@
-"""Vitals history for the dashboard and reports: InfluxQL builders and the calls that run them.
+"""Vitals, alerts and inventory history for the dashboard and reports: InfluxQL and its calls.
 
 The ``*_query`` functions are pure (text in, InfluxQL out) so they are easy to
 test; the others run them on an ``InfluxClient`` and return plain dataclasses.
 Charts, latest values and summaries leave out flagged readings (see
 ``quality.py``); the raw data sheet shows them, with their reason. docs/schema.md
-describes the measurement.
+describes the measurements.
 """
 
 from collections.abc import Sequence
@@ -15,6 +15,8 @@ from .errors import SmartcabError
 from .influx import InfluxClient, quote_ident, quote_str
 
 MEASUREMENT = "vitals"
+ALERTS = "alerts"  # written by the recorder (docs/schema.md)
+INVENTORY = "inventory"
 PLAUSIBLE_ONLY = '"flagged" = false'
 
 # Bucket sizes a person reads easily; the smallest that keeps a chart under max_points wins.
@@ -168,6 +170,40 @@ def daily_query(subject: Subject, start: datetime, end: datetime, tz: str | None
     if tz:
         query += f" tz({quote_str(tz)})"
     return query
+
+
+def alerts_query(
+    subject: Subject,
+    limit: int,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> str:
+    """The newest ``limit`` alert events, optionally of ``[start, end)`` only."""
+    where = _where(subject, start=start, end=end, plausible_only=False)
+    return (
+        'SELECT "message", "value", "device", "kind", "key", "level" '
+        f"FROM {quote_ident(ALERTS)}{where} ORDER BY time DESC LIMIT {int(limit)}"
+    )
+
+
+def alert_levels_query(subject: Subject, start: datetime, end: datetime) -> str:
+    """How many alert events of each ``level`` fell in ``[start, end)``."""
+    return (
+        f'SELECT count("message") AS "count" FROM {quote_ident(ALERTS)}'
+        f'{_where(subject, start=start, end=end, plausible_only=False)} GROUP BY "level"'
+    )
+
+
+def inventory_changes_query(subject: Subject, start: datetime, end: datetime) -> str:
+    """Each change (``diff``) of an item's count between consecutive reports of one cabinet.
+
+    The first report inside the range has nothing to compare with, so a caller that
+    wants the change into the range asks from a little earlier.
+    """
+    return (
+        f'SELECT difference("count") AS "diff" FROM {quote_ident(INVENTORY)}'
+        f'{_where(subject, start=start, end=end, plausible_only=False)} GROUP BY "device", "item"'
+    )
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ def gather(
     directory: WebDirectory | None,
     now: datetime | None = None,
 ) -> Report:
-    """Every section of the report; record sections stay None without the web's tables."""
+    """Every section of the report; record sections stay None without the web's database."""
     tz = settings.timezone
     try:
         vitals, chart_points = influxdata.vitals(client, patient.username, period)

@@ -1,4 +1,7 @@
-"""The reporter's InfluxQL: period summaries, charts, alerts, the partial score and snacks.
+"""The reporter's history: period summaries, charts, alerts, the partial score and snacks.
+
+The alert and inventory statements are the web's too (``services.common.history``);
+the partial score's stay here, the only reader of ``news2_partial``.
 
 Statements of one kind go to InfluxDB in one request (``;``-separated), so a
 30-day report costs a handful of round trips. Vitals summaries and charts
@@ -97,13 +100,12 @@ def alerts(
     client: InfluxClient, patient: str, period: Period
 ) -> tuple[list[AlertEntry], int, dict[str, int]]:
     """The newest alerts, how many there were, and how many of each level."""
-    where = f"{_who(patient)} AND {_range(period)}"
+    subject = history.Subject(patient=patient)
     listed, counted = _many(
         client,
         [
-            'SELECT "message", "device", "kind", "key", "level" FROM "alerts"'
-            f" WHERE {where} ORDER BY time DESC LIMIT {ALERTS_SHOWN}",
-            f'SELECT count("message") AS "count" FROM "alerts" WHERE {where} GROUP BY "level"',
+            history.alerts_query(subject, ALERTS_SHOWN, period.start, period.end),
+            history.alert_levels_query(subject, period.start, period.end),
         ],
     )
     entries = [
@@ -154,18 +156,17 @@ def score(
 def snacks(client: InfluxClient, patient: str, period: Period, tz: str) -> list[SnackDay]:
     """Items taken out of the cabinet per local day: the falls between consecutive reports."""
     # Summing the falls here rather than in an InfluxQL subquery halves the time.
-    query = (
-        'SELECT difference("count") AS "change" FROM "inventory"'
-        f' WHERE {_who(patient)} AND {_range(period)} GROUP BY "device", "item"'
+    query = history.inventory_changes_query(
+        history.Subject(patient=patient), period.start, period.end
     )
     zone = ZoneInfo(tz)
     days: dict[int, dict[str, int]] = {}
     for row in client.query(query):
-        if row["change"] < 0:
+        if row["diff"] < 0:
             moment = datetime.fromtimestamp(row["time"] / 1000, zone)
             day = int(moment.replace(hour=0, minute=0, second=0, microsecond=0).timestamp() * 1000)
             items = days.setdefault(day, {})
-            items[row["item"]] = items.get(row["item"], 0) - int(row["change"])
+            items[row["item"]] = items.get(row["item"], 0) - int(row["diff"])
     return [SnackDay(day, items) for day, items in sorted(days.items())]
 
 

@@ -11,25 +11,23 @@ import logging
 import queue
 import threading
 import time
-from datetime import UTC, datetime
 
 import paho.mqtt.client as mqtt
 
-from services.common import logs
+from services.common import logs, reports
 from services.common.errors import MqttError
 from services.common.influx import InfluxClient
 from services.common.mqtt import MqttClient
+from services.common.reports import SCHEDULER, ReportFiles, ReportTopics
 
 from . import documents, protocol, rollups, storage
 from .errors import BadRequest, Busy, Forbidden, ReporterError
 from .model import Patient
-from .protocol import ReportRequest, ReportTopics, Requester
+from .protocol import ReportRequest
 from .settings import Settings
 from .webdb import WebDirectory
 
 log = logging.getLogger(__name__)
-
-SCHEDULER = Requester("scheduler", "weekly")
 
 
 class Reporter:
@@ -38,6 +36,7 @@ class Reporter:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.topics = ReportTopics(settings.mqtt.topic_root)
+        self.files = ReportFiles(settings.data_dir)
         self._queue: queue.Queue = queue.Queue(maxsize=settings.queue_size)
         self._influx = InfluxClient(settings.influx)
         self._rollups = rollups.Keeper(settings.rollup_days)
@@ -73,7 +72,7 @@ class Reporter:
         except queue.Full:
             request_id = protocol.request_id_of(payload)
             logs.event(log, logging.WARNING, "reporter.busy", request=request_id)
-            self._publish_result(request_id, protocol.failure(request_id, Busy.code, "busy"))
+            self._publish_result(request_id, reports.failure(request_id, Busy.code, "busy"))
 
     # --- the worker thread ---
 
@@ -102,9 +101,7 @@ class Reporter:
             request = protocol.parse_request(payload, self.settings.tz, self.settings.max_days)
         except BadRequest as exc:
             logs.event(log, logging.WARNING, "reporter.bad_request", request=request_id, error=exc)
-            return self._publish_result(
-                request_id, protocol.failure(request_id, exc.code, str(exc))
-            )
+            return self._publish_result(request_id, reports.failure(request_id, exc.code, str(exc)))
         except Exception as exc:
             return self._internal_error(request_id, exc)
         try:
@@ -120,9 +117,7 @@ class Reporter:
                 error=exc.code,
             )
             self._audit(request, ok=False, error=exc.code)
-            return self._publish_result(
-                request.id, protocol.failure(request.id, exc.code, str(exc))
-            )
+            return self._publish_result(request.id, reports.failure(request.id, exc.code, str(exc)))
         except Exception as exc:
             return self._internal_error(request.id, exc)
         self._audit(request, ok=True)
@@ -132,12 +127,11 @@ class Reporter:
         """Log a bug and still answer the requester, who would otherwise wait forever."""
         log.exception("event=reporter.failed request=%s", request_id)
         return self._publish_result(
-            request_id, protocol.failure(request_id, "failed", f"internal error: {exc}")
+            request_id, reports.failure(request_id, "failed", f"internal error: {exc}")
         )
 
     def _serve(self, request: ReportRequest) -> dict:
-        reports_dir = self.settings.reports_dir
-        earlier = storage.load(reports_dir, request.patient, request.id)
+        earlier = storage.load(self.files, request.patient, request.id)
         with WebDirectory(self.settings.web_database) as directory:
             patient = self._authorize(directory, request)
             if earlier is not None:
@@ -174,28 +168,16 @@ class Reporter:
         return patient
 
     def _save(self, request: ReportRequest, data: bytes) -> dict:
-        stored = storage.store(
-            self.settings.reports_dir,
-            request.patient,
+        stored = storage.store(self.files, request.patient, request.id, request.format, data)
+        result = reports.success(
             request.id,
-            protocol.EXTENSIONS[request.format],
-            data,
+            request.requester,
+            request.patient,
+            request.format,
+            (request.period.start, request.period.end),
+            stored,
         )
-        result = {
-            "id": request.id,
-            "ok": True,
-            "patient": request.patient,
-            "requester": request.requester.as_json(),
-            "format": request.format,
-            "media_type": protocol.FORMATS[request.format],
-            "period": {
-                "start": request.period.start.isoformat(),
-                "end": request.period.end.isoformat(),
-            },
-            "created": datetime.now(UTC).isoformat(timespec="seconds"),
-            **stored,
-        }
-        storage.save_meta(self.settings.reports_dir, request.patient, request.id, result)
+        storage.save_meta(self.files, request.patient, request.id, result)
         logs.event(
             log,
             logging.INFO,
@@ -219,8 +201,8 @@ class Reporter:
         out = []
         with WebDirectory(self.settings.web_database) as directory:
             for username in directory.shared_patients():
-                request = ReportRequest(f"weekly-{week}", SCHEDULER, username, period)
-                result = storage.load(self.settings.reports_dir, username, request.id)
+                request = ReportRequest(reports.weekly_id(week), SCHEDULER, username, period)
+                result = storage.load(self.files, username, request.id)
                 if result is None:
                     patient = directory.patient(username)
                     data = documents.produce(
@@ -237,11 +219,11 @@ class Reporter:
                 delivered = set(result.get("delivered_to", []))
                 doctors = [d for d, _ in directory.doctors_of(username) if d not in delivered]
                 for dr_id in doctors:
-                    topic = self.topics.doctor(dr_id, f"{username}.{request.id}")
+                    topic = self.topics.doctor(dr_id, reports.weekly_name(username, week))
                     self._publish(topic, {**result, "kind": "weekly", "doctor": dr_id}, True)
                 if doctors:
                     result = {**result, "delivered_to": sorted(delivered | set(doctors))}
-                    storage.save_meta(self.settings.reports_dir, username, request.id, result)
+                    storage.save_meta(self.files, username, request.id, result)
                 out.append(result)
         logs.event(log, logging.INFO, "reporter.weekly_done", week=week, reports=len(out))
         return out
@@ -259,7 +241,7 @@ class Reporter:
         return result
 
     def _progress(self, request_id: str, stage: str) -> None:
-        self._publish(self.topics.progress(request_id), {"id": request_id, "stage": stage}, qos=0)
+        self._publish(self.topics.progress(request_id), reports.progress(request_id, stage), qos=0)
 
     def _audit(self, request: ReportRequest, ok: bool, error: str | None = None) -> None:
         """Doctors' requests, and every refusal, for the web to add to its audit log."""

@@ -1,4 +1,4 @@
-"""Report files under ``$SMARTCAB_DATA_DIR/reports/<patient>/``, each with a JSON sidecar.
+"""Report files where the contract puts them (``services.common.reports.ReportFiles``).
 
 ``<id>.<ext>`` is the file, ``<id>.json`` the result that was announced for it
 (with sha256 and size), so the web can list a patient's reports from disk and
@@ -11,24 +11,16 @@ import json
 import os
 from pathlib import Path
 
-
-def folder(reports_dir: Path, patient: str) -> Path:
-    return reports_dir / patient
+from services.common.reports import InvalidReportMessage, ReportFiles, check_result
 
 
-def sidecar(reports_dir: Path, patient: str, report_id: str) -> Path:
-    return folder(reports_dir, patient) / f"{report_id}.json"
-
-
-def load(reports_dir: Path, patient: str, report_id: str) -> dict | None:
+def load(files: ReportFiles, patient: str, report_id: str) -> dict | None:
     """The stored result of an earlier request with this id, if its file is still there."""
-    path = sidecar(reports_dir, patient, report_id)
     try:
-        meta = json.loads(path.read_text())
-    except (OSError, ValueError):
+        meta = check_result(json.loads(files.sidecar(patient, report_id).read_text()))
+    except (OSError, ValueError, InvalidReportMessage):
         return None
-    data_dir = reports_dir.parent
-    return meta if (data_dir / meta.get("file", "")).is_file() else None
+    return meta if meta.get("ok") and files.locate(patient, meta["file"]) else None
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -40,19 +32,18 @@ def _write_atomic(path: Path, data: bytes) -> None:
     tmp.replace(path)
 
 
-def store(reports_dir: Path, patient: str, report_id: str, ext: str, data: bytes) -> dict:
+def store(files: ReportFiles, patient: str, report_id: str, fmt: str, data: bytes) -> dict:
     """Write the file; return its path relative to the data dir, sha256 and size."""
-    where = folder(reports_dir, patient)
-    where.mkdir(parents=True, exist_ok=True)
-    path = where / f"{report_id}.{ext}"
+    path = files.document(patient, report_id, fmt)
+    path.parent.mkdir(parents=True, exist_ok=True)
     _write_atomic(path, data)
     return {
-        "file": str(path.relative_to(reports_dir.parent)),
+        "file": files.relative(path),
         "sha256": hashlib.sha256(data).hexdigest(),
         "size": len(data),
     }
 
 
-def save_meta(reports_dir: Path, patient: str, report_id: str, meta: dict) -> None:
-    path = sidecar(reports_dir, patient, report_id)
+def save_meta(files: ReportFiles, patient: str, report_id: str, meta: dict) -> None:
+    path = files.sidecar(patient, report_id)
     _write_atomic(path, json.dumps(meta, indent=1, ensure_ascii=False).encode())

@@ -1,32 +1,25 @@
 """Read-only access to the web service's SQLite database: the reporter's only SQL.
 
-The web owns that database (services/web/db.py); the reporter opens it read
-only to find patients, their devices and doctors, check shares, and read the
-health record sections issue 6 adds. Those sections' tables may not exist yet:
-a missing table (or one without the columns below) reads as "no data recorded".
-docs/reports.md lists the table shapes.
+The web owns that database and creates every table at start with its numbered
+migrations (services/web/db.py); the reporter opens it read only to find
+patients, their devices and doctors, check shares, and read the health record.
+It reads the tables as those migrations define them, and refuses, saying so, a
+database the web has not migrated that far. docs/reports.md lists the columns read.
 """
 
-import logging
 import sqlite3
 from datetime import datetime
 from pathlib import Path
 
-from services.common import logs
-
 from .errors import DirectoryUnavailable
 from .model import Advice, Answer, BloodTest, Habit, Note, Patient, Period
 
-log = logging.getLogger(__name__)
-
-# table -> the columns the reporter reads; times are Unix seconds, like the web's own tables
-SECTION_TABLES: dict[str, tuple[str, ...]] = {
-    "blood_tests": ("patient_id", "taken_at", "test", "value", "unit", "ref_low", "ref_high"),
-    "doctor_advice": ("patient_id", "doctor_id", "area", "advice", "updated_at"),
-    "doctor_notes": ("patient_id", "doctor_id", "note", "created_at"),
-    "questionnaire_answers": ("patient_id", "question_key", "question", "answer", "answered_at"),
-    "habits": ("patient_id", "day", "habit", "value", "unit"),
-}
+# The web's migration that adds the health record tables: the oldest schema readable here.
+WEB_SCHEMA_VERSION = 2
+NOT_MIGRATED = (
+    "the web database {path} is not migrated (schema version {found}, the reporter needs"
+    " {needed} or later): start the web service once, it migrates its database at start"
+)
 
 
 def _s(moment: datetime) -> int:
@@ -43,9 +36,14 @@ class WebDirectory:
             self._conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
             self._conn.row_factory = sqlite3.Row
             self._conn.execute("PRAGMA query_only = ON")
-            self._columns = self._table_columns()
+            found = self._schema_version()
         except sqlite3.Error as exc:
             raise DirectoryUnavailable(f"the web database {path} cannot be read: {exc}") from exc
+        if found < WEB_SCHEMA_VERSION:
+            self._conn.close()
+            raise DirectoryUnavailable(
+                NOT_MIGRATED.format(path=path, found=found, needed=WEB_SCHEMA_VERSION)
+            )
 
     def close(self) -> None:
         self._conn.close()
@@ -62,25 +60,15 @@ class WebDirectory:
         except sqlite3.Error as exc:
             raise DirectoryUnavailable(f"the web database could not answer: {exc}") from exc
 
-    def _table_columns(self) -> dict[str, set[str]]:
-        names = [r["name"] for r in self._conn.execute("SELECT name FROM sqlite_master")]
-        return {
-            name: {c["name"] for c in self._conn.execute(f'PRAGMA table_info("{name}")')}
-            for name in names
-            if name in SECTION_TABLES
-        }
-
-    def _has(self, table: str) -> bool:
-        columns = self._columns.get(table)
-        if columns is None:
-            return False
-        missing = set(SECTION_TABLES[table]) - columns
-        if missing:
-            logs.event(
-                log, logging.WARNING, "reporter.table_shape", table=table, missing=sorted(missing)
-            )
-            return False
-        return True
+    def _schema_version(self) -> int:
+        """The newest web migration applied; 0 for a database the web never migrated."""
+        known = self._conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+        ).fetchone()
+        if known is None:
+            return 0
+        row = self._conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+        return row[0] or 0
 
     # --- people, devices, shares ---
 
@@ -134,13 +122,13 @@ class WebDirectory:
         )
         return [r["username"] for r in rows]
 
-    # --- health record sections (issue 6); None = table not there ---
+    # --- health record sections, as of the period's end ---
 
-    def blood_tests(self, username: str, period: Period) -> tuple[BloodTest, ...] | None:
+    def blood_tests(self, username: str, period: Period) -> tuple[BloodTest, ...]:
         """The latest result of each test taken before the period's end."""
         pid = self._patient_id(username)
-        if pid is None or not self._has("blood_tests"):
-            return None
+        if pid is None:
+            return ()
         rows = self._rows(
             "SELECT b.* FROM blood_tests b WHERE b.patient_id = ? AND b.taken_at < ?"
             " AND b.taken_at = (SELECT MAX(taken_at) FROM blood_tests c"
@@ -156,16 +144,16 @@ class WebDirectory:
                 r["unit"],
                 r["ref_low"],
                 r["ref_high"],
-                r["note"] if "note" in r.keys() else None,  # noqa: SIM118 - sqlite3.Row
+                r["note"],
             )
             for r in rows
         )
 
-    def advice(self, username: str, period: Period) -> tuple[Advice, ...] | None:
+    def advice(self, username: str, period: Period) -> tuple[Advice, ...]:
         """The newest advice per area given before the period's end."""
         pid = self._patient_id(username)
-        if pid is None or not self._has("doctor_advice"):
-            return None
+        if pid is None:
+            return ()
         rows = self._rows(
             "SELECT a.area, a.advice, a.updated_at, u.display_name AS doctor"
             " FROM doctor_advice a LEFT JOIN users u ON u.id = a.doctor_id"
@@ -179,11 +167,11 @@ class WebDirectory:
             Advice(r["area"], r["advice"], r["doctor"], r["updated_at"] * 1000) for r in rows
         )
 
-    def notes(self, username: str, period: Period, limit: int = 10) -> tuple[Note, ...] | None:
+    def notes(self, username: str, period: Period, limit: int = 10) -> tuple[Note, ...]:
         """The newest notes written before the period's end."""
         pid = self._patient_id(username)
-        if pid is None or not self._has("doctor_notes"):
-            return None
+        if pid is None:
+            return ()
         rows = self._rows(
             "SELECT n.note, n.created_at, u.display_name AS doctor FROM doctor_notes n"
             " LEFT JOIN users u ON u.id = n.doctor_id WHERE n.patient_id = ?"
@@ -192,11 +180,11 @@ class WebDirectory:
         )
         return tuple(Note(r["note"], r["doctor"], r["created_at"] * 1000) for r in rows)
 
-    def questionnaire(self, username: str, period: Period) -> tuple[Answer, ...] | None:
+    def questionnaire(self, username: str, period: Period) -> tuple[Answer, ...]:
         """The newest answer to each question given before the period's end."""
         pid = self._patient_id(username)
-        if pid is None or not self._has("questionnaire_answers"):
-            return None
+        if pid is None:
+            return ()
         rows = self._rows(
             "SELECT q.question, q.answer, q.answered_at FROM questionnaire_answers q"
             " WHERE q.patient_id = ? AND q.answered_at < ?"
@@ -207,11 +195,11 @@ class WebDirectory:
         )
         return tuple(Answer(r["question"], r["answer"], r["answered_at"] * 1000) for r in rows)
 
-    def habits(self, username: str, period: Period, tz) -> tuple[Habit, ...] | None:
+    def habits(self, username: str, period: Period, tz) -> tuple[Habit, ...]:
         """Per habit over the period's days (local dates): days recorded, mean and total."""
         pid = self._patient_id(username)
-        if pid is None or not self._has("habits"):
-            return None
+        if pid is None:
+            return ()
         first = period.start.astimezone(tz).date().isoformat()
         last = period.end.astimezone(tz).date().isoformat()
         rows = self._rows(

@@ -1,8 +1,7 @@
 """The web's view of the vitals history, over the pipeline's ``services.common.history``.
 
-Everything but the alert list comes from that module's queries; the alerts
-measurement has no query there yet, so ``alerts()`` holds the one InfluxQL
-statement of this package (the recorder writes ``alerts``: docs/schema.md).
+Every InfluxQL statement comes from that module (the reporter uses the same
+alert and inventory queries); this one shapes the rows for the pages.
 """
 
 from collections.abc import Iterator
@@ -14,7 +13,6 @@ from services.common.influx import (
     InfluxError,
     InfluxSettings,
     InfluxUnavailable,
-    quote_str,
 )
 
 from .errors import DataUnavailable, RangeTooLarge
@@ -143,10 +141,7 @@ class HealthData:
         return iter(sheet_rows(readings))
 
     def alerts(self, patient: str, limit: int) -> list[dict]:
-        query = (
-            'SELECT "message", "value", "device", "kind", "key", "level" FROM "alerts"'
-            f' WHERE "patient" = {quote_str(patient)} ORDER BY time DESC LIMIT {int(limit)}'
-        )
+        query = history.alerts_query(history.Subject(patient=patient), limit)
         rows = self._run(InfluxClient.query, query)
         return [
             {
@@ -166,13 +161,8 @@ class HealthData:
         # DIFFERENCE() compares consecutive reports of one item on one device, so the
         # first report inside the window has nothing to compare with: ask from a day
         # earlier and drop what falls before ``start``.
-        query = (
-            'SELECT DIFFERENCE("count") AS "diff" FROM "inventory"'
-            f' WHERE "patient" = {quote_str(patient)}'
-            f" AND time >= {history.rfc3339(start - timedelta(days=1))}"
-            f" AND time < {history.rfc3339(end)}"
-            ' GROUP BY "device", "item"'
-        )
+        subject = history.Subject(patient=patient)
+        query = history.inventory_changes_query(subject, start - timedelta(days=1), end)
         start_ms = int(start.timestamp() * 1000)
         rows = self._run(InfluxClient.query, query)
         changes = [

@@ -1,7 +1,7 @@
-"""Test data for the reporter: a web database with people, shares and record tables, and history.
+"""Test data for the reporter: a web database with people, shares and a health record, and history.
 
-The record tables (blood tests, advice, notes, questionnaire, habits) are created
-in the shape docs/reports.md asks issue 6 for, until the web's migrations add them.
+The database is built by the web's own migrations (services/web/db.py), the schema
+the reporter reads, so these tests never keep a copy of the web's tables.
 """
 
 import math
@@ -11,27 +11,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from services.web import db as webdb
-
-RECORD_TABLES = """
-CREATE TABLE IF NOT EXISTS blood_tests (
-    id INTEGER PRIMARY KEY, patient_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-    taken_at INTEGER NOT NULL, test TEXT NOT NULL, value REAL NOT NULL, unit TEXT NOT NULL,
-    ref_low REAL, ref_high REAL, note TEXT, entered_by INTEGER REFERENCES users(id));
-CREATE TABLE IF NOT EXISTS doctor_advice (
-    id INTEGER PRIMARY KEY, patient_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-    doctor_id INTEGER REFERENCES users(id), area TEXT NOT NULL, advice TEXT NOT NULL,
-    updated_at INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS doctor_notes (
-    id INTEGER PRIMARY KEY, patient_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-    doctor_id INTEGER REFERENCES users(id), note TEXT NOT NULL, created_at INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS questionnaire_answers (
-    id INTEGER PRIMARY KEY, patient_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-    question_key TEXT NOT NULL, question TEXT NOT NULL, answer TEXT NOT NULL,
-    answered_at INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS habits (
-    id INTEGER PRIMARY KEY, patient_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-    day TEXT NOT NULL, habit TEXT NOT NULL, value REAL NOT NULL, unit TEXT NOT NULL)
-"""
 
 PATIENT_NAME = "Zoë Ångström-Σοφία"
 BLOOD_TESTS = [
@@ -87,8 +66,6 @@ def make_people(data_dir: Path, with_record: bool = True) -> dict[str, int]:
 
 def add_record(conn, patient_id: int, doctor_id: int) -> None:
     """Blood tests, advice, a note, questionnaire answers and a week of habits."""
-    for statement in RECORD_TABLES.split(";"):
-        conn.execute(statement)
     now = int(time.time())
     for test, value, unit, low, high in BLOOD_TESTS:
         conn.execute(
