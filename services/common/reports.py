@@ -364,10 +364,13 @@ def success(
     )
 
 
+_KINDS = {bool: "true or false", str: "a string", int: "a whole number", dict: "an object"}
+
+
 def _field(body: dict, key: str, kind: type, what: str = "") -> object:
     value = body.get(key)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise InvalidReportMessage(f"{what or key} is missing or not a {kind.__name__}")
+        raise InvalidReportMessage(f"{what or key} is missing or not {_KINDS[kind]}")
     return value
 
 
