@@ -48,7 +48,8 @@ def test_a_new_id_is_valid_unique_and_answers_on_its_own_topic():
 
 def test_a_weekly_id_round_trips_through_its_announcement_topic():
     assert reports.weekly_id("2026-W47") == "weekly-2026-W47"
-    assert reports.is_report_id(reports.weekly_id("2026-W47"))
+    assert reports.is_weekly_id(reports.weekly_id("2026-W47"))
+    assert not reports.is_weekly_id(reports.new_id()) and not reports.is_weekly_id(None)
     name = reports.weekly_name("alice", "2026-W47")
     assert name == "alice.weekly-2026-W47"
     topic = reports.ReportTopics().doctor("D100", name)

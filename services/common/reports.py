@@ -27,6 +27,7 @@ SCHEDULER_ROLE = "scheduler"  # weekly reports' requester
 FLAGGED = ("mark", "exclude")
 DEFAULT_PERIOD = {"days": 7}
 REPORTS_FOLDER = "reports"  # under the data directory
+WEEKLY_PREFIX = "weekly-"
 OUT_OF_RANGE = "period must fall within the years 1 to 9999, in UTC and in the report's time zone"
 NAME_RULE = "1-64 letters, digits, '.', '_' or '-'"
 
@@ -86,7 +87,12 @@ def new_id(prefix: str = "web") -> str:
 def weekly_id(week: str) -> str:
     """The id of a patient's weekly report, one per ISO week (``weekly-2026-W47``)."""
     check_week(week)
-    return f"weekly-{week}"
+    return f"{WEEKLY_PREFIX}{week}"
+
+
+def is_weekly_id(report_id: object) -> bool:
+    """Whether ``report_id`` names a weekly report (the scheduler's, not a person's)."""
+    return is_report_id(report_id) and report_id.startswith(WEEKLY_PREFIX)
 
 
 def id_of(payload: bytes) -> str:
