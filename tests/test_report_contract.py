@@ -189,6 +189,17 @@ def test_a_malformed_result_is_refused_saying_which_field(changes, says):
         reports.check_result({"id": "r-1", "ok": False, "reason": "?"})
 
 
+def test_a_reader_needs_only_whose_report_it_is_its_format_and_its_file():
+    core = {"id": "r-1", "ok": True, "patient": "alice", "format": "csv", "file": "f.csv"}
+    assert reports.check_result(core, complete=False) is core
+    with pytest.raises(InvalidReportMessage, match="requester is missing"):
+        reports.check_result(core)
+    with pytest.raises(InvalidReportMessage, match="size must not be negative"):
+        reports.check_result({**core, "size": -4}, complete=False)
+    with pytest.raises(InvalidReportMessage, match="file is missing"):
+        reports.check_result({**core, "file": 3}, complete=False)
+
+
 # --- files ---
 
 

@@ -380,8 +380,12 @@ def _field(body: dict, key: str, kind: type, what: str = "") -> object:
     return value
 
 
-def check_result(body: object) -> dict:
-    """``body`` if it is a result as the reporter announces and stores it (extra keys allowed)."""
+def check_result(body: object, complete: bool = True) -> dict:
+    """``body`` if it is a result as the reporter announces and stores it (extra keys allowed).
+
+    ``complete=False`` is for a reader that needs only whose report it is, its
+    format and its file: the other fields may then be absent, but are checked if there.
+    """
     if not isinstance(body, dict):
         raise InvalidReportMessage("a result must be a JSON object")
     if body.get("id") != INVALID_ID:  # a malformed request's answer has no id of its own
@@ -391,25 +395,32 @@ def check_result(body: object) -> dict:
         _field(body, "reason", str)
         return body
     check_name(body.get("patient"), "patient")
-    who = _field(body, "requester", dict)
-    if who.get("role") not in (*ROLES, SCHEDULER_ROLE):
-        raise InvalidReportMessage("requester.role must be patient, doctor or scheduler")
-    check_name(who.get("id"), "requester.id")
     fmt = body.get("format")
     if fmt not in FORMATS:
         raise InvalidReportMessage(f"format must be one of {', '.join(FORMATS)}")
-    if body.get("media_type") != FORMATS[fmt].media_type:
-        raise InvalidReportMessage(f"media_type of a {fmt} must be {FORMATS[fmt].media_type}")
-    period = _field(body, "period", dict)
-    for end in ("start", "end"):
-        _field(period, end, str, f"period.{end}")
-    _field(body, "created", str)
     _field(body, "file", str)
-    if not SHA256_RE.match(str(body.get("sha256"))):
-        raise InvalidReportMessage("sha256 must be 64 lowercase hex digits")
-    if _field(body, "size", int) < 0:
-        raise InvalidReportMessage("size must not be negative")
+    _check_details(body, fmt, lambda key: complete or key in body)
     return body
+
+
+def _check_details(body: dict, fmt: str, wanted) -> None:
+    if wanted("requester"):
+        who = _field(body, "requester", dict)
+        if who.get("role") not in (*ROLES, SCHEDULER_ROLE):
+            raise InvalidReportMessage("requester.role must be patient, doctor or scheduler")
+        check_name(who.get("id"), "requester.id")
+    if wanted("media_type") and body.get("media_type") != FORMATS[fmt].media_type:
+        raise InvalidReportMessage(f"media_type of a {fmt} must be {FORMATS[fmt].media_type}")
+    if wanted("period"):
+        period = _field(body, "period", dict)
+        for end in ("start", "end"):
+            _field(period, end, str, f"period.{end}")
+    if wanted("created"):
+        _field(body, "created", str)
+    if wanted("sha256") and not SHA256_RE.match(str(body.get("sha256"))):
+        raise InvalidReportMessage("sha256 must be 64 lowercase hex digits")
+    if wanted("size") and _field(body, "size", int) < 0:
+        raise InvalidReportMessage("size must not be negative")
 
 
 # --- files ---
