@@ -2,7 +2,7 @@
 
 The web owns that database (services/web/db.py); the reporter opens it read
 only to find patients, their devices and doctors, check shares, and read the
-health record sections issue 6 adds. Those sections' tables may not exist yet:
+health record sections. Those sections' tables may not exist in an older database:
 a missing table (or one without the columns below) reads as "no data recorded".
 docs/reports.md lists the table shapes.
 """
@@ -134,7 +134,7 @@ class WebDirectory:
         )
         return [r["username"] for r in rows]
 
-    # --- health record sections (issue 6); None = table not there ---
+    # --- health record sections; None = table not there ---
 
     def blood_tests(self, username: str, period: Period) -> tuple[BloodTest, ...] | None:
         """The latest result of each test taken before the period's end."""

@@ -1,7 +1,7 @@
 """Test data for the reporter: a web database with people, shares and record tables, and history.
 
 The record tables (blood tests, advice, notes, questionnaire, habits) are created
-in the shape docs/reports.md asks issue 6 for, until the web's migrations add them.
+in the shape docs/reports.md gives, as the web's migrations make them.
 """
 
 import math
