@@ -78,7 +78,7 @@ class Discovery:
             "name": name,
             "unique_id": f"{node}_{object_id(entity)}",
             "object_id": f"{node}_{object_id(entity)}",
-            # a device is available only while it AND the gateway are online (README)
+            # a device is available only while it AND the gateway are online (docs/topics.md)
             "availability": [
                 {"topic": self.topics.device_status(device_id)},
                 {"topic": self.topics.service_status("gateway")},
