@@ -6,13 +6,11 @@ test suite has no timing assertions.
 """
 
 import argparse
-import datetime
-import subprocess
 import sys
 from pathlib import Path
 
-from . import dashboard, gateway, pipeline, reports
-from .harness import ROOT, Figure, machine
+from . import dashboard, gateway, page, pipeline, reports
+from .harness import ROOT, Figure
 
 FIGURES = {
     "throughput": gateway.throughput,
@@ -23,34 +21,6 @@ FIGURES = {
     "dashboard": dashboard.month_chart,
     "reports": reports.reports,
 }
-
-
-def write_table(figures: list[Figure], quick: bool, path: Path) -> None:
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-    ).stdout.strip()
-    rows = [
-        "| figure | value | reference | ratio | target | ok |",
-        "|---|---|---|---|---|---|",
-    ]
-    for f in figures:
-        ref = "" if f.reference is None else f.reference
-        ratio = "" if f.ratio is None else f.ratio
-        ok = {True: "yes", False: "**no**", None: "–"}[f.ok]
-        rows.append(f"| {f.name} | {f.value} {f.unit} | {ref} | {ratio} | {f.target} | {ok} |")
-    header = path.read_text().split("<!-- results -->")[0] if path.exists() else ""
-    body = "\n".join(
-        [
-            "<!-- results -->",
-            f"Run: {datetime.date.today().isoformat()}, commit {commit}, "
-            f"{'quick' if quick else 'full'} run, `python -m bench{' --quick' if quick else ''}`.",
-            f"Machine: {machine()}.",
-            "",
-            *rows,
-            "",
-        ]
-    )
-    path.write_text(header + body)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
             print(figure.line(), flush=True)
             figures.append(figure)
     if not args.only:  # a partial run must not replace the whole table
-        write_table(figures, args.quick, Path(args.out))
+        page.write(figures, args.quick, Path(args.out))
     return 0 if all(f.ok is not False for f in figures) else 1
 
 

@@ -1,4 +1,4 @@
-"""Gateway figures: throughput, held connections, latency (issue 10, figures 1 to 3)."""
+"""Gateway figures: throughput, held connections, latency (figures 1 to 3 of docs/benchmarks.md)."""
 
 import asyncio
 import json

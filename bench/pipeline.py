@@ -253,7 +253,7 @@ def images(quick: bool) -> list[Figure]:
                     "ms",
                     round(raw * 1000, 3),
                     round(raw / ours, 3),
-                    "(no target: the issue's >= 0.5 is out of reach for any broker path)",
+                    "(no target: >= 0.5 of a raw copy is out of reach for any broker path)",
                     None,
                 ),
             ]

@@ -1,4 +1,4 @@
-"""The gateway against seed-faithful devices, a real Mosquitto and a real gateway process."""
+"""The gateway against firmware-faithful devices, a real Mosquitto and a real gateway process."""
 
 import base64
 import json
@@ -71,7 +71,7 @@ def test_seed_cabinet_inventory_and_lights(gateway, mqtt_recorder):
 
     mqtt_recorder.publish("smartcab/devices/cab/cmd", "lof")
     mqtt_recorder.publish("smartcab/devices/cab/cmd", "lon")
-    # one at a time: each recv() of the seed cabinet holds exactly one command
+    # one at a time: each recv() of the original cabinet firmware holds exactly one command
     assert cabinet.recv_command() == b"lof"
     assert cabinet.recv_command() == b"lon"
     wait_until(lambda: len(results(mqtt_recorder, "cab")) == 2, what="two command results")
@@ -80,7 +80,7 @@ def test_seed_cabinet_inventory_and_lights(gateway, mqtt_recorder):
 
 
 def test_mosquitto_sub_sees_the_spec_topics(gateway, broker):
-    """The issue's own check: the stock mosquitto_sub sees readings, inventory and image."""
+    """The plainest check: the stock mosquitto_sub sees readings, inventory and image."""
     mosquitto_sub = shutil.which("mosquitto_sub")
     assert mosquitto_sub, "mosquitto-clients is not installed: run `make test`"
     sub = subprocess.Popen(

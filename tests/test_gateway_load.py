@@ -92,7 +92,7 @@ def test_slow_loris_crowd_and_bad_frame_flood(make_gateway, mqtt_recorder):
             sock.close()
     assert flooded[0] > 20, "the flood did not run"
     assert "exceeds the limit" in gw.log_text() or "too many digits" in gw.log_text()
-    # The promise of issue 9: a real watch is served in under 2 s despite the crowd.
+    # The promise: a real watch is served in under 2 s despite the crowd.
     assert served_in < 2.0, f"watch served in {served_in:.2f} s"
     # 300 idle connections and the flood cost a bounded amount (20 KiB each, generously).
     assert under_load - baseline < len(crowd) * 20 + 10_000, (baseline, under_load)

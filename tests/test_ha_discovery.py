@@ -1,4 +1,4 @@
-"""Home Assistant MQTT discovery from the gateway, against a real broker and seed devices."""
+"""Home Assistant MQTT discovery from the gateway: a real broker, firmware-faithful devices."""
 
 import json
 

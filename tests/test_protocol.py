@@ -24,8 +24,8 @@ def chunked(data: bytes, cuts: list[int]) -> list[bytes]:
 def run_session(turns: list[bytes], cuts: list[int], max_frame=p.DEFAULT_MAX_FRAME):
     """Play a device's turns into a GatewayLink; return (events, bytes sent to the device).
 
-    A turn is what the device writes before it waits for the gateway (the seed
-    device never sends its payload before ``send``), so chunks never span turns.
+    A turn is what the device writes before it waits for the gateway (the original
+    firmware never sends its payload before ``send``), so chunks never span turns.
     The first turn is the hello.
     """
     link = p.GatewayLink(max_frame)

@@ -12,7 +12,7 @@ from services.common.quality import flag_reason
     ("metric", "value"),
     [
         ("heart_rate", 0),
-        ("heart_rate", 8),  # from the seed's data sheet
+        ("heart_rate", 8),  # seen in real prototype data
         ("heart_rate", 24.9),
         ("heart_rate", 250.1),
         ("temperature", 29.9),

@@ -1,4 +1,4 @@
-"""End to end: a seed-faithful watch, the real gateway, scheduler, recorder, Mosquitto and InfluxDB.
+"""End to end: a firmware-faithful watch, the real gateway, scheduler, recorder, broker, InfluxDB.
 
 Every reading the watch gives must be in InfluxDB exactly once, also across an
 InfluxDB outage, a recorder killed with SIGKILL, and a broker restart.

@@ -1,4 +1,4 @@
-"""End to end: seed devices -> gateway -> Mosquitto -> recorder -> InfluxDB -> reporter -> PDF."""
+"""End to end: devices -> gateway -> Mosquitto -> recorder -> InfluxDB -> reporter -> PDF."""
 
 import json
 import re

@@ -25,7 +25,7 @@ def _history(mqtt, device: str, days: int = 7) -> None:
         ts = now - i * 1_200_000
         wave = (1 + math.sin(i / 72 * 2 * math.pi)) / 2 + (i * 7919 % 13) / 40
         for metric, value in (
-            # One implausible reading, like the seed's 8 bpm: stored, flagged, not plotted.
+            # One implausible reading, like a loose sensor's 8 bpm: stored, flagged, not plotted.
             ("heart_rate", 8.0 if i == 5 else 64 + 14 * wave),
             ("temperature", 36.4 + 0.5 * wave),
             ("spo2", 96 + 2 * wave),

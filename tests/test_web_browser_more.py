@@ -53,7 +53,7 @@ def test_cabinet_camera_habits_record_and_sharing_in_the_browser(
     cabinet = SeedDevice(gateway.port, b"cab")
     camera = SeedDevice(gateway.port, b"img")
     try:
-        # Two reports from the seed cabinet: three snacks taken out today.
+        # Two reports from the cabinet: three snacks taken out today.
         cabinet.send_sized(json.dumps({"Nutella": 3, "Pepsi": 2, "Pringles": 1}).encode())
         cabinet.send_sized(json.dumps({"Nutella": 1, "Pepsi": 2, "Pringles": 0}).encode())
         # Two heart-rate readings today, as the gateway publishes the watch's.
@@ -95,7 +95,7 @@ def test_cabinet_camera_habits_record_and_sharing_in_the_browser(
             cabinet.send_sized(json.dumps({"Nutella": 5, "Pepsi": 2, "Pringles": 0}).encode())
             expect(nutella.locator(".count")).to_have_text("5")
 
-            # Camera: "take photo" reaches the seed camera; its frame reaches the page.
+            # Camera: "take photo" reaches the camera; its frame reaches the page.
             def shoot():
                 got.append(camera.recv_command())
                 camera.send_sized(base64.b64encode(jpeg("Health Plus cabinet camera")))

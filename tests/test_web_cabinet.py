@@ -1,4 +1,4 @@
-"""Cabinet and camera over real Mosquitto and gateway with seed-faithful devices."""
+"""Cabinet and camera over real Mosquitto and gateway with firmware-faithful devices."""
 
 import base64
 import json

@@ -6,7 +6,7 @@ JPEG_SOI = b"\xff\xd8"
 
 
 class Camera:
-    """Single-threaded: the seed notes that threads break the ESP32-CAM firmware."""
+    """Single-threaded: threads break the ESP32-CAM firmware."""
 
     kind = "img"
 

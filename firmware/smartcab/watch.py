@@ -2,7 +2,7 @@
 
 from . import max30102, mlx90614
 
-MEASURE_S = 15  # the seed's calculate_bpm_over_15sec
+MEASURE_S = 15  # the original firmware's calculate_bpm_over_15sec
 POLL_MS = 100  # the FIFO holds 32 samples: at 25 per second it must be drained within 1.2 s
 
 

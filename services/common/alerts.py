@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from .settings import env_float, env_int
+from .settings import env_float, read_env, setting
 
 PARTIAL_NEWS2_LABEL = "partial NEWS2 (HR, SpO2, temperature only; not clinically validated)"
 
@@ -41,24 +41,33 @@ class AlertSettings:
     thresholds: Mapping[str, tuple[float | None, float | None]] = field(
         default_factory=lambda: MappingProxyType(dict(DEFAULT_THRESHOLDS))
     )
-    news2_alert_score: int = 5
-    news2_window: float = 600.0
+    news2_alert_score: int = setting(
+        "ALERT_NEWS2_SCORE",
+        5,
+        "partial early-warning score (heart rate, SpO2, temperature only; **not clinically"
+        " validated**) that raises an alert",
+        minimum=1,
+    )
+    news2_window: float = setting(
+        "ALERT_NEWS2_WINDOW", 600.0, "seconds a reading counts towards that score", minimum=1.0
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "AlertSettings":
         env = os.environ if env is None else env
         thresholds = {}
         for metric, (low, high) in DEFAULT_THRESHOLDS.items():
-            key = f"ALERT_{metric.upper()}"
+            key = threshold_env(metric)
             thresholds[metric] = (
                 _optional_float(env, f"{key}_LOW", low),
                 _optional_float(env, f"{key}_HIGH", high),
             )
-        return cls(
-            thresholds=MappingProxyType(thresholds),
-            news2_alert_score=env_int(env, "ALERT_NEWS2_SCORE", 5, minimum=1),
-            news2_window=env_float(env, "ALERT_NEWS2_WINDOW", 600.0, minimum=1.0),
-        )
+        return read_env(cls, env, thresholds=MappingProxyType(thresholds))
+
+
+def threshold_env(metric: str) -> str:
+    """The prefix of a metric's two threshold variables: ``ALERT_<METRIC>``."""
+    return f"ALERT_{metric.upper()}"
 
 
 def threshold_breach(settings: AlertSettings, metric: str, value: float) -> str | None:

@@ -1,14 +1,14 @@
 """A small client for InfluxDB's v1-compatible HTTP API (1.x natively, 2.x and 3 via DBRP).
 
 Writes are line protocol to ``/write?db=<db>&precision=ms``; reads are InfluxQL
-on ``/query`` with ``epoch=ms``. Flux is never used (SPEC.md). Every failure is
-translated into the small hierarchy below so callers decide between "retry
-later" (``InfluxUnavailable``) and "this will never work" (the others).
+on ``/query`` with ``epoch=ms``. Flux is never used, so 1.x, 2.x and 3 answer
+alike. Every failure is translated into the small hierarchy below so callers
+decide between "retry later" (``InfluxUnavailable``) and "this will never work"
+(the others).
 """
 
 import base64
 import json
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 import urllib3
 
 from .errors import SmartcabError
-from .settings import env_float, env_str
+from .settings import read_env, setting
 
 
 class InfluxError(SmartcabError):
@@ -44,24 +44,25 @@ class InfluxNotFound(InfluxError):
 class InfluxSettings:
     """Where InfluxDB is and how to sign in to it."""
 
-    url: str = "http://localhost:8086"
-    database: str = "vitals"
-    token: str | None = None
-    username: str | None = None
-    password: str | None = None
-    timeout: float = 10.0
+    url: str = setting(
+        "INFLUX_URL",
+        "http://localhost:8086",
+        "InfluxDB's v1-compatible HTTP API (1.x, 2.x or 3)",
+        clean=lambda url: url.rstrip("/"),
+    )
+    database: str = setting(
+        "INFLUX_DATABASE", "vitals", "database (on 2.x and 3: the bucket its DBRP mapping serves)"
+    )
+    token: str | None = setting(
+        "INFLUX_TOKEN", None, "2.x/3 token; without one, `INFLUX_USERNAME`/`INFLUX_PASSWORD`"
+    )
+    username: str | None = setting("INFLUX_USERNAME", None, "1.x user")
+    password: str | None = setting("INFLUX_PASSWORD", None, "its password")
+    timeout: float = setting("INFLUX_TIMEOUT", 10.0, "seconds per HTTP request", minimum=0.1)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "InfluxSettings":
-        env = os.environ if env is None else env
-        return cls(
-            url=env_str(env, "INFLUX_URL", "http://localhost:8086").rstrip("/"),
-            database=env_str(env, "INFLUX_DATABASE", "vitals"),
-            token=env_str(env, "INFLUX_TOKEN"),
-            username=env_str(env, "INFLUX_USERNAME"),
-            password=env_str(env, "INFLUX_PASSWORD"),
-            timeout=env_float(env, "INFLUX_TIMEOUT", 10.0, minimum=0.1),
-        )
+        return read_env(cls, env)
 
 
 Row = dict[str, Any]

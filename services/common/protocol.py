@@ -1,11 +1,11 @@
-"""The seed's device wire protocol as pure code: bytes in, events out, no sockets.
+"""The devices' wire protocol (docs/protocol.md) as pure code: bytes in, events out, no sockets.
 
 Both ends live here. ``GatewayLink`` is the gateway's view of one device
 connection; ``DeviceLink`` is a device's view of the gateway (used by the
 firmware, the simulator and the tests). Nothing here reads a clock or a socket,
 and no event depends on how the byte stream was chunked by TCP.
 
-The seed protocol has no terminators, so three messages are delimited by
+The protocol has no terminators, so three messages are delimited by
 context instead:
 
 * ``new~<id>[~<token>]`` ends when the device falls silent waiting for
@@ -71,7 +71,7 @@ class ProtocolError(Exception):
 
 
 def frame(message):
-    """Prefix ``message`` with the seed's 10-byte, left-justified decimal length."""
+    """Prefix ``message`` with the protocol's 10-byte, left-justified decimal length."""
     header = str(len(message)).encode()
     if len(header) > HEADER_SIZE:
         raise ValueError("message too long for the header")
@@ -195,7 +195,7 @@ class GatewayLink:
         self._payload = None
 
     def greeting(self):
-        """The ``id pls`` request, header-prefixed as the seed firmware expects."""
+        """The ``id pls`` request, header-prefixed as the original firmware expects."""
         self._out += ID_REQUEST_FRAME
         return self.data_to_send()
 
@@ -507,7 +507,7 @@ def hello(device_id, token=None):
 
 
 def reading(value, unit):
-    """A convention-2 reading, formatted as the seed watch does (two decimals)."""
+    """A convention-2 reading, formatted as the original watch firmware does (two decimals)."""
     if unit.encode() not in UNITS:
         raise ValueError("unknown unit %r" % unit)
     return ("%.2f,%s" % (value, unit)).encode()

@@ -1,6 +1,6 @@
 """Data-quality flags: readings that cannot be physiological are kept, but marked with why.
 
-The seed's own data sheet holds such readings (an 8 bpm heart rate, 152 bpm
+Real prototype data holds such readings (an 8 bpm heart rate, 152 bpm
 spikes from a loose sensor). They stay in InfluxDB for the record, with
 ``flagged=true`` and a ``reason``, and charts, summaries and alerts leave them out.
 These bounds are about sensor plausibility, not clinical normality, so they are

@@ -1,4 +1,4 @@
-"""Timestamps as the SPEC writes them: RFC 3339, UTC, milliseconds."""
+"""Timestamps as the topics carry them: RFC 3339, UTC, milliseconds."""
 
 import time
 from datetime import UTC, datetime

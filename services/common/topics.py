@@ -1,4 +1,4 @@
-"""Topic names from SPEC.md, in one place, under a configurable root."""
+"""Topic names (docs/topics.md), in one place, under a configurable root."""
 
 from dataclasses import dataclass
 

@@ -2,7 +2,9 @@
 
 import argparse
 
-EPILOG = "Settings come from environment variables; README.md lists each with its default."
+EPILOG = (
+    "Settings come from environment variables; docs/configuration.md lists each with its default."
+)
 
 
 def parse_service_args(prog: str, description: str | None, argv: list[str] | None) -> None:

@@ -1,1 +1,1 @@
-"""The device gateway: the seed's raw-socket protocol to MQTT and back."""
+"""The device gateway: the devices' raw-socket protocol to MQTT and back."""

@@ -1,4 +1,4 @@
-"""The gateway's MQTT side: device events out on the SPEC topics, commands in."""
+"""The gateway's MQTT side: device events out on the topics of docs/topics.md, commands in."""
 
 import json
 import logging

@@ -7,12 +7,11 @@ the project's own topics; nothing is published twice in another shape.
 """
 
 import json
-import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from services.common.settings import env_bool, env_str
+from services.common.settings import read_env, setting
 from services.common.topics import OFFLINE, ONLINE, Topics
 
 # metric -> (name, unit, HA device_class or None)
@@ -30,18 +29,21 @@ Publish = Callable[[str, str], None]
 
 @dataclass(frozen=True)
 class DiscoverySettings:
-    """``HA_DISCOVERY`` (off by default) and ``HA_DISCOVERY_PREFIX`` (``homeassistant``)."""
+    """Whether the gateway announces devices to Home Assistant, and under which prefix."""
 
-    enabled: bool = False
-    prefix: str = "homeassistant"
+    enabled: bool = setting(
+        "HA_DISCOVERY",
+        False,
+        "publish Home Assistant MQTT discovery for each device that registers (sensors, the"
+        " cabinet's light, the camera's image; availability from the device and the gateway)",
+    )
+    prefix: str = setting(
+        "HA_DISCOVERY_PREFIX", "homeassistant", "Home Assistant's discovery prefix"
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "DiscoverySettings":
-        env = os.environ if env is None else env
-        return cls(
-            enabled=env_bool(env, "HA_DISCOVERY", False),
-            prefix=env_str(env, "HA_DISCOVERY_PREFIX", "homeassistant"),
-        )
+        return read_env(cls, env)
 
 
 def _literal(text: str) -> str:
@@ -76,7 +78,7 @@ class Discovery:
             "name": name,
             "unique_id": f"{node}_{object_id(entity)}",
             "object_id": f"{node}_{object_id(entity)}",
-            # a device is available only while it AND the gateway are online (README)
+            # a device is available only while it AND the gateway are online (docs/topics.md)
             "availability": [
                 {"topic": self.topics.device_status(device_id)},
                 {"topic": self.topics.service_status("gateway")},

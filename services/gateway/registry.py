@@ -1,7 +1,7 @@
 """The optional device registry (``GATEWAY_DEVICES``): known ids, kinds and tokens.
 
 Without a registry the gateway runs in trusted-LAN mode: any well-formed id is
-accepted, as the seed did, and a device's kind comes from its id's first three
+accepted, as the original firmware expects, and a device's kind comes from its id's first three
 characters (``wch``, ``img``, ``cab``).
 """
 

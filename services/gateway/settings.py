@@ -1,56 +1,90 @@
 """The gateway's settings, read once from the environment."""
 
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from services.common.protocol import DEFAULT_MAX_FRAME
-from services.common.settings import MqttSettings, env_float, env_int, env_str
+from services.common.settings import MqttSettings, read_env, section, setting
 
 from .discovery import DiscoverySettings
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Every knob of the gateway; README.md lists them with their meaning."""
+    """Every knob of the gateway; docs/configuration.md lists them with their meaning."""
 
-    host: str = "0.0.0.0"
-    port: int = 5050
-    devices_file: str | None = None
-    max_frame: int = DEFAULT_MAX_FRAME
-    handshake_timeout: float = 10.0
-    hello_settle: float = 0.05
-    transfer_timeout: float = 10.0
-    idle_timeout: float = 900.0
-    keepalive: int = 60
-    max_connections: int = 10_000
-    max_per_address: int = 64
-    cmd_queue: int = 8
-    cmd_gap: float = 0.3
-    answer_timeout: float = 20.0
-    mqtt_queue: int = 10_000
-    mqtt: MqttSettings = field(default_factory=MqttSettings)
-    ha: DiscoverySettings = field(default_factory=DiscoverySettings)
+    host: str = setting("GATEWAY_HOST", "0.0.0.0", "address to listen on")
+    port: int = setting("GATEWAY_PORT", 5050, "TCP port the devices connect to", minimum=0)
+    devices_file: str | None = setting(
+        "GATEWAY_DEVICES", None, "device registry file; unset means trusted-LAN mode"
+    )
+    max_frame: int = setting(
+        "GATEWAY_MAX_FRAME",
+        DEFAULT_MAX_FRAME,
+        "largest `size-N` a device may declare, in bytes",
+        minimum=1,
+    )
+    handshake_timeout: float = setting(
+        "GATEWAY_HANDSHAKE_TIMEOUT",
+        10.0,
+        "seconds a new connection has to finish `new~<id>`",
+        minimum=0.1,
+    )
+    hello_settle: float = setting(
+        "GATEWAY_HELLO_SETTLE",
+        0.05,
+        "quiet time that ends a `new~<id>` (the protocol has no terminator)",
+        minimum=0.001,
+    )
+    transfer_timeout: float = setting(
+        "GATEWAY_TRANSFER_TIMEOUT",
+        10.0,
+        "seconds without progress before a half-sent message is a stall",
+        minimum=0.1,
+    )
+    idle_timeout: float = setting(
+        "GATEWAY_IDLE_TIMEOUT",
+        900.0,
+        "seconds of silence before a registered device is dropped",
+        minimum=1.0,
+    )
+    keepalive: int = setting(
+        "GATEWAY_KEEPALIVE",
+        60,
+        "seconds of silence before TCP keepalive probes a device; three unanswered probes"
+        " (`GATEWAY_KEEPALIVE/6` s apart, at least 1 s) drop it",
+        minimum=1,
+    )
+    max_connections: int = setting(
+        "GATEWAY_MAX_CONNECTIONS", 10_000, "device connections in total", minimum=1
+    )
+    max_per_address: int = setting(
+        "GATEWAY_MAX_PER_ADDRESS", 64, "device connections from one IP address", minimum=1
+    )
+    cmd_queue: int = setting(
+        "GATEWAY_CMD_QUEUE", 8, "commands waiting per device before new ones are refused", minimum=1
+    )
+    cmd_gap: float = setting(
+        "GATEWAY_CMD_GAP",
+        0.3,
+        "seconds between two commands that get no answer (`lof`, `lon`)",
+        minimum=0.0,
+    )
+    answer_timeout: float = setting(
+        "GATEWAY_ANSWER_TIMEOUT",
+        20.0,
+        "longest wait for a device's answer to `bpm`, `img` or `inv` before the next command goes",
+        minimum=0.1,
+    )
+    mqtt_queue: int = setting(
+        "GATEWAY_MQTT_QUEUE",
+        10_000,
+        "messages kept while the broker is away; overflow is counted and logged",
+        minimum=1,
+    )
+    mqtt: MqttSettings = section(MqttSettings)
+    ha: DiscoverySettings = section(DiscoverySettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
-        env = os.environ if env is None else env
-        return cls(
-            host=env_str(env, "GATEWAY_HOST", "0.0.0.0"),
-            port=env_int(env, "GATEWAY_PORT", 5050, minimum=0),
-            devices_file=env_str(env, "GATEWAY_DEVICES"),
-            max_frame=env_int(env, "GATEWAY_MAX_FRAME", DEFAULT_MAX_FRAME, minimum=1),
-            handshake_timeout=env_float(env, "GATEWAY_HANDSHAKE_TIMEOUT", 10.0, minimum=0.1),
-            hello_settle=env_float(env, "GATEWAY_HELLO_SETTLE", 0.05, minimum=0.001),
-            transfer_timeout=env_float(env, "GATEWAY_TRANSFER_TIMEOUT", 10.0, minimum=0.1),
-            idle_timeout=env_float(env, "GATEWAY_IDLE_TIMEOUT", 900.0, minimum=1.0),
-            keepalive=env_int(env, "GATEWAY_KEEPALIVE", 60, minimum=1),
-            max_connections=env_int(env, "GATEWAY_MAX_CONNECTIONS", 10_000, minimum=1),
-            max_per_address=env_int(env, "GATEWAY_MAX_PER_ADDRESS", 64, minimum=1),
-            cmd_queue=env_int(env, "GATEWAY_CMD_QUEUE", 8, minimum=1),
-            cmd_gap=env_float(env, "GATEWAY_CMD_GAP", 0.3, minimum=0.0),
-            answer_timeout=env_float(env, "GATEWAY_ANSWER_TIMEOUT", 20.0, minimum=0.1),
-            mqtt_queue=env_int(env, "GATEWAY_MQTT_QUEUE", 10_000, minimum=1),
-            mqtt=MqttSettings.from_env(env),
-            ha=DiscoverySettings.from_env(env),
-        )
+        return read_env(cls, env)

@@ -3,28 +3,56 @@
 import os
 import socket
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from services.common.alerts import AlertSettings
 from services.common.influx import InfluxSettings
-from services.common.settings import MqttSettings, env_bool, env_float, env_int, env_str
+from services.common.settings import (
+    MqttSettings,
+    data_dir_setting,
+    read_env,
+    read_field,
+    section,
+    setting,
+)
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Every knob of the recorder; docs/schema.md and README.md list them."""
+    """Every knob of the recorder; docs/configuration.md lists them."""
 
-    shared: bool = False
-    client_id: str = "smartcab-recorder"
-    batch_size: int = 500
-    batch_linger: float = 0.05
-    retry_interval: float = 2.0
-    data_dir: Path = Path("data")
-    spool_max_bytes: int = 64 * 1024 * 1024
-    mqtt: MqttSettings = field(default_factory=MqttSettings)
-    influx: InfluxSettings = field(default_factory=InfluxSettings)
-    alerts: AlertSettings = field(default_factory=AlertSettings)
+    shared: bool = setting(
+        "RECORDER_SHARED",
+        False,
+        "a shared subscription (`$share/recorder/…`), so several recorders split the load",
+    )
+    client_id: str = setting(
+        "RECORDER_CLIENT_ID",
+        "smartcab-recorder",
+        "MQTT client id of the persistent session",
+        shown="`<root>-recorder`, plus `-<hostname>` when shared",
+    )
+    batch_size: int = setting(
+        "RECORDER_BATCH_SIZE", 500, "most messages per InfluxDB write", minimum=1
+    )
+    batch_linger: float = setting(
+        "RECORDER_BATCH_LINGER", 0.05, "seconds to wait for more messages before writing"
+    )
+    retry_interval: float = setting(
+        "RECORDER_RETRY_INTERVAL", 2.0, "seconds between tries while InfluxDB is away", minimum=0.05
+    )
+    data_dir: Path = data_dir_setting()
+    spool_max_bytes: int = setting(
+        "RECORDER_SPOOL_MAX_BYTES",
+        64 * 1024 * 1024,
+        "size of the on-disk spool under `$SMARTCAB_DATA_DIR/recorder/`; when full, an alert"
+        " is raised and messages stay unacknowledged in the broker",
+        minimum=1024,
+    )
+    mqtt: MqttSettings = section(MqttSettings)
+    influx: InfluxSettings = section(InfluxSettings)
+    alerts: AlertSettings = section(AlertSettings)
 
     @property
     def spool_dir(self) -> Path:
@@ -38,20 +66,7 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
         env = os.environ if env is None else env
         mqtt = MqttSettings.from_env(env)
-        shared = env_bool(env, "RECORDER_SHARED", False)
+        shared = read_field(cls, "shared", env)
         # Shared recorders need distinct ids or the broker would keep only the newest.
         default_id = f"{mqtt.topic_root}-recorder" + (f"-{socket.gethostname()}" if shared else "")
-        return cls(
-            shared=shared,
-            client_id=env_str(env, "RECORDER_CLIENT_ID", default_id),
-            batch_size=env_int(env, "RECORDER_BATCH_SIZE", 500, minimum=1),
-            batch_linger=env_float(env, "RECORDER_BATCH_LINGER", 0.05, minimum=0.0),
-            retry_interval=env_float(env, "RECORDER_RETRY_INTERVAL", 2.0, minimum=0.05),
-            data_dir=Path(env_str(env, "SMARTCAB_DATA_DIR", "data")),
-            spool_max_bytes=env_int(
-                env, "RECORDER_SPOOL_MAX_BYTES", 64 * 1024 * 1024, minimum=1024
-            ),
-            mqtt=mqtt,
-            influx=InfluxSettings.from_env(env),
-            alerts=AlertSettings.from_env(env),
-        )
+        return read_env(cls, env, defaults={"client_id": default_id}, mqtt=mqtt, shared=shared)

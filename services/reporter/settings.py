@@ -1,33 +1,58 @@
 """The reporter's settings, read once from the environment."""
 
-import os
+import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from services.common.alerts import AlertSettings
 from services.common.errors import ConfigError
 from services.common.influx import InfluxSettings
-from services.common.settings import MqttSettings, env_int, env_str
+from services.common.settings import MqttSettings, data_dir_setting, read_env, section, setting
 
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu")
+_NEWS2 = next(f for f in dataclasses.fields(AlertSettings) if f.name == "news2_alert_score")
 
 
 @dataclass(frozen=True)
 class Settings:
     """Where reports go, which fonts they use, and how much one request may ask for."""
 
-    data_dir: Path = Path("data")
-    timezone: str = "UTC"
-    font: Path = DEJAVU / "DejaVuSans.ttf"
-    font_bold: Path = DEJAVU / "DejaVuSans-Bold.ttf"
-    fallback_fonts: tuple[Path, ...] = ()
-    max_days: int = 366
-    queue_size: int = 32
-    news2_alert_score: int = 5
-    rollup_days: int = 31
-    mqtt: MqttSettings = field(default_factory=MqttSettings)
-    influx: InfluxSettings = field(default_factory=InfluxSettings)
+    data_dir: Path = data_dir_setting()
+    timezone: str = setting(
+        "REPORT_TIMEZONE",
+        "UTC",
+        "IANA time zone for day and week boundaries, `--days`, and the times shown in reports",
+    )
+    font: Path = setting("REPORT_FONT", DEJAVU / "DejaVuSans.ttf", "TrueType font embedded in PDFs")
+    font_bold: Path = setting("REPORT_FONT_BOLD", DEJAVU / "DejaVuSans-Bold.ttf", "its bold face")
+    fallback_fonts: tuple[Path, ...] = setting(
+        "REPORT_FALLBACK_FONTS",
+        (),
+        "TrueType files for characters DejaVu lacks (e.g. a Noto CJK font)",
+    )
+    max_days: int = setting(
+        "REPORT_MAX_DAYS", 366, "the longest period one request may cover", minimum=1
+    )
+    queue_size: int = setting(
+        "REPORT_QUEUE_SIZE", 32, "requests waiting before new ones are answered `busy`", minimum=1
+    )
+    news2_alert_score: int = setting(
+        _NEWS2.metadata["env"],
+        _NEWS2.default,
+        "the partial score a report counts as at or above the alert level (the recorder's)",
+        minimum=_NEWS2.metadata["minimum"],
+    )
+    rollup_days: int = setting(
+        "REPORT_ROLLUP_DAYS",
+        31,
+        "days of hourly vitals rollups kept ready in the background, so month reports stay"
+        " quick; `0` = computed only when a report needs them",
+        minimum=0,
+    )
+    mqtt: MqttSettings = section(MqttSettings)
+    influx: InfluxSettings = section(InfluxSettings)
 
     @property
     def reports_dir(self) -> Path:
@@ -44,33 +69,17 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
-        env = os.environ if env is None else env
-        timezone = env_str(env, "REPORT_TIMEZONE", "UTC")
+        settings = read_env(cls, env)
         try:
-            ZoneInfo(timezone)
+            ZoneInfo(settings.timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ConfigError(f"REPORT_TIMEZONE is not a known time zone: {timezone!r}") from exc
-        font = Path(env_str(env, "REPORT_FONT", str(cls.font)))
-        bold = Path(env_str(env, "REPORT_FONT_BOLD", str(cls.font_bold)))
-        fallbacks = tuple(
-            Path(p) for p in (env_str(env, "REPORT_FALLBACK_FONTS", "") or "").split(":") if p
-        )
-        for path in (font, bold, *fallbacks):
+            raise ConfigError(
+                f"REPORT_TIMEZONE is not a known time zone: {settings.timezone!r}"
+            ) from exc
+        for path in (settings.font, settings.font_bold, *settings.fallback_fonts):
             if not path.is_file():
                 raise ConfigError(
                     f"font {path} not found: install fonts-dejavu-core or set REPORT_FONT,"
                     " REPORT_FONT_BOLD and REPORT_FALLBACK_FONTS to TrueType files"
                 )
-        return cls(
-            data_dir=Path(env_str(env, "SMARTCAB_DATA_DIR", "data")),
-            timezone=timezone,
-            font=font,
-            font_bold=bold,
-            fallback_fonts=fallbacks,
-            max_days=env_int(env, "REPORT_MAX_DAYS", 366, minimum=1),
-            queue_size=env_int(env, "REPORT_QUEUE_SIZE", 32, minimum=1),
-            news2_alert_score=env_int(env, "ALERT_NEWS2_SCORE", 5, minimum=1),
-            rollup_days=env_int(env, "REPORT_ROLLUP_DAYS", 31, minimum=0),
-            mqtt=MqttSettings.from_env(env),
-            influx=InfluxSettings.from_env(env),
-        )
+        return settings

@@ -13,7 +13,7 @@ KIND_PREFIX = {"watch": "wch", "camera": "img", "cabinet": "cab"}
 
 @dataclass
 class Fleet:
-    """Device availability per the SPEC contract, plus the seed's "reported lately" rule."""
+    """Device availability (docs/topics.md), plus the "reported lately" rule."""
 
     topics: Topics
     gateway_online: bool = False
@@ -47,7 +47,7 @@ class Fleet:
         self, device: str, now: float, interval: float, answer_window: float
     ) -> str | None:
         """Why ``device`` should not be asked at ``now``, or None to ask it."""
-        # The seed's rule: no request to a watch that reported within the
+        # No request to a watch that reported within the
         # interval. A reading that answered our own previous request does not
         # count, or the watch would only be asked every other interval.
         if not self.online(device):

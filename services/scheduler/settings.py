@@ -1,21 +1,36 @@
 """The scheduler's settings, read once from the environment."""
 
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from services.common.settings import MqttSettings, env_float
+from services.common.settings import MqttSettings, read_env, section, setting
 
 
 @dataclass(frozen=True)
 class Settings:
     """Intervals in seconds; 0 turns the inventory, snapshot or weekly-report job off."""
 
-    bpm_interval: float = 30.0
-    inventory_interval: float = 300.0
-    snapshot_interval: float = 0.0
-    report_interval: float = 3600.0
-    mqtt: MqttSettings = field(default_factory=MqttSettings)
+    bpm_interval: float = setting(
+        "SCHEDULER_BPM_INTERVAL",
+        30.0,
+        "seconds between `bpm` requests to each online watch (a watch that reported within"
+        " the interval is skipped)",
+        minimum=0.1,
+    )
+    inventory_interval: float = setting(
+        "SCHEDULER_INVENTORY_INTERVAL",
+        300.0,
+        "seconds between `inv` requests to cabinets; `0` = off",
+    )
+    snapshot_interval: float = setting(
+        "SCHEDULER_SNAPSHOT_INTERVAL", 0.0, "seconds between `img` requests to cameras; `0` = off"
+    )
+    report_interval: float = setting(
+        "SCHEDULER_REPORT_INTERVAL",
+        3600.0,
+        "seconds between checks for due weekly reports; `0` = off",
+    )
+    mqtt: MqttSettings = section(MqttSettings)
 
     @property
     def answer_window(self) -> float:
@@ -24,11 +39,4 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
-        env = os.environ if env is None else env
-        return cls(
-            bpm_interval=env_float(env, "SCHEDULER_BPM_INTERVAL", 30.0, minimum=0.1),
-            inventory_interval=env_float(env, "SCHEDULER_INVENTORY_INTERVAL", 300.0),
-            snapshot_interval=env_float(env, "SCHEDULER_SNAPSHOT_INTERVAL", 0.0),
-            report_interval=env_float(env, "SCHEDULER_REPORT_INTERVAL", 3600.0),
-            mqtt=MqttSettings.from_env(env),
-        )
+        return read_env(cls, env)

@@ -125,7 +125,7 @@ def stop_background(app: Flask) -> None:
 
 
 def _when(ts_ms: int | None) -> str:
-    """A reading's time as the seed shows it (``11 Jul 08:49:58``), in UTC."""
+    """A reading's time as the dashboard shows it (``11 Jul 08:49:58``), in UTC."""
     from datetime import UTC, datetime
 
     if ts_ms is None:

@@ -70,7 +70,7 @@ def assign_device():
 @bp.route("/shares", methods=["POST"])
 @login_required("admin")
 def share():
-    """Until patients grant access themselves (issue 6), an admin can record a share."""
+    """An admin can record a share on a patient's behalf."""
     conn = db()
     try:
         patient = accounts.find_patient(conn, request.form.get("patient", "").strip().lower())

@@ -15,7 +15,7 @@ from .errors import ValidationError
 
 METRICS = ("temperature", "spo2", "bp_systolic", "bp_diastolic", "heart_rate")
 
-# The seed's checkboxes: blood pressure draws both systolic and diastolic.
+# The vitals page's checkboxes: blood pressure draws both systolic and diastolic.
 CHART_METRICS = (
     ("temperature", "Temperature", ("temperature",)),
     ("bp", "Blood Pressure", ("bp_systolic", "bp_diastolic")),
@@ -56,7 +56,7 @@ ABOUT = {
 
 
 def cards(latest: Mapping[str, dict]) -> list[Card]:
-    """The four cards in the seed's order, from ``latest`` (metric -> reading)."""
+    """The four cards in their fixed order, from ``latest`` (metric -> reading)."""
 
     def one(metric: str, title: str, unit: str) -> Card:
         r = latest.get(metric)

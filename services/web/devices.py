@@ -41,7 +41,7 @@ def assignments(conn: sqlite3.Connection) -> list[tuple[str, str | None]]:
     return [(r["device_id"], r["username"]) for r in rows]
 
 
-# The seed's ids: ``cab`` the cabinet, ``img`` the camera, ``wch`` the watch; longer ids
+# The firmware's ids: ``cab`` the cabinet, ``img`` the camera, ``wch`` the watch; longer ids
 # (``cab-02``) keep the prefix.
 KINDS = (("cab", "cabinet"), ("img", "camera"), ("wch", "watch"))  # as the gateway's registry
 COMMANDS = {"cabinet": ("lon", "lof", "inv"), "camera": ("img",), "watch": ("bpm",)}

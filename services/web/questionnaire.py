@@ -5,7 +5,7 @@ import time
 
 from .errors import ValidationError
 
-# (stable key, section, wording): the seed's sections; keys are what reports group by.
+# (stable key, section, wording): the questionnaire's sections; keys are what reports group by.
 QUESTIONS = (
     ("medications", "Medications", "Which medicines and supplements do you take, and how often?"),
     ("immunizations", "Immunizations", "Which vaccinations have you had, and when was the last?"),

@@ -10,7 +10,7 @@ from .errors import ValidationError
 
 @dataclass(frozen=True)
 class TestKind:
-    """One blood test of the seed's list, with the unit and adult range used by default."""
+    """One blood test of the standard list, with the unit and adult range used by default."""
 
     key: str
     name: str
@@ -19,7 +19,7 @@ class TestKind:
     high: float | None
 
 
-# The seed's list. Ranges are common adult reference intervals (orientation only);
+# The standard blood-test panel. Ranges are common adult reference intervals (orientation only);
 # a laboratory's own range can be typed instead when it differs.
 TESTS = (
     TestKind("total_chol", "Total Cholesterol", "mmol/L", None, 5.2),
@@ -119,7 +119,7 @@ def add_results(conn, patient_id, doctor_id, taken_at, results, note: str | None
 
 
 def blood_panel(conn: sqlite3.Connection, patient_id: int) -> list[dict]:
-    """Per test of the seed's list (then any other): its results oldest first, newest flagged."""
+    """Per test of the standard list (then any other): its results oldest first, newest flagged."""
     rows = conn.execute(
         "SELECT * FROM blood_tests WHERE patient_id = ? ORDER BY taken_at, id", (patient_id,)
     ).fetchall()
@@ -191,7 +191,7 @@ def add_advice(conn, patient_id: int, doctor_id: int, area: str, advice: str) ->
 
 
 def advice(conn: sqlite3.Connection, patient_id: int) -> list[dict]:
-    """The newest advice per area, in the seed's order; areas without advice included."""
+    """The newest advice per area, in the dashboard's order; areas without advice included."""
     rows = conn.execute(
         "SELECT a.area, a.advice, a.updated_at, u.display_name AS doctor FROM doctor_advice a"
         " LEFT JOIN users u ON u.id = a.doctor_id WHERE a.patient_id = ?"

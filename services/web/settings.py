@@ -2,61 +2,90 @@
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from services.common.errors import ConfigError
 from services.common.influx import InfluxSettings
-from services.common.settings import MqttSettings, env_bool, env_int, env_str
+from services.common.settings import (
+    MqttSettings,
+    data_dir_setting,
+    read_env,
+    read_field,
+    section,
+    setting,
+)
 
 
 @dataclass(frozen=True)
 class SmtpSettings:
     """Where password-reset mail goes out; ``host`` None means mail is off."""
 
-    host: str | None = None
-    port: int = 587
-    username: str | None = None
-    password: str | None = None
-    starttls: bool = True
-    sender: str = "Health Plus <no-reply@localhost>"
-    timeout: int = 10
+    host: str | None = setting(
+        "SMTP_HOST", None, "SMTP server for password-reset mail; unset means no mail"
+    )
+    port: int = setting("SMTP_PORT", 587, "its port", minimum=1)
+    username: str | None = setting("SMTP_USERNAME", None, "SMTP login, if needed")
+    password: str | None = setting("SMTP_PASSWORD", None, "its password")
+    starttls: bool = setting("SMTP_STARTTLS", True, "upgrade the connection with STARTTLS")
+    sender: str = setting("SMTP_FROM", "Health Plus <no-reply@localhost>", "the mail's sender")
+    timeout: int = setting("SMTP_TIMEOUT", 10, "seconds per SMTP connection", minimum=1)
 
     @property
     def enabled(self) -> bool:
         return self.host is not None
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> "SmtpSettings":
-        return cls(
-            host=env_str(env, "SMTP_HOST"),
-            port=env_int(env, "SMTP_PORT", 587, minimum=1),
-            username=env_str(env, "SMTP_USERNAME"),
-            password=env_str(env, "SMTP_PASSWORD"),
-            starttls=env_bool(env, "SMTP_STARTTLS", True),
-            sender=env_str(env, "SMTP_FROM", "Health Plus <no-reply@localhost>"),
-            timeout=env_int(env, "SMTP_TIMEOUT", 10, minimum=1),
-        )
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "SmtpSettings":
+        return read_env(cls, env)
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Every knob of the web service; docs/web.md lists them."""
+    """Every knob of the web service; docs/configuration.md lists them."""
 
-    host: str = "0.0.0.0"
-    port: int = 5000
-    threads: int = 32
-    data_dir: Path = Path("data")
-    base_url: str = "http://localhost:5000"
-    session_hours: int = 12
-    trust_proxy: bool = False
-    live: bool = True
-    sse_clients: int = 24
-    gallery_keep: int = 12
-    command_timeout: float = 5.0
-    smtp: SmtpSettings = field(default_factory=SmtpSettings)
-    mqtt: MqttSettings = field(default_factory=MqttSettings)
-    influx: InfluxSettings = field(default_factory=InfluxSettings)
+    host: str = setting("WEB_HOST", "0.0.0.0", "address to listen on")
+    port: int = setting("WEB_PORT", 5000, "TCP port of the dashboard", minimum=1)
+    threads: int = setting(
+        "WEB_THREADS", 32, "waitress worker threads (each open live stream holds one)", minimum=4
+    )
+    data_dir: Path = data_dir_setting()
+    base_url: str = setting(
+        "WEB_BASE_URL",
+        "http://localhost:5000",
+        "public address used in reset links (never taken from the request's Host header);"
+        " `http://` or `https://`",
+        clean=lambda url: url.rstrip("/"),
+        shown="`http://localhost:$WEB_PORT`",
+    )
+    session_hours: int = setting(
+        "WEB_SESSION_HOURS", 12, "lifetime of a signed-in session, in hours", minimum=1
+    )
+    trust_proxy: bool = setting(
+        "WEB_TRUST_PROXY", False, "trust one reverse proxy's `X-Forwarded-For/Proto/Host`"
+    )
+    live: bool = setting(
+        "WEB_LIVE", True, "connect to the broker for live updates, commands and assignments"
+    )
+    sse_clients: int = setting(
+        "WEB_SSE_CLIENTS",
+        24,
+        "live streams served at once; at most `WEB_THREADS - 2`",
+        minimum=1,
+        shown="¾ of `WEB_THREADS`",
+    )
+    gallery_keep: int = setting(
+        "WEB_GALLERY_KEEP", 12, "camera snapshots kept on disk per patient and camera", minimum=1
+    )
+    command_timeout: float = setting(
+        "WEB_COMMAND_TIMEOUT",
+        5,
+        "seconds a cabinet or camera button waits for the gateway's `cmd/result`",
+        minimum=1,
+    )
+    smtp: SmtpSettings = section(SmtpSettings)
+    mqtt: MqttSettings = section(MqttSettings)
+    influx: InfluxSettings = section(InfluxSettings)
 
     @property
     def database(self) -> Path:
@@ -69,30 +98,18 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
         env = os.environ if env is None else env
-        port = env_int(env, "WEB_PORT", 5000, minimum=1)
-        base_url = env_str(env, "WEB_BASE_URL", f"http://localhost:{port}").rstrip("/")
-        if not base_url.startswith(("http://", "https://")):
-            raise ConfigError(f"WEB_BASE_URL must start with http:// or https://, got {base_url!r}")
-        threads = env_int(env, "WEB_THREADS", 32, minimum=4)
-        sse_clients = env_int(env, "WEB_SSE_CLIENTS", max(1, threads * 3 // 4), minimum=1)
-        if sse_clients > threads - 2:
+        port = read_field(cls, "port", env)
+        threads = read_field(cls, "threads", env)
+        derived = {"base_url": f"http://localhost:{port}", "sse_clients": max(1, threads * 3 // 4)}
+        settings = read_env(cls, env, defaults=derived, port=port, threads=threads)
+        if not settings.base_url.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"WEB_BASE_URL must start with http:// or https://, got {settings.base_url!r}"
+            )
+        if settings.sse_clients > threads - 2:
             # Each live stream holds a worker thread; pages need a few left over.
             raise ConfigError(
-                f"WEB_SSE_CLIENTS ({sse_clients}) must be at most WEB_THREADS - 2 ({threads - 2})"
+                f"WEB_SSE_CLIENTS ({settings.sse_clients}) must be at most"
+                f" WEB_THREADS - 2 ({threads - 2})"
             )
-        return cls(
-            host=env_str(env, "WEB_HOST", "0.0.0.0"),
-            port=port,
-            threads=threads,
-            data_dir=Path(env_str(env, "SMARTCAB_DATA_DIR", "data")),
-            base_url=base_url,
-            session_hours=env_int(env, "WEB_SESSION_HOURS", 12, minimum=1),
-            trust_proxy=env_bool(env, "WEB_TRUST_PROXY", False),
-            live=env_bool(env, "WEB_LIVE", True),
-            sse_clients=sse_clients,
-            gallery_keep=env_int(env, "WEB_GALLERY_KEEP", 12, minimum=1),
-            command_timeout=env_int(env, "WEB_COMMAND_TIMEOUT", 5, minimum=1),
-            smtp=SmtpSettings.from_env(env),
-            mqtt=MqttSettings.from_env(env),
-            influx=InfluxSettings.from_env(env),
-        )
+        return settings

@@ -1,4 +1,4 @@
-"""Small real JPEG frames, like the seed camera's, drawn with Pillow."""
+"""Small real JPEG frames, like the ESP32-CAM's, drawn with Pillow."""
 
 import io
 

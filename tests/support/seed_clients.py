@@ -1,4 +1,4 @@
-"""Device clients written exactly like the seed's MicroPython snippets.
+"""Device clients written exactly like the original firmware's MicroPython snippets.
 
 They use the same blocking calls with the same recv() sizes, so they prove the
 gateway works with firmware that was never changed. A socket timeout keeps a
@@ -9,7 +9,7 @@ import socket
 
 
 class SeedDevice:
-    """The seed's ``_init(SERVER_IP, SERVER_PORT, name)`` plus its send helpers."""
+    """The original firmware's ``_init(SERVER_IP, SERVER_PORT, name)`` plus its send helpers."""
 
     def __init__(self, port: int, name: bytes, host: str = "127.0.0.1", token: bytes = b""):
         client_socket = socket.socket()
@@ -40,7 +40,7 @@ class SeedDevice:
 
 
 class SeedWatch(SeedDevice):
-    """The seed watch: on exactly b"bpm", answers two bare readings."""
+    """The original watch firmware: on exactly b"bpm", answers two bare readings."""
 
     def __init__(self, port: int, name: bytes = b"wch", **kw):
         super().__init__(port, name, **kw)
