@@ -57,7 +57,7 @@ def json_error(exc: Exception):
 
 
 def http_error(exc: HTTPException):
-    if request.path.startswith("/api/"):
+    if wants_json():
         return {"error": exc.name, "detail": exc.description}, exc.code
     return render_template("error.html", error=exc), exc.code
 

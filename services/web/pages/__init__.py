@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 VIEWERS = ("patient", "doctor")  # the patient, and doctors they share with
 PATIENT = ("patient",)  # the patient themselves
 DOCTOR = ("doctor",)  # doctors they share with
+# What a form post can be refused for: bad input, or the history or broker away.
+FORM_ERRORS = (WebError, MqttError)
 
 
 class PatientPages(Blueprint):
@@ -110,6 +112,3 @@ def health():
 
 def data_dir():
     return current_app.config["SETTINGS"].data_dir
-
-
-FORM_ERRORS = (WebError, MqttError)
