@@ -68,7 +68,7 @@ MIGRATIONS: list[tuple[int, str]] = [
     ),
     (
         2,
-        # Issue 6: the health record (tables shaped as docs/reports.md says the reporter
+        # The health record (tables shaped as docs/reports.md says the reporter
         # reads them), questionnaire drafts, habit goals and the admin log.
         """
         CREATE TABLE blood_tests (
