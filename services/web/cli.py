@@ -46,15 +46,22 @@ def cli(ctx: click.Context) -> None:
         from .serve import serve  # waitress and the pages load only to serve
 
         ctx.exit(serve())
-    settings = Settings.from_env()
-    db.migrate(settings.database)
-    conn = db.connect(settings.database)
-    ctx.call_on_close(conn.close)
-    ctx.obj = (settings, conn)
+
+
+def _open() -> tuple[Settings, sqlite3.Connection]:
+    """The settings and the database, on a command's first use (``--help`` needs neither)."""
+    root = click.get_current_context().find_root()
+    if root.obj is None:
+        settings = Settings.from_env()
+        db.migrate(settings.database)
+        conn = db.connect(settings.database)
+        root.call_on_close(conn.close)
+        root.obj = (settings, conn)
+    return root.obj
 
 
 def _conn() -> sqlite3.Connection:
-    return click.get_current_context().obj[1]
+    return _open()[1]
 
 
 def _password(from_stdin: bool) -> str:
@@ -176,7 +183,7 @@ def _publish_assignment(settings: MqttSettings, device: str, patient: str | None
 @click.option("--patient", required=True, help="user name, or '' to unassign")
 def assign(device: str, patient: str) -> None:
     """Give DEVICE to a patient and publish the assignment."""
-    settings, conn = click.get_current_context().obj
+    settings, conn = _open()
     device = devices.check_id(device)
     username = patient.strip().lower()
     found = accounts.find_patient(conn, username) if username else None
