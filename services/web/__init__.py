@@ -1,12 +1,12 @@
 """The Health Plus dashboard: a Flask app factory in the style of Flask's tutorial."""
 
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 
-from flask import Flask, render_template
-from werkzeug.exceptions import HTTPException
+from flask import Flask
 
-from . import db as schema
+from . import db
 from .settings import Settings
 from .throttle import Policy
 
@@ -31,37 +31,16 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     if test_config:
         app.config.update(test_config)
     app.config["DATABASE"] = Path(app.config["DATABASE"])
-    schema.migrate(app.config["DATABASE"])
 
     if settings.trust_proxy:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
 
-    from . import (
-        admin,
-        auth,
-        cabinet_views,
-        db_access,
-        habit_views,
-        history,
-        mailer,
-        monitoring,
-        record_views,
-        security,
-        sharing_views,
-    )
+    _register(app)
+    from . import history, mailer
     from .gallery import Gallery
 
-    db_access.init_app(app)
-    security.init_app(app)
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(monitoring.bp)
-    app.register_blueprint(admin.bp)
-    app.register_blueprint(cabinet_views.bp)
-    app.register_blueprint(habit_views.bp)
-    app.register_blueprint(record_views.bp)
-    app.register_blueprint(sharing_views.bp)
     app.extensions["smartcab.gallery"] = Gallery(settings.gallery_dir, settings.gallery_keep)
     app.extensions["smartcab.mailer"] = mailer.Mailer(settings.smtp)
     app.extensions["smartcab.data"] = app.config.get("HISTORY") or history.HealthData(
@@ -69,39 +48,56 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     )
     app.jinja_env.filters["when"] = _when
     app.jinja_env.filters["day"] = _day
-
-    @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException):
-        from flask import request
-
-        if request.path.startswith("/api/"):
-            return {"error": exc.name, "detail": exc.description}, exc.code
-        return render_template("error.html", error=exc), exc.code
-
     return app
+
+
+def _register(app: Flask) -> None:
+    """The database, per-request security, error handlers and every page's blueprint."""
+    # Imported here, as in Flask's tutorial, so the admin CLI does not load the pages.
+    from . import handlers, security
+    from .pages import (
+        admin,
+        auth,
+        cabinet,
+        datasheet,
+        doctor,
+        habits,
+        monitoring,
+        questionnaire,
+        report,
+        sharing,
+        welcome,
+    )
+
+    db.init_app(app)
+    security.init_app(app)
+    handlers.init_app(app)
+    # Each page's blueprint owns its URLs: its GET, its forms and its JSON.
+    for page in (auth, welcome, monitoring, report, datasheet, questionnaire, cabinet):
+        app.register_blueprint(page.bp)
+    for page in (habits, sharing, doctor, admin):
+        app.register_blueprint(page.bp)
 
 
 def start_background(app: Flask) -> None:
     """Connect to the broker (live updates, assignments) when WEB_LIVE is on."""
-    from . import devices, live
+    from . import access, devices, live
 
     settings: Settings = app.config["SETTINGS"]
     if not app.config["LIVE"]:
         return
 
     def assignments():
-        conn = schema.connect(app.config["DATABASE"])
+        conn = db.connect(app.config["DATABASE"])
         try:
             return devices.assignments(conn)
         finally:
             conn.close()
 
     def report_audit(entry: dict) -> None:
-        from . import sharing
-
-        conn = schema.connect(app.config["DATABASE"])
+        conn = db.connect(app.config["DATABASE"])
         try:
-            sharing.record_report_audit(conn, entry)
+            access.record_report_audit(conn, entry)
         finally:
             conn.close()
 
@@ -126,8 +122,6 @@ def stop_background(app: Flask) -> None:
 
 def _when(ts_ms: int | None) -> str:
     """A reading's time as the dashboard shows it (``11 Jul 08:49:58``), in UTC."""
-    from datetime import UTC, datetime
-
     if ts_ms is None:
         return "never"
     return datetime.fromtimestamp(ts_ms / 1000, UTC).strftime("%d %b %H:%M:%S")
@@ -135,8 +129,6 @@ def _when(ts_ms: int | None) -> str:
 
 def _day(ts_s: int | None) -> str:
     """A Unix-seconds time as a date (``11 Jul 2026``), in UTC."""
-    from datetime import UTC, datetime
-
     if ts_s is None:
         return "–"
     return datetime.fromtimestamp(ts_s, UTC).strftime("%d %b %Y")

@@ -1,18 +1,12 @@
-"""Who may see whose health data, and the audit log of doctors' access."""
+"""Who may see whose health data: shares, the audit log of their use, and the admin log."""
 
-import functools
-import logging
 import sqlite3
 import time
 
-from flask import abort, g, request
-
-from services.common import logs
-
 from . import accounts
-from .db_access import db
+from .errors import ValidationError
 
-log = logging.getLogger(__name__)
+# --- shares -----------------------------------------------------------------------------
 
 
 def has_share(conn: sqlite3.Connection, patient_id: int, doctor_id: int) -> bool:
@@ -44,58 +38,184 @@ def shared_patients(conn: sqlite3.Connection, doctor_id: int) -> list[accounts.U
     return [accounts.User.from_row(r) for r in rows]
 
 
-def record(conn: sqlite3.Connection, actor: accounts.User, patient: accounts.User, action: str):
-    conn.execute(
-        "INSERT INTO audit (at, actor_id, patient_id, action, path, ip) VALUES (?, ?, ?, ?, ?, ?)",
-        (int(time.time()), actor.id, patient.id, action, request.path, request.remote_addr),
-    )
-
-
-def audit_entries(conn: sqlite3.Connection, patient_id: int, limit: int = 50) -> list[dict]:
+def doctors(conn: sqlite3.Connection, patient_id: int) -> list[dict]:
+    """The doctors this patient shares with, oldest share first."""
     rows = conn.execute(
-        "SELECT a.at, a.action, a.path, u.display_name AS actor FROM audit a"
-        " JOIN users u ON u.id = a.actor_id WHERE a.patient_id = ? ORDER BY a.id DESC LIMIT ?",
-        (patient_id, limit),
+        "SELECT u.id, u.dr_id, u.display_name, s.created_at FROM shares s"
+        " JOIN users u ON u.id = s.doctor_id WHERE s.patient_id = ? ORDER BY s.created_at",
+        (patient_id,),
     )
     return [dict(r) for r in rows]
 
 
-def resolve_patient(username: str, action: str) -> accounts.User:
-    """The patient whose data is asked for, or 403 for anyone not allowed to see it.
+def grant(
+    conn: sqlite3.Connection, patient: accounts.User, dr_id: str, path: str, ip: str | None
+) -> accounts.User:
+    """Share with the doctor of this Dr_ID; an unknown or disabled one is refused."""
+    dr_id = (dr_id or "").strip().upper()
+    row = conn.execute(
+        "SELECT * FROM users WHERE role = 'doctor' AND disabled = 0 AND UPPER(dr_id) = ?",
+        (dr_id,),
+    ).fetchone()
+    if not dr_id or row is None:
+        raise ValidationError("No doctor has that Dr_ID. Check it with your doctor.")
+    doctor = accounts.User.from_row(row)
+    share(conn, patient.id, doctor.id)
+    record(conn, patient, patient, f"share.grant {doctor.dr_id}", path, ip)
+    return doctor
 
-    An unknown user name gets the same 403 as a forbidden one, so URLs cannot be
-    used to find out which accounts exist.
-    """
-    user = g.user
-    conn = db()
-    patient = accounts.find_patient(conn, username)
-    if user is not None and patient is not None:
-        if user.role == "patient" and user.id == patient.id:
-            return patient
-        if user.role == "doctor" and has_share(conn, patient.id, user.id):
-            record(conn, user, patient, action)
-            return patient
-    logs.event(
-        log,
-        logging.WARNING,
-        "web.access_refused",
-        user=user.login if user else "-",
-        patient=username,
-        path=request.path,
+
+def revoke(
+    conn: sqlite3.Connection, patient: accounts.User, doctor_id: int, path: str, ip: str | None
+) -> None:
+    """End a share now: the doctor's next request is refused."""
+    row = conn.execute("SELECT dr_id FROM users WHERE id = ?", (doctor_id,)).fetchone()
+    if row is None or not has_share(conn, patient.id, doctor_id):
+        raise ValidationError("That doctor does not have access.")
+    unshare(conn, patient.id, doctor_id)
+    record(conn, patient, patient, f"share.revoke {row['dr_id']}", path, ip)
+
+
+# --- the audit log ----------------------------------------------------------------------
+
+
+def record(
+    conn: sqlite3.Connection,
+    actor: accounts.User,
+    patient: accounts.User,
+    action: str,
+    path: str,
+    ip: str | None,
+) -> None:
+    """One audit row: who did what to whose data, at which URL and from where."""
+    conn.execute(
+        "INSERT INTO audit (at, actor_id, patient_id, action, path, ip) VALUES (?, ?, ?, ?, ?, ?)",
+        (int(time.time()), actor.id, patient.id, action, path, ip),
     )
-    abort(403)
 
 
-def patient_view(action: str):
-    """Resolve the ``username`` URL part into ``patient`` or refuse with 403."""
+# What each audited action means to the patient reading the log.
+ACTIONS = {
+    "welcome": "Opened your home page",
+    "monitoring": "Viewed your health monitoring",
+    "report": "Viewed your health report",
+    "datasheet": "Viewed your data sheet",
+    "datasheet_csv": "Downloaded your readings (CSV)",
+    "cabinet": "Viewed your cabinet",
+    "habits": "Viewed your habits",
+    "questionnaire": "Read your questionnaire",
+    "snapshot": "Viewed a camera snapshot",
+    "blood_tests_add": "Added blood test results",
+    "advice_add": "Wrote advice",
+    "note_add": "Wrote a note",
+    "report_request": "Asked for a report or export",
+    "report_download": "Downloaded a report",
+    "live": "Followed your live readings",
+    "doctor_home": "Saw your latest readings and alerts on their patient list",
+}
+_DATA_ONLY = ("Read your data", ACTIONS["live"])
 
-    def wrap(view):
-        @functools.wraps(view)
-        def inner(username: str, *args, **kwargs):
-            if g.user is None:
-                abort(401)
-            return view(resolve_patient(username, action), *args, **kwargs)
 
-        return inner
+def _describe(action: str) -> str:
+    if action in ACTIONS:
+        return ACTIONS[action]
+    if action.startswith("report."):
+        kind, _, verdict = action.partition(" ")
+        return f"Report service: {kind.split('.', 1)[1].upper()} {verdict}"
+    if action.startswith("api_") or action == "report_status":
+        return "Read your data"
+    if action.startswith("share.grant"):
+        return f"Shared your data with {action.split(' ', 1)[1]}"
+    if action.startswith("share.revoke"):
+        return f"Removed access for {action.split(' ', 1)[1]}"
+    return action
 
-    return wrap
+
+def access_log(conn: sqlite3.Connection, patient_id: int, limit: int = 200) -> list[dict]:
+    """Who opened or changed what of this patient's, newest first."""
+    # A page load makes several audited requests (the page, its data, its live
+    # stream); consecutive entries of one person within a minute are shown as one.
+    rows = conn.execute(
+        "SELECT a.at, a.action, a.path, a.ip, u.id AS actor_id, u.display_name AS actor,"
+        " u.role, u.dr_id FROM audit a JOIN users u ON u.id = a.actor_id"
+        " WHERE a.patient_id = ? ORDER BY a.id DESC LIMIT ?",
+        (patient_id, limit * 5),
+    )
+    out: list[dict] = []
+    for r in rows:
+        entry = dict(r, what=_describe(r["action"]), actions=[r["action"]])
+        last = out[-1] if out else None
+        if last and last["actor_id"] == r["actor_id"] and last["at"] - r["at"] < 60:
+            if entry["what"] in _DATA_ONLY or entry["what"] == last["what"]:
+                last["actions"].append(r["action"])
+                continue
+            if last["what"] in _DATA_ONLY:
+                entry["actions"] += last["actions"]
+                out[-1] = entry | {"at": last["at"]}
+                continue
+        out.append(entry)
+    return out[:limit]
+
+
+def last_visit(conn: sqlite3.Connection, doctor_id: int, patient_id: int) -> int | None:
+    """When this doctor last opened this patient's pages or data (Unix seconds).
+
+    Their patient list is audited (``doctor_home``) but is not a visit: looking at it
+    must not reset what the list shows as new since the last visit.
+    """
+    row = conn.execute(
+        "SELECT MAX(at) FROM audit WHERE actor_id = ? AND patient_id = ?"
+        " AND action != 'doctor_home'",
+        (doctor_id, patient_id),
+    ).fetchone()
+    return row[0]
+
+
+def record_report_audit(conn: sqlite3.Connection, entry: dict) -> bool:
+    """Store one of the reporter's audit messages; False when actor or patient is unknown."""
+    column = "dr_id" if entry["role"] == "doctor" else "username"
+    actor = conn.execute(f"SELECT id FROM users WHERE {column} = ?", (entry["actor"],)).fetchone()
+    patient = conn.execute(
+        "SELECT id FROM users WHERE username = ? AND role = 'patient'", (entry["patient"],)
+    ).fetchone()
+    if actor is None or patient is None:
+        return False
+    verdict = "made" if entry["ok"] else f"refused ({entry['error'] or 'error'})"
+    conn.execute(
+        "INSERT INTO audit (at, actor_id, patient_id, action, path, ip) VALUES (?, ?, ?, ?, ?, ?)",
+        (entry["at"], actor["id"], patient["id"], f"{entry['action']} {verdict}", "reporter", None),
+    )
+    return True
+
+
+# --- the admin log ----------------------------------------------------------------------
+
+
+def admin_action(
+    conn: sqlite3.Connection,
+    admin: accounts.User | None,
+    action: str,
+    detail: str,
+    patient: accounts.User | None = None,
+    path: str = "",
+    ip: str | None = None,
+) -> None:
+    """Record an admin's change (None: made with the admin CLI).
+
+    One that touches a patient also shows in their access log.
+    """
+    conn.execute(
+        "INSERT INTO admin_log (at, actor_id, action, detail) VALUES (?, ?, ?, ?)",
+        (int(time.time()), admin.id if admin else None, action, detail),
+    )
+    if admin is not None and patient is not None:
+        record(conn, admin, patient, f"admin.{action} {detail}", path, ip)
+
+
+def admin_log(conn: sqlite3.Connection, limit: int = 50) -> list[dict]:
+    rows = conn.execute(
+        "SELECT l.at, l.action, l.detail, u.display_name AS actor FROM admin_log l"
+        " LEFT JOIN users u ON u.id = l.actor_id ORDER BY l.id DESC LIMIT ?",
+        (limit,),
+    )
+    return [dict(r) for r in rows]

@@ -1,25 +1,71 @@
-"""Admin commands: ``users add-patient|add-doctor|add-admin|reset-password|list``,
-``devices assign|list`` and ``shares grant|revoke``."""
+"""``python -m services.web``: serve the dashboard, or administer users, devices and shares."""
 
-import argparse
 import getpass
 import socket
+import sqlite3
 import sys
 import time
 
+import click
 import segno
 
+from services.common.errors import ConfigError
 from services.common.mqtt import MqttClient
 from services.common.settings import MqttSettings
+from services.common.usage import EPILOG
 
-from . import access, accounts, devices, sharing
-from . import db as schema
+from . import access, accounts, db, devices
 from .errors import NotFound, WebError
 from .settings import Settings
 
+PROG = "python -m services.web"
 
-def _password(args: argparse.Namespace) -> str:
-    if args.password_stdin:
+
+class _Refused(click.ClickException):
+    """A command refused with the reason, as ``error: ...`` on standard error (exit 1)."""
+
+    def show(self, file=None) -> None:
+        click.echo(f"error: {self.message}", err=True)
+
+
+class _Group(click.Group):
+    """A refusal (bad input, a wrong setting) ends the command with its reason, not a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (WebError, ConfigError) as exc:
+            raise _Refused(str(exc)) from exc
+
+
+@click.group(cls=_Group, invoke_without_command=True, epilog=EPILOG)
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Serve the Health Plus dashboard (no command), or administer it."""
+    if ctx.invoked_subcommand is None:
+        from .serve import serve  # waitress and the pages load only to serve
+
+        ctx.exit(serve())
+
+
+def _open() -> tuple[Settings, sqlite3.Connection]:
+    """The settings and the database, on a command's first use (``--help`` needs neither)."""
+    root = click.get_current_context().find_root()
+    if root.obj is None:
+        settings = Settings.from_env()
+        db.migrate(settings.database)
+        conn = db.connect(settings.database)
+        root.call_on_close(conn.close)
+        root.obj = (settings, conn)
+    return root.obj
+
+
+def _conn() -> sqlite3.Connection:
+    return _open()[1]
+
+
+def _password(from_stdin: bool) -> str:
+    if from_stdin:
         return sys.stdin.readline().rstrip("\n")
     first = getpass.getpass("New password: ")
     if first != getpass.getpass("Repeat it: "):
@@ -29,10 +75,88 @@ def _password(args: argparse.Namespace) -> str:
 
 def _show_totp(user: accounts.User, secret: str) -> None:
     uri = accounts.otpauth_uri(user, secret)
-    print(f"TOTP secret: {secret}")
-    print(f"otpauth URI: {uri}")
-    print("Scan this with an authenticator app:")
+    click.echo(f"TOTP secret: {secret}")
+    click.echo(f"otpauth URI: {uri}")
+    click.echo("Scan this with an authenticator app:")
     segno.make(uri, error="m").terminal(compact=True)
+
+
+password_stdin = click.option(
+    "--password-stdin", is_flag=True, help="read the password from one line of standard input"
+)
+
+# --- users ------------------------------------------------------------------------------
+
+
+@cli.group()
+def users() -> None:
+    """Patients, doctors and admins."""
+
+
+@users.command("add-patient")
+@click.option("--email", required=True)
+@click.option("--username", required=True)
+@click.option("--totp", is_flag=True, help="turn on two-step sign-in now")
+@password_stdin
+def add_patient(email: str, username: str, totp: bool, password_stdin: bool) -> None:
+    """Add a patient."""
+    password = _password(password_stdin)
+    user, secret = accounts.create_patient(_conn(), email, username, password, totp=totp)
+    click.echo(f"patient {user.username} created")
+    if secret:
+        _show_totp(user, secret)
+
+
+@users.command("add-doctor")
+@click.option("--id", "dr_id", required=True)
+@click.option("--name", required=True)
+@click.option("--ic", required=True)
+@click.option("--email")
+@password_stdin
+def add_doctor(dr_id: str, name: str, ic: str, email: str | None, password_stdin: bool) -> None:
+    """Add a doctor; prints their TOTP secret."""
+    password = _password(password_stdin)
+    user, secret = accounts.create_doctor(_conn(), dr_id, name, ic, password, email)
+    click.echo(f"doctor {user.dr_id} ({user.display_name}) created")
+    _show_totp(user, secret)
+
+
+@users.command("add-admin")
+@click.option("--email", required=True)
+@click.option("--username", required=True)
+@password_stdin
+def add_admin(email: str, username: str, password_stdin: bool) -> None:
+    """Add an admin; prints their TOTP secret."""
+    password = _password(password_stdin)
+    user, secret = accounts.create_admin(_conn(), email, username, password)
+    click.echo(f"admin {user.username} created")
+    _show_totp(user, secret)
+
+
+@users.command("reset-password")
+@click.argument("login")
+@password_stdin
+def reset_password(login: str, password_stdin: bool) -> None:
+    """Set a new password for LOGIN (user name, Dr_ID or email); ends their sessions."""
+    user = accounts.find(_conn(), login)
+    accounts.set_password(_conn(), user, _password(password_stdin))
+    click.echo(f"password of {user.login} changed; their sessions were ended")
+
+
+@users.command("list")
+def list_users() -> None:
+    """Every account: role, login, email, name, and whether it has TOTP."""
+    for u in accounts.all_users(_conn()):
+        totp = "totp" if u.has_totp else "-"
+        click.echo(f"{u.role:8} {u.login:24} {u.email or '-':32} {u.display_name} {totp}")
+
+
+# --- devices ----------------------------------------------------------------------------
+
+
+@cli.group("devices")
+def devices_group() -> None:
+    """Which patient each device belongs to."""
 
 
 def _publish_assignment(settings: MqttSettings, device: str, patient: str | None) -> bool:
@@ -54,114 +178,76 @@ def _publish_assignment(settings: MqttSettings, device: str, patient: str | None
         client.stop()
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m services.web")
-    area = parser.add_subparsers(dest="area", required=True)
-
-    users = area.add_parser("users").add_subparsers(dest="cmd", required=True)
-    p = users.add_parser("add-patient")
-    p.add_argument("--email", required=True)
-    p.add_argument("--username", required=True)
-    p.add_argument("--totp", action="store_true", help="turn on two-step sign-in now")
-    p.add_argument("--password-stdin", action="store_true")
-    d = users.add_parser("add-doctor")
-    d.add_argument("--id", required=True, dest="dr_id")
-    d.add_argument("--name", required=True)
-    d.add_argument("--ic", required=True)
-    d.add_argument("--email")
-    d.add_argument("--password-stdin", action="store_true")
-    a = users.add_parser("add-admin")
-    a.add_argument("--email", required=True)
-    a.add_argument("--username", required=True)
-    a.add_argument("--password-stdin", action="store_true")
-    r = users.add_parser("reset-password")
-    r.add_argument("login", help="user name, Dr_ID or email")
-    r.add_argument("--password-stdin", action="store_true")
-    users.add_parser("list")
-
-    dev = area.add_parser("devices").add_subparsers(dest="cmd", required=True)
-    assign = dev.add_parser("assign")
-    assign.add_argument("device")
-    assign.add_argument("--patient", required=True, help="user name, or '' to unassign")
-    dev.add_parser("list")
-
-    shares = area.add_parser("shares").add_subparsers(dest="cmd", required=True)
-    for name in ("grant", "revoke"):
-        s = shares.add_parser(name)
-        s.add_argument("--patient", required=True)
-        s.add_argument("--doctor", required=True, help="Dr_ID")
-    return parser
-
-
-def run(argv: list[str]) -> int:
-    args = _parser().parse_args(argv)
-    settings = Settings.from_env()
-    schema.migrate(settings.database)
-    conn = schema.connect(settings.database)
-    try:
-        return _dispatch(args, settings, conn)
-    except WebError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        conn.close()
-
-
-def _dispatch(args, settings: Settings, conn) -> int:
-    key = (args.area, args.cmd)
-    if key == ("users", "add-patient"):
-        user, secret = accounts.create_patient(
-            conn, args.email, args.username, _password(args), totp=args.totp
+@devices_group.command("assign")
+@click.argument("device")
+@click.option("--patient", required=True, help="user name, or '' to unassign")
+def assign(device: str, patient: str) -> None:
+    """Give DEVICE to a patient and publish the assignment."""
+    settings, conn = _open()
+    device = devices.check_id(device)
+    username = patient.strip().lower()
+    found = accounts.find_patient(conn, username) if username else None
+    if username and found is None:
+        raise NotFound(f"no patient {username!r}")
+    devices.assign(conn, device, found.id if found else None)
+    access.admin_action(conn, None, "device.assign", f"{device} -> {username or 'nobody'}")
+    if _publish_assignment(settings.mqtt, device, username or None):
+        click.echo(f"device {device} -> {username or '(nobody)'}; published to the broker")
+    else:
+        click.echo(
+            f"device {device} -> {username or '(nobody)'}; broker not reachable, "
+            "the web service publishes it when it connects"
         )
-        print(f"patient {user.username} created")
-        if secret:
-            _show_totp(user, secret)
-    elif key == ("users", "add-doctor"):
-        user, secret = accounts.create_doctor(
-            conn, args.dr_id, args.name, args.ic, _password(args), args.email
-        )
-        print(f"doctor {user.dr_id} ({user.display_name}) created")
-        _show_totp(user, secret)
-    elif key == ("users", "add-admin"):
-        user, secret = accounts.create_admin(conn, args.email, args.username, _password(args))
-        print(f"admin {user.username} created")
-        _show_totp(user, secret)
-    elif key == ("users", "reset-password"):
-        user = accounts.find(conn, args.login)
-        accounts.set_password(conn, user, _password(args))
-        print(f"password of {user.login} changed; their sessions were ended")
-    elif key == ("users", "list"):
-        for u in accounts.all_users(conn):
-            totp = "totp" if u.has_totp else "-"
-            print(f"{u.role:8} {u.login:24} {u.email or '-':32} {u.display_name} {totp}")
-    elif key == ("devices", "assign"):
-        device = devices.check_id(args.device)
-        username = args.patient.strip().lower()
-        patient = accounts.find_patient(conn, username) if username else None
-        if username and patient is None:
-            raise NotFound(f"no patient {username!r}")
-        devices.assign(conn, device, patient.id if patient else None)
-        sharing.command_line_action(conn, "device.assign", f"{device} -> {username or 'nobody'}")
-        if _publish_assignment(settings.mqtt, device, username or None):
-            print(f"device {device} -> {username or '(nobody)'}; published to the broker")
-        else:
-            print(
-                f"device {device} -> {username or '(nobody)'}; broker not reachable, "
-                "the web service publishes it when it connects"
-            )
-    elif key == ("devices", "list"):
-        for device, username in devices.assignments(conn):
-            print(f"{device:24} {username or '-'}")
-    elif args.area == "shares":
-        patient = accounts.find_patient(conn, args.patient.strip().lower())
-        doctor = accounts.find(conn, args.doctor)
-        if patient is None or doctor.role != "doctor":
-            raise NotFound("no such patient or doctor")
-        if args.cmd == "grant":
-            access.share(conn, patient.id, doctor.id)
-        else:
-            access.unshare(conn, patient.id, doctor.id)
-        detail = f"{patient.username} / {doctor.dr_id}"
-        sharing.command_line_action(conn, f"share.{args.cmd}", detail)
-        print(f"{args.cmd}: {patient.username} -> {doctor.dr_id} at {time.strftime('%H:%M:%S')}")
-    return 0
+
+
+@devices_group.command("list")
+def list_devices() -> None:
+    """Every assigned device and its patient."""
+    for device, username in devices.assignments(_conn()):
+        click.echo(f"{device:24} {username or '-'}")
+
+
+# --- shares -----------------------------------------------------------------------------
+
+
+@cli.group()
+def shares() -> None:
+    """Doctors' access to a patient's data."""
+
+
+def _share(verb: str, patient: str, doctor: str) -> None:
+    conn = _conn()
+    found = accounts.find_patient(conn, patient.strip().lower())
+    dr = accounts.find(conn, doctor)
+    if found is None or dr.role != "doctor":
+        raise NotFound("no such patient or doctor")
+    if verb == "grant":
+        access.share(conn, found.id, dr.id)
+    else:
+        access.unshare(conn, found.id, dr.id)
+    access.admin_action(conn, None, f"share.{verb}", f"{found.username} / {dr.dr_id}")
+    click.echo(f"{verb}: {found.username} -> {dr.dr_id} at {time.strftime('%H:%M:%S')}")
+
+
+def _share_options(command):
+    command = click.option("--doctor", required=True, help="Dr_ID")(command)
+    return click.option("--patient", required=True, help="user name")(command)
+
+
+@shares.command()
+@_share_options
+def grant(patient: str, doctor: str) -> None:
+    """Let a doctor see a patient's data."""
+    _share("grant", patient, doctor)
+
+
+@shares.command()
+@_share_options
+def revoke(patient: str, doctor: str) -> None:
+    """End a doctor's access to a patient's data."""
+    _share("revoke", patient, doctor)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the command line and exit: 0, 1 when refused (``error: ...``), 2 for bad usage."""
+    cli.main(args=argv, prog_name=PROG)

@@ -1,7 +1,9 @@
-"""The SQLite database of users, sessions, shares and devices, with numbered migrations."""
+"""The SQLite database of users, sessions, shares and devices: migrations and connections."""
 
 import sqlite3
 from pathlib import Path
+
+from flask import Flask, current_app, g
 
 # Append only: each entry runs once, in order, and its number is recorded in
 # schema_version. Never edit an entry that has shipped; add a new one.
@@ -183,3 +185,22 @@ def migrate(path: Path) -> int:
         return current
     finally:
         conn.close()
+
+
+def get_db() -> sqlite3.Connection:
+    """The request's connection, opened on first use and closed at teardown."""
+    if "db" not in g:
+        g.db = connect(current_app.config["DATABASE"])
+    return g.db
+
+
+def _close(exc: BaseException | None) -> None:
+    conn = g.pop("db", None)
+    if conn is not None:
+        conn.close()
+
+
+def init_app(app: Flask) -> None:
+    """Migrate the app's database and close each request's connection after it."""
+    migrate(app.config["DATABASE"])
+    app.teardown_appcontext(_close)

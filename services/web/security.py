@@ -9,7 +9,7 @@ from flask import Flask, abort, current_app, g, redirect, request, url_for
 from services.common import logs
 
 from . import accounts, sessions
-from .db_access import db
+from .db import get_db
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ CSP = (
 def current_session() -> sessions.Session:
     """The visitor's session, creating an anonymous one so forms can carry a CSRF token."""
     if g.session is None:
-        g.session = sessions.create(db(), None, current_app.config["SESSION_HOURS"])
+        g.session = sessions.create(get_db(), None, current_app.config["SESSION_HOURS"])
         g.set_cookie = True
     return g.session
 
@@ -37,7 +37,7 @@ def csrf_token() -> str:
 
 def start_user_session(user: accounts.User) -> None:
     """Sign in: drop the old session and issue a fresh id (no session fixation)."""
-    conn = db()
+    conn = get_db()
     if g.session is not None:
         sessions.destroy(conn, g.session.token)
     g.session = sessions.create(conn, user.id, current_app.config["SESSION_HOURS"])
@@ -47,7 +47,7 @@ def start_user_session(user: accounts.User) -> None:
 
 def end_session() -> None:
     if g.session is not None:
-        sessions.destroy(db(), g.session.token)
+        sessions.destroy(get_db(), g.session.token)
         hub = current_app.extensions.get("smartcab.hub")
         if hub is not None:
             hub.end_session(g.session.token)
@@ -62,7 +62,7 @@ def _load_session() -> None:
     if request.endpoint == "static":
         g.session = None
         return
-    conn = db()
+    conn = get_db()
     g.session = sessions.load(conn, request.cookies.get(COOKIE))
     if g.session is not None and g.session.user_id is not None:
         g.user = accounts.get(conn, g.session.user_id)
@@ -112,19 +112,28 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["csrf_token"] = csrf_token
 
 
+def check_role(*roles: str):
+    """None for a signed-in user of one of ``roles`` (any, when none are named).
+
+    Otherwise a redirect to the sign-in page, or 401 for an API; a signed-in user of
+    another role gets 403.
+    """
+    if g.user is None:
+        if request.path.startswith("/api/"):
+            abort(401)
+        return redirect(url_for("auth.login", next=request.path))
+    if roles and g.user.role not in roles:
+        abort(403)
+    return None
+
+
 def login_required(*roles: str):
     """Only signed-in users, and only the given roles when any are named."""
 
     def wrap(view):
         @functools.wraps(view)
         def inner(*args, **kwargs):
-            if g.user is None:
-                if request.path.startswith("/api/"):
-                    abort(401)
-                return redirect(url_for("auth.login", next=request.path))
-            if roles and g.user.role not in roles:
-                abort(403)
-            return view(*args, **kwargs)
+            return check_role(*roles) or view(*args, **kwargs)
 
         return inner
 

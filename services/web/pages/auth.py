@@ -8,10 +8,10 @@ from flask import Blueprint, abort, current_app, g, redirect, render_template, r
 
 from services.common import logs
 
-from . import accounts, throttle
-from .db_access import db
-from .errors import Throttled, ValidationError
-from .security import end_session, login_required, start_user_session
+from .. import accounts, throttle
+from ..db import get_db
+from ..errors import Throttled, ValidationError
+from ..security import end_session, login_required, start_user_session
 
 log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__)
@@ -31,10 +31,10 @@ def _safe_next(target: str | None) -> str | None:
 
 def home_for(user: accounts.User) -> str:
     if user.role == "doctor":
-        return url_for("sharing.doctor_home")
+        return url_for("doctor.home")
     if user.role == "admin":
         return url_for("admin.index")
-    return url_for("monitoring.welcome", username=user.username)
+    return url_for("welcome.welcome", username=user.username)
 
 
 @bp.route("/")
@@ -54,7 +54,7 @@ def login():
             return redirect(home_for(g.user))
         return render_template("login.html", tab=tab, error=None, form={})
     form = request.form
-    conn = db()
+    conn = get_db()
     policy = current_app.config["THROTTLE"]
     account = form.get("dr_id", "") if tab == "doctors" else form.get("username", "")
     account_key, address_key = throttle.keys(account, request.remote_addr)
@@ -97,7 +97,7 @@ def forgot():
     mailer = current_app.extensions["smartcab.mailer"]
     sent = False
     if request.method == "POST" and mailer.enabled:
-        conn = db()
+        conn = get_db()
         email = request.form.get("email", "")
         account_key, address_key = throttle.keys(f"reset:{email}", request.remote_addr)
         try:
@@ -116,7 +116,7 @@ def forgot():
 
 @bp.route("/reset/<token>", methods=["GET", "POST"])
 def reset(token: str):
-    conn = db()
+    conn = get_db()
     user = accounts.reset_user(conn, token)
     if user is None:
         return render_template("reset.html", valid=False, error=None), 404
@@ -139,7 +139,7 @@ def reset(token: str):
 @login_required("patient")
 def totp_setup():
     """Patients may turn two-step sign-in on; doctors and admins always have it."""
-    conn = db()
+    conn = get_db()
     if g.user.has_totp:
         return render_template("totp.html", enabled=True)
     action = request.form.get("action") if request.method == "POST" else None

@@ -1,0 +1,56 @@
+"""The doctor's home: each patient sharing with them, with what changed since the last visit."""
+
+from datetime import UTC, datetime
+
+from flask import Blueprint, g, render_template, request
+
+from .. import access, data, records, reports
+from ..db import get_db
+from ..errors import DataUnavailable
+from ..security import login_required
+from . import data_dir, health
+
+bp = Blueprint("doctor", __name__)
+
+
+def _summary(patient, since: int | None) -> dict:
+    """Latest vitals, alerts and what changed since this doctor's last visit."""
+    out = {"patient": patient, "last_visit": since, "cards": [], "alerts": [], "error": None}
+    try:
+        out["cards"] = [c for c in data.cards(health().latest(patient.username)) if c.ts]
+        alerts = health().alerts(patient.username, 20)
+        out["alerts"] = open_alerts(alerts)
+        out["new_alerts"] = sum(1 for a in alerts if since and a["ts_ms"] > since * 1000)
+    except DataUnavailable as exc:
+        out["error"] = str(exc)  # the record's changes and reports still show
+    found = reports.listing(data_dir(), patient.username)
+    out["reports"] = [r for r in found if str(r.get("id", "")).startswith("weekly-")][:2]
+    changes = records.changes_since(get_db(), patient.id, since or 0) if since else {}
+    out["changes"] = {k: v for k, v in changes.items() if v}
+    return out
+
+
+@bp.route("/doctor")
+@login_required("doctor")
+def home():
+    conn, doctor = get_db(), g.user
+    summaries = []
+    for patient in access.shared_patients(conn, doctor.id):
+        summaries.append(_summary(patient, access.last_visit(conn, doctor.id, patient.id)))
+        # Their readings are on the page, so the patient's access log shows it.
+        access.record(conn, doctor, patient, "doctor_home", request.path, request.remote_addr)
+    now = int(datetime.now(UTC).timestamp())
+    return render_template("doctor.html", summaries=summaries, now=now)
+
+
+def open_alerts(alerts: list[dict]) -> list[dict]:
+    """Newest-first alerts whose condition has not been cleared since it was raised."""
+    seen, still = set(), []
+    for a in alerts:
+        key = (a.get("kind"), a.get("key"), a.get("device"))
+        if key in seen:
+            continue
+        seen.add(key)
+        if a.get("level") != "cleared":
+            still.append(a)
+    return still

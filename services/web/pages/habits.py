@@ -1,0 +1,103 @@
+"""The habit tracker: today's log, goals and streaks, and the week beside snacks and vitals."""
+
+from datetime import UTC, date, datetime, timedelta
+
+from flask import g, jsonify, redirect, render_template, request, url_for
+
+from .. import habits as tracker
+from ..db import get_db
+from ..errors import DataUnavailable, ValidationError
+from ..handlers import wants_json
+from ..history import snacks_per_day
+from . import PATIENT, PatientPages, health
+
+bp = PatientPages("habits", __name__)
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+def _end() -> date:
+    """The last day of the week shown: ``?end=YYYY-MM-DD`` or today."""
+    text = request.args.get("end")
+    if not text:
+        return _today()
+    try:
+        end = min(date.fromisoformat(text), _today())
+    except ValueError as exc:
+        raise ValidationError("end is a date, YYYY-MM-DD") from exc
+    if end < date(1, 1, 8):  # the week shown starts six days earlier
+        raise ValidationError("end is too early a date")
+    return end
+
+
+def _week(end: date) -> tuple[list[dict], str | None]:
+    """The week's rows; snacks and vitals come from InfluxDB and may be unavailable."""
+    username = g.patient.username
+    start = datetime(end.year, end.month, end.day, tzinfo=UTC) - timedelta(days=6)
+    stop = start + timedelta(days=7)
+    try:
+        snacks = snacks_per_day(health().inventory_changes(username, start, stop))
+        vitals = health().daily_vitals(username, start, stop)
+        error = None
+    except DataUnavailable as exc:
+        snacks, vitals, error = None, None, str(exc)  # the logged habits still show
+    return tracker.week(get_db(), g.patient.id, end, snacks, vitals), error
+
+
+def _page(error: str | None = None) -> str:
+    end = _end()
+    rows, history_error = _week(end)
+    goals = tracker.goals(get_db(), g.patient.id)
+    return render_template(
+        "habits.html",
+        patient=g.patient,
+        habits=tracker.HABITS,
+        rows=rows,
+        goals=goals,
+        streaks=tracker.streaks(get_db(), g.patient.id, _today(), goals),
+        today=_today().isoformat(),
+        end=end,
+        prev=(end - timedelta(days=7)).isoformat(),
+        next=(end + timedelta(days=7)).isoformat() if end < _today() else None,
+        history_error=history_error,
+        error=error,
+        can_edit=g.user.id == g.patient.id,
+    )
+
+
+bp.show_errors(_page, ValidationError)
+
+
+@bp.route("/p/<username>/habits")
+def habits():
+    return _page()
+
+
+@bp.route("/p/<username>/habits", methods=["POST"], roles=PATIENT)
+def habit_log():
+    day, count = tracker.log(get_db(), g.patient.id, request.form, _today())
+    if wants_json():
+        return jsonify(ok=True, day=day.isoformat(), saved=count)
+    return redirect(url_for(".habits", username=g.patient.username, saved=day.isoformat()))
+
+
+@bp.route("/p/<username>/habits/goals", methods=["POST"], roles=PATIENT)
+def habit_goals():
+    tracker.set_goals(get_db(), g.patient.id, request.form)
+    return redirect(url_for(".habits", username=g.patient.username))
+
+
+@bp.route("/api/p/<username>/habits")
+def api_habits():
+    end = _end()
+    rows, error = _week(end)
+    goals = tracker.goals(get_db(), g.patient.id)
+    return jsonify(
+        end=end.isoformat(),
+        days=rows,
+        goals=goals,
+        streaks=tracker.streaks(get_db(), g.patient.id, _today(), goals),
+        history_error=error,
+    )

@@ -1,0 +1,153 @@
+"""The health monitoring page: a card per metric, typed-in readings, and the live stream."""
+
+import json
+import logging
+import queue
+import time
+
+from flask import (
+    Response,
+    abort,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from services.common import logs
+
+from .. import access, data, sessions
+from .. import db as database
+from ..errors import DataUnavailable, ValidationError
+from ..handlers import wants_json
+from ..live import TooManyListeners
+from . import FORM_ERRORS, PATIENT, PatientPages, health, hub
+
+log = logging.getLogger(__name__)
+bp = PatientPages("monitoring", __name__)
+
+
+def _page(entry_error: str | None = None) -> str:
+    patient = g.patient
+    try:
+        latest, error = health().latest(patient.username), None
+    except DataUnavailable as exc:
+        latest, error = {}, str(exc)  # the cards show "no reading" and why
+    return render_template(
+        "monitoring.html",
+        patient=patient,
+        cards=data.cards(latest),
+        error=error,
+        entry_error=entry_error,
+        can_enter=g.user.id == patient.id,
+    )
+
+
+bp.show_errors(_page, *FORM_ERRORS)
+
+
+@bp.route("/p/<username>/monitoring")
+def monitoring():
+    return _page()
+
+
+@bp.route("/p/<username>/readings", methods=["POST"], roles=PATIENT)
+def manual_reading():
+    """A home cuff or oximeter reading typed in by the patient; it joins the pipeline."""
+    patient = g.patient
+    readings = data.parse_manual(request.form)
+    live = hub()
+    if live is None:
+        raise DataUnavailable("Live service is off; the reading could not be sent.")
+    ts_ms = int(time.time() * 1000)
+    for metric, value in readings:
+        live.publish_manual(patient.username, metric, value, ts_ms)
+    logs.event(log, logging.INFO, "web.manual_reading", patient=patient.username)
+    if wants_json():
+        return jsonify(ok=True, readings=[m for m, _ in readings]), 202
+    return redirect(url_for(".monitoring", username=patient.username, saved=1))
+
+
+@bp.route("/api/p/<username>/latest")
+def api_latest():
+    return jsonify(data.latest_json(health().latest(g.patient.username)))
+
+
+@bp.route("/api/p/<username>/recent")
+def api_recent():
+    metric = request.args.get("metric", "")
+    if metric not in data.METRICS:
+        raise ValidationError(f"metric is one of {', '.join(data.METRICS)}")
+    return jsonify(health().recent(g.patient.username, metric, 20))
+
+
+@bp.route("/api/p/<username>/alerts")
+def api_alerts():
+    return jsonify(health().alerts(g.patient.username, 10))
+
+
+@bp.route("/api/p/<username>/events")
+def live():
+    """Server-sent events: readings, device status and alerts for one patient."""
+    patient, the_hub = g.patient, hub()
+    if the_hub is None:
+        abort(503, description="live updates are off")
+    try:
+        listener = the_hub.listen(patient.username, g.session.token)
+    except TooManyListeners:
+        abort(503, description="too many live streams; retry shortly")
+    token, viewer, path = g.session.token, g.user, current_app.config["DATABASE"]
+
+    def still_allowed() -> bool:
+        """The session is live and, for a doctor, the share still stands."""
+        conn = database.connect(path)
+        try:
+            if not sessions.is_live(conn, token):
+                return False
+            return viewer.role == "patient" or access.has_share(conn, patient.id, viewer.id)
+        finally:
+            conn.close()
+
+    events = _stream(listener, still_allowed, current_app.config["SSE_HEARTBEAT"])
+
+    def forget_after(stream):
+        try:
+            yield from stream
+        finally:
+            the_hub.forget(listener)
+
+    response = Response(
+        forget_after(events), mimetype="text/event-stream", headers={"X-Accel-Buffering": "no"}
+    )
+    # A generator closed before its first step never runs its finally block.
+    response.call_on_close(lambda: the_hub.forget(listener))
+    return response
+
+
+def _stream(listener, still_allowed, heartbeat: float):
+    """The listener's events as SSE text, with keep-alives, until it closes or is refused."""
+    yield "retry: 2000\n\n"
+    checked = time.monotonic()
+    while True:
+        try:
+            event, payload = listener.events.get(timeout=heartbeat)
+        except queue.Empty:
+            event = None
+        # A busy stream is checked as often as an idle one, so a revoked share
+        # or an ended session stops it within one heartbeat either way.
+        if time.monotonic() - checked >= heartbeat:
+            if not still_allowed():
+                return
+            checked = time.monotonic()
+        if event is None:
+            yield ": keep-alive\n\n"
+            continue
+        if event == "close" or listener.closed:
+            return
+        yield f"event: {event}\ndata: {json.dumps(payload)}\n\n"
+        if listener.overflowed:
+            yield "event: resync\ndata: {}\n\n"
+            return

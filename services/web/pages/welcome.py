@@ -1,0 +1,23 @@
+"""The patient's home page: their devices and a glance at the newest readings."""
+
+from flask import g, render_template
+
+from .. import data, devices
+from ..db import get_db
+from ..errors import DataUnavailable
+from . import PatientPages, health, hub
+
+bp = PatientPages("welcome", __name__)
+
+
+@bp.route("/p/<username>")
+def welcome():
+    patient = g.patient
+    owned = devices.for_patient(get_db(), patient.id)
+    live = hub()
+    states = live.device_states(owned) if live else dict.fromkeys(owned, "unknown")
+    try:
+        glance = data.cards(health().latest(patient.username))
+    except DataUnavailable:
+        glance = []  # the page still shows the devices
+    return render_template("welcome.html", patient=patient, devices=states, glance=glance)

@@ -1,0 +1,73 @@
+"""Serve the dashboard with waitress until SIGTERM or SIGINT, then stop cleanly."""
+
+import logging
+import signal
+import threading
+
+from waitress import create_server
+
+from services.common import logs
+from services.common.errors import ConfigError
+
+from . import create_app, start_background, stop_background
+from .settings import Settings
+
+log = logging.getLogger("services.web")
+
+
+class _Stop(Exception):
+    """Raised in the main thread by SIGTERM/SIGINT to leave waitress's loop."""
+
+
+def serve() -> int:
+    """Run until SIGTERM or SIGINT; 2 when the settings are wrong."""
+    logs.setup("web")
+    logging.getLogger("urllib3").setLevel(logging.WARNING)
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        logs.event(log, logging.ERROR, "web.bad_config", error=exc)
+        return 2
+    app = create_app(settings=settings)
+    start_background(app)
+    server = create_server(
+        app,
+        host=settings.host,
+        port=settings.port,
+        threads=settings.threads,
+        ident="health-plus",
+        # Each live stream holds a worker thread; refuse new connections past this.
+        connection_limit=settings.threads * 8,
+        channel_timeout=120,
+        # waitress drops X-Forwarded-* by default; behind our proxy the app's
+        # ProxyFix (one hop) must see them to know the request came over HTTPS.
+        clear_untrusted_proxy_headers=not settings.trust_proxy,
+    )
+    stopping = threading.Event()
+
+    def on_signal(*_):
+        if not stopping.is_set():
+            stopping.set()
+            raise _Stop
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, on_signal)
+    logs.event(
+        log,
+        logging.INFO,
+        "web.started",
+        port=settings.port,
+        data=settings.data_dir,
+        threads=settings.threads,
+    )
+    try:
+        server.run()
+    except _Stop:
+        pass
+    finally:
+        logs.event(log, logging.INFO, "web.stopping")
+        stop_background(app)  # closes live streams so worker threads finish
+        server.close()
+        server.task_dispatcher.shutdown(timeout=5)
+    logs.event(log, logging.INFO, "web.stopped")
+    return 0
