@@ -9,15 +9,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from services.common.metrics import GROUPS, Group
+from services.common.metrics import GROUP_BY_KEY, GROUPS, Group
 from services.common.quality import flag_reason
 
 from .errors import ValidationError
 
 METRICS = tuple(m.key for g in GROUPS for m in g.metrics)
 
-# The seed's checkboxes: blood pressure draws both systolic and diastolic.
-CHART_METRICS = tuple((g.key, g.title, tuple(m.key for m in g.metrics)) for g in GROUPS)
+# The seed's checkboxes, in its order: blood pressure draws both systolic and diastolic.
+CHART_METRICS = tuple(
+    (g.key, g.title, tuple(m.key for m in g.metrics))
+    for g in (GROUP_BY_KEY[k] for k in ("temperature", "bp", "spo2", "heart_rate"))
+)
 
 # Hand entry accepts only what a home cuff or oximeter measures, within these bounds.
 MANUAL_LIMITS = {"bp_systolic": (60, 260), "bp_diastolic": (30, 160), "spo2": (70, 100)}
