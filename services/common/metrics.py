@@ -41,6 +41,7 @@ class Metric:
     fhir_profile: str  # R4 vital-signs profile name
     ha_device_class: str | None
     advice: str  # the sentence the dashboard shows; {low}, {high}, {unit} filled in
+    short: str  # the dashboard chart's legend, where the full label does not fit
 
     @property
     def low(self) -> float:
@@ -81,6 +82,7 @@ METRICS: tuple[Metric, ...] = (
         "heartrate",
         None,
         "A resting heart rate of {low} to {high} beats per minute is typical for adults.",
+        "Heart rate",
     ),
     Metric(
         "temperature",
@@ -95,6 +97,7 @@ METRICS: tuple[Metric, ...] = (
         "bodytemp",
         "temperature",
         "Normal body temperature is about {low} to {high} {unit}.",
+        "Temperature",
     ),
     Metric(
         "spo2",
@@ -112,6 +115,7 @@ METRICS: tuple[Metric, ...] = (
         "oxygensat",
         None,
         "Healthy blood oxygen saturation is usually {low} {unit} or more.",
+        "Blood oxygen",
     ),
     Metric(
         "bp_systolic",
@@ -126,6 +130,7 @@ METRICS: tuple[Metric, ...] = (
         "bp",
         None,
         "A systolic pressure of {low} to {high} {unit} is considered ideal.",
+        "Systolic",
     ),
     Metric(
         "bp_diastolic",
@@ -140,6 +145,7 @@ METRICS: tuple[Metric, ...] = (
         "bp",
         None,
         "A diastolic pressure of {low} to {high} {unit} is considered ideal.",
+        "Diastolic",
     ),
 )
 BY_KEY: dict[str, Metric] = {m.key: m for m in METRICS}

@@ -42,6 +42,7 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
         admin,
         auth,
         cabinet_views,
+        data,
         db_access,
         habit_views,
         history,
@@ -69,6 +70,7 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     )
     app.jinja_env.filters["when"] = _when
     app.jinja_env.filters["day"] = _day
+    app.jinja_env.globals["metric_table"] = data.METRIC_TABLE
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from services.common import metrics
 from services.common.metrics import GROUP_BY_KEY, GROUPS, Group
 from services.common.quality import flag_reason
 
@@ -21,6 +22,12 @@ CHART_METRICS = tuple(
     (g.key, g.title, tuple(m.key for m in g.metrics))
     for g in (GROUP_BY_KEY[k] for k in ("temperature", "bp", "spo2", "heart_rate"))
 )
+
+# What the browser's script needs to label, unit and round a metric, as the pages do.
+METRIC_TABLE = {
+    m.key: {"label": m.label, "short": m.short, "unit": m.unit, "decimals": m.decimals}
+    for m in metrics.METRICS
+}
 
 # Hand entry accepts only what a home cuff or oximeter measures, within these bounds.
 MANUAL_LIMITS = {"bp_systolic": (60, 260), "bp_diastolic": (30, 160), "spo2": (70, 100)}
