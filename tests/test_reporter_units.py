@@ -168,9 +168,12 @@ def test_csv_has_one_row_per_reading_with_unit_loinc_and_flag():
         "8867-4",
         "no",
         "",
+        "Heart rate",
+        "60–100",
     ]
     assert rows[2][4:7] == ["36.6", "°C", "8310-5"]
-    assert rows[3][7:] == ["yes", "heart rate of 0 (no pulse detected, sensor not worn?)"]
+    assert rows[2][9:] == ["Body temperature", "36.1–37.2"]
+    assert rows[3][7:9] == ["yes", "heart rate of 0 (no pulse detected, sensor not worn?)"]
     assert len(rows) == 9
 
 
@@ -194,10 +197,14 @@ def test_fhir_bundle_validates_with_loinc_codes_ucum_units_and_marked_flags():
     hr, temp, flagged, temp2, spo2, bp, bp_alone = obs
     assert codes(hr) == {"8867-4"} and hr["valueQuantity"] == {
         "value": 72.0,
-        "unit": "beats/minute",
+        "unit": "bpm",
         "system": "http://unitsofmeasure.org",
         "code": "/min",
     }
+    assert hr["code"]["text"] == "Heart rate"
+    assert hr["referenceRange"][0]["low"]["value"] == 60
+    assert hr["referenceRange"][0]["high"]["value"] == 100
+    assert hr["referenceRange"][0]["text"] == "usual adult range 60–100 bpm"
     assert codes(temp) == {"8310-5"} and temp["valueQuantity"]["code"] == "Cel"
     assert "valueQuantity" not in flagged
     assert flagged["dataAbsentReason"]["coding"][0]["code"] == "error"

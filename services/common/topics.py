@@ -1,6 +1,13 @@
-"""Topic names (docs/topics.md), in one place, under a configurable root."""
+"""Every MQTT topic the services use, in one place, under a configurable root.
+
+docs/protocol.md lists them. Topics are built here and nowhere else, and so is the
+vitals message body that the gateway and the web's typed-in readings both publish.
+"""
 
 from dataclasses import dataclass
+
+from .metrics import BY_KEY
+from .timeutil import rfc3339_ms
 
 DEVICE_STATUS = "status"
 ONLINE = "online"
@@ -34,8 +41,54 @@ class Topics:
     def cmd_result(self, device_id: str) -> str:
         return self.device(device_id, "cmd", "result")
 
+    def patient(self, device_id: str) -> str:
+        """Retained: the user name the device's readings belong to (the web publishes it)."""
+        return self.device(device_id, "patient")
+
     def service_status(self, name: str) -> str:
         return f"{self.root}/services/{name}/status"
+
+    @property
+    def services(self) -> str:
+        """The prefix of every service's status topic."""
+        return f"{self.root}/services/"
+
+    def device_alert(self, device_id: str) -> str:
+        return f"{self.root}/alerts/devices/{device_id}"
+
+    def service_alert(self, name: str) -> str:
+        return f"{self.root}/alerts/services/{name}"
+
+    @property
+    def alerts(self) -> str:
+        """The prefix of every alert topic."""
+        return f"{self.root}/alerts/"
+
+    @property
+    def reports(self) -> str:
+        """The prefix of every report topic."""
+        return f"{self.root}/reports/"
+
+    @property
+    def report_requests(self) -> str:
+        return f"{self.root}/reports/requests"
+
+    @property
+    def report_weekly(self) -> str:
+        return f"{self.root}/reports/jobs/weekly"
+
+    def report_progress(self, request_id: str) -> str:
+        return f"{self.root}/reports/progress/{request_id}"
+
+    def report_result(self, request_id: str) -> str:
+        return f"{self.root}/reports/results/{request_id}"
+
+    def report_doctor(self, dr_id: str, request_id: str) -> str:
+        return f"{self.root}/reports/doctors/{dr_id}/{request_id}"
+
+    @property
+    def report_audit(self) -> str:
+        return f"{self.root}/reports/audit"
 
     @property
     def all_cmds(self) -> str:
@@ -54,3 +107,14 @@ class Topics:
         if len(parts) < 2 or not parts[0]:
             return None
         return parts[0], tuple(parts[1:])
+
+
+def vitals_body(device_id: str, metric: str, value: float, ts_ms: int) -> dict:
+    """The body of a ``vitals`` message (JSON), as the recorder reads it."""
+    return {
+        "device": device_id,
+        "metric": metric,
+        "value": value,
+        "unit": BY_KEY[metric].unit,
+        "ts": rfc3339_ms(ts_ms),
+    }

@@ -10,13 +10,14 @@ import sys
 from collections.abc import Callable
 
 from services.common import logs
+from services.common.devices import KIND_NAMES, kind_of
 from services.common.errors import ConfigError
 from services.common.mqtt import MqttClient
 from services.common.usage import parse_service_args
 
 from .bridge import Bridge
 from .discovery import Discovery
-from .registry import KINDS, Registry, hash_token, kind_from_id, new_token
+from .registry import Registry, hash_token, new_token
 from .server import Fleet
 from .settings import Settings
 
@@ -80,9 +81,9 @@ async def serve(
 def _token_command(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m services.gateway token")
     parser.add_argument("device_id")
-    parser.add_argument("--kind", choices=KINDS)
+    parser.add_argument("--kind", choices=KIND_NAMES)
     args = parser.parse_args(argv)
-    kind = args.kind or kind_from_id(args.device_id)
+    kind = args.kind or kind_of(args.device_id)
     if kind is None:
         parser.error("cannot tell the kind from the id; pass --kind")
     token = new_token()

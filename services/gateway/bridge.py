@@ -12,7 +12,7 @@ from services.common.errors import MqttError, PublishQueueFull
 from services.common.mqtt import MqttClient
 from services.common.protocol import Reading
 from services.common.timeutil import rfc3339_ms
-from services.common.topics import OFFLINE, ONLINE
+from services.common.topics import OFFLINE, ONLINE, vitals_body
 
 log = logging.getLogger(__name__)
 
@@ -80,13 +80,7 @@ class Bridge:
             self.discovery.device_registered(device_id, kind)
 
     def vitals(self, device_id: str, reading: Reading, ts_ms: int) -> None:
-        body = {
-            "device": device_id,
-            "metric": reading.metric,
-            "value": reading.value,
-            "unit": reading.display_unit,
-            "ts": rfc3339_ms(ts_ms),
-        }
+        body = vitals_body(device_id, reading.metric, reading.value, ts_ms)
         self._publish(self.topics.vitals(device_id, reading.metric), json.dumps(body))
 
     def inventory(self, device_id: str, items: dict[str, int], ts_ms: int) -> None:

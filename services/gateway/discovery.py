@@ -11,18 +11,10 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from services.common.devices import BY_NAME, availability_topics
+from services.common.metrics import METRICS
 from services.common.settings import read_env, setting
 from services.common.topics import OFFLINE, ONLINE, Topics
-
-# metric -> (name, unit, HA device_class or None)
-WATCH_METRICS = {
-    "heart_rate": ("Heart rate", "bpm", None),
-    "temperature": ("Body temperature", "°C", "temperature"),
-    "spo2": ("Blood oxygen", "%", None),
-    "bp_systolic": ("Blood pressure, systolic", "mmHg", None),
-    "bp_diastolic": ("Blood pressure, diastolic", "mmHg", None),
-}
-MODELS = {"watch": "Smartwatch (ESP32)", "camera": "ESP32-CAM", "cabinet": "Smart cabinet (ESP32)"}
 
 Publish = Callable[[str, str], None]
 
@@ -78,11 +70,8 @@ class Discovery:
             "name": name,
             "unique_id": f"{node}_{object_id(entity)}",
             "object_id": f"{node}_{object_id(entity)}",
-            # a device is available only while it AND the gateway are online (docs/topics.md)
-            "availability": [
-                {"topic": self.topics.device_status(device_id)},
-                {"topic": self.topics.service_status("gateway")},
-            ],
+            # a device is available only while it AND the gateway are online
+            "availability": [{"topic": t} for t in availability_topics(self.topics, device_id)],
             "availability_mode": "all",
             "payload_available": ONLINE,
             "payload_not_available": OFFLINE,
@@ -90,7 +79,7 @@ class Discovery:
                 "identifiers": [node],
                 "name": f"Health Plus {kind} {device_id}",
                 "manufacturer": "Health Plus",
-                "model": MODELS[kind],
+                "model": BY_NAME[kind].model,
             },
         }
 
@@ -98,17 +87,17 @@ class Discovery:
         """Config topic -> payload for a device's fixed entities."""
         out: dict[str, dict] = {}
         if kind == "watch":
-            for metric, (name, unit, device_class) in WATCH_METRICS.items():
-                body = self._base(device_id, kind, metric, name)
+            for metric in METRICS:
+                body = self._base(device_id, kind, metric.key, metric.label)
                 body |= {
-                    "state_topic": self.topics.vitals(device_id, metric),
+                    "state_topic": self.topics.vitals(device_id, metric.key),
                     "value_template": "{{ value_json.value }}",
-                    "unit_of_measurement": unit,
+                    "unit_of_measurement": metric.unit,
                     "state_class": "measurement",
                 }
-                if device_class:
-                    body["device_class"] = device_class
-                out[self.config_topic("sensor", device_id, metric)] = body
+                if metric.ha_device_class:
+                    body["device_class"] = metric.ha_device_class
+                out[self.config_topic("sensor", device_id, metric.key)] = body
             out[self.config_topic("button", device_id, "measure")] = self._button(
                 device_id, kind, "measure", "Measure now", "bpm"
             )
@@ -154,7 +143,7 @@ class Discovery:
 
     def device_registered(self, device_id: str, kind: str | None) -> None:
         """Announce a device the first time this gateway sees it (kind unknown: nothing)."""
-        if kind not in MODELS or device_id in self._announced:
+        if kind not in BY_NAME or device_id in self._announced:
             return
         self._announced.add(device_id)
         for topic, body in self.configs(device_id, kind).items():

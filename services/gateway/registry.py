@@ -2,7 +2,7 @@
 
 Without a registry the gateway runs in trusted-LAN mode: any well-formed id is
 accepted, as the original firmware expects, and a device's kind comes from its id's first three
-characters (``wch``, ``img``, ``cab``).
+characters (``services/common/devices.py``).
 """
 
 import hashlib
@@ -12,16 +12,9 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from services.common.devices import KIND_NAMES, kind_of
 from services.common.errors import ConfigError
 from services.common.protocol import ProtocolError, validate_id
-
-KINDS = ("watch", "camera", "cabinet")
-KIND_BY_PREFIX = {"wch": "watch", "img": "camera", "cab": "cabinet"}
-COMMANDS_BY_KIND = {
-    "watch": frozenset({"bpm"}),
-    "camera": frozenset({"img"}),
-    "cabinet": frozenset({"lof", "lon", "inv"}),
-}
 
 
 class DeviceRefused(Exception):
@@ -41,10 +34,6 @@ class DeviceEntry:
     device_id: str
     kind: str
     token_sha256: str | None
-
-
-def kind_from_id(device_id: str) -> str | None:
-    return KIND_BY_PREFIX.get(device_id[:3])
 
 
 class Registry:
@@ -73,9 +62,9 @@ class Registry:
                 validate_id(device_id.encode())
             except ProtocolError as exc:
                 raise ConfigError(f"{path}: bad device id {device_id!r}: {exc.reason}") from exc
-            kind = spec.get("kind") or kind_from_id(device_id)
-            if kind not in KINDS:
-                raise ConfigError(f"{path}: device {device_id} needs kind = one of {KINDS}")
+            kind = spec.get("kind") or kind_of(device_id)
+            if kind not in KIND_NAMES:
+                raise ConfigError(f"{path}: device {device_id} needs kind = one of {KIND_NAMES}")
             digest = spec.get("token_sha256")
             if digest is not None and len(digest) != 64:
                 raise ConfigError(f"{path}: device {device_id} token_sha256 is not a SHA-256 hex")
@@ -85,7 +74,7 @@ class Registry:
     def check(self, device_id: str, token: str | None) -> str | None:
         """Return the device's kind, or raise ``DeviceRefused``."""
         if self._entries is None:
-            return kind_from_id(device_id)
+            return kind_of(device_id)
         entry = self._entries.get(device_id)
         if entry is None:
             raise DeviceRefused("unknown device id")

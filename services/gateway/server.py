@@ -6,6 +6,7 @@ import socket
 from collections import Counter, deque
 
 from services.common import logs
+from services.common.devices import BY_NAME
 from services.common.protocol import (
     COMMANDS,
     BadReading,
@@ -20,7 +21,7 @@ from services.common.timeutil import MonotonicClock
 
 from .bridge import Bridge
 from .payloads import PayloadError, decode_image, decode_inventory, is_inventory
-from .registry import COMMANDS_BY_KIND, DeviceRefused, Registry
+from .registry import DeviceRefused, Registry
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -56,8 +57,8 @@ class Device:
 
     def enqueue(self, cmd: str) -> str | None:
         """Queue a command; return an error message if it cannot be queued."""
-        allowed = COMMANDS_BY_KIND.get(self.kind) if self.kind else None
-        if allowed is not None and cmd not in allowed:
+        known = BY_NAME.get(self.kind) if self.kind else None
+        if known is not None and cmd not in known.commands:
             return f"{cmd} is not a {self.kind} command"
         if len(self.commands) >= self.fleet.settings.cmd_queue:
             return "command queue full"

@@ -280,9 +280,9 @@ class Pipeline:
 
     def _announce(self, alert: Alert) -> None:
         if alert.kind == "service":
-            topic = f"{self.topics.root}/alerts/services/{alert.device}"
+            topic = self.topics.service_alert(alert.device)
         else:
-            topic = f"{self.topics.root}/alerts/devices/{alert.device}"
+            topic = self.topics.device_alert(alert.device)
         logs.event(
             log,
             logging.WARNING if alert.level != "cleared" else logging.INFO,

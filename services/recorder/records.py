@@ -18,6 +18,7 @@ from influxdb_client import Point, WritePrecision
 
 from services.common import logs
 from services.common.alerts import PARTIAL_NEWS2_LABEL, Alert, AlertTracker
+from services.common.devices import kind_of
 from services.common.quality import flag_reason
 from services.common.timeutil import now_ms, parse_rfc3339
 from services.common.topics import OFFLINE, ONLINE, Topics
@@ -26,7 +27,6 @@ log = logging.getLogger(__name__)
 
 MAX_PATIENT_LEN = 64
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-KINDS = {"wch": "watch", "img": "camera", "cab": "cabinet"}
 
 
 class Dropped(ValueError):
@@ -42,7 +42,7 @@ class Outcome:
 
 
 def device_kind(device: str) -> str:
-    return KINDS.get(device[:3], "unknown")
+    return kind_of(device) or "unknown"
 
 
 def alert_line(alert: Alert) -> str:
@@ -75,7 +75,7 @@ class Translator:
 
     def translate(self, topic: str, payload: bytes, retain: bool, dup: bool) -> Outcome:
         """Raise Dropped for input that can never be stored."""
-        if topic.startswith(f"{self.topics.root}/services/"):
+        if topic.startswith(self.topics.services):
             parts = topic.split("/")
             if len(parts) == 4 and parts[3] == "status":
                 return self._availability(

@@ -11,14 +11,12 @@ import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
-from services.common.quality import UNITS
+from services.common.metrics import BP_PANEL, BY_KEY, LOINC, UCUM, Metric
 from services.common.timeutil import rfc3339_ms
 
 from .errors import BadRequest
 from .model import Patient
 
-LOINC = "http://loinc.org"
-UCUM = "http://unitsofmeasure.org"
 CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 ABSENT = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
 PATIENT_SYSTEM = "urn:smartcab:patient"
@@ -28,25 +26,20 @@ NAMESPACE = uuid.UUID("2f9c6f0e-6a55-4b8e-9d6b-6f1f3f0c5a11")
 # Systolic and diastolic of one measurement reach the gateway a few ms apart.
 BP_PAIR_MS = 5000
 
-# metric -> (LOINC codings, UCUM code, unit text, R4 vital-signs profile)
-CODES: dict[str, tuple[tuple[tuple[str, str], ...], str, str, str]] = {
-    "heart_rate": ((("8867-4", "Heart rate"),), "/min", "beats/minute", "heartrate"),
-    "temperature": ((("8310-5", "Body temperature"),), "Cel", "°C", "bodytemp"),
-    "spo2": (
-        (
-            ("59408-5", "Oxygen saturation in Arterial blood by Pulse oximetry"),
-            ("2708-6", "Oxygen saturation in Arterial blood"),
-        ),
-        "%",
-        "%",
-        "oxygensat",
-    ),
-    "bp_systolic": ((("8480-6", "Systolic blood pressure"),), "mm[Hg]", "mmHg", "bp"),
-    "bp_diastolic": ((("8462-4", "Diastolic blood pressure"),), "mm[Hg]", "mmHg", "bp"),
-}
-BP_PANEL = ("85354-9", "Blood pressure panel with all children optional")
 FLAGGED_MODES = ("mark", "exclude")
-CSV_HEADER = ["time", "patient", "device", "metric", "value", "unit", "loinc", "flagged", "reason"]
+CSV_HEADER = [
+    "time",
+    "patient",
+    "device",
+    "metric",
+    "value",
+    "unit",
+    "loinc",
+    "flagged",
+    "reason",
+    "label",
+    "normal_range",
+]
 
 
 def to_csv(readings: Iterable[Mapping], patient: str) -> bytes:
@@ -55,35 +48,50 @@ def to_csv(readings: Iterable[Mapping], patient: str) -> bytes:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_HEADER)
     for r in readings:
-        metric = r["metric"]
-        codes = CODES.get(metric)
+        known = BY_KEY.get(r["metric"])
         writer.writerow(
             [
                 rfc3339_ms(int(r["time"])),
                 r.get("patient") or patient,
                 r["device"],
-                metric,
+                r["metric"],
                 f"{r['value']:g}",
-                UNITS.get(metric, ""),
-                codes[0][0][0] if codes else "",
+                known.unit if known else "",
+                known.loinc[0][0] if known else "",
                 "yes" if r.get("flagged") else "no",
                 r.get("reason") or "",
+                known.label if known else "",
+                known.range_text if known else "",
             ]
         )
     return out.getvalue().encode("utf-8")
 
 
-def _coding(metric: str) -> dict:
-    codings, _, _, _ = CODES[metric]
+def _coding(metric: Metric) -> dict:
     return {
-        "coding": [{"system": LOINC, "code": c, "display": d} for c, d in codings],
-        "text": codings[0][1],
+        "coding": [{"system": LOINC, "code": c, "display": d} for c, d in metric.loinc],
+        "text": metric.label,
     }
 
 
-def _quantity(metric: str, value: float) -> dict:
-    _, code, unit, _ = CODES[metric]
-    return {"value": round(float(value), 3), "unit": unit, "system": UCUM, "code": code}
+def _quantity(metric: Metric, value: float) -> dict:
+    return {
+        "value": round(float(value), 3),
+        "unit": metric.unit,
+        "system": UCUM,
+        "code": metric.ucum,
+    }
+
+
+def _reference_range(metric: Metric) -> list[dict]:
+    """The usual adult range the dashboard and the PDF report show."""
+    return [
+        {
+            "low": _quantity(metric, metric.low),
+            "high": _quantity(metric, metric.high),
+            "text": f"usual adult range {metric.range_text} {metric.unit}",
+        }
+    ]
 
 
 def _absent(reading: Mapping) -> dict:
@@ -103,7 +111,9 @@ def _value(target: dict, reading: Mapping | None) -> None:
     elif reading.get("flagged"):
         target["dataAbsentReason"] = _absent(reading)
     else:
-        target["valueQuantity"] = _quantity(reading["metric"], reading["value"])
+        metric = BY_KEY[reading["metric"]]
+        target["valueQuantity"] = _quantity(metric, reading["value"])
+        target["referenceRange"] = _reference_range(metric)
 
 
 def _observation(
@@ -174,13 +184,14 @@ def fhir_bundle(
     ]
     pressures = []
     for r in readings:
-        if r["metric"] not in CODES or (flagged == "exclude" and r.get("flagged")):
+        if r["metric"] not in BY_KEY or (flagged == "exclude" and r.get("flagged")):
             continue
         if r["metric"].startswith("bp_"):
             pressures.append(r)
             continue
         key = f"{patient.username}/{r['device']}/{r['metric']}/{int(r['time'])}"
-        url, obs = _observation(patient_url, CODES[r["metric"]][3], _coding(r["metric"]), r, key)
+        metric = BY_KEY[r["metric"]]
+        url, obs = _observation(patient_url, metric.fhir_profile, _coding(metric), r, key)
         _value(obs, r)
         entries.append({"fullUrl": url, "resource": obs})
     for systolic, diastolic in _pair_pressures(pressures):
@@ -193,7 +204,7 @@ def fhir_bundle(
         url, obs = _observation(patient_url, "bp", code, first, key)
         obs["component"] = []
         for metric, reading in (("bp_systolic", systolic), ("bp_diastolic", diastolic)):
-            component = {"code": _coding(metric)}
+            component = {"code": _coding(BY_KEY[metric])}
             _value(component, reading)
             obs["component"].append(component)
         entries.append({"fullUrl": url, "resource": obs})

@@ -8,14 +8,12 @@ looked for.
 from dataclasses import dataclass, field
 from datetime import datetime
 
-# metric -> (label, unit, normal low, normal high). "Normal" is a usual adult resting
-# range for reading the chart, not a diagnosis; docs/reports.md gives the sources.
+from services.common.metrics import METRICS, range_flag
+
+# metric -> (label, unit, normal low, normal high), read from services/common/metrics.py.
+# "Normal" is a usual adult resting range for reading the chart, not a diagnosis.
 VITALS: dict[str, tuple[str, str, float, float]] = {
-    "heart_rate": ("Heart rate", "bpm", 60.0, 100.0),
-    "temperature": ("Body temperature", "°C", 36.1, 37.8),
-    "spo2": ("Blood oxygen (SpO2)", "%", 95.0, 100.0),
-    "bp_systolic": ("Blood pressure, systolic", "mmHg", 90.0, 129.0),
-    "bp_diastolic": ("Blood pressure, diastolic", "mmHg", 60.0, 84.0),
+    m.key: (m.label, m.unit, m.low, m.high) for m in METRICS
 }
 
 
@@ -100,13 +98,9 @@ class BloodTest:
 
     @property
     def flag(self) -> str:
-        if self.ref_low is not None and self.value < self.ref_low:
-            return "low"
-        if self.ref_high is not None and self.value > self.ref_high:
-            return "high"
         if self.ref_low is None and self.ref_high is None:
             return "no range"
-        return "normal"
+        return range_flag(self.value, self.ref_low, self.ref_high) or "normal"
 
 
 @dataclass(frozen=True)

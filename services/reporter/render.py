@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo
 from fpdf import FPDF
 from fpdf.enums import MethodReturnValue, XPos, YPos
 
+from services.common.metrics import BY_KEY, GROUP_BY_KEY, range_text
+
 from . import charts
 from .model import VITALS, Report
 from .settings import Settings
@@ -29,23 +31,20 @@ GRID_PAD_X, GRID_PAD_Y = 1.5, 0.8  # table cell padding, mm
 # at \n and \f, and drops \r and soft hyphens, which cell() and text() would print
 LINE_CONTROL = frozenset("\n\r\f\u00ad")
 
-# chart title -> [(metric, line colour, band colour)]
-CHARTS = {
-    "Heart rate": [("heart_rate", (200, 55, 70), (246, 214, 218))],
-    "Body temperature": [("temperature", (230, 120, 20), (250, 226, 200))],
-    "Blood oxygen (SpO2)": [("spo2", (30, 100, 190), (208, 224, 246))],
-    "Blood pressure": [
-        ("bp_systolic", (110, 60, 170), (226, 214, 242)),
-        ("bp_diastolic", (22, 120, 110), (204, 234, 229)),
-    ],
+# The report's chart order, by dashboard group (services/common/metrics.py), with each
+# metric's line colour and the lighter colour of its band.
+COLORS = {
+    "heart_rate": ((200, 55, 70), (246, 214, 218)),
+    "temperature": ((230, 120, 20), (250, 226, 200)),
+    "spo2": ((30, 100, 190), (208, 224, 246)),
+    "bp_systolic": ((110, 60, 170), (226, 214, 242)),
+    "bp_diastolic": ((22, 120, 110), (204, 234, 229)),
 }
-DECIMALS = {"temperature": 1}
+CHART_ORDER = ("heart_rate", "temperature", "spo2", "bp")
 
 
 def number(metric: str, value: float | None) -> str:
-    if value is None:
-        return "–"
-    return f"{value:.{DECIMALS.get(metric, 0)}f}"
+    return BY_KEY[metric].format(value)
 
 
 @dataclass(frozen=True)
@@ -323,7 +322,7 @@ def vitals_section(pdf: ReportPDF, report: Report) -> None:
                 number(v.metric, v.minimum),
                 "–" if v.mean is None else f"{v.mean:.1f}",
                 number(v.metric, v.maximum),
-                f"{low:g}–{high:g}",
+                range_text(low, high),
                 "–" if share is None else f"{share * 100:.0f} %",
                 str(v.flagged),
             ]
@@ -342,8 +341,10 @@ def vitals_section(pdf: ReportPDF, report: Report) -> None:
         size=7.5,
         color=MUTED,
     )
-    for title, parts in CHARTS.items():
-        chart_block(pdf, title, parts, report)
+    for key in CHART_ORDER:
+        group = GROUP_BY_KEY[key]
+        parts = [(m.key, *COLORS[m.key]) for m in group.metrics]
+        chart_block(pdf, group.title, parts, report)
 
 
 def chart_block(pdf: ReportPDF, title: str, parts, report: Report) -> None:
@@ -462,7 +463,7 @@ def record_sections(pdf: ReportPDF, report: Report) -> None:
                     t.test,
                     f"{t.value:g}",
                     t.unit,
-                    ref_range(t.ref_low, t.ref_high),
+                    range_text(t.ref_low, t.ref_high),
                     t.flag,
                     pdf.when(t.taken_ms, "%d %b %Y"),
                 ]
@@ -536,16 +537,6 @@ def habits_section(pdf: ReportPDF, report: Report) -> None:
         align=["LEFT"] + ["RIGHT"] * (len(items) + 1),
         emphasis=[False] * (len(rows) - 1) + [True],
     )
-
-
-def ref_range(low: float | None, high: float | None) -> str:
-    if low is not None and high is not None:
-        return f"{low:g}–{high:g}"
-    if low is not None:
-        return f"≥ {low:g}"
-    if high is not None:
-        return f"≤ {high:g}"
-    return "–"
 
 
 def render(settings: Settings, report: Report) -> bytes:

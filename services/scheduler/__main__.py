@@ -43,9 +43,7 @@ def ask_watches(ctx: JobContext) -> None:
         logs.event(log, logging.INFO, "scheduler.tick_skipped", job="bpm", reason="broker away")
         return
     now = ctx.now()
-    for device in sorted(ctx.fleet.status):
-        if not device.startswith("wch"):
-            continue
+    for device in ctx.fleet.of_kind("watch"):
         reason = ctx.fleet.bpm_skip_reason(
             device, now, ctx.settings.bpm_interval, ctx.settings.answer_window
         )

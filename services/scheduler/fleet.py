@@ -6,9 +6,8 @@ scheduler's event loop, and times are that loop's monotonic clock.
 
 from dataclasses import dataclass, field
 
-from services.common.topics import ONLINE, Topics
-
-KIND_PREFIX = {"watch": "wch", "camera": "img", "cabinet": "cab"}
+from services.common.devices import Availability, kind_of
+from services.common.topics import Topics
 
 
 @dataclass
@@ -16,32 +15,34 @@ class Fleet:
     """Device availability (docs/topics.md), plus the "reported lately" rule."""
 
     topics: Topics
-    gateway_online: bool = False
-    status: dict[str, str] = field(default_factory=dict)
+    availability: Availability = field(default_factory=Availability)
     last_request: dict[str, float] = field(default_factory=dict)
     last_reading: dict[str, float] = field(default_factory=dict)
 
     def on_message(self, topic: str, payload: bytes, now: float) -> None:
         """Update from a status or vitals message received at ``now``."""
         if topic == self.topics.service_status("gateway"):
-            self.gateway_online = payload == ONLINE.encode()
+            self.availability.set_gateway(payload.decode("utf-8", "replace"))
             return
         parsed = self.topics.parse_device(topic)
         if parsed is None:
             return
         device, rest = parsed
         if rest == ("status",):
-            self.status[device] = payload.decode("utf-8", "replace")
+            self.availability.set_device(device, payload.decode("utf-8", "replace"))
         elif rest[:1] == ("vitals",):
             self.last_reading[device] = now
 
     def online(self, device: str) -> bool:
         """Online iff the device says so AND the gateway that said it is still online."""
-        return self.gateway_online and self.status.get(device) == ONLINE
+        return self.availability.online(device)
+
+    def of_kind(self, kind: str) -> list[str]:
+        """Every device of ``kind`` that has said online or offline, online or not."""
+        return sorted(d for d in self.availability.devices if kind_of(d) == kind)
 
     def online_of_kind(self, kind: str) -> list[str]:
-        prefix = KIND_PREFIX[kind]
-        return sorted(d for d in self.status if d.startswith(prefix) and self.online(d))
+        return self.availability.online_of_kind(kind)
 
     def bpm_skip_reason(
         self, device: str, now: float, interval: float, answer_window: float

@@ -61,7 +61,7 @@ def ask_weekly_reports(ctx: JobContext) -> None:
         logs.event(log, logging.INFO, "scheduler.tick_skipped", job="weekly_reports")
         return
     week = previous_week()
-    topic = f"{ctx.settings.mqtt.topic_root}/reports/jobs/weekly"
+    topic = ctx.client.topics.report_weekly
     try:
         ctx.client.publish(topic, json.dumps({"week": week}), qos=1)
     except MqttError as exc:

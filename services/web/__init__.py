@@ -38,7 +38,7 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
 
     _register(app)
-    from . import history, mailer
+    from . import data, history, mailer
     from .gallery import Gallery
 
     app.extensions["smartcab.gallery"] = Gallery(settings.gallery_dir, settings.gallery_keep)
@@ -48,6 +48,7 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     )
     app.jinja_env.filters["when"] = _when
     app.jinja_env.filters["day"] = _day
+    app.jinja_env.globals["metric_table"] = data.METRIC_TABLE
     return app
 
 

@@ -9,19 +9,25 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from services.common import metrics
+from services.common.metrics import GROUP_BY_KEY, GROUPS, Group
 from services.common.quality import flag_reason
 
 from .errors import ValidationError
 
-METRICS = ("temperature", "spo2", "bp_systolic", "bp_diastolic", "heart_rate")
+METRICS = tuple(m.key for g in GROUPS for m in g.metrics)
 
-# The vitals page's checkboxes: blood pressure draws both systolic and diastolic.
-CHART_METRICS = (
-    ("temperature", "Temperature", ("temperature",)),
-    ("bp", "Blood Pressure", ("bp_systolic", "bp_diastolic")),
-    ("spo2", "Blood oxygen", ("spo2",)),
-    ("heart_rate", "Heart Rate", ("heart_rate",)),
+# The vitals page's checkboxes, in their order: blood pressure draws both systolic and diastolic.
+CHART_METRICS = tuple(
+    (g.key, g.title, tuple(m.key for m in g.metrics))
+    for g in (GROUP_BY_KEY[k] for k in ("temperature", "bp", "spo2", "heart_rate"))
 )
+
+# What the browser's script needs to label, unit and round a metric, as the pages do.
+METRIC_TABLE = {
+    m.key: {"label": m.label, "short": m.short, "unit": m.unit, "decimals": m.decimals}
+    for m in metrics.METRICS
+}
 
 # Hand entry accepts only what a home cuff or oximeter measures, within these bounds.
 MANUAL_LIMITS = {"bp_systolic": (60, 260), "bp_diastolic": (30, 160), "spo2": (70, 100)}
@@ -40,62 +46,36 @@ class Card:
     reason: str | None
     metrics: tuple[str, ...]
     about: str
-
-
-def _fmt(metric: str, value: float) -> str:
-    return f"{value:.1f}" if metric == "temperature" else f"{value:.0f}"
-
-
-BP_METRICS = ("bp_systolic", "bp_diastolic")
-ABOUT = {
-    "temperature": "Normal body temperature is about 36.1 to 37.2 °C.",
-    "spo2": "Healthy blood oxygen saturation is usually 95 % or more.",
-    "bp": "Below 120/80 mmHg is considered normal.",
-    "heart_rate": "A resting heart rate of 60 to 100 beats per minute is typical for adults.",
-}
+    ranges: tuple[tuple[str, str, str], ...]  # (label, usual range, unit) per metric
 
 
 def cards(latest: Mapping[str, dict]) -> list[Card]:
     """The four cards in their fixed order, from ``latest`` (metric -> reading)."""
+    return [_card(group, latest) for group in GROUPS]
 
-    def one(metric: str, title: str, unit: str) -> Card:
-        r = latest.get(metric)
-        value = _fmt(metric, r["value"]) if r else "--"
-        return Card(
-            metric,
-            title,
-            unit,
-            value,
-            r and r["ts"],
-            bool(r and r["flagged"]),
-            r and r.get("reason"),
-            (metric,),
-            ABOUT[metric],
-        )
 
-    sys_r, dia_r = latest.get("bp_systolic"), latest.get("bp_diastolic")
-    readings = [r for r in (sys_r, dia_r) if r]
+def _card(group: Group, latest: Mapping[str, dict]) -> Card:
+    # Blood pressure's card shows "sys/dia" and follows the systolic reading's time.
+    readings = [latest.get(m.key) for m in group.metrics]
+    first = readings[0]
     value = "--"
-    if sys_r:
-        value = _fmt("bp_systolic", sys_r["value"])
-        value += "/" + _fmt("bp_diastolic", dia_r["value"]) if dia_r else ""
-    bp = Card(
-        "bp",
-        "Blood Pressure",
-        "mmHg",
+    if first:
+        value = "/".join(
+            m.format(r["value"]) for m, r in zip(group.metrics, readings, strict=True) if r
+        )
+    present = [r for r in readings if r]
+    return Card(
+        group.key,
+        group.title,
+        group.unit,
         value,
-        sys_r and sys_r["ts"],
-        any(r["flagged"] for r in readings),
-        next((r.get("reason") for r in readings if r.get("reason")), None),
-        BP_METRICS,
-        ABOUT["bp"],
+        first and first["ts"],
+        any(r["flagged"] for r in present),
+        next((r.get("reason") for r in present if r.get("reason")), None),
+        tuple(m.key for m in group.metrics),
+        group.about,
+        tuple((m.label, m.range_text, m.unit) for m in group.metrics),
     )
-    return [
-        one("temperature", "Body Temperature", "°C"),
-        one("spo2", "Blood Oxygen level", "%"),
-        bp,
-        one("heart_rate", "Heart Rate", "bpm"),
-    ]
 
 
 def latest_json(latest: Mapping[str, dict]) -> dict:

@@ -4,13 +4,15 @@ import re
 import sqlite3
 import time
 
+from services.common.devices import KINDS, kind_of, normalise_id
+
 from .errors import ValidationError
 
 DEVICE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 def check_id(device_id: str) -> str:
-    device_id = device_id.strip()
+    device_id = normalise_id(device_id)
     if not DEVICE_RE.match(device_id):
         raise ValidationError("A device id is 1 to 64 letters, digits, '.', '_' or '-'.")
     return device_id
@@ -41,14 +43,9 @@ def assignments(conn: sqlite3.Connection) -> list[tuple[str, str | None]]:
     return [(r["device_id"], r["username"]) for r in rows]
 
 
-# The firmware's ids: ``cab`` the cabinet, ``img`` the camera, ``wch`` the watch; longer ids
-# (``cab-02``) keep the prefix.
-KINDS = (("cab", "cabinet"), ("img", "camera"), ("wch", "watch"))  # as the gateway's registry
-COMMANDS = {"cabinet": ("lon", "lof", "inv"), "camera": ("img",), "watch": ("bpm",)}
+# The kinds, their commands and the id rule live in services/common/devices.py.
+COMMANDS = {k.name: k.commands for k in KINDS}
 
 
 def kind(device_id: str) -> str:
-    for prefix, name in KINDS:
-        if device_id.lower().startswith(prefix):
-            return name
-    return "unknown"
+    return kind_of(device_id) or "unknown"

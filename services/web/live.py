@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 import paho.mqtt.client as mqtt
 
 from services.common import logs
+from services.common.devices import Availability
 from services.common.errors import MqttError
 from services.common.mqtt import MqttClient
-from services.common.protocol import METRIC_UNITS
 from services.common.quality import flag_reason
 from services.common.settings import MqttSettings
 from services.common.timeutil import now_ms, rfc3339_ms
-from services.common.topics import OFFLINE, ONLINE, Topics
+from services.common.topics import Topics, vitals_body
 
 from .errors import WebError
 
@@ -95,8 +95,7 @@ class Hub:
         self._listeners: set[Listener] = set()
         self._opened = 0
         self._patients: dict[str, str] = {}
-        self._device_state: dict[str, str] = {}
-        self._gateway = OFFLINE
+        self._availability = Availability()
         self._inventory: dict[str, dict] = {}
         self._waiters: dict[str, list[CommandWaiter]] = {}
         self._reports: dict[str, dict] = {}
@@ -109,15 +108,15 @@ class Hub:
             subscriptions=[
                 (t.vitals("+", "+"), 1),
                 (t.device_status("+"), 1),
-                (t.device("+", "patient"), 1),
+                (t.patient("+"), 1),
                 (t.service_status("gateway"), 1),
-                (f"{t.root}/alerts/devices/+", 1),
+                (t.device_alert("+"), 1),
                 (t.inventory("+"), 1),
                 (t.image("+"), 1),
                 (t.cmd_result("+"), 1),
-                (f"{t.root}/reports/progress/+", 1),
-                (f"{t.root}/reports/results/+", 1),
-                (f"{t.root}/reports/audit", 1),
+                (t.report_progress("+"), 1),
+                (t.report_result("+"), 1),
+                (t.report_audit, 1),
             ],
             on_message=self._on_message,
             on_connected=self._republish_assignments,
@@ -183,16 +182,8 @@ class Hub:
     def device_states(self, devices: Iterable[str]) -> dict[str, str]:
         """``online``, ``offline`` or ``unknown`` per device, by the availability rule."""
         with self._lock:
-            gateway = self._gateway
-            states = dict(self._device_state)
-        out = {}
-        for device in devices:
-            state = states.get(device)
-            if state is None:
-                out[device] = "unknown"
-            else:
-                out[device] = ONLINE if state == ONLINE and gateway == ONLINE else OFFLINE
-        return out
+            seen = self._availability
+            return {d: seen.state(d) if d in seen.devices else "unknown" for d in devices}
 
     # publishing ------------------------------------------------------------------
 
@@ -202,7 +193,7 @@ class Hub:
 
     def assign(self, device: str, patient: str | None) -> None:
         """Tell the recorder (retained) which patient a device's readings belong to."""
-        self.client.publish(self.topics.device(device, "patient"), patient or "", retain=True)
+        self.client.publish(self.topics.patient(device), patient or "", retain=True)
 
     def publish_manual(self, username: str, metric: str, value: float, ts_ms: int) -> dict:
         """A hand-entered reading, as the gateway would have published it.
@@ -213,13 +204,7 @@ class Hub:
         self._require_broker()
         device = manual_device(username)
         self.assign(device, username)  # QoS 1 from one client keeps this ahead of the reading
-        body = {
-            "device": device,
-            "metric": metric,
-            "value": value,
-            "unit": METRIC_UNITS[metric],  # the units the gateway's readings carry
-            "ts": rfc3339_ms(ts_ms),
-        }
+        body = vitals_body(device, metric, value, ts_ms)  # as the gateway builds it
         self.client.publish(self.topics.vitals(device, metric), json.dumps(body))
         return body
 
@@ -237,10 +222,10 @@ class Hub:
         if topic == self.topics.service_status("gateway"):
             self._set_gateway(message.payload.decode("ascii", "replace").strip())
             return
-        if topic.startswith(f"{self.topics.root}/alerts/"):
+        if topic.startswith(self.topics.alerts):
             self._alert(message.payload)
             return
-        if topic.startswith(f"{self.topics.root}/reports/"):
+        if topic.startswith(self.topics.reports):
             self._report(topic, message.payload)
             return
         parsed = self.topics.parse_device(topic)
@@ -288,18 +273,16 @@ class Hub:
         self._fan_out(self.patient_of(device), "reading", data)
 
     def _set_device(self, device: str, state: str) -> None:
-        if state not in (ONLINE, OFFLINE):
-            return
         with self._lock:
-            self._device_state[device] = state
+            if not self._availability.set_device(device, state):
+                return
         shown = self.device_states([device])[device]
         self._fan_out(self.patient_of(device), "status", {"device": device, "state": shown})
 
     def _set_gateway(self, state: str) -> None:
-        if state not in (ONLINE, OFFLINE):
-            return
         with self._lock:
-            self._gateway = state
+            if not self._availability.set_gateway(state):
+                return
             by_patient: dict[str, list[str]] = {}
             for device, patient in self._patients.items():
                 by_patient.setdefault(patient, []).append(device)
@@ -401,7 +384,7 @@ class Hub:
             # Followed in memory only while fresh; the reporter's stored result answers later.
             while len(self._reports) > REPORTS_FOLLOWED:
                 self._reports.pop(next(iter(self._reports)))
-        self.client.publish(f"{self.topics.root}/reports/requests", json.dumps(body))
+        self.client.publish(self.topics.report_requests, json.dumps(body))
 
     def report_state(self, report_id: str) -> dict | None:
         with self._lock:

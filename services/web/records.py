@@ -5,6 +5,9 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+from services.common import metrics
+from services.common.metrics import range_flag
+
 from .errors import ValidationError
 
 
@@ -17,6 +20,10 @@ class TestKind:
     unit: str
     low: float | None
     high: float | None
+
+    @property
+    def range_text(self) -> str:
+        return metrics.range_text(self.low, self.high)
 
 
 # The standard blood-test panel. Ranges are common adult reference intervals (orientation only);
@@ -57,21 +64,11 @@ MAX_TEXT = 4000
 
 def flag(value: float, low: float | None, high: float | None) -> str | None:
     """``low``, ``high`` or None when the value is inside its reference range."""
-    if low is not None and value < low:
-        return "low"
-    if high is not None and value > high:
-        return "high"
-    return None
+    return range_flag(value, low, high)
 
 
 def range_text(low: float | None, high: float | None) -> str:
-    if low is not None and high is not None:
-        return f"{low:g}–{high:g}"
-    if low is not None:
-        return f"≥ {low:g}"
-    if high is not None:
-        return f"< {high:g}"
-    return "–"
+    return metrics.range_text(low, high)
 
 
 def _day(text: str) -> int:

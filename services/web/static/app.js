@@ -4,16 +4,17 @@
 (function () {
   const main = document.querySelector("main[data-patient]");
   const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-  const LABELS = { temperature: "Temperature", spo2: "Blood oxygen", bp_systolic: "Systolic",
-    bp_diastolic: "Diastolic", heart_rate: "Heart rate" };
-  const UNITS = { temperature: "°C", spo2: "%", bp_systolic: "mmHg", bp_diastolic: "mmHg", heart_rate: "bpm" };
+  // Labels, units and decimals come from the server's metric table (services/common/metrics.py).
+  const TABLE = JSON.parse(document.querySelector("main").dataset.metricTable || "{}");
+  const pick = (field) => Object.fromEntries(Object.entries(TABLE).map(([k, m]) => [k, m[field]]));
+  const LABELS = pick("label"), SHORT = pick("short"), UNITS = pick("unit");
   const pad = (n) => String(n).padStart(2, "0");
 
   function when(ms) {
     const d = new Date(ms);
     return `${pad(d.getDate())} ${MONTHS[d.getMonth()]} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
   }
-  function fmt(metric, v) { return metric === "temperature" ? v.toFixed(1) : v.toFixed(0); }
+  function fmt(metric, v) { return v.toFixed((TABLE[metric] || {}).decimals || 0); }
   function el(tag, attrs, text) {
     const node = document.createElement(tag);
     for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
@@ -238,7 +239,7 @@
         const lg = svg("g", { class: `legend s-${k}` });
         lg.append(svg("rect", { x: lx, y: top - 18, width: 10, height: 10, rx: 2 }));
         const lt = svg("text", { x: lx + 14, y: top - 9, stroke: "none" });
-        lt.textContent = `${LABELS[k]} (${UNITS[k]})${avg !== null ? ` · average ${fmt(k, avg)}` : ""}`;
+        lt.textContent = `${SHORT[k]} (${UNITS[k]})${avg !== null ? ` · average ${fmt(k, avg)}` : ""}`;
         lg.append(lt); root.append(lg);
         lx += 40 + lt.textContent.length * 6.6;
       }
