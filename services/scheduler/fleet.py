@@ -6,6 +6,7 @@ scheduler's event loop, and times are that loop's monotonic clock.
 
 from dataclasses import dataclass, field
 
+from services.common.router import Router
 from services.common.topics import ONLINE, Topics
 
 KIND_PREFIX = {"watch": "wch", "camera": "img", "cabinet": "cab"}
@@ -21,19 +22,29 @@ class Fleet:
     last_request: dict[str, float] = field(default_factory=dict)
     last_reading: dict[str, float] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        t = self.topics
+        self.router = Router()
+        self.router.add(t.all_device_status, self._device_status)
+        self.router.add(t.service_status("gateway"), self._gateway_status)
+        # Only the time of a reading matters: losing one now and then costs nothing.
+        self.router.add(t.vitals("+", "+"), self._reading, qos=0)
+
+    def subscriptions(self) -> list[tuple[str, int]]:
+        return self.router.subscriptions()
+
     def on_message(self, topic: str, payload: bytes, now: float) -> None:
         """Update from a status or vitals message received at ``now``."""
-        if topic == self.topics.service_status("gateway"):
-            self.gateway_online = payload == ONLINE.encode()
-            return
-        parsed = self.topics.parse_device(topic)
-        if parsed is None:
-            return
-        device, rest = parsed
-        if rest == ("status",):
-            self.status[device] = payload.decode("utf-8", "replace")
-        elif rest[:1] == ("vitals",):
-            self.last_reading[device] = now
+        self.router.dispatch(topic, payload, now)
+
+    def _gateway_status(self, payload: bytes, now: float) -> None:
+        self.gateway_online = payload == ONLINE.encode()
+
+    def _device_status(self, device: str, payload: bytes, now: float) -> None:
+        self.status[device] = payload.decode("utf-8", "replace")
+
+    def _reading(self, device: str, metric: str, payload: bytes, now: float) -> None:
+        self.last_reading[device] = now
 
     def online(self, device: str) -> bool:
         """Online iff the device says so AND the gateway that said it is still online."""
