@@ -3,6 +3,8 @@
 * availability: ``<root>/services/<name>/status`` is ``online`` (retained) on
   every connect and ``offline`` by last will or clean stop;
 * subscriptions are made in ``on_connect``, so a reconnect restores them;
+* messages go to the handler of the first matching route of the client's
+  ``Router`` (``services/common/router.py``), whose filters are subscribed too;
 * every publish result is checked; QoS 1 messages published while the broker is
   away wait in paho's bounded queue and go out in order on reconnect.
 """
@@ -19,6 +21,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from . import logs
 from .errors import MqttError, PublishQueueFull
+from .router import Handler, Router
 from .settings import MqttSettings
 from .topics import OFFLINE, ONLINE, Topics
 
@@ -38,6 +41,7 @@ class MqttClient:
         client_id: str = "",
         clean_session: bool = True,
         subscriptions: Iterable[tuple[str, int]] = (),
+        router: Router | None = None,
         on_message: MessageHandler | None = None,
         on_connected: Callable[[], None] | None = None,
         queue_size: int = 0,
@@ -48,6 +52,9 @@ class MqttClient:
         self.service = service
         self.topics = Topics(settings.topic_root)
         self._subscriptions = list(subscriptions)
+        # Routes are called with the message on paho's thread; a service that handles
+        # messages elsewhere takes them all through ``on_message`` instead.
+        self.router = router or Router()
         self._on_message = on_message
         self._on_connected = on_connected
         self._connected = threading.Event()
@@ -126,6 +133,12 @@ class MqttClient:
         self._subscriptions.append((topic, qos))
         if self.connected:
             self._client.subscribe(topic, qos)
+
+    def route(self, topic_filter: str, handler: Handler, qos: int = 1) -> None:
+        """Subscribe to ``topic_filter`` and hand its messages to ``handler``."""
+        self.router.add(topic_filter, handler, qos)
+        if self.connected:
+            self._client.subscribe(topic_filter, qos)
 
     def stop(self, timeout: float = 3.0) -> None:
         """Say ``offline``, flush what can be flushed, and disconnect."""
@@ -227,7 +240,7 @@ class MqttClient:
         client.publish(self.status_topic, ONLINE, qos=1, retain=True)
         with self._publish_lock:  # its PUBACK is counted too, so count it as published
             self._published += 1
-        for topic, qos in self._subscriptions:
+        for topic, qos in self._subscriptions + self.router.subscriptions():
             client.subscribe(topic, qos)
         self._connected.set()
         if self._on_connected:
@@ -243,9 +256,10 @@ class MqttClient:
         self._acked += 1
 
     def _handle_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
-        if self._on_message is None:
-            return
         try:
-            self._on_message(message)
+            if self._on_message is not None:
+                self._on_message(message)
+            else:
+                self.router.dispatch(message.topic, message)
         except Exception:  # a bad message must not kill paho's network thread
             log.exception("event=mqtt.handler_failed topic=%s", message.topic)

@@ -33,12 +33,10 @@ async def serve(
     """Run until ``stop`` is set (or SIGTERM/SIGINT), then close everything cleanly."""
     loop = asyncio.get_running_loop()
     stop = stop or asyncio.Event()
-    bridge: Bridge
     client = MqttClient(
         settings.mqtt,
         "gateway",
         client_id=f"{settings.mqtt.topic_root}-gateway",
-        on_message=lambda message: bridge.handle_message(message),
         queue_size=settings.mqtt_queue,
     )
     bridge = Bridge(client, settings.mqtt_queue)

@@ -23,9 +23,9 @@ StaleHandler = Callable[[str], None]
 class Bridge:
     """Publishes what devices say; hands MQTT commands to the fleet.
 
-    Incoming messages are passed to the ``dispatch`` callable (the gateway gives
-    ``loop.call_soon``), so the fleet's state is only touched by the event loop's
-    own callbacks, never from inside paho's packet handling.
+    Incoming messages are routed (``MqttClient.route``) to the ``dispatch``
+    callable (the gateway gives ``loop.call_soon``), so the fleet's state is only
+    touched by the event loop's own callbacks, never from inside paho's packet handling.
     """
 
     def __init__(self, client: MqttClient, queue_size: int) -> None:
@@ -44,18 +44,14 @@ class Bridge:
     def attach(self, on_command: CommandHandler, on_stale: StaleHandler, dispatch) -> None:
         """Route commands and stale retained statuses to the fleet via ``dispatch``."""
         self._on_command, self._on_stale, self._dispatch = on_command, on_stale, dispatch
-        self.client.subscribe(self.topics.all_cmds, qos=1)
-        self.client.subscribe(self.topics.all_device_status, qos=1)
+        self.client.route(self.topics.all_cmds, self._command, qos=1)
+        self.client.route(self.topics.all_device_status, self._device_status, qos=1)
 
-    def handle_message(self, message: mqtt.MQTTMessage) -> None:
-        """Classify a message from paho and pass it to the loop."""
-        parsed = self.topics.parse_device(message.topic)
-        if parsed is None or self._dispatch is None:
-            return
-        device_id, rest = parsed
-        if rest == ("cmd",):
-            self._dispatch(self._on_command, device_id, bytes(message.payload))
-        elif rest == ("status",) and message.retain and message.payload == ONLINE.encode():
+    def _command(self, device_id: str, message: mqtt.MQTTMessage) -> None:
+        self._dispatch(self._on_command, device_id, bytes(message.payload))
+
+    def _device_status(self, device_id: str, message: mqtt.MQTTMessage) -> None:
+        if message.retain and message.payload == ONLINE.encode():
             # A retained "online" we did not just publish is left over from a
             # gateway that died; the fleet clears it unless the device is here.
             self._dispatch(self._on_stale, device_id)

@@ -23,19 +23,18 @@ log = logging.getLogger("services.recorder")
 SHARE_GROUP = "recorder"
 
 
-def subscriptions(settings: Settings) -> list[tuple[str, int]]:
-    """Data topics (shared between recorders with RECORDER_SHARED=1) and the assignments."""
-    topics = Topics(settings.mqtt.topic_root)
-    data = [
-        topics.vitals("+", "+"),
-        topics.inventory("+"),
-        topics.device_status("+"),
-        topics.service_status("+"),
-    ]
-    if settings.shared:
-        data = [f"$share/{SHARE_GROUP}/{t}" for t in data]
-    # Every recorder needs every patient assignment, so this one is never shared.
-    return [(t, 1) for t in data] + [(topics.device("+", "patient"), 1)]
+def subscriptions(settings: Settings, translator: Translator) -> list[tuple[str, int]]:
+    """The translator's topics, shared between recorders with RECORDER_SHARED=1.
+
+    Every recorder needs every patient assignment, so those are never shared.
+    """
+    assignments = translator.topics.device("+", "patient")
+    out = []
+    for topic, qos in translator.router.subscriptions():
+        if settings.shared and topic != assignments:
+            topic = f"$share/{SHARE_GROUP}/{topic}"
+        out.append((topic, qos))
+    return out
 
 
 def run(settings: Settings, stop: threading.Event) -> int:
@@ -81,7 +80,7 @@ def run(settings: Settings, stop: threading.Event) -> int:
             client_id=settings.client_id,
             clean_session=False,  # the broker keeps our messages while we are away
             manual_ack=True,
-            subscriptions=subscriptions(settings),
+            subscriptions=subscriptions(settings, translator),  # routed on the writer thread
             on_message=lambda message: pipeline.submit(message),
         )
         pipeline = Pipeline(

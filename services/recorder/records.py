@@ -12,6 +12,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 from influxdb_client import Point, WritePrecision
@@ -20,6 +21,7 @@ from services.common import logs
 from services.common.alerts import PARTIAL_NEWS2_LABEL, Alert, AlertTracker
 from services.common.devices import kind_of
 from services.common.quality import flag_reason
+from services.common.router import Router
 from services.common.timeutil import now_ms, parse_rfc3339
 from services.common.topics import OFFLINE, ONLINE, Topics
 
@@ -68,6 +70,7 @@ class Translator:
         self.topics = topics
         self.tracker = tracker
         self.state_file = state_file
+        self.router = self._routes()
         self.patients: dict[str, str] = {}
         self.availability: dict[str, str] = {}
         self._dirty = False
@@ -75,26 +78,24 @@ class Translator:
 
     def translate(self, topic: str, payload: bytes, retain: bool, dup: bool) -> Outcome:
         """Raise Dropped for input that can never be stored."""
-        if topic.startswith(self.topics.services):
-            parts = topic.split("/")
-            if len(parts) == 4 and parts[3] == "status":
-                return self._availability(
-                    "service_availability", "service", parts[2], payload, retain, dup
-                )
+        handler = self.router.route(topic)
+        if handler is None:
             raise Dropped(f"unexpected topic {topic}")
-        parsed = self.topics.parse_device(topic)
-        if parsed is None:
-            raise Dropped(f"unexpected topic {topic}")
-        device, rest = parsed
-        if len(rest) == 2 and rest[0] == "vitals":
-            return self._vitals(device, rest[1], payload)
-        if rest == ("inventory",):
-            return self._inventory(device, payload)
-        if rest == ("status",):
-            return self._availability("availability", "device", device, payload, retain, dup)
-        if rest == ("patient",):
-            return self._patient(device, payload)
-        raise Dropped(f"unexpected topic {topic}")
+        return handler(payload, retain, dup)
+
+    def _routes(self) -> Router:
+        """The topics recorded; each handler gets the topic's levels, then payload, retain, dup."""
+        t = self.topics
+        router = Router()
+        router.add(
+            t.vitals("+", "+"), lambda device, metric, p, *_: self._vitals(device, metric, p)
+        )
+        router.add(t.inventory("+"), lambda device, p, *_: self._inventory(device, p))
+        router.add(t.device_status("+"), partial(self._availability, "availability", "device"))
+        service = partial(self._availability, "service_availability", "service")
+        router.add(t.service_status("+"), service)
+        router.add(t.patient("+"), lambda device, p, *_: self._patient(device, p))
+        return router
 
     def _vitals(self, device: str, metric: str, payload: bytes) -> Outcome:
         body = _json_object(payload)

@@ -89,11 +89,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         settings.mqtt,
         "scheduler",
         client_id=f"{settings.mqtt.topic_root}-scheduler",
-        subscriptions=[
-            (topics.all_device_status, 1),
-            (topics.service_status("gateway"), 1),
-            (topics.vitals("+", "+"), 0),
-        ],
+        subscriptions=fleet.subscriptions(),  # routed by the fleet, on the loop
         on_message=on_message,
     )
     client.start()

@@ -7,6 +7,7 @@ scheduler's event loop, and times are that loop's monotonic clock.
 from dataclasses import dataclass, field
 
 from services.common.devices import Availability, kind_of
+from services.common.router import Router
 from services.common.topics import Topics
 
 
@@ -19,19 +20,29 @@ class Fleet:
     last_request: dict[str, float] = field(default_factory=dict)
     last_reading: dict[str, float] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        t = self.topics
+        self.router = Router()
+        self.router.add(t.all_device_status, self._device_status)
+        self.router.add(t.service_status("gateway"), self._gateway_status)
+        # Only the time of a reading matters: losing one now and then costs nothing.
+        self.router.add(t.vitals("+", "+"), self._reading, qos=0)
+
+    def subscriptions(self) -> list[tuple[str, int]]:
+        return self.router.subscriptions()
+
     def on_message(self, topic: str, payload: bytes, now: float) -> None:
         """Update from a status or vitals message received at ``now``."""
-        if topic == self.topics.service_status("gateway"):
-            self.availability.set_gateway(payload.decode("utf-8", "replace"))
-            return
-        parsed = self.topics.parse_device(topic)
-        if parsed is None:
-            return
-        device, rest = parsed
-        if rest == ("status",):
-            self.availability.set_device(device, payload.decode("utf-8", "replace"))
-        elif rest[:1] == ("vitals",):
-            self.last_reading[device] = now
+        self.router.dispatch(topic, payload, now)
+
+    def _gateway_status(self, payload: bytes, now: float) -> None:
+        self.availability.set_gateway(payload.decode("utf-8", "replace"))
+
+    def _device_status(self, device: str, payload: bytes, now: float) -> None:
+        self.availability.set_device(device, payload.decode("utf-8", "replace"))
+
+    def _reading(self, device: str, metric: str, payload: bytes, now: float) -> None:
+        self.last_reading[device] = now
 
     def online(self, device: str) -> bool:
         """Online iff the device says so AND the gateway that said it is still online."""
