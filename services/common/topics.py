@@ -54,3 +54,15 @@ class Topics:
         if len(parts) < 2 or not parts[0]:
             return None
         return parts[0], tuple(parts[1:])
+
+    # notifications (the notifier's events about its messages) -----------------------
+
+    @property
+    def all_alerts(self) -> str:
+        return f"{self.root}/alerts/#"
+
+    def notification_events(self, patient: str | None) -> str:
+        """``<root>/notifications/patients/<patient>/events``; no patient: the admins' own."""
+        if patient is None:
+            return f"{self.root}/notifications/services/events"
+        return f"{self.root}/notifications/patients/{patient}/events"
