@@ -330,8 +330,10 @@ def reached_contacts(conn: sqlite3.Connection, alert_id: str) -> set[int]:
 def open_notifications(conn: sqlite3.Connection) -> list[sqlite3.Row]:
     """Alerts that started a condition and nobody acknowledged yet: they may escalate."""
     return conn.execute(
-        "SELECT * FROM notifications WHERE starts = 1 AND acked_at IS NULL AND closed_at IS NULL"
-        " AND level IN ('warning', 'critical')"
+        "SELECT * FROM notifications n WHERE starts = 1 AND acked_at IS NULL"
+        " AND closed_at IS NULL AND level IN ('warning', 'critical')"
+        # an alert nobody in any circle wanted has nobody to escalate to
+        " AND EXISTS (SELECT 1 FROM deliveries d WHERE d.alert_id = n.alert_id)"
     ).fetchall()
 
 

@@ -143,7 +143,10 @@ def due_messages(
     for row in cc.due_deliveries(conn, now):
         if row["id"] not in busy:
             by_contact[row["contact_id"]].append(row)
-    messages, held = [], []
+    messages: list[Message] = []
+    held: list[tuple[sqlite3.Row, float]] = []
+    if not by_contact:
+        return messages, held
     with transaction(conn):
         for contact_id, rows in by_contact.items():
             contact = cc.contact(conn, contact_id)
