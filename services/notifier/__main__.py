@@ -31,6 +31,7 @@ def subscriptions(settings: Settings) -> list[tuple[str, int]]:
 
 def run(settings: Settings, stop: threading.Event) -> int:
     """Open the outbox, connect, notify until ``stop`` is set; returns an exit code."""
+    channels.load()  # before the send workers start: importing is not thread-safe
     try:
         conn = outbox.connect(settings.database)
     except (sqlite3.Error, OSError) as exc:

@@ -2,6 +2,7 @@
 
 import logging
 import re
+import threading
 import warnings
 from urllib.parse import quote, urlencode
 
@@ -15,7 +16,8 @@ class ChannelError(SmartcabError):
     """A message could not go out; the text says why (kept as the delivery's last error)."""
 
 
-def _apprise():
+def load():
+    """Import Apprise and its plugins once, before any worker thread needs them."""
     # Apprise's e-mail plugin imports the standard library's deprecated ``imghdr``;
     # the warning is about Apprise, not us, and must not turn into an error in tests.
     with warnings.catch_warnings():
@@ -25,6 +27,19 @@ def _apprise():
 
         "mailto" in N_MGR  # noqa: B015 - loads the plugins now, inside this filter
     return apprise
+
+
+class _ThreadLog(logging.Handler):
+    """Apprise's warnings from this thread only: workers send at the same time."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.thread = threading.get_ident()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self.thread:
+            self.lines.append(record.getMessage())
 
 
 def is_email(channel: str) -> bool:
@@ -57,15 +72,17 @@ def target_url(channel: str, smtp: SmtpSettings) -> str:
 
 def send(channel: str, title: str, body: str, smtp: SmtpSettings) -> None:
     """Send one message or raise ChannelError with Apprise's own reason."""
-    apprise = _apprise()
+    apprise = load()
     url = target_url(channel, smtp)
     notifier = apprise.Apprise()
-    with apprise.LogCapture(level=logging.WARNING) as captured:
+    logger = logging.getLogger("apprise")
+    captured = _ThreadLog()
+    logger.addHandler(captured)
+    try:
         if not notifier.add(url):
             raise ChannelError("the channel is not a valid e-mail address or Apprise URL")
         ok = notifier.notify(title=title, body=body)
-        reason = captured.getvalue().strip()
+    finally:
+        logger.removeHandler(captured)
     if not ok:
-        # Apprise's log line names what failed; only its message part, not its timestamp.
-        lines = [line.split(" - ", 2)[-1] for line in reason.splitlines() if line.strip()]
-        raise ChannelError("; ".join(lines[-3:]) or "the channel refused the message")
+        raise ChannelError("; ".join(captured.lines[-3:]) or "the channel refused the message")
