@@ -4,7 +4,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.notifier import rules
+from services.common.errors import ConfigError
+from services.common.smtp import SmtpSettings
+from services.notifier import channels, rules
+from services.notifier.settings import Settings
 
 ALERT = {
     "alert_id": "a1",
@@ -136,3 +139,31 @@ def test_repeats_say_they_are_reminders_and_clears_say_so():
 )
 def test_every_kind_of_alert_has_words(item, words):
     assert words in rules.describe(item)
+
+
+def test_settings_come_from_the_environment_with_defaults():
+    default = Settings.from_env({})
+    assert default.client_id == "smartcab-notifier" and default.escalate_after("critical") == 300
+    assert str(default.database) == "data/web.sqlite3" and not default.smtp.enabled
+    tuned = Settings.from_env(
+        {
+            "MQTT_TOPIC_ROOT": "home",
+            "NOTIFIER_ESCALATE_WARNING": "60",
+            "SMTP_HOST": "mail.example",
+            "WEB_BASE_URL": "https://hp.example/",
+        }
+    )
+    assert tuned.client_id == "home-notifier" and tuned.escalate_after("warning") == 60
+    assert tuned.smtp.host == "mail.example" and tuned.base_url == "https://hp.example"
+    with pytest.raises(ConfigError, match="NOTIFIER_MAX_ATTEMPTS"):
+        Settings.from_env({"NOTIFIER_MAX_ATTEMPTS": "0"})
+
+
+def test_an_email_address_goes_through_the_deployments_smtp_and_a_url_as_it_is():
+    smtp = SmtpSettings(host="mail.example", port=587, username="hp", password="p@ss/w")
+    url = channels.target_url("carol@example.com", smtp)
+    assert url.startswith("mailto://hp:p%40ss%2Fw@mail.example:587?smtp=mail.example")
+    assert "mode=starttls" in url and "to=carol%40example.com" in url
+    assert channels.target_url("ntfys://alerts-ann", smtp) == "ntfys://alerts-ann"
+    with pytest.raises(channels.ChannelError, match="SMTP_HOST"):
+        channels.target_url("carol@example.com", SmtpSettings())
