@@ -13,7 +13,7 @@ from tests.support.smtp import SmtpSink
 
 
 def test_a_35_bpm_reading_reaches_the_circle_once_and_its_clear_once(
-    broker, db, hook, make_gateway, make_recorder, make_notifier
+    broker, influxdb, db, hook, make_gateway, make_recorder, make_notifier
 ):
     with Recorder(broker.host, broker.port, topics=("smartcab/alerts/#",)) as mqtt:
         mqtt.publish("smartcab/devices/wch-01/patient", "ann", retain=True)
@@ -29,16 +29,23 @@ def test_a_35_bpm_reading_reaches_the_circle_once_and_its_clear_once(
             make_recorder().wait_log("event=device.patient device=wch-01", 15)
             make_notifier(**smtp.env())
             watch = SeedWatch(gateway.port, b"wch-01")
+
+            def measure(bpm: float) -> None:
+                """The scheduler's ``bpm`` command, answered as the seed watch does."""
+                mqtt.publish("smartcab/devices/wch-01/cmd", "bpm")
+                assert watch.serve_once(bpm, 36.6) == b"bpm"
+
             try:
-                watch.sock.send(b"35.00,bpm")
+                measure(35.0)
                 mail = smtp.wait(15)
                 post = hook.wait("/ann")[0]
                 # a second low reading of the same episode, then a normal one that ends it
-                watch.sock.send(b"36.00,bpm")
-                time.sleep(0.5)
-                watch.sock.send(b"72.00,bpm")
+                measure(36.0)
+                measure(72.0)
                 mqtt.wait("smartcab/alerts/devices/wch-01", count=2, timeout=15)
                 cleared = hook.wait("/ann", count=2)[1]
+                heart_rates = "SELECT count(value) FROM vitals WHERE metric = 'heart_rate'"
+                wait_until(lambda: influxdb.count(heart_rates) == 3, 10, what="3 readings")
                 time.sleep(1.5)  # anything more would have come by now
             finally:
                 watch.close()
