@@ -54,7 +54,7 @@ class Engine:
         self._ack = ack
         self.inbox: queue.Queue[tuple[str, object]] = queue.Queue()
         self._unstored: list[mqtt.MQTTMessage] = []
-        self._busy: set[int] = set()
+        self._sending: set[int] = set()  # contacts with a message under way
         self._pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="notify")
         silent = conn.execute(
             "SELECT device FROM alert_conditions WHERE key = ?", (SILENT_KEY,)
@@ -172,7 +172,9 @@ class Engine:
 
     def _dispatch(self) -> None:
         try:
-            messages, held = outbox.due_messages(self.conn, self.settings, time.time(), self._busy)
+            messages, held = outbox.due_messages(
+                self.conn, self.settings, time.time(), self._sending
+            )
         except sqlite3.Error as exc:
             logs.event(log, logging.ERROR, "outbox.unavailable", error=exc)
             return
@@ -180,7 +182,7 @@ class Engine:
             if row["status"] != cc.HELD:
                 self._delivery_event(row, "held", next_try=until)
         for message in messages:
-            self._busy.update(message.ids)
+            self._sending.add(message.contact.id)
             self._pool.submit(self._deliver, message)
 
     def _deliver(self, message: outbox.Message) -> None:
@@ -196,7 +198,7 @@ class Engine:
         self.inbox.put(("done", (message, error)))
 
     def _finished(self, message: outbox.Message, error: str | None) -> None:
-        self._busy.difference_update(message.ids)
+        self._sending.discard(message.contact.id)
         try:
             outcomes = outbox.finish(self.conn, message, error, self.settings, time.time())
         except sqlite3.Error as exc:

@@ -136,12 +136,16 @@ def escalate(conn: sqlite3.Connection, settings: Settings, now: float) -> int:
 
 
 def due_messages(
-    conn: sqlite3.Connection, settings: Settings, now: float, busy: set[int]
+    conn: sqlite3.Connection, settings: Settings, now: float, sending: set[int]
 ) -> tuple[list[Message], list[tuple[sqlite3.Row, float]]]:
-    """Messages to send now, one per contact, and the deliveries held back (with until when)."""
+    """Messages to send now, one per contact, and the deliveries held back (with until when).
+
+    Contacts in ``sending`` have a message under way: theirs wait for its outcome, so a
+    contact gets one message at a time and the digest window counts from the last one.
+    """
     by_contact: dict[int, list[sqlite3.Row]] = defaultdict(list)
     for row in cc.due_deliveries(conn, now):
-        if row["id"] not in busy:
+        if row["contact_id"] not in sending:
             by_contact[row["contact_id"]].append(row)
     messages: list[Message] = []
     held: list[tuple[sqlite3.Row, float]] = []

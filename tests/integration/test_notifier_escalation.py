@@ -25,19 +25,19 @@ def test_escalation_reaches_the_doctor_and_stops_when_someone_acknowledges(
 ):
     carecircle.add_contact(db, "ann", "Carol", hook.url("/family"), tier=1)
     carecircle.add_contact(db, "ann", "Dr Demo", hook.url("/doctor"), tier=2)
-    make_notifier(NOTIFIER_ESCALATE_CRITICAL="1", NOTIFIER_REPEAT_INTERVAL="2")
+    make_notifier(NOTIFIER_ESCALATE_CRITICAL="1.5", NOTIFIER_REPEAT_INTERVAL="3")
     started = time.monotonic()
     alert_id = publish_alert(mqtt, critical_score())
     hook.wait("/family")
     assert hook.posts("/doctor") == []  # the family first
     hook.wait("/doctor")
-    assert time.monotonic() - started >= 1  # only after the escalation time
+    assert time.monotonic() - started >= 1.5  # only after the escalation time
     family = hook.wait("/family", count=2)  # nobody answered: it repeats
     assert "Reminder" in family[1]["message"]
     assert carecircle.ack(db, alert_id, "carol")
     time.sleep(0.3)  # a send already under way may still land
     counts = len(hook.posts("/family")), len(hook.posts("/doctor"))
-    time.sleep(3)  # longer than the repeat interval
+    time.sleep(3.5)  # longer than the repeat interval
     assert (len(hook.posts("/family")), len(hook.posts("/doctor"))) == counts
     note = carecircle.notification(db, alert_id)
     assert note["acked_by"] == "carol" and note["acked_at"] is not None
