@@ -84,6 +84,7 @@ class Engine:
             self._drain(timeout=0)  # record how the last sends went
 
     def _drain(self, timeout: float) -> bool:
+        """Handle what arrived; True when it may have made messages due."""
         try:
             items = [self.inbox.get(timeout=timeout) if timeout else self.inbox.get_nowait()]
         except queue.Empty:
@@ -93,27 +94,33 @@ class Engine:
                 items.append(self.inbox.get_nowait())
             except queue.Empty:
                 break
+        news = False
         for what, item in items:
             if what == "mqtt":
-                self._intake(item)
+                news |= self._intake(item)
             else:
                 self._finished(*item)
-        return True
+                news = True
+        return news
 
     # intake ------------------------------------------------------------------------
 
-    def _intake(self, message: mqtt.MQTTMessage) -> None:
+    def _intake(self, message: mqtt.MQTTMessage) -> bool:
+        """One message from the broker; True when it stored an alert."""
         parsed = self.topics.parse_device(message.topic)
         now = time.time()
+        stored = False
         if parsed and parsed[1] == ("patient",):
             self.silence.assign(parsed[0], bytes(message.payload), now)
         elif parsed and parsed[1][:1] == ("vitals",) and len(parsed[1]) == 2:
+            # readings only move the silence clock; most make no alert and need no dispatch
             for alert in self.silence.reading(parsed[0], parsed[1][1], message.payload, now):
-                self._store(alert, now)
+                stored |= self._store(alert, now)
         elif message.topic.startswith(f"{self.topics.root}/alerts/"):
             self._store_message(message, now)
-            return
+            return True
         self._ack(message)
+        return stored
 
     def _store_message(self, message: mqtt.MQTTMessage, now: float) -> None:
         try:
