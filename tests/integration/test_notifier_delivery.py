@@ -144,3 +144,23 @@ def test_sigterm_stops_the_notifier_cleanly(broker, make_notifier):
     notifier = make_notifier()
     assert notifier.stop() == 0
     assert "event=notifier.stopping" in notifier.log_text()
+
+
+def test_a_stored_alert_is_delivered_while_the_broker_is_down(
+    broker, db, hook, mqtt, make_notifier
+):
+    carecircle.add_contact(db, "ann", "Carol", hook.url("/carol"))
+    hook.failing.add("/carol")
+    notifier = make_notifier()
+    alert_id = publish_alert(mqtt, make_alert())
+    wait_until(lambda: statuses(db, alert_id) == ["retrying"], 10, what="a failed first try")
+    broker.stop()
+    try:
+        hook.failing.clear()
+        hook.wait("/carol")  # the outbox does not need the broker
+        wait_until(lambda: statuses(db, alert_id) == ["sent"], 10, what="marked sent")
+    finally:
+        broker.start()
+    notifier.wait_log("session_present=True", 20)  # back, with its session
+    time.sleep(1)
+    assert len(hook.posts("/carol")) == 1
