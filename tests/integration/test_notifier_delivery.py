@@ -5,9 +5,9 @@ import json
 import time
 
 from services.common import carecircle
-from tests.integration.conftest import BASE_URL, make_alert, publish_alert, statuses
 from tests.support.mqtt import Recorder
 from tests.support.net import wait_until
+from tests.support.notify import BASE_URL, make_alert, publish_alert, statuses
 from tests.support.seed_clients import SeedWatch
 from tests.support.smtp import SmtpSink
 

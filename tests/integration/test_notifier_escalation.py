@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from services.common import carecircle
-from tests.integration.conftest import make_alert, publish_alert, statuses
 from tests.support.net import wait_until
+from tests.support.notify import make_alert, publish_alert, statuses
 
 
 def critical_score() -> dict:
