@@ -85,6 +85,20 @@ WRITES = {
             "smartcab/services/gateway/status",
         ],
     ),
+    "notifier": (
+        [
+            "smartcab/services/notifier/status",
+            "smartcab/notifications/patients/ann/events",
+            "smartcab/notifications/services/events",
+        ],
+        [
+            "smartcab/alerts/devices/wch",
+            "smartcab/devices/wch/cmd",
+            "smartcab/devices/wch/patient",
+            "smartcab/devices/wch/vitals/heart_rate",
+            "smartcab/services/recorder/status",
+        ],
+    ),
     "reporter": (
         [
             "smartcab/services/reporter/status",
@@ -156,8 +170,24 @@ READS = {
             "smartcab/alerts/devices/wch",
             "smartcab/reports/results/r1",
             "smartcab/services/gateway/status",
+            "smartcab/notifications/patients/ann/events",
         ],
         ["other/secret"],
+    ),
+    "notifier": (
+        [
+            "smartcab/alerts/devices/wch",
+            "smartcab/alerts/services/recorder",
+            "smartcab/devices/wch/patient",
+            "smartcab/devices/wch/vitals/heart_rate",
+        ],
+        [
+            "smartcab/devices/wch/cmd",
+            "smartcab/devices/img/image",
+            "smartcab/devices/cab/inventory",
+            "smartcab/reports/requests",
+            "smartcab/services/web/status",
+        ],
     ),
     "reporter": (
         [

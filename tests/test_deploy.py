@@ -20,7 +20,7 @@ from tests.support.secure_broker import ProductionMosquitto, make_accounts, make
 ROOT = Path(__file__).resolve().parents[1]
 # The compose specification's JSON schema, vendored: see tests/data/README.md.
 SCHEMA = json.loads((ROOT / "tests" / "data" / "compose-spec.json").read_text())
-APP_SERVICES = ("gateway", "recorder", "scheduler", "web", "reporter")
+APP_SERVICES = ("gateway", "recorder", "scheduler", "web", "reporter", "notifier")
 # what docker compose interpolates: $VAR, ${VAR}, ${VAR:-default}, ${VAR:?error}
 VARIABLE = re.compile(r"\$\{?([A-Z_][A-Z0-9_]*)")
 
@@ -196,6 +196,7 @@ def test_env_example_lists_every_setting_and_nothing_else(compose):
         "INFLUX_USERNAME",
         "INFLUX_PASSWORD",
         "RECORDER_CLIENT_ID",
+        "NOTIFIER_CLIENT_ID",
     }
     assert sorted(read - set(example) - fixed) == []
 

@@ -138,7 +138,7 @@ def test_make_run_starts_everything_with_demo_accounts_and_stops_cleanly_twice(t
         )
         assert {r["device"] for r in rows} <= {"wch-01", "wch-02"}
         children = descendants(run.proc.pid)
-        assert len(children) >= 8  # broker, database, five services, simulator
+        assert len(children) >= 9  # broker, database, six services, simulator
     finally:
         code = run.stop(signal.SIGINT)
     assert code == 0, run.text()

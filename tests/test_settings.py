@@ -33,7 +33,7 @@ def test_an_env_file_with_empty_values_keeps_the_services_defaults():
     assert settings.live is True and settings.smtp.starttls is True
 
 
-@pytest.mark.parametrize("service", ["gateway", "recorder", "scheduler", "web"])
+@pytest.mark.parametrize("service", ["gateway", "recorder", "scheduler", "web", "notifier"])
 def test_services_answer_help_without_starting_and_refuse_unknown_arguments(service):
     # Settings only come from the environment; an argument must not be ignored silently.
     run = [sys.executable, "-m", f"services.{service}"]

@@ -108,6 +108,18 @@ class Topics:
             return None
         return parts[0], tuple(parts[1:])
 
+    # notifications (the notifier's events about its messages) -----------------------
+
+    @property
+    def all_alerts(self) -> str:
+        return f"{self.root}/alerts/#"
+
+    def notification_events(self, patient: str | None) -> str:
+        """``<root>/notifications/patients/<patient>/events``; no patient: the admins' own."""
+        if patient is None:
+            return f"{self.root}/notifications/services/events"
+        return f"{self.root}/notifications/patients/{patient}/events"
+
 
 def vitals_body(device_id: str, metric: str, value: float, ts_ms: int) -> dict:
     """The body of a ``vitals`` message (JSON), as the recorder reads it."""

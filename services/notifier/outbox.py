@@ -1,0 +1,227 @@
+"""The outbox: arrived alerts become deliveries, due deliveries become messages.
+
+Every step is one SQLite transaction in the web's database, so what the notifier
+decided survives a crash: an alert is stored (with its first deliveries) before the
+broker is told it arrived, and a delivery is marked sent only after its channel
+took it.
+"""
+
+import contextlib
+import sqlite3
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from services.common import carecircle as cc
+
+from . import rules
+from .settings import Settings
+
+REQUIRED = ("device", "kind", "key", "level", "ts_ms")
+
+
+class BadAlert(ValueError):
+    """An alert payload without the fields every alert has."""
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message to one contact: the deliveries it carries and its text."""
+
+    contact: cc.Contact
+    deliveries: tuple[sqlite3.Row, ...]
+    title: str
+    body: str
+
+    @property
+    def ids(self) -> list[int]:
+        return [row["id"] for row in self.deliveries]
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open the web's database as the web does (creating it if the web has not yet)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA busy_timeout = 10000")
+    conn.execute("PRAGMA journal_mode = WAL")
+    cc.ensure_schema(conn)
+    return conn
+
+
+@contextlib.contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any error."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def circle(conn: sqlite3.Connection, patient: str | None, kind: str) -> list[cc.Contact]:
+    """Who may hear about an alert: the patient's circle; service alerts: the admins'."""
+    if patient:
+        return cc.contacts(conn, patient)
+    return cc.contacts(conn, None) if kind == "service" else []
+
+
+def tiers(contacts: list[cc.Contact], level: str) -> list[list[cc.Contact]]:
+    """Contacts wanting ``level``, grouped by tier, first tier first."""
+    grouped: dict[int, list[cc.Contact]] = defaultdict(list)
+    for contact in contacts:
+        if level in contact.levels:
+            grouped[contact.tier].append(contact)
+    return [grouped[tier] for tier in sorted(grouped)]
+
+
+def validate(alert: object) -> dict:
+    if not isinstance(alert, dict) or any(alert.get(k) in (None, "") for k in REQUIRED):
+        raise BadAlert(f"an alert needs {', '.join(REQUIRED)}")
+    if not isinstance(alert["ts_ms"], int) or not isinstance(alert["level"], str):
+        raise BadAlert("ts_ms must be a whole number and level a string")
+    return alert
+
+
+def record(conn: sqlite3.Connection, alert: dict, now: float) -> tuple[str, bool]:
+    """Store one alert and queue its first messages; (alert id, whether it was new)."""
+    validate(alert)
+    alert_id = rules.alert_id(alert)
+    with transaction(conn):
+        if not cc.insert_notification(conn, alert_id, alert, now):
+            return alert_id, False  # a redelivery: everything was decided the first time
+        device, key, level = alert["device"], alert["key"], alert["level"]
+        if level in cc.LEVELS:
+            previous = cc.condition(conn, device, key)
+            if previous is not None and previous["level"] == level:
+                return alert_id, True  # the same episode again: nothing to tell
+            cc.open_condition(conn, device, key, level, alert_id)
+            first = tiers(circle(conn, alert.get("patient"), alert["kind"]), level)[:1]
+            for contact in first[0] if first else []:
+                cc.add_delivery(conn, alert_id, contact.id, 0, now)
+        elif level == "cleared":
+            opened = cc.clear_condition(conn, device, key, alert_id)
+            if opened is not None:
+                for contact_id in sorted(cc.reached_contacts(conn, opened)):
+                    contact = cc.contact(conn, contact_id)
+                    if contact is not None and contact.notify_clear:
+                        cc.add_delivery(conn, alert_id, contact.id, 0, now)
+    return alert_id, True
+
+
+def escalate(conn: sqlite3.Connection, settings: Settings, now: float) -> int:
+    """Queue the next tier and the repeats of unacknowledged alerts; returns how many."""
+    queued = 0
+    with transaction(conn):
+        for note in cc.open_notifications(conn):
+            groups = tiers(circle(conn, note["patient"], note["kind"]), note["level"])
+            due = rules.due_rounds(
+                note["received_at"],
+                now,
+                len(groups),
+                settings.escalate_after(note["level"]),
+                settings.repeat_interval,
+            )
+            for tier, round_ in due:
+                for contact in groups[tier]:
+                    if round_ and cc.has_unsent(conn, note["alert_id"], contact.id):
+                        continue  # the last one has not gone yet: no pile of repeats
+                    queued += cc.add_delivery(conn, note["alert_id"], contact.id, round_, now)
+    return queued
+
+
+def due_messages(
+    conn: sqlite3.Connection, settings: Settings, now: float, sending: set[int]
+) -> tuple[list[Message], list[tuple[sqlite3.Row, float]]]:
+    """Messages to send now, one per contact, and the deliveries held back (with until when).
+
+    Contacts in ``sending`` have a message under way: theirs wait for its outcome, so a
+    contact gets one message at a time and the digest window counts from the last one.
+    """
+    by_contact: dict[int, list[sqlite3.Row]] = defaultdict(list)
+    for row in cc.due_deliveries(conn, now):
+        if row["contact_id"] not in sending:
+            by_contact[row["contact_id"]].append(row)
+    messages: list[Message] = []
+    held: list[tuple[sqlite3.Row, float]] = []
+    if not by_contact:
+        return messages, held
+    with transaction(conn):
+        for contact_id, rows in by_contact.items():
+            contact = cc.contact(conn, contact_id)
+            if contact is None:
+                continue
+            rows, later = _hold_back(conn, contact, rows, settings, now)
+            held += later
+            if rows:
+                messages.append(_message(conn, contact, rows, settings))
+    return messages, held
+
+
+def _hold_back(
+    conn: sqlite3.Connection,
+    contact: cc.Contact,
+    rows: list[sqlite3.Row],
+    settings: Settings,
+    now: float,
+) -> tuple[list[sqlite3.Row], list[tuple[sqlite3.Row, float]]]:
+    """Apply quiet hours, then the digest window; returns what goes now and what waits."""
+    moment = datetime.fromtimestamp(now, tz=UTC)
+    quiet_end = rules.quiet_until(contact.quiet_start, contact.quiet_end, contact.timezone, moment)
+    held: list[tuple[sqlite3.Row, float]] = []
+    going = []
+    for row in rows:
+        until = rules.held_until(row["level"], quiet_end)
+        if until is None:
+            going.append(row)
+        else:
+            held.append((row, until.timestamp()))
+    urgent = any(row["level"] == "critical" or row["kind"] == "test" for row in going)
+    until = rules.digest_hold(
+        cc.last_sent_at(conn, contact.id), now, settings.digest_window, urgent
+    )
+    if until is not None:
+        held += [(row, until) for row in going]
+        going = []
+    for row, until in held:
+        if row["status"] != cc.HELD or row["next_try"] != until:
+            cc.hold(conn, [row["id"]], until)
+    return going, held
+
+
+def _message(
+    conn: sqlite3.Connection, contact: cc.Contact, rows: list[sqlite3.Row], settings: Settings
+) -> Message:
+    title, body = rules.compose(
+        cc.patient_name(conn, contact.patient),
+        [dict(row) for row in rows],
+        detailed=contact.detailed,
+        base_url=settings.base_url,
+        timezone=contact.timezone,
+    )
+    return Message(contact, tuple(rows), title, body)
+
+
+def finish(
+    conn: sqlite3.Connection, message: Message, error: str | None, settings: Settings, now: float
+) -> list[tuple[sqlite3.Row, str, float | None]]:
+    """Record how a send went; returns (delivery, outcome, next try) for each delivery."""
+    outcomes = []
+    with transaction(conn):
+        if error is None:
+            cc.mark_sent(conn, message.ids, now)
+            return [(row, cc.SENT, None) for row in message.deliveries]
+        for row in message.deliveries:
+            attempts = row["attempts"] + 1
+            if attempts >= settings.max_attempts:
+                next_try = None
+            else:
+                next_try = now + rules.backoff(attempts, settings.retry_base, settings.retry_max)
+            cc.mark_failed(conn, row["id"], error, next_try)
+            outcomes.append((row, cc.RETRYING if next_try else cc.GIVEN_UP, next_try))
+    return outcomes
