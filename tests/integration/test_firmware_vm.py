@@ -12,7 +12,12 @@ import base64
 import binascii
 import io
 import json
+import os
 import random
+import shutil
+import subprocess
+import sys
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -26,6 +31,7 @@ try:  # the vectors the CPython protocol tests use
 except ImportError:
     from tests import test_protocol as vectors
 
+ROOT = mpvm.ROOT
 KB = 1024
 # What the chips leave to MicroPython's heap (see firmware/README.md, "Memory").
 ESP32_HEAP_BUDGET = 100 * KB  # ESP32-WROOM-32 without PSRAM: watch and cabinet
@@ -373,3 +379,99 @@ def report(board: str, peak: int, budget: int) -> None:
     assert peak <= budget, (
         f"{board}'s live heap peaked at {peak} bytes, over its budget of {budget}"
     )
+
+
+# --- type check against the published MicroPython ESP32 stubs ----------------
+
+MYPY_CONFIG = """
+[mypy]
+check_untyped_defs = True
+# the board code is unannotated: its Nones and empty containers are not the point here
+strict_optional = False
+disable_error_code = var-annotated, no-redef
+cache_dir = {cache}
+[mypy-smartcab.protocol]
+# the gateway's module, typed and tested with the services
+ignore_errors = True
+[mypy-services.*]
+# the CPython fallback import
+ignore_missing_imports = True
+"""
+
+
+def stub_typeshed(dest: Path) -> Path:
+    """The stubs laid out as mypy's typeshed, so MicroPython's modules replace CPython's."""
+    stdlib = dest / "stdlib"
+    modules = set()
+    for name in ("micropython-stdlib-stubs", "micropython-esp32-stubs"):
+        for file in metadata.distribution(name).files or []:
+            parts = file.parts
+            if file.suffix != ".pyi":
+                continue
+            if parts[0] == "stdlib":
+                target = stdlib.joinpath(*parts[1:])
+            elif parts[0] == "stubs":
+                target = stdlib / parts[-1]
+                modules.add(Path(parts[-1]).stem)
+            else:
+                target = stdlib.joinpath(*parts)
+                modules.add(Path(parts[0]).stem)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(file.locate(), target)
+    with (stdlib / "VERSIONS").open("a") as versions:
+        versions.writelines(f"{m}: 3.0-\n" for m in sorted(modules))
+    return dest
+
+
+def board_tree(dest: Path) -> Path:
+    """The files as they sit on a board: lib/smartcab with protocol.py, one main per board."""
+    lib = dest / "smartcab"
+    lib.mkdir(parents=True)
+    for path in (ROOT / "firmware" / "smartcab").glob("*.py"):
+        shutil.copyfile(path, lib / path.name)
+    shutil.copyfile(ROOT / "services" / "common" / "protocol.py", lib / "protocol.py")
+    for board in ("watch", "camera", "cabinet"):
+        shutil.copyfile(ROOT / "firmware" / "boards" / board / "main.py", dest / f"{board}_main.py")
+    shutil.copyfile(mpvm.MPVM / "stubs" / "camera.pyi", dest / "camera.pyi")
+    return dest
+
+
+def mypy(tmp_path: Path, src: Path) -> subprocess.CompletedProcess:
+    config = tmp_path / "mypy.ini"
+    config.write_text(MYPY_CONFIG.format(cache=tmp_path / "cache"))
+    targets = ["smartcab", "watch_main.py", "camera_main.py", "cabinet_main.py"]
+    typeshed = stub_typeshed(tmp_path / "typeshed")
+    command = [sys.executable, "-m", "mypy", "--config-file", str(config)]
+    return subprocess.run(
+        [*command, "--custom-typeshed-dir", str(typeshed), *targets],
+        cwd=src,
+        env={**os.environ, "MYPYPATH": str(src)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_board_code_type_checks_against_the_esp32_stubs(tmp_path):
+    result = mypy(tmp_path, board_tree(tmp_path / "src"))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_type_check_catches_wrong_calls_to_pin_i2c_and_wlan(tmp_path):
+    src = board_tree(tmp_path / "src")
+    slips = [
+        ("watch_main.py", "freq=100000", "frequency=100000"),
+        ("smartcab/cabinet.py", "Pin.PULL_UP)", "Pin.PULLUP)"),
+        ("smartcab/board.py", "network.WLAN(network.STA_IF)", "network.WLAN(network.STA_IF, 1)"),
+    ]
+    for name, good, bad in slips:
+        text = (src / name).read_text()
+        assert good in text
+        (src / name).write_text(text.replace(good, bad))
+    result = mypy(tmp_path, src)
+    assert result.returncode == 1
+    for name, _good, _bad in slips:
+        assert f"{name}:" in result.stdout, result.stdout
+    assert 'Unexpected keyword argument "frequency"' in result.stdout
+    assert 'has no attribute "PULLUP"' in result.stdout
+    assert 'Too many arguments for "WLAN"' in result.stdout
