@@ -3,17 +3,17 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 # What the product needs, then what only the tests use (PDF read-back, the browser,
-# network faults, the HTTPS deployment check).
+# network faults, the HTTPS deployment check, Node.js for the MicroPython VM).
 RUN_PACKAGES := mosquitto mosquitto-clients influxdb fonts-dejavu-core
-TEST_PACKAGES := $(RUN_PACKAGES) poppler-utils chromium iproute2 openssl caddy
+TEST_PACKAGES := $(RUN_PACKAGES) poppler-utils chromium iproute2 openssl caddy nodejs
 
-.PHONY: run test lint format system-deps venv clean
+.PHONY: run test lint format system-deps venv mpvm clean
 
 run: venv
 	@scripts/ensure-system-packages.sh $(RUN_PACKAGES)
 	$(BIN)/python -m services.local
 
-test: system-deps venv
+test: system-deps venv mpvm
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/pytest
@@ -31,6 +31,14 @@ system-deps:
 
 venv: $(BIN)/.installed
 
+# MicroPython's WebAssembly port, from npm at the version the lock file pins.
+MPVM := tests/mpvm
+mpvm: $(MPVM)/node_modules/.installed
+
+$(MPVM)/node_modules/.installed: $(MPVM)/package.json $(MPVM)/package-lock.json
+	cd $(MPVM) && npm ci --no-audit --no-fund
+	touch $@
+
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
@@ -38,4 +46,4 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(MPVM)/node_modules build *.egg-info .pytest_cache .ruff_cache

@@ -308,7 +308,7 @@ class GatewayLink:
                 raise ProtocolError("unexpected message %r" % bytes(buf[:16]))
             if len(buf) < len(SIZE_PREFIX):
                 return False
-            del buf[: len(SIZE_PREFIX)]
+            buf[: len(SIZE_PREFIX)] = b""  # MicroPython's bytearray has no del of a slice
             self.state = SIZE_DIGITS
             self._send_queued = False
             return True
@@ -331,7 +331,7 @@ class GatewayLink:
         for unit in UNITS:
             if tail[: len(unit)] == unit:
                 raw = bytes(buf[: comma + 1 + len(unit)])
-                del buf[: len(raw)]
+                buf[: len(raw)] = b""
                 value = _parse_value(raw[:comma])
                 if value is None:
                     events.append(BadReading(unit.decode(), raw))
@@ -372,7 +372,7 @@ class GatewayLink:
             # A conforming device waits for send, so a non-digit can only follow
             # the digits in the same burst if the declaration itself is malformed.
             raise ProtocolError("malformed size declaration %r" % bytes(buf[: i + 8]))
-        del buf[:i]
+        buf[:i] = b""
         self._size = size
         self.state = PAYLOAD
         events.append(SizeDeclared(size))
@@ -385,7 +385,7 @@ class GatewayLink:
             data, self._buf = bytes(self._buf), bytearray()
         else:
             data = bytes(self._buf[:size])
-            del self._buf[:size]
+            self._buf[:size] = b""
         self._end_payload(data, events)
         return True
 
