@@ -17,21 +17,25 @@ BOARD_MODULES = {
     "camera",
     "errno",
     "gc",
+    "hashlib",
     "json",
     "machine",
     "micropython",
     "neopixel",
     "network",
+    "os",
+    "otaboot",
     "random",
     "select",
     "smartcab",
     "socket",
+    "ssl",
     "struct",
     "sys",
     "time",
 }
 # fallbacks that only run under CPython, inside ``except ImportError``
-HOST_FALLBACKS = {"services.common"}
+HOST_FALLBACKS = {"services.common", "firmware"}
 
 
 def board_files() -> list[Path]:

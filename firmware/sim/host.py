@@ -33,6 +33,10 @@ class HostPlatform:
     def log(self, *args) -> None:
         log.info(" ".join(str(a) for a in args))
 
+    def reset(self) -> None:
+        """A board resets into an installed update; on a PC the process ends instead."""
+        raise SystemExit("board reset")
+
     def join_wifi(self, cfg: dict) -> None:
         self.wifi_joins += 1
 

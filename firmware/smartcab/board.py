@@ -7,7 +7,7 @@
 import json
 import select
 
-from . import client
+from . import client, ota
 
 try:
     from . import protocol
@@ -56,6 +56,11 @@ class Platform:
     def log(self, *args):
         print(*args)
 
+    def reset(self):
+        import machine
+
+        machine.reset()
+
     def join_wifi(self, cfg):
         import network
 
@@ -100,7 +105,7 @@ def write_all(sock, data):
 
 
 def serve(sock, session, clock, platform, stop=None):
-    """Drive one connection until it fails; raises OSError or ProtocolError."""
+    """Drive one connection until it fails (OSError, ProtocolError) or an update is offered."""
     app = session.app
     poller = select.poll()
     poller.register(sock, select.POLLIN)
@@ -120,6 +125,8 @@ def serve(sock, session, clock, platform, stop=None):
             if not data:
                 raise OSError("gateway closed the connection")
             session.feed(data, clock.now())
+        if session.update_offered:
+            return
         app.poll(session, clock.now())
 
 
@@ -138,7 +145,7 @@ def run(app, cfg, platform, stop=None):
         try:
             platform.join_wifi(cfg)
             sock = platform.connect(host, port)
-            session = client.Session(app, cfg["id"], cfg.get("token"))
+            session = _session(app, cfg)
             serve(sock, session, clock, platform, stop)
         except (OSError, protocol.ProtocolError) as exc:
             platform.log("link:", cfg["id"], "error:", repr(exc))
@@ -146,6 +153,8 @@ def run(app, cfg, platform, stop=None):
             if sock is not None:
                 sock.close()
             app.on_disconnect()
+        if session is not None and session.update_offered:
+            _update(cfg, platform, app)
         if session is not None and session.started:
             backoff.reset()
         delay = backoff.next_ms()
@@ -154,3 +163,23 @@ def run(app, cfg, platform, stop=None):
             platform.feed()
             platform.sleep_ms(min(delay, MAX_WAIT_MS))
             delay -= MAX_WAIT_MS
+
+
+def _session(app, cfg):
+    """A session; a board with ``ota_url`` reports its version and confirms an update."""
+    if not cfg.get("ota_url"):
+        return client.Session(app, cfg["id"], cfg.get("token"))
+    session = client.Session(app, cfg["id"], cfg.get("token"), ota.installed_version())
+    session.on_registered = ota.otaboot.confirm  # the new code came up and registered
+    return session
+
+
+def _update(cfg, platform, app):
+    """Fetch and install the offered update, then reset into it; a refusal keeps this code."""
+    try:
+        version = ota.update(cfg, platform, app.kind)
+    except (ota.UpdateError, OSError, ValueError) as exc:
+        platform.log("ota: update refused:", repr(exc))
+        return
+    platform.log("ota: restarting into", version)
+    platform.reset()

@@ -26,10 +26,13 @@ BACKOFF_MAX_MS = 30000
 class Session:
     """One connection: handshake, readings, convention-1 transfers, commands."""
 
-    def __init__(self, app, device_id, token=None):
+    def __init__(self, app, device_id, token=None, version=None):
         self.app = app
         self.device_id = device_id
         self.token = token or None
+        self.version = version  # reported in the hello when the board takes updates
+        self.update_offered = False  # the gateway sent upd: the board loop fetches it
+        self.on_registered = None  # called once the gateway sent start
         self.link = protocol.DeviceLink()
         self.started = False
         self._queue = []  # bytes (one write each) or (size, chunks) transfers, in order
@@ -50,9 +53,11 @@ class Session:
         for ev in self.link.feed(data):
             if isinstance(ev, protocol.IdRequested):
                 # one write, then silence: the gateway ends the hello on a quiet gap
-                self._queue.append(protocol.hello(self.device_id, self.token))
+                self._queue.append(protocol.hello(self.device_id, self.token, self.version))
             elif isinstance(ev, protocol.Started):
                 self.started = True
+                if self.on_registered is not None:
+                    self.on_registered()
                 self.app.on_start(self, now)
             elif isinstance(ev, protocol.SendGranted):
                 if self._waiting is None:
@@ -60,7 +65,10 @@ class Session:
                 self._stream = iter(self._waiting)
                 self._waiting = None
             elif isinstance(ev, protocol.Command):
-                self.app.on_command(self, ev.name, now)
+                if ev.name == "upd":
+                    self.update_offered = self.version is not None
+                else:
+                    self.app.on_command(self, ev.name, now)
 
     def send_reading(self, value, unit):
         """Queue a convention-2 reading such as ``72.00,bpm``."""

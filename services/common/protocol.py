@@ -8,7 +8,7 @@ and no event depends on how the byte stream was chunked by TCP.
 The protocol has no terminators, so three messages are delimited by
 context instead:
 
-* ``new~<id>[~<token>]`` ends when the device falls silent waiting for
+* ``new~<id>[~<token>][~v=<version>]`` ends when the device falls silent waiting for
   ``start``. The caller tells the link so with ``end_of_hello()`` once the
   stream has been quiet briefly (the gateway uses a short settle timer).
 * ``size-<N>`` ends at the first byte that is not a digit, i.e. the first
@@ -30,7 +30,7 @@ HELLO_PREFIX = b"new~"
 START = b"start"
 SEND = b"send"
 SIZE_PREFIX = b"size-"
-COMMANDS = (b"bpm", b"img", b"lof", b"lon", b"inv")
+COMMANDS = (b"bpm", b"img", b"lof", b"lon", b"inv", b"upd")
 MAX_COMMAND_LEN = 4
 
 # unit on the wire -> (metric name on MQTT, unit shown to people)
@@ -47,6 +47,8 @@ DEFAULT_MAX_FRAME = 256 * 1024
 MAX_ID_LEN = 32
 MAX_TOKEN_LEN = 128
 MAX_VALUE_LEN = 24
+MAX_VERSION_LEN = 32
+VERSION_PREFIX = b"v="
 MAX_SIZE_DIGITS = 10
 
 _DIGITS = b"0123456789"
@@ -103,17 +105,28 @@ def _parse_value(raw):
     return value
 
 
-class Hello:
-    """A device asked to register: ``new~<id>`` or ``new~<id>~<token>``."""
+def _checked(raw, limit, what):
+    if not raw or len(raw) > limit:
+        raise ProtocolError("hello %s is empty or too long" % what)
+    for b in raw:
+        if b not in _ID_CHARS:
+            raise ProtocolError("hello %s has a forbidden byte 0x%02x" % (what, b))
+    return raw.decode()
 
-    def __init__(self, device_id, token):
+
+class Hello:
+    """A device asked to register: ``new~<id>[~<token>]``, perhaps with ``~v=<version>``."""
+
+    def __init__(self, device_id, token, version=None):
         self.device_id = device_id
         self.token = token
+        self.version = version
 
     def __eq__(self, other):
-        return type(other) is Hello and (self.device_id, self.token) == (
+        return type(other) is Hello and (self.device_id, self.token, self.version) == (
             other.device_id,
             other.token,
+            other.version,
         )
 
     def __repr__(self):
@@ -249,20 +262,17 @@ class GatewayLink:
         if len(raw) <= len(HELLO_PREFIX):
             raise ProtocolError("hello without a device id")
         parts = raw[len(HELLO_PREFIX) :].split(b"~")
+        version = None
+        if len(parts) > 1 and parts[-1][: len(VERSION_PREFIX)] == VERSION_PREFIX:
+            # "=" is no token byte, so a last part "v=..." is the firmware version
+            version = _checked(parts.pop()[len(VERSION_PREFIX) :], MAX_VERSION_LEN, "version")
         if len(parts) > 2:
             raise ProtocolError("hello has more than one token")
         device_id = validate_id(parts[0])
-        token = None
-        if len(parts) == 2:
-            if not parts[1] or len(parts[1]) > MAX_TOKEN_LEN:
-                raise ProtocolError("hello token is empty or too long")
-            for b in parts[1]:
-                if b not in _ID_CHARS:
-                    raise ProtocolError("hello token has a forbidden byte 0x%02x" % b)
-            token = parts[1].decode()
+        token = _checked(parts[1], MAX_TOKEN_LEN, "token") if len(parts) == 2 else None
         self._buf = bytearray()
         self._hello_id = device_id
-        return Hello(device_id, token)
+        return Hello(device_id, token, version)
 
     def accept(self):
         """Register the device: queue ``start`` and begin reading messages."""
@@ -280,8 +290,9 @@ class GatewayLink:
         n = min(len(self._buf), len(HELLO_PREFIX))
         if bytes(self._buf[:n]) != HELLO_PREFIX[:n]:
             raise ProtocolError("expected new~<id>, got %r" % bytes(self._buf[:16]))
-        if len(self._buf) > len(HELLO_PREFIX) + MAX_ID_LEN + 1 + MAX_TOKEN_LEN:
-            raise ProtocolError("hello longer than any valid id and token")
+        longest = len(HELLO_PREFIX) + MAX_ID_LEN + 1 + MAX_TOKEN_LEN + 3 + MAX_VERSION_LEN
+        if len(self._buf) > longest:
+            raise ProtocolError("hello longer than any valid id, token and version")
 
     def _parse(self, events):
         while True:
@@ -497,12 +508,14 @@ class DeviceLink:
         raise ProtocolError("unexpected bytes from gateway %r" % head)
 
 
-def hello(device_id, token=None):
-    """The device's answer to ``id pls``."""
+def hello(device_id, token=None, version=None):
+    """The device's answer to ``id pls``; ``version`` is the firmware it runs."""
     validate_id(device_id.encode())
     message = HELLO_PREFIX + device_id.encode()
     if token:
         message += b"~" + token.encode()
+    if version:
+        message += b"~" + VERSION_PREFIX + version.encode()
     return message
 
 
