@@ -31,6 +31,9 @@ KINDS: tuple[DeviceKind, ...] = (
     DeviceKind("camera", "img", "ESP32-CAM", ("img",), ("image",)),
     DeviceKind("cabinet", "cab", "Smart cabinet (ESP32)", ("lon", "lof", "inv"), ("inventory",)),
 )
+# Every board running this project's firmware takes it (docs/protocol.md); the web's
+# firmware rollout sends it, so it is no button and no kind lists it.
+UPDATE_COMMAND = "upd"
 BY_NAME: dict[str, DeviceKind] = {k.name: k for k in KINDS}
 BY_PREFIX: dict[str, DeviceKind] = {k.prefix: k for k in KINDS}
 KIND_NAMES: tuple[str, ...] = tuple(k.name for k in KINDS)

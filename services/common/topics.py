@@ -35,6 +35,10 @@ class Topics:
     def image(self, device_id: str) -> str:
         return self.device(device_id, "image")
 
+    def firmware(self, device_id: str) -> str:
+        """Retained: the firmware version the device reported when it last registered."""
+        return self.device(device_id, "firmware")
+
     def cmd(self, device_id: str) -> str:
         return self.device(device_id, "cmd")
 

@@ -70,6 +70,10 @@ class Bridge:
             self.topics.device_status(device_id), ONLINE if online else OFFLINE, retain=True
         )
 
+    def firmware(self, device_id: str, version: str) -> None:
+        """Publish, retained, the firmware version the device reported in its hello."""
+        self._publish(self.topics.firmware(device_id), version, retain=True)
+
     def announce(self, device_id: str, kind: str | None) -> None:
         """Publish the device's Home Assistant discovery configs, if discovery is on."""
         if self.discovery is not None:

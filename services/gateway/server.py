@@ -6,7 +6,7 @@ import socket
 from collections import Counter, deque
 
 from services.common import logs
-from services.common.devices import BY_NAME
+from services.common.devices import BY_NAME, UPDATE_COMMAND
 from services.common.protocol import (
     COMMANDS,
     BadReading,
@@ -58,7 +58,7 @@ class Device:
     def enqueue(self, cmd: str) -> str | None:
         """Queue a command; return an error message if it cannot be queued."""
         known = BY_NAME.get(self.kind) if self.kind else None
-        if known is not None and cmd not in known.commands:
+        if known is not None and cmd not in known.commands and cmd != UPDATE_COMMAND:
             return f"{cmd} is not a {self.kind} command"
         if len(self.commands) >= self.fleet.settings.cmd_queue:
             return "command queue full"
@@ -229,6 +229,8 @@ class Fleet:
         self.devices[hello.device_id] = device
         self.bridge.status(device.device_id, True)
         self.bridge.announce(device.device_id, kind)
+        if hello.version is not None:
+            self.bridge.firmware(device.device_id, hello.version)
         logs.event(
             log, logging.INFO, "device.online", device=device.device_id, kind=kind, peer=peer
         )
