@@ -20,6 +20,8 @@ MANIFEST = "manifest.json"
 CHUNK = 512  # bytes read from the socket and written to flash at a time
 MAX_MANIFEST = 8192
 FALLBACK_VERSION = "1.0.0"  # code copied by cable carries no manifest
+# the kinds of services/common/devices.py by their apps' prefixes (the board has no services)
+KIND_OF_PREFIX = {"wch": "watch", "img": "camera", "cab": "cabinet"}
 _NAME_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-"
 
 
@@ -207,15 +209,15 @@ def stage(http, device_id, manifest, body):
         f.write(body)
 
 
-def update(cfg, platform, kind):
-    """Fetch, verify, stage and swap in the offered update; the caller resets."""
+def update(cfg, platform, prefix):
+    """Fetch, verify, stage and swap in the offered update for an app of ``prefix``."""
     if not cfg.get("ota_url") or not cfg.get("token"):
         raise UpdateError("updates need ota_url and a token in config.json")
     http = Http(cfg["ota_url"], platform, "%s:%s" % (cfg["id"], cfg["token"]))
     body, manifest = fetch_manifest(http, board_key(cfg["token"]), cfg["id"])
     version = manifest.get("version")
     current = installed_version()
-    if manifest.get("kind") != kind:
+    if manifest.get("kind") != KIND_OF_PREFIX.get(prefix):
         raise UpdateError("bundle is for %s boards" % manifest.get("kind"))
     if version == current or version == otaboot.failed_version():
         raise UpdateError("version %s is running or failed before" % version)

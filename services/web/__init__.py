@@ -62,6 +62,7 @@ def _register(app: Flask) -> None:
         cabinet,
         datasheet,
         doctor,
+        firmware,
         habits,
         monitoring,
         questionnaire,
@@ -76,7 +77,7 @@ def _register(app: Flask) -> None:
     # Each page's blueprint owns its URLs: its GET, its forms and its JSON.
     for page in (auth, welcome, monitoring, report, datasheet, questionnaire, cabinet):
         app.register_blueprint(page.bp)
-    for page in (habits, sharing, doctor, admin):
+    for page in (habits, sharing, doctor, admin, firmware):
         app.register_blueprint(page.bp)
 
 
@@ -110,6 +111,9 @@ def start_background(app: Flask) -> None:
         on_audit=report_audit,
     )
     app.extensions["smartcab.hub"] = hub
+    from .pages import firmware
+
+    firmware.auto_offer(settings, hub)
     hub.start()
 
 

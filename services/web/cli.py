@@ -5,16 +5,18 @@ import socket
 import sqlite3
 import sys
 import time
+from pathlib import Path
 
 import click
 import segno
 
+from services.common.devices import KIND_NAMES, UPDATE_COMMAND
 from services.common.errors import ConfigError
 from services.common.mqtt import MqttClient
 from services.common.settings import MqttSettings
 from services.common.usage import EPILOG
 
-from . import access, accounts, db, devices
+from . import access, accounts, db, devices, firmware
 from .errors import NotFound, WebError
 from .settings import Settings
 
@@ -205,6 +207,52 @@ def list_devices() -> None:
     """Every assigned device and its patient."""
     for device, username in devices.assignments(_conn()):
         click.echo(f"{device:24} {username or '-'}")
+
+
+@cli.group("firmware")
+def firmware_group() -> None:
+    """Firmware releases the boards install over the air."""
+
+
+@firmware_group.command("publish")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--kind", required=True, type=click.Choice(KIND_NAMES), help="board kind")
+@click.option("--version", "version", required=True, help="e.g. 1.2.0")
+def publish_firmware(directory: Path, kind: str, version: str) -> None:
+    """Publish DIRECTORY (a board's lib/smartcab files) as KIND's release; offer it."""
+    settings, conn = _open()
+    store = firmware.Store(settings.firmware_dir)
+    manifest = store.publish(kind, version, firmware.read_bundle(directory))
+    access.admin_action(conn, None, "firmware.publish", f"{kind} {version}")
+    boards = [
+        b.device_id for b in firmware.load_boards(settings.devices).values() if b.kind == kind
+    ]
+    told = _offer(settings.mqtt, boards)
+    click.echo(
+        f"{kind} {version}: {len(manifest['files'])} files published; "
+        f"offered to {told} of {len(boards)} registered boards"
+    )
+
+
+def _offer(settings: MqttSettings, devices_: list[str]) -> int:
+    """Send ``upd`` to each board; boards not told now are offered it when they register."""
+    if not devices_:
+        return 0
+    try:
+        socket.create_connection((settings.host, settings.port), timeout=3).close()
+    except OSError:
+        return 0
+    client = MqttClient(settings, "web-admin")
+    client.start()
+    try:
+        if not client.wait_connected(5):
+            return 0
+        infos = [client.publish(client.topics.cmd(d), UPDATE_COMMAND) for d in devices_]
+        for info in infos:
+            info.wait_for_publish(5)
+        return sum(1 for info in infos if info.is_published())
+    finally:
+        client.stop()
 
 
 # --- shares -----------------------------------------------------------------------------

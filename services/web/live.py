@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 import paho.mqtt.client as mqtt
 
 from services.common import logs
+from services.common.devices import UPDATE_COMMAND
 from services.common.errors import MqttError
 from services.common.mqtt import MqttClient
 from services.common.quality import flag_reason
@@ -93,6 +94,8 @@ class Hub:
         self.commands = CommandRoundTrips()
         self.reports = ReportTracker()
         self.audit = AuditForwarder(on_audit)
+        self.firmware_versions: dict[str, str] = {}  # device -> version it reported
+        self.on_firmware: Callable[[str, str], None] | None = None
         self.client = MqttClient(
             settings,
             "web",
@@ -112,6 +115,7 @@ class Hub:
         router.add(t.inventory("+"), self._on_inventory)
         router.add(t.image("+"), self._on_image)
         router.add(t.cmd_result("+"), self._on_cmd_result)
+        router.add(t.firmware("+"), self._on_firmware)
         router.add(t.report_progress("+"), lambda rid, m: self.reports.progress(rid, m.payload))
         router.add(t.report_result("+"), lambda rid, m: self.reports.result(rid, m.payload))
         router.add(t.report_audit, lambda m: self.audit.forward(m.payload))
@@ -188,6 +192,16 @@ class Hub:
         return self.commands.send_and_wait(
             device, cmd, lambda: self.client.publish(topic, cmd), timeout
         )
+
+    def offer_update(self, device: str) -> None:
+        """Tell a board a firmware release waits for it (the gateway passes ``upd`` on)."""
+        self.client.publish(self.topics.cmd(device), UPDATE_COMMAND, qos=1)
+
+    def _on_firmware(self, device: str, message: mqtt.MQTTMessage) -> None:
+        version = _text(message)
+        self.firmware_versions[device] = version
+        if self.on_firmware is not None and version:
+            self.on_firmware(device, version)
 
     def request_report(self, body: dict) -> None:
         self.reports.sent(body["id"], body["patient"])

@@ -83,6 +83,12 @@ class Settings:
         "seconds a cabinet or camera button waits for the gateway's `cmd/result`",
         minimum=1,
     )
+    devices: str | None = setting(
+        "WEB_DEVICES",
+        None,
+        "the gateway's device registry (its `GATEWAY_DEVICES` file): the token hashes that"
+        " key each board's firmware updates; unset means no updates over the air",
+    )
     smtp: SmtpSettings = section(SmtpSettings)
     mqtt: MqttSettings = section(MqttSettings)
     influx: InfluxSettings = section(InfluxSettings)
@@ -94,6 +100,10 @@ class Settings:
     @property
     def gallery_dir(self) -> Path:
         return self.data_dir / "camera"
+
+    @property
+    def firmware_dir(self) -> Path:
+        return self.data_dir / "firmware"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":

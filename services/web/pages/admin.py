@@ -10,7 +10,7 @@ from .. import access, accounts, devices
 from ..db import get_db
 from ..errors import MqttPublishFailed, NotFound, ValidationError
 from ..security import check_role
-from . import hub
+from . import firmware, hub
 
 log = logging.getLogger(__name__)
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -30,6 +30,7 @@ def _page(error: str | None = None):
         users=accounts.all_users(conn),
         log=access.admin_log(conn),
         devices=devices.assignments(conn),
+        rollout=firmware.overview(),
         error=error,
     )
     return (page, 400) if error else page
@@ -39,6 +40,25 @@ def _page(error: str | None = None):
 @bp.errorhandler(MqttPublishFailed)
 def _refused(exc: Exception):
     return _page(str(exc))
+
+
+@bp.url_value_preprocessor
+def _bundle_size(endpoint, _values):
+    # before the CSRF check reads the form: the app's 64 KB limit is too small for a bundle
+    if endpoint == "admin.publish_firmware":
+        request.max_content_length = firmware.firmware.MAX_BUNDLE + 64 * 1024
+
+
+@bp.route("/firmware", methods=["POST"])
+def publish_firmware():
+    """Publish a firmware bundle for a board kind; its boards are offered it."""
+    kind, version = request.form.get("kind", ""), request.form.get("version", "").strip()
+    firmware.publish(kind, version, request.files.getlist("files"))
+    detail = f"{kind} {version}"
+    access.admin_action(
+        get_db(), g.user, "firmware.publish", detail, None, request.path, request.remote_addr
+    )
+    return redirect(url_for(".index"))
 
 
 @bp.route("/")
