@@ -15,6 +15,8 @@ for f in "$here"/smartcab/*.py; do
 done
 # the gateway's own protocol module: one implementation of the wire format
 $mp cp "$here/../services/common/protocol.py" :lib/smartcab/protocol.py
+# the boot module that finishes or undoes an update: outside the library an update replaces
+$mp cp "$here/otaboot.py" :lib/otaboot.py
 $mp cp "$config" :config.json
 $mp cp "$here/boards/$board/main.py" :main.py
 $mp reset

@@ -393,7 +393,7 @@ cache_dir = {cache}
 [mypy-smartcab.protocol]
 # the gateway's module, typed and tested with the services
 ignore_errors = True
-[mypy-services.*]
+[mypy-services.*,firmware.*,firmware]
 # the CPython fallback import
 ignore_missing_imports = True
 """
@@ -424,12 +424,13 @@ def stub_typeshed(dest: Path) -> Path:
 
 
 def board_tree(dest: Path) -> Path:
-    """The files as they sit on a board: lib/smartcab with protocol.py, one main per board."""
+    """The files as they sit on a board: lib/smartcab with protocol.py, otaboot, the mains."""
     lib = dest / "smartcab"
     lib.mkdir(parents=True)
     for path in (ROOT / "firmware" / "smartcab").glob("*.py"):
         shutil.copyfile(path, lib / path.name)
     shutil.copyfile(ROOT / "services" / "common" / "protocol.py", lib / "protocol.py")
+    shutil.copyfile(ROOT / "firmware" / "otaboot.py", dest / "otaboot.py")
     for board in ("watch", "camera", "cabinet"):
         shutil.copyfile(ROOT / "firmware" / "boards" / board / "main.py", dest / f"{board}_main.py")
     shutil.copyfile(mpvm.MPVM / "stubs" / "camera.pyi", dest / "camera.pyi")
@@ -439,7 +440,7 @@ def board_tree(dest: Path) -> Path:
 def mypy(tmp_path: Path, src: Path) -> subprocess.CompletedProcess:
     config = tmp_path / "mypy.ini"
     config.write_text(MYPY_CONFIG.format(cache=tmp_path / "cache"))
-    targets = ["smartcab", "watch_main.py", "camera_main.py", "cabinet_main.py"]
+    targets = ["smartcab", "otaboot.py", "watch_main.py", "camera_main.py", "cabinet_main.py"]
     typeshed = stub_typeshed(tmp_path / "typeshed")
     command = [sys.executable, "-m", "mypy", "--config-file", str(config)]
     return subprocess.run(

@@ -30,6 +30,7 @@ def board_files() -> dict[str, str]:
         files["/lib/smartcab/" + path.name] = path.read_text(encoding="utf-8")
     protocol = ROOT / "services" / "common" / "protocol.py"
     files["/lib/smartcab/protocol.py"] = protocol.read_text(encoding="utf-8")
+    files["/lib/otaboot.py"] = (ROOT / "firmware" / "otaboot.py").read_text(encoding="utf-8")
     for path in sorted((MPVM / "hw").glob("*.py")):
         files["/lib/" + path.name] = path.read_text(encoding="utf-8")
     return files
