@@ -7,7 +7,7 @@
 import json
 import select
 
-from . import client, ota
+from . import client
 
 try:
     from . import protocol
@@ -169,6 +169,8 @@ def _session(app, cfg):
     """A session; a board with ``ota_url`` reports its version and confirms an update."""
     if not cfg.get("ota_url"):
         return client.Session(app, cfg["id"], cfg.get("token"))
+    from . import ota  # loaded only on boards that take updates: it costs heap
+
     session = client.Session(app, cfg["id"], cfg.get("token"), ota.installed_version())
     session.on_registered = ota.otaboot.confirm  # the new code came up and registered
     return session
@@ -176,6 +178,8 @@ def _session(app, cfg):
 
 def _update(cfg, platform, app):
     """Fetch and install the offered update, then reset into it; a refusal keeps this code."""
+    from . import ota
+
     try:
         version = ota.update(cfg, platform, app.kind)
     except (ota.UpdateError, OSError, ValueError) as exc:
