@@ -67,12 +67,16 @@ def hexlify(data):
     return "".join("%02x" % b for b in data)
 
 
-def installed_version(lib=otaboot.LIB):
+def installed_manifest(lib=otaboot.LIB):
     try:
         with open(lib + "/" + MANIFEST) as f:
-            return json.load(f)["version"]
-    except (OSError, ValueError, KeyError):
-        return FALLBACK_VERSION
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
+
+
+def installed_version(lib=otaboot.LIB):
+    return installed_manifest(lib).get("version", FALLBACK_VERSION)
 
 
 def split_url(url):
@@ -221,6 +225,9 @@ def update(cfg, platform, prefix):
         raise UpdateError("bundle is for %s boards" % manifest.get("kind"))
     if version == current or version == otaboot.failed_version():
         raise UpdateError("version %s is running or failed before" % version)
+    if manifest.get("at", 0) < installed_manifest().get("at", 0):
+        # a signed release older than the running one: a replay, not a new rollout
+        raise UpdateError("release %s is older than the code running" % version)
     try:
         stage(http, cfg["id"], manifest, body)
     except (UpdateError, OSError, KeyError, TypeError) as exc:

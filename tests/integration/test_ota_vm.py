@@ -49,13 +49,14 @@ def digest_of(path):
 class Http:
     """Serves a manifest and files as the web does, in 512-byte pieces."""
 
-    def __init__(self, srv, tag_key, version="2.0.0", kind="cabinet"):
+    def __init__(self, srv, tag_key, version="2.0.0", kind="cabinet", at=100):
         self.srv = srv
         entries = []
         for name in sorted(os.listdir(srv)):
             size, digest = digest_of(srv + "/" + name)
             entries.append({"path": name, "size": size, "sha256": digest})
-        self.manifest = json.dumps({"kind": kind, "version": version, "files": entries}).encode()
+        manifest = {"kind": kind, "version": version, "files": entries, "at": at}
+        self.manifest = json.dumps(manifest).encode()
         self.tag = ota.hexlify(ota.hmac_sha256(tag_key, self.manifest))
 
     def get(self, path, sink):
@@ -235,3 +236,13 @@ def test_a_power_cut_in_a_rollback_leaves_the_old_code(vm):
     )
     assert vm.eval("otaboot.recover()") == "failed"
     assert not vm.eval("marked()") and vm.eval("bootable()")
+
+
+def test_an_older_signed_release_replayed_is_refused(vm):
+    vm.step("offer(Http(release(), key))\notaboot.recover()\notaboot.confirm()")
+    out = vm.step(
+        "try:\n    offer(Http(release(), key, version='1.9.0', at=50))\n"
+        "except ota.UpdateError as exc:\n    print('refused:', exc)"
+    )
+    assert "older than the code running" in out
+    assert vm.eval("ota.installed_version()") == "2.0.0"

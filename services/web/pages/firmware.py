@@ -63,7 +63,11 @@ def overview() -> list[dict]:
     """The admin page's rollout table: each board, its version and its state."""
     live = hub()
     versions = live.firmware_versions if live is not None else {}
-    return firmware.rollout(store(), boards(), versions)
+    try:
+        return firmware.rollout(store(), boards(), versions)
+    except ValidationError as exc:  # an unreadable registry must not take the page down
+        logs.event(log, logging.WARNING, "web.firmware_registry_unreadable", error=exc)
+        return []
 
 
 def offer(kind: str) -> int:
