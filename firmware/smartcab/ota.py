@@ -213,12 +213,8 @@ def stage(http, device_id, manifest, body):
         f.write(body)
 
 
-def update(cfg, platform, prefix):
-    """Fetch, verify, stage and swap in the offered update for an app of ``prefix``."""
-    if not cfg.get("ota_url") or not cfg.get("token"):
-        raise UpdateError("updates need ota_url and a token in config.json")
-    http = Http(cfg["ota_url"], platform, "%s:%s" % (cfg["id"], cfg["token"]))
-    body, manifest = fetch_manifest(http, board_key(cfg["token"]), cfg["id"])
+def check(manifest, prefix):
+    """Refuse a signed manifest this board must not install; (version, running version)."""
     version = manifest.get("version")
     current = installed_version()
     if manifest.get("kind") != KIND_OF_PREFIX.get(prefix):
@@ -228,6 +224,16 @@ def update(cfg, platform, prefix):
     if manifest.get("at", 0) < installed_manifest().get("at", 0):
         # a signed release older than the running one: a replay, not a new rollout
         raise UpdateError("release %s is older than the code running" % version)
+    return version, current
+
+
+def update(cfg, platform, prefix):
+    """Fetch, verify, stage and swap in the offered update for an app of ``prefix``."""
+    if not cfg.get("ota_url") or not cfg.get("token"):
+        raise UpdateError("updates need ota_url and a token in config.json")
+    http = Http(cfg["ota_url"], platform, "%s:%s" % (cfg["id"], cfg["token"]))
+    body, manifest = fetch_manifest(http, board_key(cfg["token"]), cfg["id"])
+    version, current = check(manifest, prefix)
     try:
         stage(http, cfg["id"], manifest, body)
     except (UpdateError, OSError, KeyError, TypeError) as exc:

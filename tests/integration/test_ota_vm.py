@@ -103,6 +103,7 @@ def corrupt(name):
 
 def offer(http, tag_key=None):
     body, manifest = ota.fetch_manifest(http, tag_key or key, "cab")
+    ota.check(manifest, "cab")
     ota.stage(http, "cab", manifest, body)
     otaboot.install(manifest["version"], ota.installed_version())
 
