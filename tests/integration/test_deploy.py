@@ -17,7 +17,7 @@ import yaml
 from tests.support.net import free_port
 from tests.support.secure_broker import ProductionMosquitto, make_accounts, make_certs
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # The compose specification's JSON schema, vendored: see tests/data/README.md.
 SCHEMA = json.loads((ROOT / "tests" / "data" / "compose-spec.json").read_text())
 APP_SERVICES = ("gateway", "recorder", "scheduler", "web", "reporter")

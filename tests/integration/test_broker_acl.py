@@ -13,7 +13,7 @@ from tests.support.secure_broker import Client, ProductionMosquitto, make_accoun
 from tests.support.seed_clients import SeedWatch
 from tests.support.services import gateway as gateway_process
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 # account -> (topics it must be able to publish, topics it must not)
 WRITES = {

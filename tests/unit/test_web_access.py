@@ -11,7 +11,7 @@ from services.web import db as schema
 from services.web.settings import Settings
 from tests.support.net import free_port
 from tests.support.smtp import SmtpSink
-from tests.test_web_auth import (
+from tests.unit.test_web_auth import (
     PATIENT_PW,
     csrf,
     make_doctor,

@@ -8,7 +8,7 @@ from pathlib import Path
 from tests.support.netns import DeviceHost
 from tests.support.seed_clients import SeedWatch
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 DEVICE = """
 import sys, time

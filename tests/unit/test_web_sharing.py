@@ -7,7 +7,7 @@ import pyotp
 from services.web import accounts
 from services.web import db as schema
 from tests.support import browser
-from tests.test_web_auth import (
+from tests.unit.test_web_auth import (
     PATIENT_PW,
     csrf,
     make_doctor,

@@ -14,7 +14,7 @@ import pytest
 from tests.support.influxdb import InfluxDB
 from tests.support.net import free_port, wait_until
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def influx_port() -> int:

@@ -13,7 +13,7 @@ from services.web import db as schema
 from services.web.live import PER_SESSION, QUEUE_SIZE, Listener
 from services.web.settings import Settings
 from tests.support.net import free_port, wait_until
-from tests.test_web_auth import csrf, make_doctor, make_patient, sign_in_doctor, sign_in_patient
+from tests.unit.test_web_auth import csrf, make_doctor, make_patient, sign_in_doctor, sign_in_patient
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from tests.support.frames import jpeg
 from tests.support.mqtt import Recorder
 from tests.support.net import free_port, wait_until
 from tests.support.seed_clients import SeedDevice
-from tests.test_web_auth import csrf, make_doctor, make_patient, sign_in_doctor, sign_in_patient
+from tests.unit.test_web_auth import csrf, make_doctor, make_patient, sign_in_doctor, sign_in_patient
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from tests.support.mqtt import Recorder
 from tests.support.net import wait_until
 from tests.support.services import ServiceProcess
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 WATCHES = 5
 
 

