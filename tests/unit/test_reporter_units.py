@@ -11,12 +11,11 @@ from fhir.resources.R4B.bundle import Bundle
 from pydantic import ValidationError
 
 from services.common.errors import ConfigError
-from services.reporter import charts, exports, protocol, render
+from services.reporter import charts, exports, protocol
 from services.reporter.errors import BadRequest
-from services.reporter.model import BloodTest, Patient, Period, Report
+from services.reporter.model import BloodTest, Patient, Period
 from services.reporter.service import Reporter
 from services.reporter.settings import Settings
-from tests.support import pdf as pdftools
 
 UTC_TZ = ZoneInfo("UTC")
 NOW = datetime(2026, 11, 23, 15, 30, tzinfo=UTC)
@@ -238,25 +237,3 @@ def test_settings_check_time_zone_and_fonts(tmp_path):
         Settings.from_env({"REPORT_FONT": str(tmp_path / "none.ttf")})
     settings = Settings.from_env({"SMARTCAB_DATA_DIR": str(tmp_path)})
     assert settings.reports_dir == tmp_path / "reports" and settings.max_days == 366
-
-
-def test_a_report_without_data_says_so_in_every_section(tmp_path):
-    period = Period(datetime(2026, 11, 16, tzinfo=UTC), datetime(2026, 11, 23, tzinfo=UTC))
-    report = Report(Patient("bob", "Борис Петров"), period, NOW, "patient bob")
-    out = tmp_path / "empty.pdf"
-    out.write_bytes(render.render(Settings.from_env({}), report))
-    text = pdftools.text(out)
-    assert "Борис Петров (bob)" in text and "16 Nov 2026 – 22 Nov 2026" in text
-    for section in (
-        "Vital signs",
-        "Partial early-warning score",
-        "Alerts",
-        "Blood test results",
-        "Doctor's advice",
-        "Doctor's note",
-        "Questionnaire",
-        "Habits",
-        "Snacks taken from the cabinet",
-    ):
-        assert f"{section}: no data recorded." in text, section
-    assert "Page 1 of" in text

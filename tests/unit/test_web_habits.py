@@ -6,7 +6,13 @@ import pyotp
 
 from services.web import access
 from services.web import db as schema
-from tests.unit.test_web_auth import csrf, make_doctor, make_patient, sign_in_doctor, sign_in_patient
+from tests.unit.test_web_auth import (
+    csrf,
+    make_doctor,
+    make_patient,
+    sign_in_doctor,
+    sign_in_patient,
+)
 
 
 def _day(offset: int) -> str:

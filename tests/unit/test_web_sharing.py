@@ -4,11 +4,8 @@ import json
 
 import pyotp
 
-from services.web import accounts
 from services.web import db as schema
-from tests.support import browser
 from tests.unit.test_web_auth import (
-    PATIENT_PW,
     csrf,
     make_doctor,
     make_patient,
@@ -117,30 +114,6 @@ def test_doctor_home_shows_what_changed_since_the_last_visit(app):
     weekly = doctor.get("/p/alice/reports/weekly-2026-W47")
     assert weekly.status_code == 200 and weekly.get_data() == b"%PDF-1.4 weekly"
     weekly.close()
-
-
-def test_admin_actions_are_recorded(app):
-    make_patient(app, "alice")
-    make_doctor(app)
-    data_env = {"SMARTCAB_DATA_DIR": str(app.config["DATABASE"].parent)}
-    browser.cli(data_env, "shares", "revoke", "--patient", "alice", "--doctor", "D100")
-    conn = schema.connect(app.config["DATABASE"])
-    try:
-        _, secret = accounts.create_admin(conn, "root@example.org", "root", PATIENT_PW)
-    finally:
-        conn.close()
-    admin = app.test_client()
-    sign_in_patient(admin, "root", code=pyotp.TOTP(secret).now())
-    token = csrf(admin, "/admin/")
-    admin.post("/admin/devices", data={"csrf_token": token, "device": "cab", "patient": "alice"})
-    admin.post("/admin/shares", data={"csrf_token": token, "patient": "alice", "dr_id": "D100"})
-    page = admin.get("/admin/").text
-    assert "device.assign" in page and "cab -&gt; alice" in page and "share.grant" in page
-    assert "command line" in page and "share.revoke" in page
-    patient = app.test_client()
-    sign_in_patient(patient, "alice")
-    log = patient.get("/p/alice/access-log").text
-    assert "Administrator" in log and "admin.share.grant alice / D100" in log
 
 
 def _today() -> str:
