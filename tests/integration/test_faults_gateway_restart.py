@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.mqtt import Recorder
+from tests.support.mqtt import TopicLog
 from tests.support.net import wait_until
 from tests.support.services import ServiceProcess
 
@@ -28,7 +28,7 @@ def sim_totals(log: Path) -> dict:
 
 @pytest.mark.slow
 def test_gateway_killed_and_restarted_under_a_fleet(tmp_path, broker, make_gateway):
-    with Recorder(broker.host, broker.port, ["smartcab/#"], "reliability-sub", clean=False) as sub:
+    with TopicLog(broker.host, broker.port, ["smartcab/#"], "reliability-sub", clean=False) as sub:
         gw = make_gateway(MQTT_KEEPALIVE="5")
         scheduler = ServiceProcess(
             "scheduler", tmp_path, {**broker.env(), "SCHEDULER_BPM_INTERVAL": "1"}

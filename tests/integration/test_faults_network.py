@@ -19,7 +19,7 @@ time.sleep(120)
 """
 
 
-def test_half_open_device_is_detected_and_its_id_freed(make_gateway, mqtt_recorder):
+def test_half_open_device_is_detected_and_its_id_freed(make_gateway, mqtt_log):
     gw = make_gateway(GATEWAY_HOST="0.0.0.0", GATEWAY_KEEPALIVE="1")
     with DeviceHost() as host:
         device = host.popen(
@@ -30,12 +30,10 @@ def test_half_open_device_is_detected_and_its_id_freed(make_gateway, mqtt_record
         )
         try:
             assert device.stdout.readline().strip() == "registered"
-            mqtt_recorder.wait(
-                "smartcab/devices/wch/status", where=lambda m: m.payload == b"online"
-            )
+            mqtt_log.wait("smartcab/devices/wch/status", where=lambda m: m.payload == b"online")
             host.cut()
             cut_at = time.monotonic()
-            mqtt_recorder.wait(
+            mqtt_log.wait(
                 "smartcab/devices/wch/status",
                 where=lambda m: m.payload == b"offline",
                 timeout=20,
@@ -53,7 +51,7 @@ def test_half_open_device_is_detected_and_its_id_freed(make_gateway, mqtt_record
 
     # The device comes back (here over loopback) with the same id and is served.
     watch = SeedWatch(gw.port)
-    mqtt_recorder.publish("smartcab/devices/wch/cmd", "bpm")
+    mqtt_log.publish("smartcab/devices/wch/cmd", "bpm")
     assert watch.serve_once(68.0, 36.6) == b"bpm"
-    mqtt_recorder.wait("smartcab/devices/wch/vitals/heart_rate")
+    mqtt_log.wait("smartcab/devices/wch/vitals/heart_rate")
     watch.close()

@@ -26,56 +26,56 @@ def results(recorder, device_id):
     return [json.loads(p) for p in recorder.payloads(f"smartcab/devices/{device_id}/cmd/result")]
 
 
-def test_seed_watch_handshake_command_and_readings(gateway, mqtt_recorder):
+def test_seed_watch_handshake_command_and_readings(gateway, mqtt_log):
     watch = SeedWatch(gateway.port)
-    mqtt_recorder.wait("smartcab/devices/wch/status", where=lambda m: m.payload == b"online")
-    assert mqtt_recorder.on("smartcab/devices/wch/status")[-1].retain is False  # live delivery
+    mqtt_log.wait("smartcab/devices/wch/status", where=lambda m: m.payload == b"online")
+    assert mqtt_log.on("smartcab/devices/wch/status")[-1].retain is False  # live delivery
 
-    mqtt_recorder.publish("smartcab/devices/wch/cmd", "bpm")
+    mqtt_log.publish("smartcab/devices/wch/cmd", "bpm")
     assert watch.serve_once(72.0, 36.6) == b"bpm"  # exactly the command, nothing more
 
-    hr = mqtt_recorder.wait("smartcab/devices/wch/vitals/heart_rate")[0]
-    temp = mqtt_recorder.wait("smartcab/devices/wch/vitals/temperature")[0]
+    hr = mqtt_log.wait("smartcab/devices/wch/vitals/heart_rate")[0]
+    temp = mqtt_log.wait("smartcab/devices/wch/vitals/temperature")[0]
     hr_body, temp_body = json.loads(hr.payload), json.loads(temp.payload)
     assert hr_body["device"] == "wch" and hr_body["metric"] == "heart_rate"
     assert hr_body["value"] == 72.0 and hr_body["unit"] == "bpm"
     assert temp_body["value"] == 36.6 and temp_body["unit"] == "°C"
     assert hr_body["ts"].endswith("Z") and len(hr_body["ts"]) == len("2026-01-01T00:00:00.000Z")
     assert temp_body["ts"] > hr_body["ts"]  # strictly increasing per device
-    assert results(mqtt_recorder, "wch") == [{"cmd": "bpm", "ok": True, "error": None}]
+    assert results(mqtt_log, "wch") == [{"cmd": "bpm", "ok": True, "error": None}]
     watch.close()
-    mqtt_recorder.wait("smartcab/devices/wch/status", where=lambda m: m.payload == b"offline")
+    mqtt_log.wait("smartcab/devices/wch/status", where=lambda m: m.payload == b"offline")
 
 
-def test_seed_camera_image_is_decoded_and_retained(gateway, mqtt_recorder, broker):
+def test_seed_camera_image_is_decoded_and_retained(gateway, mqtt_log, broker):
     camera = SeedDevice(gateway.port, b"img")
-    mqtt_recorder.publish("smartcab/devices/img/cmd", "img")
+    mqtt_log.publish("smartcab/devices/img/cmd", "img")
     assert camera.recv_command() == b"img"
     camera.send_sized(base64.b64encode(JPEG))
-    image = mqtt_recorder.wait("smartcab/devices/img/image")[0]
+    image = mqtt_log.wait("smartcab/devices/img/image")[0]
     assert bytes(image.payload) == JPEG
 
-    from tests.support.mqtt import Recorder
+    from tests.support.mqtt import TopicLog
 
-    with Recorder(broker.host, broker.port, topics=["smartcab/devices/img/image"]) as late:
+    with TopicLog(broker.host, broker.port, topics=["smartcab/devices/img/image"]) as late:
         retained = late.wait("smartcab/devices/img/image")[0]
         assert retained.retain and bytes(retained.payload) == JPEG
     camera.close()
 
 
-def test_seed_cabinet_inventory_and_lights(gateway, mqtt_recorder):
+def test_seed_cabinet_inventory_and_lights(gateway, mqtt_log):
     cabinet = SeedDevice(gateway.port, b"cab")
     cabinet.send_sized(json.dumps(INVENTORY).encode())
-    body = json.loads(mqtt_recorder.wait("smartcab/devices/cab/inventory")[0].payload)
+    body = json.loads(mqtt_log.wait("smartcab/devices/cab/inventory")[0].payload)
     assert body["items"] == INVENTORY and body["ts"].endswith("Z")
 
-    mqtt_recorder.publish("smartcab/devices/cab/cmd", "lof")
-    mqtt_recorder.publish("smartcab/devices/cab/cmd", "lon")
+    mqtt_log.publish("smartcab/devices/cab/cmd", "lof")
+    mqtt_log.publish("smartcab/devices/cab/cmd", "lon")
     # one at a time: each recv() of the seed cabinet holds exactly one command
     assert cabinet.recv_command() == b"lof"
     assert cabinet.recv_command() == b"lon"
-    wait_until(lambda: len(results(mqtt_recorder, "cab")) == 2, what="two command results")
-    assert [r["cmd"] for r in results(mqtt_recorder, "cab")] == ["lof", "lon"]
+    wait_until(lambda: len(results(mqtt_log, "cab")) == 2, what="two command results")
+    assert [r["cmd"] for r in results(mqtt_log, "cab")] == ["lof", "lon"]
     cabinet.close()
 
 
@@ -116,17 +116,17 @@ def test_mosquitto_sub_sees_the_spec_topics(gateway, broker):
         device.close()
 
 
-def test_command_for_absent_device_or_unknown_command_fails_cleanly(gateway, mqtt_recorder):
-    mqtt_recorder.publish("smartcab/devices/nobody/cmd", "bpm")
-    mqtt_recorder.wait("smartcab/devices/nobody/cmd/result")
-    assert results(mqtt_recorder, "nobody") == [
+def test_command_for_absent_device_or_unknown_command_fails_cleanly(gateway, mqtt_log):
+    mqtt_log.publish("smartcab/devices/nobody/cmd", "bpm")
+    mqtt_log.wait("smartcab/devices/nobody/cmd/result")
+    assert results(mqtt_log, "nobody") == [
         {"cmd": "bpm", "ok": False, "error": "device not connected"}
     ]
     watch = SeedWatch(gateway.port)
-    mqtt_recorder.publish("smartcab/devices/wch/cmd", "rm -rf")
-    mqtt_recorder.publish("smartcab/devices/wch/cmd", "lof")
-    wait_until(lambda: len(results(mqtt_recorder, "wch")) == 2, what="two refusals")
-    assert results(mqtt_recorder, "wch") == [
+    mqtt_log.publish("smartcab/devices/wch/cmd", "rm -rf")
+    mqtt_log.publish("smartcab/devices/wch/cmd", "lof")
+    wait_until(lambda: len(results(mqtt_log, "wch")) == 2, what="two refusals")
+    assert results(mqtt_log, "wch") == [
         {"cmd": "rm -rf", "ok": False, "error": "unknown command"},
         {"cmd": "lof", "ok": False, "error": "lof is not a watch command"},
     ]
@@ -177,17 +177,17 @@ BAD_INPUTS = [
 
 
 @pytest.mark.parametrize("name, device, junk, reason", BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
-def test_bad_frames_close_only_that_connection(gateway, mqtt_recorder, name, device, junk, reason):
+def test_bad_frames_close_only_that_connection(gateway, mqtt_log, name, device, junk, reason):
     good = SeedWatch(gateway.port, b"wch-good")
     bad = registered(gateway.port, device)
     bad.send(junk)
     assert closed_by_peer(bad)
     assert reason in gateway.wait_log("event=device.closed device=" + device.decode())
     # the good watch never noticed
-    mqtt_recorder.publish("smartcab/devices/wch-good/cmd", "bpm")
+    mqtt_log.publish("smartcab/devices/wch-good/cmd", "bpm")
     assert good.serve_once(70.0, 36.5) == b"bpm"
-    mqtt_recorder.wait("smartcab/devices/wch-good/vitals/temperature")
-    assert status_of(mqtt_recorder, "wch-good") == "online"
+    mqtt_log.wait("smartcab/devices/wch-good/vitals/temperature")
+    assert status_of(mqtt_log, "wch-good") == "online"
     good.close()
 
 
@@ -214,23 +214,23 @@ def test_silent_client_is_dropped_after_the_handshake_timeout(gateway):
     gateway.wait_log("handshake not completed in time")
 
 
-def test_stalled_transfer_is_dropped(gateway, mqtt_recorder):
+def test_stalled_transfer_is_dropped(gateway, mqtt_log):
     camera = SeedDevice(gateway.port, b"img")
     camera.sock.send(b"size-1000")
     assert camera.sock.recv(32) == b"send"
     camera.sock.send(b"/9j/" + b"A" * 100)  # then stalls
     assert closed_by_peer(camera.sock, timeout=5)
     gateway.wait_log("transfer stalled for 1 s")
-    mqtt_recorder.wait("smartcab/devices/img/status", where=lambda m: m.payload == b"offline")
-    assert mqtt_recorder.on("smartcab/devices/img/image") == []
+    mqtt_log.wait("smartcab/devices/img/status", where=lambda m: m.payload == b"offline")
+    assert mqtt_log.on("smartcab/devices/img/image") == []
 
 
-def test_idle_device_is_dropped_and_marked_offline(make_gateway, mqtt_recorder):
+def test_idle_device_is_dropped_and_marked_offline(make_gateway, mqtt_log):
     gw = make_gateway(GATEWAY_IDLE_TIMEOUT="1")
     watch = SeedWatch(gw.port)
     assert closed_by_peer(watch.sock, timeout=5)
     gw.wait_log("idle for 1 s")
-    mqtt_recorder.wait("smartcab/devices/wch/status", where=lambda m: m.payload == b"offline")
+    mqtt_log.wait("smartcab/devices/wch/status", where=lambda m: m.payload == b"offline")
 
 
 def test_connection_limits_total_and_per_address(make_gateway):
@@ -263,21 +263,21 @@ def _accepts(port: int) -> bool:
         sock.close()
 
 
-def test_second_device_with_the_same_id_wins(gateway, mqtt_recorder):
+def test_second_device_with_the_same_id_wins(gateway, mqtt_log):
     old = SeedWatch(gateway.port)
     new = SeedWatch(gateway.port)
     assert closed_by_peer(old.sock)
     gateway.wait_log("event=device.replaced device=wch")
-    mqtt_recorder.publish("smartcab/devices/wch/cmd", "bpm")
+    mqtt_log.publish("smartcab/devices/wch/cmd", "bpm")
     assert new.serve_once(66.0, 36.4) == b"bpm"
-    mqtt_recorder.wait("smartcab/devices/wch/vitals/heart_rate")
+    mqtt_log.wait("smartcab/devices/wch/vitals/heart_rate")
     # the old connection's close did not mark the id offline
-    statuses = [m.payload for m in mqtt_recorder.on("smartcab/devices/wch/status")]
+    statuses = [m.payload for m in mqtt_log.on("smartcab/devices/wch/status")]
     assert statuses == [b"online", b"online"]
     new.close()
 
 
-def test_registry_refuses_unknown_ids_and_wrong_tokens(tmp_path, make_gateway, mqtt_recorder):
+def test_registry_refuses_unknown_ids_and_wrong_tokens(tmp_path, make_gateway, mqtt_log):
     from services.gateway.registry import hash_token
 
     registry = tmp_path / "devices.toml"
@@ -298,14 +298,14 @@ def test_registry_refuses_unknown_ids_and_wrong_tokens(tmp_path, make_gateway, m
     gw.wait_log("refused: wrong token")
     ok = SeedWatch(gw.port, b"wch-01", token=b"right")
     untokened = SeedDevice(gw.port, b"cab")  # registered without a token
-    mqtt_recorder.wait("smartcab/devices/wch-01/status", where=lambda m: m.payload == b"online")
-    mqtt_recorder.wait("smartcab/devices/cab/status", where=lambda m: m.payload == b"online")
+    mqtt_log.wait("smartcab/devices/wch-01/status", where=lambda m: m.payload == b"online")
+    mqtt_log.wait("smartcab/devices/cab/status", where=lambda m: m.payload == b"online")
     assert "guess-9f2" not in gw.log_text()  # the token itself is never logged
     ok.close()
     untokened.close()
 
 
-def test_broken_payloads_are_logged_and_the_device_stays(gateway, mqtt_recorder):
+def test_broken_payloads_are_logged_and_the_device_stays(gateway, mqtt_log):
     cabinet = SeedDevice(gateway.port, b"cab")
     cabinet.send_sized(b'{"Pepsi": -1}')
     gateway.wait_log("not a non-negative integer")
@@ -317,19 +317,19 @@ def test_broken_payloads_are_logged_and_the_device_stays(gateway, mqtt_recorder)
     camera.send_sized(base64.b64encode(b"GIF89a not a jpeg"))
     gateway.wait_log("image is not a JPEG")
     cabinet.send_sized(json.dumps(INVENTORY).encode())  # the connection still works
-    mqtt_recorder.wait("smartcab/devices/cab/inventory")
-    assert mqtt_recorder.on("smartcab/devices/img/image") == []
+    mqtt_log.wait("smartcab/devices/cab/inventory")
+    assert mqtt_log.on("smartcab/devices/img/image") == []
     cabinet.close()
     camera.close()
 
 
-def test_unanswered_command_is_logged_and_the_next_one_goes(make_gateway, mqtt_recorder):
+def test_unanswered_command_is_logged_and_the_next_one_goes(make_gateway, mqtt_log):
     gw = make_gateway(GATEWAY_ANSWER_TIMEOUT="0.5")
     watch = SeedWatch(gw.port)
-    mqtt_recorder.publish("smartcab/devices/wch/cmd", "bpm")
-    mqtt_recorder.publish("smartcab/devices/wch/cmd", "bpm")
+    mqtt_log.publish("smartcab/devices/wch/cmd", "bpm")
+    mqtt_log.publish("smartcab/devices/wch/cmd", "bpm")
     assert watch.recv_command() == b"bpm"  # the watch says nothing back (finger off)
     gw.wait_log("event=device.no_answer device=wch waited=0.5")
     assert watch.serve_once(70.0, 36.5) == b"bpm"  # the second command went after the wait
-    mqtt_recorder.wait("smartcab/devices/wch/vitals/heart_rate")
+    mqtt_log.wait("smartcab/devices/wch/vitals/heart_rate")
     watch.close()

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from tests.support.mqtt import Recorder
+from tests.support.mqtt import TopicLog
 from tests.support.net import wait_until
 from tests.support.seed_clients import SeedDevice, SeedWatch
 
@@ -26,7 +26,7 @@ def send_readings(watch, values):
 @pytest.mark.slow
 def test_a_10_second_broker_restart_loses_no_reading(broker, gateway):
     # A persistent subscriber, like the recorder: the broker keeps its messages.
-    with Recorder(broker.host, broker.port, ["smartcab/#"], "persistent-sub", clean=False) as sub:
+    with TopicLog(broker.host, broker.port, ["smartcab/#"], "persistent-sub", clean=False) as sub:
         watch = SeedWatch(gateway.port)
         sub.wait("smartcab/devices/wch/status", where=lambda m: m.payload == b"online")
         send_readings(watch, range(60, 70))
@@ -45,7 +45,7 @@ def test_a_10_second_broker_restart_loses_no_reading(broker, gateway):
 
 def test_queue_overflow_is_counted_and_logged(broker, make_gateway):
     gw = make_gateway(GATEWAY_MQTT_QUEUE="5")
-    with Recorder(
+    with TopicLog(
         broker.host, broker.port, ["smartcab/devices/wch/vitals/#"], "sub-q", False
     ) as sub:
         watch = SeedWatch(gw.port)
@@ -67,47 +67,45 @@ def test_queue_overflow_is_counted_and_logged(broker, make_gateway):
         watch.close()
 
 
-def test_sigterm_closes_devices_and_says_offline(gateway, mqtt_recorder):
+def test_sigterm_closes_devices_and_says_offline(gateway, mqtt_log):
     watch = SeedWatch(gateway.port)
     cabinet = SeedDevice(gateway.port, b"cab")
-    mqtt_recorder.wait("smartcab/devices/cab/status", where=lambda m: m.payload == b"online")
+    mqtt_log.wait("smartcab/devices/cab/status", where=lambda m: m.payload == b"online")
     assert gateway.stop() == 0
     watch.sock.settimeout(5)
     assert watch.sock.recv(16) == b""  # closed cleanly, with a FIN
     for device in ("wch", "cab"):
-        mqtt_recorder.wait(
-            f"smartcab/devices/{device}/status", where=lambda m: m.payload == b"offline"
-        )
-    mqtt_recorder.wait("smartcab/services/gateway/status", where=lambda m: m.payload == b"offline")
+        mqtt_log.wait(f"smartcab/devices/{device}/status", where=lambda m: m.payload == b"offline")
+    mqtt_log.wait("smartcab/services/gateway/status", where=lambda m: m.payload == b"offline")
     watch.close()
     cabinet.close()
 
 
 @pytest.mark.slow
 def test_killed_gateway_is_marked_offline_by_its_will_and_stale_devices_cleared(
-    broker, make_gateway, mqtt_recorder
+    broker, make_gateway, mqtt_log
 ):
     gw = make_gateway(MQTT_KEEPALIVE="5")
     watch = SeedWatch(gw.port)
-    mqtt_recorder.wait("smartcab/devices/wch/status", where=lambda m: m.payload == b"online")
+    mqtt_log.wait("smartcab/devices/wch/status", where=lambda m: m.payload == b"online")
     gw.kill()
     started = time.monotonic()
-    mqtt_recorder.wait(
+    mqtt_log.wait(
         "smartcab/services/gateway/status", where=lambda m: m.payload == b"offline", timeout=15
     )
     assert time.monotonic() - started < 1.5 * 5 + 2  # within the keepalive grace
 
     # A new gateway finds the dead one's retained "online" and clears it.
     make_gateway()
-    mqtt_recorder.wait("smartcab/devices/wch/status", where=lambda m: m.payload == b"offline")
-    with Recorder(broker.host, broker.port, ["smartcab/devices/wch/status"]) as late:
+    mqtt_log.wait("smartcab/devices/wch/status", where=lambda m: m.payload == b"offline")
+    with TopicLog(broker.host, broker.port, ["smartcab/devices/wch/status"]) as late:
         assert late.wait("smartcab/devices/wch/status")[0].payload == b"offline"
     watch.close()
 
 
 def test_a_burst_larger_than_the_queue_is_held_back_not_dropped(broker, make_gateway):
     gw = make_gateway(GATEWAY_MQTT_QUEUE="100")
-    with Recorder(broker.host, broker.port, ["smartcab/devices/wch/vitals/#"]) as sub:
+    with TopicLog(broker.host, broker.port, ["smartcab/devices/wch/vitals/#"]) as sub:
         watch = SeedWatch(gw.port)
         burst = b"".join(b"%d.00,bpm" % (40 + i % 150) for i in range(2000))
         watch.sock.sendall(burst)  # twenty times the queue, in one go

@@ -53,7 +53,7 @@ def flood(port: int, stop: threading.Event, count: list[int]) -> None:
 
 
 @pytest.mark.slow
-def test_slow_loris_crowd_and_bad_frame_flood(make_gateway, mqtt_recorder):
+def test_slow_loris_crowd_and_bad_frame_flood(make_gateway, mqtt_log):
     gw = make_gateway(GATEWAY_MAX_PER_ADDRESS=str(PER_ADDRESS + 5), GATEWAY_HANDSHAKE_TIMEOUT="30")
     pid = gw.proc.pid
     baseline = rss_kib(pid)
@@ -76,9 +76,9 @@ def test_slow_loris_crowd_and_bad_frame_flood(make_gateway, mqtt_recorder):
         time.sleep(2)  # let the crowd settle in
         started = time.monotonic()
         watch = SeedWatch(gw.port)
-        mqtt_recorder.publish("smartcab/devices/wch/cmd", "bpm")
+        mqtt_log.publish("smartcab/devices/wch/cmd", "bpm")
         assert watch.serve_once(71.0, 36.7) == b"bpm"
-        reading = mqtt_recorder.wait("smartcab/devices/wch/vitals/heart_rate", timeout=5)[0]
+        reading = mqtt_log.wait("smartcab/devices/wch/vitals/heart_rate", timeout=5)[0]
         served_in = time.monotonic() - started
         print(f"watch served in {served_in:.3f} s; flood connections so far {flooded[0]}")
         assert json.loads(reading.payload)["value"] == 71.0

@@ -4,7 +4,7 @@ import json
 
 import jinja2
 
-from tests.support.mqtt import Recorder
+from tests.support.mqtt import TopicLog
 from tests.support.seed_clients import SeedDevice, SeedWatch
 
 CONFIGS = "homeassistant/+/+/+/config"
@@ -20,7 +20,7 @@ def by_topic(messages) -> dict[str, dict]:
 
 
 def test_each_device_is_announced_with_availability_and_ha_commands_reach_the_seed_cabinet(
-    make_gateway, mqtt_recorder, broker
+    make_gateway, mqtt_log, broker
 ):
     gw = make_gateway(HA_DISCOVERY="1")
     watch = SeedWatch(gw.port, b"wch-01")
@@ -28,7 +28,7 @@ def test_each_device_is_announced_with_availability_and_ha_commands_reach_the_se
     camera = SeedDevice(gw.port, b"img")
     try:
         # five vitals and a "measure" button; the light and a "count" button; image and button
-        configs = by_topic(mqtt_recorder.wait(CONFIGS, count=10))
+        configs = by_topic(mqtt_log.wait(CONFIGS, count=10))
         prefix = "homeassistant"
         hr = configs[f"{prefix}/sensor/smartcab_wch-01/heart_rate/config"]
         temp = configs[f"{prefix}/sensor/smartcab_wch-01/temperature/config"]
@@ -48,22 +48,22 @@ def test_each_device_is_announced_with_availability_and_ha_commands_reach_the_se
             ]
         assert len({c["unique_id"] for c in configs.values()}) == len(configs)
         for topic in ("smartcab/devices/wch-01/status", "smartcab/services/gateway/status"):
-            assert mqtt_recorder.payloads(topic)[-1] == hr["payload_available"].encode()
+            assert mqtt_log.payloads(topic)[-1] == hr["payload_available"].encode()
 
         # the watch's vitals: the sensors read the gateway's JSON with their templates
         assert hr["state_topic"] == "smartcab/devices/wch-01/vitals/heart_rate"
         assert (hr["unit_of_measurement"], temp["unit_of_measurement"]) == ("bpm", "°C")
         watch.sock.send(b"72.00,bpm")
         watch.sock.send(b"36.60,temp")
-        reading = mqtt_recorder.wait(hr["state_topic"])[0].payload
+        reading = mqtt_log.wait(hr["state_topic"])[0].payload
         assert render(hr["value_template"], reading) == "72.0"
-        reading = mqtt_recorder.wait(temp["state_topic"])[0].payload
+        reading = mqtt_log.wait(temp["state_topic"])[0].payload
         assert render(temp["value_template"], reading) == "36.6"
 
         # the cabinet's items become sensors once its first inventory names them
         cabinet.send_sized(json.dumps({"Nutella": 0, "Pepsi": 1, "Pringles": 2}).encode())
-        items = by_topic(mqtt_recorder.wait("homeassistant/sensor/smartcab_cab/+/config", 3))
-        inventory = mqtt_recorder.wait("smartcab/devices/cab/inventory")[0].payload
+        items = by_topic(mqtt_log.wait("homeassistant/sensor/smartcab_cab/+/config", 3))
+        inventory = mqtt_log.wait("smartcab/devices/cab/inventory")[0].payload
         counts = {c["name"]: render(c["value_template"], inventory) for c in items.values()}
         assert counts == {"Nutella": "0", "Pepsi": "1", "Pringles": "2"}
         assert {c["state_topic"] for c in items.values()} == {"smartcab/devices/cab/inventory"}
@@ -74,13 +74,13 @@ def test_each_device_is_announced_with_availability_and_ha_commands_reach_the_se
 
         # HA switches the strip off as it does: payload_off on the command topic
         assert light["command_topic"] == "smartcab/devices/cab/cmd"
-        mqtt_recorder.publish(light["command_topic"], light["payload_off"])
+        mqtt_log.publish(light["command_topic"], light["payload_off"])
         assert cabinet.recv_command() == b"lof"
-        mqtt_recorder.publish(light["command_topic"], light["payload_on"])
+        mqtt_log.publish(light["command_topic"], light["payload_on"])
         assert cabinet.recv_command() == b"lon"
 
         # configs are retained: Home Assistant started later still finds every device
-        with Recorder(broker.host, broker.port, topics=[CONFIGS]) as late:
+        with TopicLog(broker.host, broker.port, topics=[CONFIGS]) as late:
             retained = late.wait(CONFIGS, count=len(configs) + len(items))
             assert all(m.retain for m in retained)
     finally:
@@ -88,14 +88,14 @@ def test_each_device_is_announced_with_availability_and_ha_commands_reach_the_se
             device.close()
 
 
-def test_discovery_is_off_unless_asked_for(make_gateway, mqtt_recorder):
+def test_discovery_is_off_unless_asked_for(make_gateway, mqtt_log):
     gw = make_gateway()
     watch = SeedWatch(gw.port, b"wch")
     try:
         watch.sock.send(b"70.00,bpm")
         # the reading comes after where the configs would have been published
-        mqtt_recorder.wait("smartcab/devices/wch/vitals/heart_rate")
-        assert mqtt_recorder.on("homeassistant/#") == []
-        assert mqtt_recorder.payloads("smartcab/devices/wch/status") == [b"online"]
+        mqtt_log.wait("smartcab/devices/wch/vitals/heart_rate")
+        assert mqtt_log.on("homeassistant/#") == []
+        assert mqtt_log.payloads("smartcab/devices/wch/status") == [b"online"]
     finally:
         watch.close()

@@ -7,7 +7,7 @@ import pytest
 
 from services.common.influx import InfluxAuthError, InfluxClient, InfluxSettings
 from tests.support.influxdb import InfluxDB
-from tests.support.mqtt import Recorder
+from tests.support.mqtt import TopicLog
 from tests.support.net import wait_until
 from tests.support.recorder_input import BEFORE_YEAR_ONE_UTC, HUGE_VALUE, VITALS, vitals
 from tests.support.services import ServiceProcess
@@ -33,7 +33,7 @@ def subscribed(server) -> None:
 def test_records_vitals_inventory_availability_and_alerts(make_recorder, broker, influxdb):
     make_recorder()
     subscribed(influxdb)
-    with Recorder(broker.host, broker.port, topics=("smartcab/alerts/#",)) as mqtt:
+    with TopicLog(broker.host, broker.port, topics=("smartcab/alerts/#",)) as mqtt:
         mqtt.publish("smartcab/devices/wch-01/patient", "p-1", retain=True)
         mqtt.publish("smartcab/devices/wch-01/status", "online", retain=True)
         mqtt.publish(
@@ -62,7 +62,7 @@ def test_records_vitals_inventory_availability_and_alerts(make_recorder, broker,
 def test_malformed_json_is_logged_and_acknowledged_not_redelivered(make_recorder, broker, influxdb):
     recorder = make_recorder()
     subscribed(influxdb)
-    with Recorder(broker.host, broker.port, topics=("smartcab/none",)) as mqtt:
+    with TopicLog(broker.host, broker.port, topics=("smartcab/none",)) as mqtt:
         mqtt.publish(VITALS.format("wch-01", "heart_rate"), b"{broken")
         recorder.wait_log("event=message.dropped")
         assert recorder.stop() == 0
@@ -80,7 +80,7 @@ def test_a_poison_message_is_dropped_and_acknowledged_not_a_crash_loop(
 ):
     recorder = make_recorder()
     subscribed(influxdb)
-    with Recorder(broker.host, broker.port, topics=("smartcab/none",)) as mqtt:
+    with TopicLog(broker.host, broker.port, topics=("smartcab/none",)) as mqtt:
         mqtt.publish(VITALS.format("wch-01", "heart_rate"), HUGE_VALUE)
         mqtt.publish(VITALS.format("wch-01", "heart_rate"), BEFORE_YEAR_ONE_UTC)
         mqtt.publish(VITALS.format("wch-01", "heart_rate"), vitals("wch-01", "heart_rate", 70, 1))
@@ -126,7 +126,7 @@ def test_wrong_influx_credentials_give_a_clear_error(tmp_path, broker):
         right = ServiceProcess("recorder", tmp_path, env).start()
         try:
             subscribed(server)
-            with Recorder(broker.host, broker.port, topics=("smartcab/none",)) as mqtt:
+            with TopicLog(broker.host, broker.port, topics=("smartcab/none",)) as mqtt:
                 body = vitals("wch-01", "heart_rate", 66, 1)
                 mqtt.publish(VITALS.format("wch-01", "heart_rate"), body)
             wait_until(lambda: server.count("SELECT count(value) FROM vitals") == 1, what="a write")
@@ -143,7 +143,7 @@ def test_full_spool_raises_an_alert_holds_messages_and_loses_nothing(
     subscribed(influxdb)
     influxdb.stop()
     sent = 40
-    with Recorder(broker.host, broker.port, topics=("smartcab/alerts/#",)) as mqtt:
+    with TopicLog(broker.host, broker.port, topics=("smartcab/alerts/#",)) as mqtt:
         for i in range(sent):
             mqtt.publish(
                 VITALS.format("wch-01", "heart_rate"), vitals("wch-01", "heart_rate", 70, i)
@@ -178,7 +178,7 @@ def test_shared_subscription_splits_the_load_and_stores_each_reading_once(
     first.wait_log("mqtt.connected")
     second.wait_log("mqtt.connected")
     sent = 200
-    with Recorder(broker.host, broker.port, topics=("smartcab/none",)) as mqtt:
+    with TopicLog(broker.host, broker.port, topics=("smartcab/none",)) as mqtt:
         # Shared subscriptions get no retained messages: probe until the group exists.
         def probe():
             mqtt.publish(VITALS.format("probe", "spo2"), vitals("probe", "spo2", 99, 0))
@@ -206,7 +206,7 @@ def test_starts_without_influxdb_and_creates_the_database_when_it_comes(
     recorder = make_recorder()
     recorder.wait_log("event=influx.unavailable")
     recorder.wait_log("event=spool.appended")  # its own retained status: it is subscribed
-    with Recorder(broker.host, broker.port, topics=("smartcab/none",)) as mqtt:
+    with TopicLog(broker.host, broker.port, topics=("smartcab/none",)) as mqtt:
         mqtt.publish(VITALS.format("wch-01", "spo2"), vitals("wch-01", "spo2", 97, 1))
     wait_until(lambda: recorder.log_text().count("event=spool.appended") >= 2, what="spooling")
     influxdb.start()
@@ -232,7 +232,7 @@ def test_a_line_influxdb_refuses_is_logged_and_the_rest_of_the_batch_stored(
         client.write(["vitals,device=old,metric=heart_rate value=70i 1795428000000"])
     recorder = make_recorder(RECORDER_BATCH_LINGER="0.5")
     subscribed(influxdb)
-    with Recorder(broker.host, broker.port, topics=("smartcab/none",)) as mqtt:
+    with TopicLog(broker.host, broker.port, topics=("smartcab/none",)) as mqtt:
         mqtt.publish(VITALS.format("wch-01", "heart_rate"), vitals("wch-01", "heart_rate", 71, 1))
         body = {"items": {"Pepsi": 1}, "ts": "2026-11-23T10:00:00.002Z"}
         mqtt.publish("smartcab/devices/cab-01/inventory", json.dumps(body))

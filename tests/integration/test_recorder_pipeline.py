@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from tests.support.mqtt import Recorder
+from tests.support.mqtt import TopicLog
 from tests.support.net import wait_until
 from tests.support.seed_clients import SeedDevice, SeedWatch
 
@@ -144,7 +144,7 @@ def test_recorder_killed_mid_batch_loses_and_duplicates_nothing(pipeline, influx
     with WatchLoop(gateway.port) as watch:
         watch.wait_rounds(2)
         # A burst straight onto the vitals topic, so the kill surely lands mid-batch.
-        with Recorder(broker.host, broker.port, topics=("smartcab/none",)) as publisher:
+        with TopicLog(broker.host, broker.port, topics=("smartcab/none",)) as publisher:
             infos = []
             for i in range(burst):
                 body = {
@@ -212,7 +212,7 @@ def test_broker_restart_loses_and_duplicates_nothing(pipeline, influxdb, broker)
 
     wait_until(lambda: len(nutella()) >= len(shelves), timeout=20, what="every inventory report")
     assert nutella() == [5, 4, 3, 2, 1, 0]  # each change once, in order
-    with Recorder(broker.host, broker.port, ["smartcab/devices/cab-01/inventory"]) as late:
+    with TopicLog(broker.host, broker.port, ["smartcab/devices/cab-01/inventory"]) as late:
         retained = json.loads(late.wait("smartcab/devices/cab-01/inventory")[0].payload)
         assert retained["items"] == shelves[-1]  # the retained state is the latest
     cabinet.close()

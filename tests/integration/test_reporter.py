@@ -17,7 +17,7 @@ from fhir.resources.R4B.bundle import Bundle
 from services.common.influx import InfluxClient, InfluxSettings
 from services.reporter.protocol import last_days, previous_week
 from tests.support import pdf as pdftools
-from tests.support.mqtt import Recorder
+from tests.support.mqtt import TopicLog
 from tests.support.net import free_port
 from tests.support.reports import PATIENT_NAME, history_lines, make_people
 from tests.support.services import ROOT
@@ -166,7 +166,7 @@ def test_an_export_larger_than_allowed_is_refused_not_cut_short(history, influxd
             documents.produce(settings, client, None, patient, period, "csv", "alice")
 
 
-def ask(mqtt: Recorder, request_id: str, requester: tuple[str, str], patient: str, **extra):
+def ask(mqtt: TopicLog, request_id: str, requester: tuple[str, str], patient: str, **extra):
     body = {
         "id": request_id,
         "requester": {"role": requester[0], "id": requester[1]},
@@ -179,7 +179,7 @@ def ask(mqtt: Recorder, request_id: str, requester: tuple[str, str], patient: st
     return result(mqtt, request_id, before + 1)
 
 
-def result(mqtt: Recorder, request_id: str, nth: int = 1) -> dict:
+def result(mqtt: TopicLog, request_id: str, nth: int = 1) -> dict:
     """The ``nth`` result announced for ``request_id``."""
     found = mqtt.wait(RESULTS.format(request_id), count=nth, timeout=60)
     return json.loads(found[nth - 1].payload)
@@ -190,7 +190,7 @@ def test_requests_over_mqtt_are_served_only_to_the_patient_and_shared_doctors(
 ):
     reporter = make_reporter()
     reporter.wait_log("mqtt.connected")
-    with Recorder(broker.host, broker.port, topics=("smartcab/reports/#",)) as mqtt:
+    with TopicLog(broker.host, broker.port, topics=("smartcab/reports/#",)) as mqtt:
         own = ask(mqtt, "own-1", ("patient", "alice"), "alice")
         assert own["ok"] is True and own["format"] == "pdf", own
         stored = history / own["file"]
@@ -240,7 +240,7 @@ def test_malformed_requests_get_a_clear_error_and_the_service_keeps_running(
 ):
     reporter = make_reporter()
     reporter.wait_log("mqtt.connected")
-    with Recorder(broker.host, broker.port, topics=("smartcab/reports/#",)) as mqtt:
+    with TopicLog(broker.host, broker.port, topics=("smartcab/reports/#",)) as mqtt:
         mqtt.publish("smartcab/reports/requests", b"\xff{not json")
         junk = result(mqtt, "_invalid")
         assert junk["ok"] is False and junk["error"] == "bad_request"
@@ -275,7 +275,7 @@ def test_the_scheduler_asks_for_weekly_reports_delivered_to_each_shared_doctor(
 ):
     reporter = make_reporter()
     reporter.wait_log("mqtt.connected")
-    with Recorder(broker.host, broker.port, topics=("smartcab/reports/#",)) as mqtt:
+    with TopicLog(broker.host, broker.port, topics=("smartcab/reports/#",)) as mqtt:
         make_scheduler(SCHEDULER_REPORT_INTERVAL="0.5")
         week = previous_week()
         delivered = mqtt.wait(f"smartcab/reports/doctors/D100/alice.weekly-{week}", timeout=60)
@@ -290,7 +290,7 @@ def test_the_scheduler_asks_for_weekly_reports_delivered_to_each_shared_doctor(
     assert reporter.log_text().count("event=reporter.stored") == 1
     assert len(mqtt.on("smartcab/reports/doctors/#")) == 1
     assert not (history / "reports" / "bob").exists()
-    with Recorder(broker.host, broker.port, topics=("smartcab/reports/doctors/D100/#",)) as late:
+    with TopicLog(broker.host, broker.port, topics=("smartcab/reports/doctors/D100/#",)) as late:
         retained = late.wait("smartcab/reports/doctors/D100/+")
         assert retained[0].retain and json.loads(retained[0].payload)["sha256"] == body["sha256"]
     assert not list(Path(history / "reports" / "alice").glob(".*.tmp"))
@@ -299,7 +299,7 @@ def test_the_scheduler_asks_for_weekly_reports_delivered_to_each_shared_doctor(
 def test_missing_web_database_or_history_is_reported_not_fatal(tmp_path, make_reporter, broker):
     reporter = make_reporter(INFLUX_URL=f"http://127.0.0.1:{free_port()}", INFLUX_TIMEOUT="1")
     reporter.wait_log("mqtt.connected")
-    with Recorder(broker.host, broker.port, topics=("smartcab/reports/#",)) as mqtt:
+    with TopicLog(broker.host, broker.port, topics=("smartcab/reports/#",)) as mqtt:
         nobody = ask(mqtt, "no-db", ("patient", "alice"), "alice")
         assert nobody["ok"] is False and nobody["error"] == "directory_unavailable"
         make_people(tmp_path / "data")

@@ -4,7 +4,7 @@ import json
 import re
 
 from tests.support import pdf as pdftools
-from tests.support.mqtt import Recorder
+from tests.support.mqtt import TopicLog
 from tests.support.net import wait_until
 from tests.support.reports import PATIENT_NAME, make_people
 from tests.support.seed_clients import SeedDevice, SeedWatch
@@ -22,7 +22,7 @@ def test_a_report_of_readings_that_went_through_the_whole_pipeline(
     recorder.wait_log("mqtt.connected")
     reporter = make_reporter()
     reporter.wait_log("mqtt.connected")
-    with Recorder(broker.host, broker.port, topics=("smartcab/reports/#",)) as mqtt:
+    with TopicLog(broker.host, broker.port, topics=("smartcab/reports/#",)) as mqtt:
         # the web publishes assignments like this (docs/schema.md)
         mqtt.publish("smartcab/devices/wch-a/patient", "alice", retain=True)
         mqtt.publish("smartcab/devices/cab-a/patient", "alice", retain=True)

@@ -18,7 +18,7 @@ def requests_in(log: str) -> list[str]:
 
 
 @pytest.fixture
-def fleet_online(mqtt_recorder):
+def fleet_online(mqtt_log):
     """Retained statuses as the gateway publishes them."""
     for topic, state in (
         (GATEWAY, "online"),
@@ -27,8 +27,8 @@ def fleet_online(mqtt_recorder):
         (status("cab-01"), "online"),
         (status("img-01"), "online"),
     ):
-        mqtt_recorder.publish(topic, state, retain=True)
-    return mqtt_recorder
+        mqtt_log.publish(topic, state, retain=True)
+    return mqtt_log
 
 
 def test_asks_online_devices_only_and_stops_when_the_gateway_goes(make_scheduler, fleet_online):

@@ -21,7 +21,7 @@ def online(recorder, device_id: str):
     )
 
 
-def test_mixed_fleet_answers_bpm_img_and_inv_and_stops_cleanly(tmp_path, gateway, mqtt_recorder):
+def test_mixed_fleet_answers_bpm_img_and_inv_and_stops_cleanly(tmp_path, gateway, mqtt_log):
     log = (tmp_path / "sim.log").open("wb")
     proc = subprocess.Popen(
         [
@@ -46,39 +46,39 @@ def test_mixed_fleet_answers_bpm_img_and_inv_and_stops_cleanly(tmp_path, gateway
     try:
         watches = ["wch-01", "wch-02", "wch-03"]
         for device_id in [*watches, "img", "cab"]:
-            online(mqtt_recorder, device_id)
+            online(mqtt_log, device_id)
         # the cabinet reports its inventory as soon as it is registered
-        [first] = mqtt_recorder.wait(f"{DEVICES}/cab/inventory")
+        [first] = mqtt_log.wait(f"{DEVICES}/cab/inventory")
         assert all(type(n) is int for n in json.loads(first.payload)["items"].values())
 
         for device_id in watches:
-            mqtt_recorder.publish(f"{DEVICES}/{device_id}/cmd", b"bpm")
-        mqtt_recorder.publish(f"{DEVICES}/img/cmd", b"img")
-        mqtt_recorder.publish(f"{DEVICES}/cab/cmd", b"inv")
+            mqtt_log.publish(f"{DEVICES}/{device_id}/cmd", b"bpm")
+        mqtt_log.publish(f"{DEVICES}/img/cmd", b"img")
+        mqtt_log.publish(f"{DEVICES}/cab/cmd", b"inv")
 
         for device_id in watches:
             for metric in ("heart_rate", "temperature", "spo2"):
-                mqtt_recorder.wait(f"{DEVICES}/{device_id}/vitals/{metric}", timeout=15)
-            hr = json.loads(mqtt_recorder.payloads(f"{DEVICES}/{device_id}/vitals/heart_rate")[0])
+                mqtt_log.wait(f"{DEVICES}/{device_id}/vitals/{metric}", timeout=15)
+            hr = json.loads(mqtt_log.payloads(f"{DEVICES}/{device_id}/vitals/heart_rate")[0])
             assert 40 < hr["value"] < 120
-        [image] = mqtt_recorder.wait(f"{DEVICES}/img/image", timeout=15)
+        [image] = mqtt_log.wait(f"{DEVICES}/img/image", timeout=15)
         jpeg = bytes(image.payload)
         assert jpeg[:2] == b"\xff\xd8" and jpeg[-2:] == b"\xff\xd9"
         assert 25_000 < len(jpeg) < 100_000
         assert base64.b64encode(jpeg)[:4] == b"/9j/"
-        mqtt_recorder.wait(f"{DEVICES}/cab/inventory", count=2)
+        mqtt_log.wait(f"{DEVICES}/cab/inventory", count=2)
     finally:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(15)
         log.close()
     assert code == 0, (tmp_path / "sim.log").read_text()
     for device_id in ["wch-01", "img", "cab"]:
-        mqtt_recorder.wait(f"{DEVICES}/{device_id}/status", where=lambda m: m.payload == b"offline")
+        mqtt_log.wait(f"{DEVICES}/{device_id}/status", where=lambda m: m.payload == b"offline")
     text = (tmp_path / "sim.log").read_text()
     assert "sim.stopped" in text and "Traceback" not in text
 
 
-def test_fleet_reconnects_after_the_gateway_restarts(gateway, mqtt_recorder):
+def test_fleet_reconnects_after_the_gateway_restarts(gateway, mqtt_log):
     opts = fleet.Options(
         port=gateway.port,
         watches=2,
@@ -98,7 +98,7 @@ def test_fleet_reconnects_after_the_gateway_restarts(gateway, mqtt_recorder):
         gateway.stop()
         gateway.start()
         for device_id in ("wch-01", "wch-02", "cab"):
-            mqtt_recorder.wait(
+            mqtt_log.wait(
                 f"{DEVICES}/{device_id}/status",
                 count=2,
                 where=lambda m: m.payload == b"online",
@@ -107,7 +107,7 @@ def test_fleet_reconnects_after_the_gateway_restarts(gateway, mqtt_recorder):
         wait_until(lambda: sim.online == 3, timeout=10, what="the fleet back online")
         assert all(dev.connects >= 2 for dev in sim.devices)
         # the cabinet re-announces its inventory after every reconnect
-        mqtt_recorder.wait(f"{DEVICES}/cab/inventory", count=2)
+        mqtt_log.wait(f"{DEVICES}/cab/inventory", count=2)
     finally:
         loop.call_soon_threadsafe(sim.stop)
         thread.join(10)
@@ -116,7 +116,7 @@ def test_fleet_reconnects_after_the_gateway_restarts(gateway, mqtt_recorder):
     assert sim.stats["registered"] >= 6
 
 
-def test_more_devices_than_the_gateways_per_address_limit(gateway, mqtt_recorder):
+def test_more_devices_than_the_gateways_per_address_limit(gateway, mqtt_log):
     """The gateway allows 64 connections per address; 80 watches still all get in."""
     opts = fleet.Options(port=gateway.port, watches=80, cameras=0, cabinets=0, seed=1)
     sim = fleet.Fleet(opts)
@@ -125,7 +125,7 @@ def test_more_devices_than_the_gateways_per_address_limit(gateway, mqtt_recorder
     thread.start()
     try:
         wait_until(lambda: sim.online == 80, timeout=15, what="80 watches online")
-        online = mqtt_recorder.wait(
+        online = mqtt_log.wait(
             f"{DEVICES}/+/status", count=80, where=lambda m: m.payload == b"online"
         )
     finally:

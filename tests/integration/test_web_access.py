@@ -6,14 +6,9 @@ from services.web import create_app, stop_background
 from services.web.settings import Settings
 from tests.support.net import free_port
 from tests.support.smtp import SmtpSink
-from tests.unit.test_web_auth import (
-    csrf,
-    make_patient,
-    sign_in_patient,
-)
 
 
-def test_forgot_password_mails_a_one_time_link(tmp_path):
+def test_forgot_password_mails_a_one_time_link(tmp_path, auth):
     with SmtpSink() as sink:
         env = {
             "SMARTCAB_DATA_DIR": str(tmp_path / "web"),
@@ -24,13 +19,13 @@ def test_forgot_password_mails_a_one_time_link(tmp_path):
         }
         app = create_app({"TESTING": True}, settings=Settings.from_env(env))
         try:
-            make_patient(app, "alice")
+            auth.make_patient(app, "alice")
             client = app.test_client()
-            sign_in_patient(client, "alice")  # a session that the reset must end
+            auth.sign_in_patient(client, "alice")  # a session that the reset must end
             other = app.test_client()
             for email in ("nobody@example.org", "alice@example.org"):
                 page = other.post(
-                    "/forgot", data={"csrf_token": csrf(other, "/forgot"), "email": email}
+                    "/forgot", data={"csrf_token": auth.csrf(other, "/forgot"), "email": email}
                 )
                 assert "If an account uses that address" in page.get_data(as_text=True)
             message = sink.wait()
@@ -42,7 +37,7 @@ def test_forgot_password_mails_a_one_time_link(tmp_path):
             bad = other.post(
                 link,
                 data={
-                    "csrf_token": csrf(other, link),
+                    "csrf_token": auth.csrf(other, link),
                     "password": "password123",
                     "confirm": "password123",
                 },
@@ -50,11 +45,11 @@ def test_forgot_password_mails_a_one_time_link(tmp_path):
             assert "too common" in bad.get_data(as_text=True)
             new = "a much better passphrase 9"
             done = other.post(
-                link, data={"csrf_token": csrf(other, link), "password": new, "confirm": new}
+                link, data={"csrf_token": auth.csrf(other, link), "password": new, "confirm": new}
             )
             assert "Your password was changed" in done.get_data(as_text=True)
             assert other.get(link).status_code == 404, "a reset link works once"
             assert client.get("/p/alice").status_code == 302, "old sessions end at a reset"
-            assert sign_in_patient(other, "alice", password=new).status_code == 302
+            assert auth.sign_in_patient(other, "alice", password=new).status_code == 302
         finally:
             stop_background(app)

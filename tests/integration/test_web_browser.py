@@ -50,9 +50,7 @@ def _stored(influxdb, patient: str, value: float) -> bool:
     return bool(series) and series[0]["values"][0][1] == value
 
 
-def test_patient_and_doctor_journeys(
-    tmp_path, broker, influxdb, make_recorder, gateway, mqtt_recorder
-):
+def test_patient_and_doctor_journeys(tmp_path, broker, influxdb, make_recorder, gateway, mqtt_log):
     make_recorder()
     env = {**broker.env(), **influxdb.env()}
     server = browser.web(tmp_path, env)
@@ -75,11 +73,11 @@ def test_patient_and_doctor_journeys(
         password=DOCTOR_PW,
     )
     admin_secret = browser.totp_secret(out)
-    mqtt_recorder.wait("smartcab/devices/wch/patient")
+    mqtt_log.wait("smartcab/devices/wch/patient")
     server.start()
     watch = SeedWatch(gateway.port)
     try:
-        _history(mqtt_recorder, "wch")
+        _history(mqtt_log, "wch")
         wait_until(
             lambda: influxdb.query("SELECT count(value) FROM vitals", database="vitals")["results"][
                 0
@@ -111,7 +109,7 @@ def test_patient_and_doctor_journeys(
             # A reading through gateway -> broker -> web (live), and -> recorder -> InfluxDB.
             answered = threading.Thread(target=watch.serve_once, args=(93.0, 37.2))
             answered.start()
-            mqtt_recorder.publish("smartcab/devices/wch/cmd", "bpm")
+            mqtt_log.publish("smartcab/devices/wch/cmd", "bpm")
             answered.join(10)
             expect(hr).to_have_text("93")
             assert before != "93"
@@ -152,7 +150,7 @@ def test_patient_and_doctor_journeys(
             # A reading over the threshold: the recorder's alert reaches the open page.
             answered = threading.Thread(target=watch.serve_once, args=(150.0, 37.0))
             answered.start()
-            mqtt_recorder.publish("smartcab/devices/wch/cmd", "bpm")
+            mqtt_log.publish("smartcab/devices/wch/cmd", "bpm")
             answered.join(10)
             expect(page.locator("#alerts .alert").first).to_be_visible()
             expect(page.locator("#alert-list li").first).to_contain_text("warning")

@@ -42,13 +42,13 @@ def _snacks_stored(influxdb) -> bool:
 
 
 def test_cabinet_camera_habits_record_and_sharing_in_the_browser(
-    tmp_path, broker, influxdb, make_recorder, make_reporter, gateway, mqtt_recorder
+    tmp_path, broker, influxdb, make_recorder, make_reporter, gateway, mqtt_log
 ):
     make_recorder()
     env = {**broker.env(), **influxdb.env()}
     server, secret = _setup(tmp_path, env)
     make_reporter(SMARTCAB_DATA_DIR=server.env["SMARTCAB_DATA_DIR"])
-    mqtt_recorder.wait("smartcab/devices/img/patient")
+    mqtt_log.wait("smartcab/devices/img/patient")
     server.start()
     cabinet = SeedDevice(gateway.port, b"cab")
     camera = SeedDevice(gateway.port, b"img")
@@ -61,7 +61,7 @@ def test_cabinet_camera_habits_record_and_sharing_in_the_browser(
         for i, bpm in enumerate((70.0, 76.0)):
             body = {"device": "wch", "metric": "heart_rate", "value": bpm, "unit": "bpm",
                     "ts": rfc3339_ms(now - 60_000 * (i + 1))}  # fmt: skip
-            mqtt_recorder.publish("smartcab/devices/wch/vitals/heart_rate", json.dumps(body))
+            mqtt_log.publish("smartcab/devices/wch/vitals/heart_rate", json.dumps(body))
         wait_until(lambda: _snacks_stored(influxdb), timeout=20, what="inventory stored")
         wait_until(
             lambda: influxdb.count("SELECT count(value) FROM vitals WHERE patient = 'alice'") == 2,

@@ -11,20 +11,13 @@ from services.web import access, create_app, devices, start_background, stop_bac
 from services.web import db as schema
 from services.web.settings import Settings
 from tests.support.frames import jpeg
-from tests.support.mqtt import Recorder
+from tests.support.mqtt import TopicLog
 from tests.support.net import free_port, wait_until
 from tests.support.seed_clients import SeedDevice
-from tests.unit.test_web_auth import (
-    csrf,
-    make_doctor,
-    make_patient,
-    sign_in_doctor,
-    sign_in_patient,
-)
 
 
 @pytest.fixture
-def cab_app(tmp_path, broker):
+def cab_app(tmp_path, broker, auth):
     env = {
         "SMARTCAB_DATA_DIR": str(tmp_path / "web"),
         "INFLUX_URL": f"http://127.0.0.1:{free_port()}",
@@ -33,7 +26,7 @@ def cab_app(tmp_path, broker):
         **broker.env(),
     }
     app = create_app({"TESTING": True}, settings=Settings.from_env(env))
-    alice, _ = make_patient(app, "alice")
+    alice, _ = auth.make_patient(app, "alice")
     conn = schema.connect(app.config["DATABASE"])
     try:
         for device in ("cab", "img", "cab-2"):
@@ -46,10 +39,10 @@ def cab_app(tmp_path, broker):
     stop_background(app)
 
 
-def _patient(app):
+def _patient(auth, app):
     client = app.test_client()
-    sign_in_patient(client, "alice")
-    return client, csrf(client, "/p/alice/cabinet")
+    auth.sign_in_patient(client, "alice")
+    return client, auth.csrf(client, "/p/alice/cabinet")
 
 
 def _cmd(client, token, device, cmd):
@@ -58,8 +51,8 @@ def _cmd(client, token, device, cmd):
     )
 
 
-def test_lights_reach_a_seed_cabinet_and_its_counts_show(cab_app, gateway):
-    client, token = _patient(cab_app)
+def test_lights_reach_a_seed_cabinet_and_its_counts_show(cab_app, gateway, auth):
+    client, token = _patient(auth, cab_app)
     cabinet = SeedDevice(gateway.port, b"cab")
     try:
         cabinet.send_sized(json.dumps({"Nutella": 2, "Pepsi": 1, "Pringles": 0}).encode())
@@ -99,15 +92,15 @@ def test_lights_reach_a_seed_cabinet_and_its_counts_show(cab_app, gateway):
     assert refused.status_code == 502 and refused.json["error"] == "device not connected"
 
 
-def test_a_command_nobody_answers_says_so(cab_app):
-    client, token = _patient(cab_app)
+def test_a_command_nobody_answers_says_so(cab_app, auth):
+    client, token = _patient(auth, cab_app)
     answer = _cmd(client, token, "cab", "lon")  # no gateway runs: nobody answers
     assert answer.status_code == 504
     assert answer.json["answered"] is False and answer.json["error"] == "no answer"
 
 
-def test_commands_are_checked(cab_app):
-    client, token = _patient(cab_app)
+def test_commands_are_checked(cab_app, auth):
+    client, token = _patient(auth, cab_app)
     assert _cmd(client, token, "cab", "img").status_code == 400
     assert _cmd(client, token, "cab", "reboot").status_code == 400
     assert _cmd(client, token, "wch", "bpm").status_code == 403, "not alice's device"
@@ -115,22 +108,24 @@ def test_commands_are_checked(cab_app):
     assert no_csrf.status_code == 403
     alice = schema.connect(cab_app.config["DATABASE"])
     try:
-        doctor, secret = make_doctor(cab_app)
+        doctor, secret = auth.make_doctor(cab_app)
         patient_id = alice.execute("SELECT id FROM users WHERE username = 'alice'").fetchone()[0]
         access.share(alice, patient_id, doctor.id)
     finally:
         alice.close()
     doc = cab_app.test_client()
-    sign_in_doctor(doc, pyotp.TOTP(secret).now())
+    auth.sign_in_doctor(doc, pyotp.TOTP(secret).now())
     assert doc.get("/p/alice/cabinet").status_code == 200
     doc_cmd = doc.post(
-        "/api/p/alice/devices/cab/cmd", json={"cmd": "lon"}, headers={"X-CSRF-Token": csrf(doc)}
+        "/api/p/alice/devices/cab/cmd",
+        json={"cmd": "lon"},
+        headers={"X-CSRF-Token": auth.csrf(doc)},
     )
     assert doc_cmd.status_code == 403, "doctors look, patients switch"
 
 
-def test_photo_from_a_seed_camera_is_kept_with_a_retention_limit(cab_app, gateway, mqtt_recorder):
-    client, token = _patient(cab_app)
+def test_photo_from_a_seed_camera_is_kept_with_a_retention_limit(cab_app, gateway, mqtt_log, auth):
+    client, token = _patient(auth, cab_app)
     camera = SeedDevice(gateway.port, b"img")
     try:
         frame = jpeg("first")
@@ -156,7 +151,7 @@ def test_photo_from_a_seed_camera_is_kept_with_a_retention_limit(cab_app, gatewa
         camera.close()
     # More frames than the limit (3): only the newest stay on disk.
     for i in range(4):
-        mqtt_recorder.publish("smartcab/devices/img/image", jpeg(f"frame {i}"), retain=True)
+        mqtt_log.publish("smartcab/devices/img/image", jpeg(f"frame {i}"), retain=True)
     frames = wait_until(
         lambda: [
             f
@@ -173,11 +168,13 @@ def test_photo_from_a_seed_camera_is_kept_with_a_retention_limit(cab_app, gatewa
     assert client.get("/p/alice/camera/cab/x.jpg").status_code == 404
 
 
-def test_with_the_broker_away_commands_and_typed_readings_are_refused_not_kept(cab_app, broker):
-    client, token = _patient(cab_app)
+def test_with_the_broker_away_commands_and_typed_readings_are_refused_not_kept(
+    cab_app, broker, auth
+):
+    client, token = _patient(auth, cab_app)
     hub = cab_app.extensions["smartcab.hub"]
     # A persistent subscriber, so that it also gets what is published while it reconnects.
-    observer = Recorder(
+    observer = TopicLog(
         broker.host,
         broker.port,
         topics=("smartcab/devices/+/cmd", "smartcab/probe"),
@@ -207,16 +204,16 @@ def test_with_the_broker_away_commands_and_typed_readings_are_refused_not_kept(c
 
 
 def test_a_camera_given_to_another_patient_shows_them_none_of_the_old_frames(
-    cab_app, mqtt_recorder, broker
+    cab_app, mqtt_log, broker, auth
 ):
     hub = cab_app.extensions["smartcab.hub"]
-    client, _ = _patient(cab_app)
-    mqtt_recorder.publish("smartcab/devices/img/image", jpeg("alice's kitchen"), retain=True)
+    client, _ = _patient(auth, cab_app)
+    mqtt_log.publish("smartcab/devices/img/image", jpeg("alice's kitchen"), retain=True)
     alices = wait_until(
         lambda: client.get("/api/p/alice/cabinet").json["cameras"][0]["frames"],
         what="alice's frame kept",
     )
-    bob, _ = make_patient(cab_app, "bob")
+    bob, _ = auth.make_patient(cab_app, "bob")
     conn = schema.connect(cab_app.config["DATABASE"])
     try:
         devices.assign(conn, "img", bob.id)  # what the admin page and the CLI do
@@ -225,7 +222,7 @@ def test_a_camera_given_to_another_patient_shows_them_none_of_the_old_frames(
     hub.assign("img", "bob")
     wait_until(lambda: hub.patient_of("img") == "bob", what="the hub to follow")
     viewer = cab_app.test_client()
-    sign_in_patient(viewer, "bob")
+    auth.sign_in_patient(viewer, "bob")
     assert viewer.get("/api/p/bob/cabinet").json["cameras"] == [
         {"device": "img", "state": "unknown", "frames": []}
     ]
@@ -250,9 +247,9 @@ def test_a_camera_given_to_another_patient_shows_them_none_of_the_old_frames(
             lambda: again.extensions["smartcab.hub"].patient_of("img") == "bob",
             what="the retained assignment",
         )
-        mqtt_recorder.publish("smartcab/devices/img/image", jpeg("bob's hallway"), retain=True)
+        mqtt_log.publish("smartcab/devices/img/image", jpeg("bob's hallway"), retain=True)
         fresh = again.test_client()
-        sign_in_patient(fresh, "bob")
+        auth.sign_in_patient(fresh, "bob")
         frames = wait_until(
             lambda: fresh.get("/api/p/bob/cabinet").json["cameras"][0]["frames"],
             what="bob's own frame",

@@ -130,17 +130,16 @@ def test_alerts_of_one_patient(health):
     assert health.alerts("bob", 10) == []
 
 
-def test_the_json_and_csv_views_over_real_data(health, influxdb, tmp_path, monkeypatch):
+def test_the_json_and_csv_views_over_real_data(health, influxdb, tmp_path, monkeypatch, auth):
     from services.web import create_app, stop_background
     from services.web.settings import Settings
-    from tests.unit.test_web_auth import make_patient, sign_in_patient
 
     env = {"SMARTCAB_DATA_DIR": str(tmp_path / "web"), "WEB_LIVE": "0", **influxdb.env()}
     app = create_app({"TESTING": True}, settings=Settings.from_env(env))
     try:
-        make_patient(app, "alice")
+        auth.make_patient(app, "alice")
         client = app.test_client()
-        sign_in_patient(client, "alice")
+        auth.sign_in_patient(client, "alice")
         day = "2026-03-01"
         series = client.get(f"/api/p/alice/series?range=custom&start={day}&end={day}")
         assert series.status_code == 200

@@ -13,13 +13,6 @@ from services.web import db as schema
 from services.web.live import PER_SESSION
 from services.web.settings import Settings
 from tests.support.net import free_port, wait_until
-from tests.unit.test_web_auth import (
-    csrf,
-    make_doctor,
-    make_patient,
-    sign_in_doctor,
-    sign_in_patient,
-)
 
 
 @pytest.fixture
@@ -82,30 +75,30 @@ def _ended(chunks, timeout: float = 10.0) -> bool:
     return True
 
 
-def test_assignments_are_republished_when_the_web_connects(live_app, mqtt_recorder):
-    alice, _ = make_patient(live_app, "alice")
+def test_assignments_are_republished_when_the_web_connects(live_app, mqtt_log, auth):
+    alice, _ = auth.make_patient(live_app, "alice")
     _assign(live_app, "wch", alice)
     _start(live_app)
-    message = mqtt_recorder.wait("smartcab/devices/wch/patient")[0]
+    message = mqtt_log.wait("smartcab/devices/wch/patient")[0]
     assert message.payload == b"alice"
 
 
-def test_a_stream_carries_only_its_own_patients_readings(live_app, client_for, mqtt_recorder):
-    alice, _ = make_patient(live_app, "alice")
-    bob, _ = make_patient(live_app, "bob")
+def test_a_stream_carries_only_its_own_patients_readings(live_app, client_for, mqtt_log, auth):
+    alice, _ = auth.make_patient(live_app, "alice")
+    bob, _ = auth.make_patient(live_app, "bob")
     _assign(live_app, "wch", alice)
     _assign(live_app, "wch2", bob)
     hub = _start(live_app)
     wait_until(lambda: hub.patient_of("wch2") == "bob", what="assignments seen")
     client = client_for(live_app)
-    sign_in_patient(client, "alice")
+    auth.sign_in_patient(client, "alice")
     response = client.get("/api/p/alice/events", buffered=False)
     try:
         assert response.mimetype == "text/event-stream"
         chunks = iter(response.response)
         assert next(chunks).startswith(b"retry:")
-        _reading(mqtt_recorder, "wch2", "heart_rate", 61.0)
-        _reading(mqtt_recorder, "wch", "heart_rate", 8.0)
+        _reading(mqtt_log, "wch2", "heart_rate", 61.0)
+        _reading(mqtt_log, "wch", "heart_rate", 8.0)
         [(name, data)] = _events(chunks, 1)
         assert name == "reading"
         assert (data["device"], data["value"], data["flagged"]) == ("wch", 8.0, True)
@@ -114,12 +107,12 @@ def test_a_stream_carries_only_its_own_patients_readings(live_app, client_for, m
         response.close()
 
 
-def test_signing_out_ends_the_stream(live_app, client_for):
-    make_patient(live_app, "alice")
+def test_signing_out_ends_the_stream(live_app, client_for, auth):
+    auth.make_patient(live_app, "alice")
     _start(live_app)
     client = client_for(live_app)
-    sign_in_patient(client, "alice")
-    token = csrf(client, "/p/alice")
+    auth.sign_in_patient(client, "alice")
+    token = auth.csrf(client, "/p/alice")
     response = client.get("/api/p/alice/events", buffered=False)
     try:
         chunks = iter(response.response)
@@ -138,20 +131,20 @@ def _set_share(app, patient, doctor, shared: bool) -> None:
         conn.close()
 
 
-def _doctors_stream(app, client_for):
+def _doctors_stream(auth, app, client_for):
     """alice shares with a doctor, whose client opens alice's live stream."""
-    alice, _ = make_patient(app, "alice")
+    alice, _ = auth.make_patient(app, "alice")
     _assign(app, "wch", alice)
-    doctor, secret = make_doctor(app)
+    doctor, secret = auth.make_doctor(app)
     _set_share(app, alice, doctor, True)
     _start(app)
     client = client_for(app)
-    sign_in_doctor(client, pyotp.TOTP(secret).now())
+    auth.sign_in_doctor(client, pyotp.TOTP(secret).now())
     return alice, doctor, client, client.get("/api/p/alice/events", buffered=False)
 
 
-def test_a_revoked_share_ends_the_doctors_stream(live_app, client_for):
-    alice, doctor, client, response = _doctors_stream(live_app, client_for)
+def test_a_revoked_share_ends_the_doctors_stream(live_app, client_for, auth):
+    alice, doctor, client, response = _doctors_stream(auth, live_app, client_for)
     try:
         chunks = iter(response.response)
         next(chunks)
@@ -162,13 +155,13 @@ def test_a_revoked_share_ends_the_doctors_stream(live_app, client_for):
     assert client.get("/api/p/alice/events").status_code == 403
 
 
-def test_a_revoked_share_ends_a_busy_stream_too(live_app, client_for, mqtt_recorder):
-    alice, doctor, _, response = _doctors_stream(live_app, client_for)
+def test_a_revoked_share_ends_a_busy_stream_too(live_app, client_for, mqtt_log, auth):
+    alice, doctor, _, response = _doctors_stream(auth, live_app, client_for)
     busy = threading.Event()
 
     def readings() -> None:  # one every quarter heartbeat: the stream is never idle
         while not busy.wait(0.05):
-            _reading(mqtt_recorder, "wch", "heart_rate", 72)
+            _reading(mqtt_log, "wch", "heart_rate", 72)
 
     sender = threading.Thread(target=readings)
     sender.start()
@@ -184,13 +177,13 @@ def test_a_revoked_share_ends_a_busy_stream_too(live_app, client_for, mqtt_recor
 
 
 def test_hand_entered_readings_go_to_the_broker_after_their_assignment(
-    live_app, client_for, mqtt_recorder
+    live_app, client_for, mqtt_log, auth
 ):
-    make_patient(live_app, "alice")
+    auth.make_patient(live_app, "alice")
     _start(live_app)
     client = client_for(live_app)
-    sign_in_patient(client, "alice")
-    token = csrf(client, "/p/alice/monitoring")
+    auth.sign_in_patient(client, "alice")
+    token = auth.csrf(client, "/p/alice/monitoring")
     bad = client.post(
         "/p/alice/readings",
         data={"csrf_token": token, "bp_systolic": "70", "bp_diastolic": "120"},
@@ -203,30 +196,30 @@ def test_hand_entered_readings_go_to_the_broker_after_their_assignment(
         headers={"Accept": "application/json"},
     )
     assert ok.status_code == 202
-    mqtt_recorder.wait("smartcab/devices/manual-alice/vitals/spo2")
-    topics = [m.topic for m in mqtt_recorder.on("smartcab/devices/manual-alice/#")]
+    mqtt_log.wait("smartcab/devices/manual-alice/vitals/spo2")
+    topics = [m.topic for m in mqtt_log.on("smartcab/devices/manual-alice/#")]
     assert topics[0] == "smartcab/devices/manual-alice/patient"
     assert "smartcab/devices/manual-alice/vitals/bp_systolic" in topics
-    body = json.loads(mqtt_recorder.payloads("smartcab/devices/manual-alice/vitals/bp_systolic")[0])
+    body = json.loads(mqtt_log.payloads("smartcab/devices/manual-alice/vitals/bp_systolic")[0])
     assert body["device"] == "manual-alice" and body["value"] == 131.0
     assert body["unit"] == "mmHg" and body["ts"].endswith("Z")
-    spo2 = json.loads(mqtt_recorder.payloads("smartcab/devices/manual-alice/vitals/spo2")[0])
+    spo2 = json.loads(mqtt_log.payloads("smartcab/devices/manual-alice/vitals/spo2")[0])
     assert spo2["unit"] == "%"
-    assert mqtt_recorder.payloads("smartcab/devices/manual-alice/patient")[0] == b"alice"
+    assert mqtt_log.payloads("smartcab/devices/manual-alice/patient")[0] == b"alice"
 
 
-def test_device_status_follows_the_availability_rule(live_app, client_for, mqtt_recorder):
-    alice, _ = make_patient(live_app, "alice")
+def test_device_status_follows_the_availability_rule(live_app, client_for, mqtt_log, auth):
+    alice, _ = auth.make_patient(live_app, "alice")
     _assign(live_app, "wch", alice)
     hub = _start(live_app)
     client = client_for(live_app)
-    sign_in_patient(client, "alice")
-    mqtt_recorder.publish("smartcab/devices/wch/status", "online", retain=True)
-    mqtt_recorder.publish("smartcab/services/gateway/status", "online", retain=True)
+    auth.sign_in_patient(client, "alice")
+    mqtt_log.publish("smartcab/devices/wch/status", "online", retain=True)
+    mqtt_log.publish("smartcab/services/gateway/status", "online", retain=True)
     wait_until(lambda: hub.device_states(["wch"])["wch"] == "online", what="online")
     assert 'class="dot online"' in client.get("/p/alice").get_data(as_text=True)
     # The device's own retained status still says online, but its gateway is gone.
-    mqtt_recorder.publish("smartcab/services/gateway/status", "offline", retain=True)
+    mqtt_log.publish("smartcab/services/gateway/status", "offline", retain=True)
     wait_until(lambda: hub.device_states(["wch"])["wch"] == "offline", what="offline")
     assert 'class="dot offline"' in client.get("/p/alice").get_data(as_text=True)
 
@@ -236,11 +229,11 @@ def client_for():
     return lambda app: app.test_client()
 
 
-def test_streams_are_limited_per_session_and_released_when_closed(live_app, client_for):
-    make_patient(live_app, "alice")
+def test_streams_are_limited_per_session_and_released_when_closed(live_app, client_for, auth):
+    auth.make_patient(live_app, "alice")
     hub = _start(live_app)
     client = client_for(live_app)
-    sign_in_patient(client, "alice")
+    auth.sign_in_patient(client, "alice")
     opened = [client.get("/api/p/alice/events", buffered=False) for _ in range(PER_SESSION)]
     # One more page of the same session replaces its oldest stream instead of being refused
     # (the server cannot tell a page that was left from one still open until it writes).

@@ -7,13 +7,6 @@ from services.web import access, create_app, start_background, stop_background
 from services.web import db as schema
 from services.web.settings import Settings
 from tests.support.net import wait_until
-from tests.unit.test_web_auth import (
-    csrf,
-    make_doctor,
-    make_patient,
-    sign_in_doctor,
-    sign_in_patient,
-)
 
 
 @pytest.fixture
@@ -26,8 +19,8 @@ def report_app(tmp_path, broker, influxdb):
     stop_background(app)
 
 
-def _ask(client, fmt: str) -> dict:
-    token = csrf(client, "/p/alice/report")
+def _ask(auth, client, fmt: str) -> dict:
+    token = auth.csrf(client, "/p/alice/report")
     asked = client.post(
         "/api/p/alice/reports", json={"format": fmt, "days": 7}, headers={"X-CSRF-Token": token}
     )
@@ -48,11 +41,11 @@ def _download(client, url: str):
 
 
 def test_reports_are_made_followed_and_served_to_the_right_people(
-    report_app, influxdb, make_reporter, mqtt_recorder
+    report_app, influxdb, make_reporter, mqtt_log, auth
 ):
-    alice, _ = make_patient(report_app, "alice")
-    make_patient(report_app, "bob")
-    doctor, secret = make_doctor(report_app)
+    alice, _ = auth.make_patient(report_app, "alice")
+    auth.make_patient(report_app, "bob")
+    doctor, secret = auth.make_doctor(report_app)
     conn = schema.connect(report_app.config["DATABASE"])
     try:
         access.share(conn, alice.id, doctor.id)
@@ -60,12 +53,12 @@ def test_reports_are_made_followed_and_served_to_the_right_people(
         conn.close()
     influxdb.query("CREATE DATABASE vitals")  # what the recorder does on its first start
     make_reporter()
-    mqtt_recorder.wait(
+    mqtt_log.wait(
         "smartcab/services/reporter/status", where=lambda m: m.payload == b"online", timeout=20
     )
     patient = report_app.test_client()
-    sign_in_patient(patient, "alice")
-    done = _ask(patient, "pdf")
+    auth.sign_in_patient(patient, "alice")
+    done = _ask(auth, patient, "pdf")
     assert done["ok"] is True and done["format"] == "pdf", done
     pdf = _download(patient, done["url"])
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
@@ -75,14 +68,14 @@ def test_reports_are_made_followed_and_served_to_the_right_people(
     assert "frame-ancestors 'none'" in pdf.headers["Content-Security-Policy"]
     assert pdf.headers["X-Content-Type-Options"] == "nosniff"
     assert pdf.headers["Referrer-Policy"] == "no-referrer"
-    csv = _ask(patient, "csv")
+    csv = _ask(auth, patient, "csv")
     assert _download(patient, csv["url"]).data.startswith(b"time,patient,device,metric")
     listed = patient.get("/p/alice/report").text
     assert "PDF report" in listed and "CSV export" in listed
 
     doc = report_app.test_client()
-    sign_in_doctor(doc, pyotp.TOTP(secret).now())
-    fhir = _ask(doc, "fhir")
+    auth.sign_in_doctor(doc, pyotp.TOTP(secret).now())
+    fhir = _ask(auth, doc, "fhir")
     assert _download(doc, fhir["url"]).status_code == 200
     assert _download(doc, done["url"]).status_code == 200
     # The reporter's own audit message for the doctor's request lands in the audit table.
@@ -100,14 +93,14 @@ def test_reports_are_made_followed_and_served_to_the_right_people(
     assert _download(doc, done["url"]).status_code == 403, "revoked: the file is refused at once"
 
     bob = report_app.test_client()
-    sign_in_patient(bob, "bob")
+    auth.sign_in_patient(bob, "bob")
     assert bob.get(done["url"]).status_code == 403
     assert bob.get(done["url"].replace("/alice/", "/bob/")).status_code == 404
     assert bob.get(f"/api/p/bob/reports/{done['id']}").status_code == 404
     bad = patient.post(
         "/api/p/alice/reports",
         json={"format": "docx", "days": 7},
-        headers={"X-CSRF-Token": csrf(patient)},
+        headers={"X-CSRF-Token": auth.csrf(patient)},
     )
     assert bad.status_code == 400
 

@@ -6,14 +6,6 @@ import pytest
 
 from services.web import access, accounts, devices
 from services.web import db as schema
-from tests.unit.test_web_auth import (
-    PATIENT_PW,
-    csrf,
-    make_doctor,
-    make_patient,
-    sign_in_doctor,
-    sign_in_patient,
-)
 
 PAGES = [
     "/p/{u}",
@@ -64,31 +56,31 @@ def _db(app):
     return schema.connect(app.config["DATABASE"])
 
 
-def _all_refused(client, username):
+def _all_refused(auth, client, username):
     paths = PAGES + OWN_PAGES + APIS
     codes = {path: client.get(path.format(u=username)).status_code for path in paths}
-    token = csrf(client, "/login")
+    token = auth.csrf(client, "/login")
     for path, form in POSTS:
         post = client.post(path.format(u=username), data={"csrf_token": token, **form})
         codes[f"POST {path}"] = post.status_code
     return codes
 
 
-def test_patient_cannot_reach_another_patients_data(app, client):
-    make_patient(app, "alice")
-    make_patient(app, "bob")
-    sign_in_patient(client, "bob")
-    codes = _all_refused(client, "alice")
+def test_patient_cannot_reach_another_patients_data(app, client, auth):
+    auth.make_patient(app, "alice")
+    auth.make_patient(app, "bob")
+    auth.sign_in_patient(client, "bob")
+    codes = _all_refused(auth, client, "alice")
     assert set(codes.values()) == {403}, codes
     # An unknown user name is refused exactly like a forbidden one.
-    assert set(_all_refused(client, "zed").values()) == {403}
+    assert set(_all_refused(auth, client, "zed").values()) == {403}
 
 
-def test_doctor_without_a_share_gets_403_everywhere(app, client):
-    make_patient(app, "alice")
-    _, secret = make_doctor(app)
-    sign_in_doctor(client, pyotp.TOTP(secret).now())
-    codes = _all_refused(client, "alice")
+def test_doctor_without_a_share_gets_403_everywhere(app, client, auth):
+    auth.make_patient(app, "alice")
+    _, secret = auth.make_doctor(app)
+    auth.sign_in_doctor(client, pyotp.TOTP(secret).now())
+    codes = _all_refused(auth, client, "alice")
     assert set(codes.values()) == {403}, codes
     conn = _db(app)
     try:
@@ -97,15 +89,15 @@ def test_doctor_without_a_share_gets_403_everywhere(app, client):
         conn.close()
 
 
-def test_doctor_with_a_share_sees_pages_and_every_access_is_audited(app, client):
-    alice, _ = make_patient(app, "alice")
-    doctor, secret = make_doctor(app)
+def test_doctor_with_a_share_sees_pages_and_every_access_is_audited(app, client, auth):
+    alice, _ = auth.make_patient(app, "alice")
+    doctor, secret = auth.make_doctor(app)
     conn = _db(app)
     try:
         access.share(conn, alice.id, doctor.id)
     finally:
         conn.close()
-    sign_in_doctor(client, pyotp.TOTP(secret).now())
+    auth.sign_in_doctor(client, pyotp.TOTP(secret).now())
     assert "alice" in client.get("/doctor").get_data(as_text=True)
     for path in PAGES:
         # No InfluxDB in this fixture: the CSV (all data) answers 503, pages say so inline;
@@ -116,7 +108,7 @@ def test_doctor_with_a_share_sees_pages_and_every_access_is_audited(app, client)
         assert client.get(path.format(u="alice")).status_code == 403, path
     assert client.get("/api/p/alice/latest").status_code == 503
     # A doctor reads; only the patient writes readings.
-    post = client.post("/p/alice/readings", data={"csrf_token": csrf(client), "spo2": "97"})
+    post = client.post("/p/alice/readings", data={"csrf_token": auth.csrf(client), "spo2": "97"})
     assert post.status_code == 403
     conn = _db(app)
     try:
@@ -139,46 +131,47 @@ def test_doctor_with_a_share_sees_pages_and_every_access_is_audited(app, client)
     assert client.get("/p/alice/monitoring").status_code == 403
 
 
-def test_admin_manages_but_sees_no_health_data(app, client):
-    make_patient(app, "alice")
+def test_admin_manages_but_sees_no_health_data(app, client, auth):
+    auth.make_patient(app, "alice")
     conn = _db(app)
     try:
-        _, secret = accounts.create_admin(conn, "root@example.org", "root", PATIENT_PW)
+        _, secret = accounts.create_admin(conn, "root@example.org", "root", auth.PATIENT_PW)
     finally:
         conn.close()
-    response = sign_in_patient(client, "root", code=pyotp.TOTP(secret).now())
+    response = auth.sign_in_patient(client, "root", code=pyotp.TOTP(secret).now())
     assert response.headers["Location"] == "/admin/"
     admin_page = client.get("/admin/").get_data(as_text=True)
     assert "alice" in admin_page
     # the admin log is shown once, in the page, not also inside <title>
     assert admin_page.count("<h2>Admin log</h2>") == 1
     assert admin_page.split("<title>", 1)[1].split("</title>", 1)[0].count("<") == 0
-    assert set(_all_refused(client, "alice").values()) == {403}
+    assert set(_all_refused(auth, client, "alice").values()) == {403}
     assign = client.post(
         "/admin/devices",
-        data={"csrf_token": csrf(client, "/admin/"), "device": "wch", "patient": "alice"},
+        data={"csrf_token": auth.csrf(client, "/admin/"), "device": "wch", "patient": "alice"},
     )
     assert assign.status_code == 302
     assert "wch" in client.get("/admin/").get_data(as_text=True)
 
 
 @pytest.mark.parametrize("role", ["patient", "doctor"])
-def test_only_admins_reach_admin_pages(app, client, role):
-    make_patient(app, "alice")
+def test_only_admins_reach_admin_pages(app, client, role, auth):
+    auth.make_patient(app, "alice")
     if role == "patient":
-        sign_in_patient(client, "alice")
+        auth.sign_in_patient(client, "alice")
     else:
-        _, secret = make_doctor(app)
-        sign_in_doctor(client, pyotp.TOTP(secret).now())
+        _, secret = auth.make_doctor(app)
+        auth.sign_in_doctor(client, pyotp.TOTP(secret).now())
     assert client.get("/admin/").status_code == 403
     post = client.post(
-        "/admin/devices", data={"csrf_token": csrf(client), "device": "wch", "patient": "alice"}
+        "/admin/devices",
+        data={"csrf_token": auth.csrf(client), "device": "wch", "patient": "alice"},
     )
     assert post.status_code == 403
 
 
-def test_signed_out_visitors_are_sent_to_sign_in(app, client):
-    make_patient(app, "alice")
+def test_signed_out_visitors_are_sent_to_sign_in(app, client, auth):
+    auth.make_patient(app, "alice")
     for path in PAGES:
         response = client.get(path.format(u="alice"))
         assert response.status_code == 302 and "/login" in response.headers["Location"]
@@ -190,13 +183,14 @@ def test_forgot_password_without_smtp_says_ask_the_administrator(client):
     assert "ask your administrator" in client.get("/forgot").get_data(as_text=True)
 
 
-def test_form_errors_are_rendered_not_carried_in_urls(app, client):
-    make_patient(app, "alice")
-    sign_in_patient(client, "alice")
+def test_form_errors_are_rendered_not_carried_in_urls(app, client, auth):
+    auth.make_patient(app, "alice")
+    auth.sign_in_patient(client, "alice")
     spoof = client.get("/p/alice/monitoring?error=Call+0800+now").get_data(as_text=True)
     assert "0800" not in spoof
     bad = client.post(
-        "/p/alice/readings", data={"csrf_token": csrf(client, "/p/alice"), "bp_systolic": "120"}
+        "/p/alice/readings",
+        data={"csrf_token": auth.csrf(client, "/p/alice"), "bp_systolic": "120"},
     )
     assert bad.status_code == 400
     assert "Enter both blood pressure numbers." in bad.get_data(as_text=True)
@@ -214,10 +208,10 @@ PATIENT_WRITES = {
 DOCTOR_WRITES = {"/p/{u}/blood-tests", "/p/{u}/advice", "/p/{u}/notes"}
 
 
-def test_each_side_writes_only_its_own_part(app):
+def test_each_side_writes_only_its_own_part(app, auth):
     """A sharing doctor writes only the record; the patient never writes the record."""
-    alice, _ = make_patient(app, "alice")
-    doctor, secret = make_doctor(app)
+    alice, _ = auth.make_patient(app, "alice")
+    doctor, secret = auth.make_doctor(app)
     conn = _db(app)
     try:
         access.share(conn, alice.id, doctor.id)
@@ -225,13 +219,13 @@ def test_each_side_writes_only_its_own_part(app):
     finally:
         conn.close()
     doc = app.test_client()
-    sign_in_doctor(doc, pyotp.TOTP(secret).now())
+    auth.sign_in_doctor(doc, pyotp.TOTP(secret).now())
     patient = app.test_client()
-    sign_in_patient(patient, "alice")
+    auth.sign_in_patient(patient, "alice")
     forms = dict(POSTS)
     assert set(forms) == PATIENT_WRITES | DOCTOR_WRITES | {"/api/p/{u}/reports"}
     for client, refused in ((doc, PATIENT_WRITES), (patient, DOCTOR_WRITES)):
-        token = csrf(client, "/p/alice")
+        token = auth.csrf(client, "/p/alice")
         for path in refused:
             r = client.post(path.format(u="alice"), data={"csrf_token": token, **forms[path]})
             assert r.status_code == 403, (path, r.status_code)

@@ -6,23 +6,16 @@ import pyotp
 
 from services.web import access
 from services.web import db as schema
-from tests.unit.test_web_auth import (
-    csrf,
-    make_doctor,
-    make_patient,
-    sign_in_doctor,
-    sign_in_patient,
-)
 
 
 def _day(offset: int) -> str:
     return (datetime.now(UTC).date() - timedelta(days=offset)).isoformat()
 
 
-def test_habits_logged_corrected_and_counted_in_streaks(app, client):
-    make_patient(app, "alice")
-    sign_in_patient(client, "alice")
-    token = csrf(client, "/p/alice/habits")
+def test_habits_logged_corrected_and_counted_in_streaks(app, client, auth):
+    auth.make_patient(app, "alice")
+    auth.sign_in_patient(client, "alice")
+    token = auth.csrf(client, "/p/alice/habits")
     for offset, sleep in ((2, "7.5"), (1, "8"), (0, "5")):
         r = client.post(
             "/p/alice/habits",
@@ -56,10 +49,10 @@ def test_habits_logged_corrected_and_counted_in_streaks(app, client):
     assert count == 3
 
 
-def test_goals_change_the_streaks(app, client):
-    make_patient(app, "alice")
-    sign_in_patient(client, "alice")
-    token = csrf(client, "/p/alice/habits")
+def test_goals_change_the_streaks(app, client, auth):
+    auth.make_patient(app, "alice")
+    auth.sign_in_patient(client, "alice")
+    token = auth.csrf(client, "/p/alice/habits")
     client.post("/p/alice/habits", data={"csrf_token": token, "day": _day(0), "water": "6"})
     assert client.get("/api/p/alice/habits").json["streaks"]["water"] == 0
     assert (
@@ -77,10 +70,10 @@ def test_goals_change_the_streaks(app, client):
     assert client.get("/api/p/alice/habits?end=0001-01-08").status_code == 200
 
 
-def test_bad_habit_entries_are_refused_in_place(app, client):
-    make_patient(app, "alice")
-    sign_in_patient(client, "alice")
-    token = csrf(client, "/p/alice/habits")
+def test_bad_habit_entries_are_refused_in_place(app, client, auth):
+    auth.make_patient(app, "alice")
+    auth.sign_in_patient(client, "alice")
+    token = auth.csrf(client, "/p/alice/habits")
     cases = [
         ({"day": _day(0)}, "Enter at least one habit."),
         ({"day": _day(0), "sleep": "30"}, "Sleep: enter 0 to 24 h."),
@@ -94,17 +87,17 @@ def test_bad_habit_entries_are_refused_in_place(app, client):
     assert client.get("/api/p/alice/habits?end=soon").status_code == 400
 
 
-def test_a_shared_doctor_reads_habits_but_cannot_log_them(app):
-    alice, _ = make_patient(app, "alice")
-    doctor, secret = make_doctor(app)
+def test_a_shared_doctor_reads_habits_but_cannot_log_them(app, auth):
+    alice, _ = auth.make_patient(app, "alice")
+    doctor, secret = auth.make_doctor(app)
     conn = schema.connect(app.config["DATABASE"])
     try:
         access.share(conn, alice.id, doctor.id)
     finally:
         conn.close()
     client = app.test_client()
-    sign_in_doctor(client, pyotp.TOTP(secret).now())
+    auth.sign_in_doctor(client, pyotp.TOTP(secret).now())
     page = client.get("/p/alice/habits")
     assert page.status_code == 200 and "Log a day" not in page.text
-    r = client.post("/p/alice/habits", data={"csrf_token": csrf(client), "sleep": "7"})
+    r = client.post("/p/alice/habits", data={"csrf_token": auth.csrf(client), "sleep": "7"})
     assert r.status_code == 403

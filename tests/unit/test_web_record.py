@@ -9,18 +9,11 @@ from services.reporter.model import Period
 from services.reporter.webdb import WebDirectory
 from services.web import access
 from services.web import db as schema
-from tests.unit.test_web_auth import (
-    csrf,
-    make_doctor,
-    make_patient,
-    sign_in_doctor,
-    sign_in_patient,
-)
 
 
-def _shared(app):
-    alice, _ = make_patient(app, "alice")
-    doctor, secret = make_doctor(app)
+def _shared(auth, app):
+    alice, _ = auth.make_patient(app, "alice")
+    doctor, secret = auth.make_doctor(app)
     conn = schema.connect(app.config["DATABASE"])
     try:
         access.share(conn, alice.id, doctor.id)
@@ -29,16 +22,16 @@ def _shared(app):
     return alice, doctor, secret
 
 
-def _doctor_client(app, secret):
+def _doctor_client(auth, app, secret):
     client = app.test_client()
-    sign_in_doctor(client, pyotp.TOTP(secret).now())
+    auth.sign_in_doctor(client, pyotp.TOTP(secret).now())
     return client
 
 
-def test_doctor_enters_results_patient_sees_flags_and_trend(app):
-    _, _, secret = _shared(app)
-    doc = _doctor_client(app, secret)
-    token = csrf(doc, "/p/alice/report")
+def test_doctor_enters_results_patient_sees_flags_and_trend(app, auth):
+    _, _, secret = _shared(auth, app)
+    doc = _doctor_client(auth, app, secret)
+    token = auth.csrf(doc, "/p/alice/report")
     for day, hba1c, ldl in (("2026-03-01", "5.4", "3.0"), ("2026-09-01", "6.2", "2.8")):
         saved = doc.post(
             "/p/alice/blood-tests",
@@ -57,7 +50,7 @@ def test_doctor_enters_results_patient_sees_flags_and_trend(app):
     assert late.status_code == 400 and "cannot be in the future" in late.text
 
     patient = app.test_client()
-    sign_in_patient(patient, "alice")
+    auth.sign_in_patient(patient, "alice")
     record = patient.get("/api/p/alice/record").json
     by_test = {t["test"]: t for t in record["blood_tests"]}
     assert by_test["HbA1c"]["value"] == 6.2 and by_test["HbA1c"]["flag"] == "high"
@@ -75,15 +68,15 @@ def test_doctor_enters_results_patient_sees_flags_and_trend(app):
     assert "Enter results from a visit" not in page, "patients do not get the doctor's forms"
     refused = patient.post(
         "/p/alice/blood-tests",
-        data={"csrf_token": csrf(patient), "taken_on": "2026-09-01", "value_hba1c": "4"},
+        data={"csrf_token": auth.csrf(patient), "taken_on": "2026-09-01", "value_hba1c": "4"},
     )
     assert refused.status_code == 403
 
 
-def test_advice_per_area_and_notes_keep_history(app):
-    _, _, secret = _shared(app)
-    doc = _doctor_client(app, secret)
-    token = csrf(doc, "/p/alice/report")
+def test_advice_per_area_and_notes_keep_history(app, auth):
+    _, _, secret = _shared(auth, app)
+    doc = _doctor_client(auth, app, secret)
+    token = auth.csrf(doc, "/p/alice/report")
     for text in ("Walk after meals", "Walk 30 minutes after dinner"):
         r = doc.post(
             "/p/alice/advice", data={"csrf_token": token, "area": "Exercise", "advice": text}
@@ -104,7 +97,7 @@ def test_advice_per_area_and_notes_keep_history(app):
     )
 
     patient = app.test_client()
-    sign_in_patient(patient, "alice")
+    auth.sign_in_patient(patient, "alice")
     record = patient.get("/api/p/alice/record").json
     advice = {a["area"]: a for a in record["advice"]}
     assert advice["Exercise"]["advice"] == "Walk 30 minutes after dinner"
@@ -118,11 +111,11 @@ def test_advice_per_area_and_notes_keep_history(app):
         conn.close()
 
 
-def test_questionnaire_drafts_are_private_until_submitted(app):
-    _, _, secret = _shared(app)
+def test_questionnaire_drafts_are_private_until_submitted(app, auth):
+    _, _, secret = _shared(auth, app)
     patient = app.test_client()
-    sign_in_patient(patient, "alice")
-    token = csrf(patient, "/p/alice/questionnaire")
+    auth.sign_in_patient(patient, "alice")
+    token = auth.csrf(patient, "/p/alice/questionnaire")
     draft = patient.post(
         "/p/alice/questionnaire",
         data={"csrf_token": token, "sleep": "About 6 hours", "action": "draft"},
@@ -131,7 +124,7 @@ def test_questionnaire_drafts_are_private_until_submitted(app):
     assert "About 6 hours" in patient.get("/p/alice/questionnaire").text
     own = {q["key"]: q["draft"] for q in patient.get("/api/p/alice/record").json["questionnaire"]}
     assert own["sleep"] == "About 6 hours"
-    doc = _doctor_client(app, secret)
+    doc = _doctor_client(auth, app, secret)
     assert "About 6 hours" not in doc.get("/p/alice/questionnaire").text
     assert "About 6 hours" not in doc.get("/api/p/alice/record").text
     empty = patient.post("/p/alice/questionnaire", data={"csrf_token": token, "action": "submit"})
@@ -152,15 +145,17 @@ def test_questionnaire_drafts_are_private_until_submitted(app):
     answers = {q["key"]: q["answer"] for q in doc.get("/api/p/alice/record").json["questionnaire"]}
     assert answers["sleep"] == "About 7 hours now" and answers["stress"] is None
     assert (
-        doc.post("/p/alice/questionnaire", data={"csrf_token": csrf(doc), "sleep": "x"}).status_code
+        doc.post(
+            "/p/alice/questionnaire", data={"csrf_token": auth.csrf(doc), "sleep": "x"}
+        ).status_code
         == 403
     )
 
 
-def test_reporter_reads_the_tables_the_web_writes(app):
-    _, _, secret = _shared(app)
-    doc = _doctor_client(app, secret)
-    token = csrf(doc, "/p/alice/report")
+def test_reporter_reads_the_tables_the_web_writes(app, auth):
+    _, _, secret = _shared(auth, app)
+    doc = _doctor_client(auth, app, secret)
+    token = auth.csrf(doc, "/p/alice/report")
     today = datetime.now(UTC).date().isoformat()
     doc.post(
         "/p/alice/blood-tests", data={"csrf_token": token, "taken_on": today, "value_hba1c": "6"}
@@ -168,8 +163,8 @@ def test_reporter_reads_the_tables_the_web_writes(app):
     doc.post("/p/alice/advice", data={"csrf_token": token, "area": "Diet", "advice": "Fewer chips"})
     doc.post("/p/alice/notes", data={"csrf_token": token, "note": "Doing well"})
     patient = app.test_client()
-    sign_in_patient(patient, "alice")
-    ptoken = csrf(patient, "/p/alice/habits")
+    auth.sign_in_patient(patient, "alice")
+    ptoken = auth.csrf(patient, "/p/alice/habits")
     patient.post("/p/alice/habits", data={"csrf_token": ptoken, "day": today, "sleep": "7.5"})
     patient.post(
         "/p/alice/questionnaire", data={"csrf_token": ptoken, "stress": "Low", "action": "submit"}

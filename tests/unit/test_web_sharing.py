@@ -5,21 +5,14 @@ import json
 import pyotp
 
 from services.web import db as schema
-from tests.unit.test_web_auth import (
-    csrf,
-    make_doctor,
-    make_patient,
-    sign_in_doctor,
-    sign_in_patient,
-)
 
 
-def test_grant_view_revoke_and_the_access_log(app):
-    make_patient(app, "alice")
-    _, secret = make_doctor(app)
+def test_grant_view_revoke_and_the_access_log(app, auth):
+    auth.make_patient(app, "alice")
+    _, secret = auth.make_doctor(app)
     patient = app.test_client()
-    sign_in_patient(patient, "alice")
-    token = csrf(patient, "/p/alice/sharing")
+    auth.sign_in_patient(patient, "alice")
+    token = auth.csrf(patient, "/p/alice/sharing")
     unknown = patient.post("/p/alice/sharing", data={"csrf_token": token, "dr_id": "D999"})
     assert unknown.status_code == 400 and "No doctor has that Dr_ID" in unknown.text
     granted = patient.post("/p/alice/sharing", data={"csrf_token": token, "dr_id": "d100"})
@@ -28,7 +21,7 @@ def test_grant_view_revoke_and_the_access_log(app):
     assert "Dr. Grace Tan" in page and "D100" in page
 
     doctor = app.test_client()
-    sign_in_doctor(doctor, pyotp.TOTP(secret).now())
+    auth.sign_in_doctor(doctor, pyotp.TOTP(secret).now())
     assert doctor.get("/p/alice/report").status_code == 200
     assert doctor.get("/api/p/alice/record").status_code == 200
 
@@ -51,13 +44,13 @@ def test_grant_view_revoke_and_the_access_log(app):
     assert "share.revoke D100" in patient.get("/p/alice/access-log").text
 
 
-def test_patients_cannot_share_someone_elses_data(app):
-    make_patient(app, "alice")
-    make_patient(app, "bob")
-    make_doctor(app)
+def test_patients_cannot_share_someone_elses_data(app, auth):
+    auth.make_patient(app, "alice")
+    auth.make_patient(app, "bob")
+    auth.make_doctor(app)
     bob = app.test_client()
-    sign_in_patient(bob, "bob")
-    token = csrf(bob, "/p/bob/sharing")
+    auth.sign_in_patient(bob, "bob")
+    token = auth.csrf(bob, "/p/bob/sharing")
     assert (
         bob.post("/p/alice/sharing", data={"csrf_token": token, "dr_id": "D100"}).status_code == 403
     )
@@ -66,15 +59,15 @@ def test_patients_cannot_share_someone_elses_data(app):
     assert no_csrf.status_code == 403
 
 
-def test_doctor_home_shows_what_changed_since_the_last_visit(app):
-    make_patient(app, "alice")
-    _, secret = make_doctor(app)
+def test_doctor_home_shows_what_changed_since_the_last_visit(app, auth):
+    auth.make_patient(app, "alice")
+    _, secret = auth.make_doctor(app)
     patient = app.test_client()
-    sign_in_patient(patient, "alice")
-    token = csrf(patient, "/p/alice/sharing")
+    auth.sign_in_patient(patient, "alice")
+    token = auth.csrf(patient, "/p/alice/sharing")
     patient.post("/p/alice/sharing", data={"csrf_token": token, "dr_id": "D100"})
     doctor = app.test_client()
-    sign_in_doctor(doctor, pyotp.TOTP(secret).now())
+    auth.sign_in_doctor(doctor, pyotp.TOTP(secret).now())
     home = doctor.get("/doctor").text
     assert 'data-patient-card="alice"' in home and "First visit" in home
     assert "Vitals unavailable" in home, "no InfluxDB here: said, not a crash"
