@@ -26,6 +26,14 @@ def sim_totals(log: Path) -> dict:
     raise AssertionError(f"the simulator did not report its totals:\n{log.read_text()[-2000:]}")
 
 
+def went_offline(sub, since: float) -> set[str]:
+    return {
+        m.topic.split("/")[2]
+        for m in sub.on("smartcab/devices/+/status")
+        if m.payload == b"offline" and m.timestamp > since
+    }
+
+
 @pytest.mark.slow
 def test_gateway_killed_and_restarted_under_a_fleet(tmp_path, broker, make_gateway):
     with TopicLog(broker.host, broker.port, ["smartcab/#"], "reliability-sub", clean=False) as sub:
@@ -76,11 +84,16 @@ def test_gateway_killed_and_restarted_under_a_fleet(tmp_path, broker, make_gatew
             wait_until(lambda: len(vitals()) >= before + WATCHES, timeout=30, what="readings after")
             readings_after = time.monotonic() - restarted
         finally:
+            stopping = time.monotonic()
             sim.send_signal(signal.SIGTERM)
             sim.wait(15)
             sim_log.close()
             scheduler.stop()
-        time.sleep(1)  # the last readings reach the subscriber
+        # The gateway passes on a device's readings and then its offline status through one
+        # ordered queue, so once every watch is offline the subscriber holds all it will get.
+        wait_until(
+            lambda: len(went_offline(sub, stopping)) == WATCHES, timeout=15, what="all offline"
+        )
         sent = sim_totals(tmp_path / "sim.log")["readings"]
         got = sub.on("smartcab/devices/+/vitals/#")
         keys = [(m.topic, json.loads(m.payload)["ts"]) for m in got]

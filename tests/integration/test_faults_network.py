@@ -15,7 +15,7 @@ import sys, time
 from tests.support.seed_clients import SeedWatch
 watch = SeedWatch(int(sys.argv[1]), b"wch", host=sys.argv[2])
 print("registered", flush=True)
-time.sleep(120)
+time.sleep(120)  # silent and connected: the network is cut under it
 """
 
 

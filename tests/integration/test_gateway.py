@@ -2,14 +2,12 @@
 
 import base64
 import json
-import shutil
 import socket
-import subprocess
-import time
 
 import pytest
 
 from services.common.protocol import ID_REQUEST_FRAME
+from tests.support.mosquitto import mosquitto_sub
 from tests.support.net import wait_until
 from tests.support.seed_clients import SeedDevice, SeedWatch
 
@@ -81,19 +79,13 @@ def test_seed_cabinet_inventory_and_lights(gateway, mqtt_log):
 
 def test_mosquitto_sub_sees_the_spec_topics(gateway, broker):
     """The issue's own check: the stock mosquitto_sub sees readings, inventory and image."""
-    mosquitto_sub = shutil.which("mosquitto_sub")
-    assert mosquitto_sub, "mosquitto-clients is not installed: run `make test`"
-    sub = subprocess.Popen(
-        [
-            *(mosquitto_sub, "-h", broker.host, "-p", str(broker.port), "-C", "4"),
-            *("-F", "%t %x", "-t", "smartcab/devices/+/vitals/#"),
-            *("-t", "smartcab/devices/+/inventory", "-t", "smartcab/devices/+/image"),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
+    sub = mosquitto_sub(
+        broker,
+        ["smartcab/devices/+/vitals/#", "smartcab/devices/+/inventory", "smartcab/devices/+/image"],
+        count=4,
+        fmt="%t %x",
     )
     try:
-        time.sleep(0.5)  # let mosquitto_sub subscribe before anything is published
         watch = SeedWatch(gateway.port)
         watch.sock.send(b"80.00,bpm")
         watch.sock.send(b"36.90,temp")

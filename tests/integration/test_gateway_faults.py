@@ -20,6 +20,7 @@ def heart_rates(recorder, device="wch"):
 def send_readings(watch, values):
     for v in values:
         watch.sock.send(b"%d.00,bpm" % v)
+        # Paced like a watch, one reading per send: the seed's readings have no delimiter.
         time.sleep(0.01)
 
 
@@ -35,7 +36,7 @@ def test_a_10_second_broker_restart_loses_no_reading(broker, gateway):
         broker.stop()
         gateway.wait_log("event=mqtt.disconnected")
         send_readings(watch, range(70, 90))  # the gateway queues these
-        time.sleep(10)
+        time.sleep(10)  # the outage under test: ten seconds without a broker
         broker.start()
 
         wait_until(lambda: len(heart_rates(sub)) >= 30, timeout=30, what="queued readings")

@@ -4,13 +4,13 @@ import contextlib
 import json
 import resource
 import socket
-import subprocess
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.support.mosquitto import mosquitto_sub
 from tests.support.net import wait_until
 from tests.support.seed_clients import SeedWatch
 
@@ -73,7 +73,8 @@ def test_slow_loris_crowd_and_bad_frame_flood(make_gateway, mqtt_log):
     for worker in workers:
         worker.start()
     try:
-        time.sleep(2)  # let the crowd settle in
+        wait_until(lambda: gw_fds(pid) > len(crowd), what="the gateway to hold the crowd")
+        wait_until(lambda: flooded[0] > 0, what="the flood to start")
         started = time.monotonic()
         watch = SeedWatch(gw.port)
         mqtt_log.publish("smartcab/devices/wch/cmd", "bpm")
@@ -119,22 +120,7 @@ def test_reconnects_to_the_broker_while_holding_over_1024_sockets(broker, make_g
         wait_until(
             lambda: gw.log_text().count("event=mqtt.connected") == 2, timeout=30, what="reconnect"
         )
-        sub = subprocess.Popen(
-            [
-                "mosquitto_sub",
-                "-p",
-                str(broker.port),
-                "-C",
-                "1",
-                "-t",
-                "smartcab/devices/+/vitals/#",
-                "-F",
-                "%t",
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        time.sleep(0.5)  # let mosquitto_sub subscribe
+        sub = mosquitto_sub(broker, ["smartcab/devices/+/vitals/#"], count=1, fmt="%t")
         watch.sock.send(b"75.00,bpm")
         out, _ = sub.communicate(timeout=10)
         assert out.strip() == "smartcab/devices/wch/vitals/heart_rate"
