@@ -74,7 +74,7 @@ def test_slow_loris_crowd_and_bad_frame_flood(make_gateway, mqtt_log):
         worker.start()
     try:
         wait_until(lambda: gw_fds(pid) > len(crowd), what="the gateway to hold the crowd")
-        wait_until(lambda: flooded[0] > 0, what="the flood to start")
+        wait_until(lambda: flooded[0] > 20, what="the flood to be under way")
         started = time.monotonic()
         watch = SeedWatch(gw.port)
         mqtt_log.publish("smartcab/devices/wch/cmd", "bpm")

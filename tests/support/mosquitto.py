@@ -1,7 +1,7 @@
 """A real Mosquitto broker on a free port in a temporary folder."""
 
 import getpass
-import select
+import selectors
 import shutil
 import signal
 import subprocess
@@ -75,19 +75,22 @@ def mosquitto_sub(broker: Mosquitto, topics, count: int, fmt: str) -> subprocess
     has taken every subscription before it; its line is read here, so the caller sees only
     the ``count`` messages it asked for.
     """
-    from .mqtt import TopicLog
-
     cli = shutil.which("mosquitto_sub")
-    assert cli, "mosquitto-clients is not installed: run `make test`"
+    publish = shutil.which("mosquitto_pub")
+    assert cli and publish, "mosquitto-clients is not installed: run `make test`"
     probe = f"test/probe/{uuid.uuid4().hex[:8]}"
-    with TopicLog(broker.host, broker.port, topics=(probe,)) as log:
-        log.publish(probe, b"ready", retain=True)
-    command = [cli, "-h", broker.host, "-p", str(broker.port), "-C", str(count + 1), "-F", fmt]
+    # The stock client, not paho, and epoll, not select(): callers may hold descriptors
+    # above 1023, where select() cannot go.
+    where = ["-h", broker.host, "-p", str(broker.port)]
+    retained = ["-q", "1", "-r", "-t", probe, "-m", "ready"]
+    subprocess.run([publish, *where, *retained], check=True, timeout=10)
+    command = [cli, *where, "-C", str(count + 1), "-F", fmt]
     for topic in [*topics, probe]:
         command += ["-t", topic]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    ready, _, _ = select.select([proc.stdout], [], [], 10)
-    first = proc.stdout.readline() if ready else ""
+    with selectors.DefaultSelector() as waiting:
+        waiting.register(proc.stdout, selectors.EVENT_READ)
+        first = proc.stdout.readline() if waiting.select(10) else ""
     if not first.startswith(probe):
         proc.kill()
         proc.wait()
