@@ -1,6 +1,8 @@
 """Fixtures that start real servers on free ports in temporary folders."""
 
 import contextlib
+import dataclasses
+from pathlib import Path
 
 import pytest
 
@@ -102,3 +104,51 @@ def make_reporter(tmp_path, broker, influxdb):
         lambda **settings: services.ServiceProcess("reporter", tmp_path, {**env, **settings})
     ) as make:
         yield make
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    """Mosquitto, InfluxDB, a recorder, a gateway and a subscriber to everything, for one module.
+
+    For the browser journeys, whose tests are the steps of one visit to one running site.
+    """
+    from tests.support.influxdb import InfluxDB
+
+    root = tmp_path_factory.mktemp("stack")
+    (root / "mosquitto").mkdir()
+    (root / "influxdb").mkdir()
+    broker = Mosquitto(root / "mosquitto")
+    started = []
+    try:
+        broker.start()
+        influxdb = InfluxDB(root / "influxdb").start()
+        started.append(influxdb)
+        env = {**broker.env(), **influxdb.env()}
+        recorder_env = {
+            **env,
+            "SMARTCAB_DATA_DIR": str(root / "data"),
+            "RECORDER_RETRY_INTERVAL": "0.3",
+        }
+        started.append(services.ServiceProcess("recorder", root, recorder_env).start())
+        gateway = services.gateway(
+            root, broker.env(), GATEWAY_TRANSFER_TIMEOUT="1", GATEWAY_HANDSHAKE_TIMEOUT="2"
+        ).start()
+        started.append(gateway)
+        with TopicLog(broker.host, broker.port) as mqtt_log:
+            yield Stack(root, broker, influxdb, gateway, mqtt_log, env)
+    finally:
+        for server in reversed(started):
+            server.kill()
+        broker.kill()
+
+
+@dataclasses.dataclass(frozen=True)
+class Stack:
+    """What ``stack`` started: ``env`` is what a service needs to reach the broker and InfluxDB."""
+
+    root: Path
+    broker: Mosquitto
+    influxdb: object
+    gateway: services.ServiceProcess
+    mqtt_log: TopicLog
+    env: dict[str, str]
