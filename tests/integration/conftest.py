@@ -42,8 +42,8 @@ def broker(tmp_path):
 @pytest.fixture
 def mqtt_log(broker):
     """A subscriber to everything on the test broker."""
-    with TopicLog(broker.host, broker.port) as recorder:
-        yield recorder
+    with TopicLog(broker.host, broker.port) as log:
+        yield log
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from tests.support.net import wait_until
 ROOT = "smartcab/devices"
 
 
-def vitals(recorder, device: str, metric: str) -> list[dict]:
-    return [json.loads(p) for p in recorder.payloads(f"{ROOT}/{device}/vitals/{metric}")]
+def vitals(log, device: str, metric: str) -> list[dict]:
+    return [json.loads(p) for p in log.payloads(f"{ROOT}/{device}/vitals/{metric}")]
 
 
 def test_watch_answers_bpm_with_heart_rate_temperature_and_spo2(gateway, mqtt_log):

@@ -15,13 +15,13 @@ JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 40 + b"\xff\xd9
 INVENTORY = {"Nutella": 0, "Pepsi": 1, "Pringles": 0}
 
 
-def status_of(recorder, device_id):
-    msgs = recorder.on(f"smartcab/devices/{device_id}/status")
+def status_of(log, device_id):
+    msgs = log.on(f"smartcab/devices/{device_id}/status")
     return msgs[-1].payload.decode() if msgs else None
 
 
-def results(recorder, device_id):
-    return [json.loads(p) for p in recorder.payloads(f"smartcab/devices/{device_id}/cmd/result")]
+def results(log, device_id):
+    return [json.loads(p) for p in log.payloads(f"smartcab/devices/{device_id}/cmd/result")]
 
 
 def test_seed_watch_handshake_command_and_readings(gateway, mqtt_log):

@@ -10,10 +10,9 @@ from tests.support.net import wait_until
 from tests.support.seed_clients import SeedDevice, SeedWatch
 
 
-def heart_rates(recorder, device="wch"):
+def heart_rates(log, device="wch"):
     return [
-        json.loads(p)["value"]
-        for p in recorder.payloads(f"smartcab/devices/{device}/vitals/heart_rate")
+        json.loads(p)["value"] for p in log.payloads(f"smartcab/devices/{device}/vitals/heart_rate")
     ]
 
 

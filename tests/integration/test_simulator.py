@@ -15,8 +15,8 @@ from tests.support.services import ROOT
 DEVICES = "smartcab/devices"
 
 
-def online(recorder, device_id: str):
-    return recorder.wait(
+def online(log, device_id: str):
+    return log.wait(
         f"{DEVICES}/{device_id}/status", where=lambda m: m.payload == b"online", timeout=15
     )
 
