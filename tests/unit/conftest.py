@@ -24,5 +24,7 @@ def no_servers(monkeypatch):
     monkeypatch.setattr(subprocess.Popen, "__init__", _refuse("a child process"))
     monkeypatch.setattr(socket.socket, "listen", _refuse("a listening socket"))
     monkeypatch.setattr(os, "fork", _refuse("a fork"))
+    monkeypatch.setattr(os, "forkpty", _refuse("a fork"))
+    monkeypatch.setattr(os, "system", _refuse("a shell command"))
     monkeypatch.setattr(os, "posix_spawn", _refuse("a child process"))
     monkeypatch.setattr(os, "posix_spawnp", _refuse("a child process"))
