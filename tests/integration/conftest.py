@@ -142,6 +142,15 @@ def stack(tmp_path_factory):
         broker.kill()
 
 
+@pytest.fixture(scope="module")
+def chrome():
+    """A headless Debian Chromium shared by a module's browser tests."""
+    from tests.support import browser
+
+    with browser.chromium() as chromium:
+        yield chromium
+
+
 @dataclasses.dataclass(frozen=True)
 class Stack:
     """What ``stack`` started: ``env`` is what a service needs to reach the broker and InfluxDB."""

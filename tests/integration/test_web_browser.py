@@ -113,12 +113,6 @@ def site(stack):
 
 
 @pytest.fixture(scope="module")
-def chrome():
-    with browser.chromium() as chrome:
-        yield chrome
-
-
-@pytest.fixture(scope="module")
 def patient(chrome):
     """Alice's desktop browser, kept across the patient's steps."""
     context = chrome.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)

@@ -87,12 +87,6 @@ def site(stack):
 
 
 @pytest.fixture(scope="module")
-def chrome():
-    with browser.chromium() as chrome:
-        yield chrome
-
-
-@pytest.fixture(scope="module")
 def patient(site, chrome):
     """Alice's desktop browser, signed in, kept across the patient's steps."""
     context = chrome.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
