@@ -2,10 +2,24 @@
 
 import random
 import threading
+from pathlib import Path
 
 from firmware.sim import hardware
 from firmware.sim.host import HostPlatform
 from firmware.smartcab import board, cabinet, camera, watch
+
+ROOT = Path(__file__).resolve().parents[2]
+FIRMWARE = ROOT / "firmware"
+
+
+def board_files() -> list[Path]:
+    """Every Python file that goes onto a board: the firmware and the shared protocol."""
+    files = [
+        path
+        for path in sorted(FIRMWARE.rglob("*.py"))
+        if (FIRMWARE / "sim") not in path.parents and "__pycache__" not in path.parts
+    ]
+    return [*files, ROOT / "services/common/protocol.py"]
 
 
 class BoardThread:

@@ -1,0 +1,322 @@
+"""docker-compose.yml and its files, checked without a Docker engine."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from tests.support.net import free_port
+from tests.support.secure_broker import ProductionMosquitto, make_accounts, make_certs
+
+ROOT = Path(__file__).resolve().parents[2]
+# The compose specification's JSON schema, vendored: see tests/data/README.md.
+SCHEMA = json.loads((ROOT / "tests" / "data" / "compose-spec.json").read_text())
+APP_SERVICES = ("gateway", "recorder", "scheduler", "web", "reporter", "notifier")
+# what docker compose interpolates: $VAR, ${VAR}, ${VAR:-default}, ${VAR:?error}
+VARIABLE = re.compile(r"\$\{?([A-Z_][A-Z0-9_]*)")
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def env_example() -> dict[str, str]:
+    lines = (ROOT / ".env.example").read_text().splitlines()
+    pairs = [line.split("=", 1) for line in lines if line and not line.startswith("#")]
+    return dict(pairs)
+
+
+def test_the_compose_file_follows_the_compose_specification(compose):
+    validator = jsonschema.Draft7Validator(SCHEMA)
+    errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(compose)]
+    assert errors == []
+    # the schema is strict enough to catch a misspelt key
+    broken = json.loads(json.dumps(compose))
+    broken["services"]["web"]["restrat"] = "always"
+    assert not validator.is_valid(broken)
+
+
+def test_services_are_built_from_one_dockerfile_and_kept_healthy(compose):
+    services = compose["services"]
+    for name in (*APP_SERVICES, "simulator"):
+        assert services[name]["build"] == "."
+        assert services[name]["image"] == "health-plus:latest"
+    for name, service in services.items():
+        assert service["restart"] == "unless-stopped", name
+        if name != "simulator":  # the simulator is a client; nothing connects to it
+            assert service["healthcheck"]["test"], name
+    assert services["simulator"]["profiles"] == ["demo"]
+    assert all("profiles" not in s for n, s in services.items() if n != "simulator")
+    declared = set(compose["volumes"])
+    used = {
+        volume.split(":", 1)[0]
+        for service in services.values()
+        for volume in service.get("volumes", [])
+        if not volume.startswith(".")
+    }
+    assert used == declared
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^FROM python:3\.11-slim$", dockerfile, re.MULTILINE)
+    assert re.search(r"^USER smartcab$", dockerfile, re.MULTILINE)
+    assert "fonts-dejavu-core" in dockerfile
+
+
+def test_only_the_proxy_the_gateway_and_the_tls_broker_face_the_network(compose):
+    services = compose["services"]
+    published = {name: s.get("ports", []) for name, s in services.items() if s.get("ports")}
+    assert published == {
+        "mosquitto": ["${MQTT_TLS_PORT:-8883}:8883"],
+        "influxdb": ["127.0.0.1:${INFLUX_PORT:-8086}:8086"],
+        "gateway": ["${GATEWAY_PORT:-5050}:5050"],
+        "caddy": ["${HTTP_PORT:-80}:80", "${HTTPS_PORT:-443}:443"],
+    }
+    web = services["web"]["environment"]
+    assert web["WEB_TRUST_PROXY"] == "1"  # only Caddy reaches it
+    caddyfile = (ROOT / "deploy" / "caddy" / "Caddyfile").read_text()
+    assert re.search(r"^:80 \{\n\tredir https://", caddyfile, re.MULTILINE)
+    assert "tls /certs/server.crt /certs/server.key" in caddyfile
+    assert "reverse_proxy web:5000" in caddyfile
+
+
+def test_every_file_the_deployment_uses_is_in_the_repository_or_made_by_the_setup_script(
+    compose, tmp_path
+):
+    # run scripts/deploy-setup.sh in a copy, as a new user would
+    copy = tmp_path / "checkout"
+    shutil.copytree(ROOT / "scripts", copy / "scripts")
+    shutil.copy(ROOT / ".env.example", copy / ".env.example")
+    subprocess.run(
+        ["bash", "scripts/deploy-setup.sh", "cabinet.example"],
+        cwd=copy,
+        check=True,
+        capture_output=True,
+    )
+    made = copy / "deploy" / "secrets"
+
+    def exists(path: str) -> bool:
+        relative = Path(path).as_posix().removeprefix("./")
+        if relative.startswith("deploy/secrets/"):
+            return (copy / relative).exists()
+        return (ROOT / relative).exists()
+
+    referenced = []
+    for service in compose["services"].values():
+        referenced += [v.split(":", 1)[0] for v in service.get("volumes", []) if v.startswith(".")]
+        referenced += service.get("env_file", [])
+        if "build" in service:
+            referenced.append(f"{service['build']}/Dockerfile")
+    missing = [path for path in referenced if not exists(path)]
+    assert missing == []
+    # what the broker's config and Caddy read from those folders
+    conf = (ROOT / "mosquitto" / "mosquitto.conf").read_text()
+    for name in re.findall(r"/mosquitto/secrets/(\S+)", conf):
+        assert (made / "broker" / name).is_file(), name
+    for name in re.findall(r"/certs/(\S+)", (ROOT / "deploy/caddy/Caddyfile").read_text()):
+        assert (made / "certs" / name).is_file(), name
+    # the Dockerfile copies only what .dockerignore lets through
+    for source in re.findall(r"^COPY (.+) \S+$", (ROOT / "Dockerfile").read_text(), re.M):
+        for path in source.split():
+            assert (ROOT / path).exists(), path
+            assert f"!{path.rstrip('/')}" in (ROOT / ".dockerignore").read_text().replace(
+                "/\n", "\n"
+            )
+    # the setup script filled .env with fresh secrets, and a second run keeps them
+    env = (copy / ".env").read_text()
+    assert "change-me" not in env
+    subprocess.run(["bash", "scripts/deploy-setup.sh"], cwd=copy, check=True, capture_output=True)
+    assert (copy / ".env").read_text() == env
+    assert sorted(p.name for p in (made / "mqtt").glob("*.env")) == sorted(
+        f"{a}.env" for a in (*APP_SERVICES, "homeassistant")
+    )
+
+
+class ReadLog(dict):
+    """An environment that remembers every name the code asks for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.read: set[str] = set()
+
+    def get(self, key, default=None):
+        self.read.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key):
+        self.read.add(key)
+        return super().__getitem__(key)
+
+    def __contains__(self, key):
+        self.read.add(key)
+        return super().__contains__(key)
+
+
+def names_read_by(service: str) -> set[str]:
+    """Every environment variable the service's settings ask for."""
+    module = __import__(f"services.{service}.settings", fromlist=["Settings"])
+    env = ReadLog()
+    module.Settings.from_env(env)
+    return env.read | {"LOG_LEVEL"}  # LOG_LEVEL: services/common/logs.py, every service
+
+
+@pytest.mark.parametrize("service", APP_SERVICES)
+def test_every_setting_given_to_a_service_is_one_it_reads(compose, service):
+    definition = compose["services"][service]
+    given = set(definition["environment"])
+    for env_file in definition.get("env_file", []):
+        assert env_file == f"deploy/secrets/mqtt/{service}.env"  # its own broker account
+        given |= {"MQTT_USERNAME", "MQTT_PASSWORD"}
+    unread = sorted(given - names_read_by(service))
+    assert unread == []
+
+
+def test_env_example_lists_every_setting_and_nothing_else(compose):
+    example = env_example()
+    interpolated = set(VARIABLE.findall((ROOT / "docker-compose.yml").read_text()))
+    # every variable the compose file takes from .env is in .env.example ...
+    assert sorted(interpolated - set(example)) == []
+    # ... and every line of .env.example reaches something
+    assert sorted(set(example) - interpolated) == []
+    # every setting the services read is either listed or set by the compose file itself
+    read = set().union(*(names_read_by(s) for s in APP_SERVICES))
+    fixed = set().union(*(compose["services"][s]["environment"] for s in APP_SERVICES))
+    fixed |= {
+        "MQTT_USERNAME",
+        "MQTT_PASSWORD",
+        "MQTT_TLS_CA",
+        "INFLUX_USERNAME",
+        "INFLUX_PASSWORD",
+        "RECORDER_CLIENT_ID",
+        "NOTIFIER_CLIENT_ID",
+    }
+    assert sorted(read - set(example) - fixed) == []
+
+
+def test_influxdb_is_set_up_with_the_vitals_bucket_its_retention_and_the_services_token(compose):
+    influx = compose["services"]["influxdb"]
+    assert influx["image"].startswith("influxdb:2.7")
+    env = influx["environment"]
+    assert env["DOCKER_INFLUXDB_INIT_MODE"] == "setup"
+    # the bucket is named like the database: its virtual DBRP mapping serves the v1 API
+    assert env["DOCKER_INFLUXDB_INIT_BUCKET"] == compose["x-influx-env"]["INFLUX_DATABASE"]
+    assert env["DOCKER_INFLUXDB_INIT_RETENTION"] == "${INFLUX_RETENTION:-104w}"
+    token = compose["x-influx-env"]["INFLUX_TOKEN"]
+    assert env["DOCKER_INFLUXDB_INIT_ADMIN_TOKEN"].split(":")[0] == token.split(":")[0]
+    for service in ("recorder", "web", "reporter"):
+        assert compose["services"][service]["environment"]["INFLUX_TOKEN"] == token
+
+
+def test_the_mosquitto_healthcheck_sees_a_broker_that_refuses_anonymous_clients(compose, tmp_path):
+    secrets_dir = make_certs(tmp_path / "secrets")
+    make_accounts(secrets_dir)
+    workdir = tmp_path / "mosquitto"
+    workdir.mkdir()
+    broker = ProductionMosquitto(workdir, secrets_dir, ROOT / "mosquitto" / "acl")
+    command = compose["services"]["mosquitto"]["healthcheck"]["test"][1]
+    command = command.replace("-p 1883", f"-p {broker.port}").replace("$$", "$")
+    broker.start()
+    try:
+        assert subprocess.run(["sh", "-c", command], check=False).returncode == 0
+    finally:
+        broker.kill()
+    assert subprocess.run(["sh", "-c", command], check=False).returncode != 0
+
+
+def test_the_service_healthchecks_report_a_running_service_and_a_missing_one(make_gateway, broker):
+    gw = make_gateway()
+    env = {**os.environ, **broker.env()}
+    check = [sys.executable, str(ROOT / "deploy" / "healthcheck.py")]
+
+    def run(*args: str) -> int:
+        return subprocess.run([*check, *args], env=env, capture_output=True).returncode
+
+    assert run("tcp", str(gw.port)) == 0
+    assert run("mqtt", "gateway") == 0
+    assert run("mqtt", "recorder") == 1  # never connected: no "online" held for it
+    assert run("tcp", str(free_port())) == 1
+    assert run("http", f"http://127.0.0.1:{free_port()}/login") == 1
+
+
+def test_grafana_provisions_an_influxql_datasource_with_the_token(compose):
+    datasource = yaml.safe_load(
+        (ROOT / "deploy/grafana/provisioning/datasources/influxdb.yml").read_text()
+    )["datasources"][0]
+    assert datasource["type"] == "influxdb"
+    assert "version" not in datasource["jsonData"]  # InfluxQL, not Flux
+    assert datasource["url"] == compose["x-influx-env"]["INFLUX_URL"]
+    assert datasource["jsonData"]["httpHeaderName1"] == "Authorization"
+    assert datasource["secureJsonData"]["httpHeaderValue1"] == "Token $INFLUX_TOKEN"
+    assert datasource["jsonData"]["dbName"] == "$INFLUX_DATABASE"
+    grafana_env = compose["services"]["grafana"]["environment"]
+    assert {"INFLUX_TOKEN", "INFLUX_DATABASE"} <= set(grafana_env)
+    provider = yaml.safe_load(
+        (ROOT / "deploy/grafana/provisioning/dashboards/health-plus.yml").read_text()
+    )["providers"][0]
+    mounts = compose["services"]["grafana"]["volumes"]
+    assert f"./deploy/grafana/dashboards:{provider['options']['path']}:ro" in mounts
+
+
+def dashboard() -> dict:
+    return json.loads((ROOT / "deploy/grafana/dashboards/health-plus.json").read_text())
+
+
+def grafana_to_influxql(query: str) -> str:
+    """Expand what Grafana fills in: the time range, the interval, "All" variables."""
+    return (
+        query.replace("$timeFilter", "time > now() - 1h")
+        .replace("$__interval", "1m")
+        .replace("$patient", ".*")
+        .replace("$device", ".*")
+    )
+
+
+def test_the_dashboards_queries_find_what_the_services_store(influxdb):
+    """Each panel and variable query runs on real InfluxDB and finds points shaped as
+    docs/schema.md says the recorder writes them."""
+    influxdb.query("CREATE DATABASE vitals")
+    now_ms = int(time.time() * 1000)
+    earlier_ms = now_ms - 10 * 60_000
+    lines = [
+        f"inventory,device=cab,item=Pepsi,patient=ann count=2i {earlier_ms}",
+        f"inventory,device=cab,item=Pepsi,patient=ann count=1i {now_ms}",
+        f"vitals,device=wch-01,metric=heart_rate,patient=ann flagged=false,value=72 {now_ms}",
+        f"vitals,device=wch-01,metric=temperature,patient=ann flagged=false,value=36.6 {now_ms}",
+        f"vitals,device=wch-01,metric=spo2,patient=ann flagged=false,value=97 {now_ms}",
+        f"vitals,device=wch-01,metric=bp_systolic,patient=ann flagged=false,value=120 {now_ms}",
+        f'news2_partial,device=wch-01,patient=ann score=1i,risk="low",label="partial" {now_ms}',
+        "alerts,device=wch-01,key=heart_rate,kind=threshold,level=warning,patient=ann "
+        f'message="heart rate 140 bpm above 130",value=140 {now_ms}',
+        f'availability,device=wch-01,kind=watch,patient=ann online=true,state="online" {now_ms}',
+    ]
+    request = urllib.request.Request(
+        f"{influxdb.url}/write?db=vitals&precision=ms",
+        data="\n".join(lines).encode(),
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 204
+
+    board = dashboard()
+    assert board["title"] == "Health Plus"
+    empty = []
+    for variable in board["templating"]["list"]:
+        if not influxdb.rows(grafana_to_influxql(variable["query"])):
+            empty.append(variable["name"])
+    for panel in board["panels"]:
+        for target in panel["targets"]:
+            assert target["rawQuery"] is True
+            rows = influxdb.rows(grafana_to_influxql(target["query"]))
+            if not [r for r in rows if any(v is not None for k, v in r.items() if k != "time")]:
+                empty.append(panel["title"])
+    assert empty == []
+    titles = {p["title"] for p in board["panels"]}
+    assert {"Heart rate", "Cabinet inventory", "Alerts", "Device availability"} <= titles

@@ -1,0 +1,112 @@
+"""The compose file's Caddyfile, run by a real Caddy in front of a real web process."""
+
+import http.client
+import os
+import shutil
+import signal
+import ssl
+import subprocess
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.support.net import free_port, wait_port
+from tests.support.secure_broker import make_certs
+from tests.support.services import ServiceProcess
+
+ROOT = Path(__file__).resolve().parents[2]
+CADDY = shutil.which("caddy") or "/usr/bin/caddy"
+
+
+@pytest.fixture
+def proxied_web(tmp_path):
+    """deploy/caddy/Caddyfile with its ports, certificates and upstreams moved to this test."""
+    certs = make_certs(tmp_path / "certs")
+    web_port, http_port, https_port, admin_port = (free_port() for _ in range(4))
+    web = ServiceProcess(
+        "web",
+        tmp_path,
+        {
+            "SMARTCAB_DATA_DIR": str(tmp_path / "data"),
+            "WEB_PORT": str(web_port),
+            "WEB_HOST": "127.0.0.1",
+            "WEB_LIVE": "0",
+            "WEB_TRUST_PROXY": "1",  # as docker-compose.yml sets it
+            "INFLUX_URL": f"http://127.0.0.1:{free_port()}",
+        },
+        port=web_port,
+    ).start()
+    caddyfile = (ROOT / "deploy" / "caddy" / "Caddyfile").read_text()
+    for old, new in {
+        "\tauto_https off\n": f"\tauto_https off\n\tadmin 127.0.0.1:{admin_port}\n",
+        ":80 {": f":{http_port} {{",
+        ":443 {": f":{https_port} {{",
+        "/certs/": f"{certs}/",
+        "web:5000": f"127.0.0.1:{web_port}",
+        "grafana:3000": f"127.0.0.1:{free_port()}",
+    }.items():
+        assert old in caddyfile, old
+        caddyfile = caddyfile.replace(old, new)
+    conf = tmp_path / "Caddyfile"
+    conf.write_text(caddyfile)
+    env = {
+        **os.environ,
+        "WEB_DOMAIN": "localhost",
+        "HTTPS_PORT": str(https_port),
+        "HOME": str(tmp_path),
+        "XDG_DATA_HOME": str(tmp_path / "caddy-data"),
+        "XDG_CONFIG_HOME": str(tmp_path / "caddy-config"),
+    }
+    log = (tmp_path / "caddy.log").open("wb")
+    caddy = subprocess.Popen(
+        [CADDY, "run", "--config", str(conf), "--adapter", "caddyfile"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_port(https_port)
+        wait_port(http_port)
+        yield {
+            "http": http_port,
+            "https": https_port,
+            "web": web_port,
+            "ca": certs / "ca.crt",
+        }
+    finally:
+        caddy.send_signal(signal.SIGTERM)
+        caddy.wait(10)
+        log.close()
+        web.kill()
+
+
+def test_plain_http_is_redirected_to_https(proxied_web):
+    connection = http.client.HTTPConnection("127.0.0.1", proxied_web["http"], timeout=5)
+    connection.request("GET", "/login?tab=doctors")
+    response = connection.getresponse()
+    assert response.status == 308
+    assert response.getheader("Location") == (
+        f"https://localhost:{proxied_web['https']}/login?tab=doctors"
+    )
+    connection.close()
+
+
+def test_the_dashboard_is_served_over_https_with_the_projects_certificate(proxied_web):
+    url = f"https://localhost:{proxied_web['https']}/login"
+    trusting = ssl.create_default_context(cafile=str(proxied_web["ca"]))
+    with urllib.request.urlopen(url, context=trusting, timeout=10) as response:
+        body = response.read().decode()
+        headers = response.headers
+    assert response.status == 200
+    assert "Health Plus" in body
+    # the web's own answer, its security headers intact through the proxy
+    assert headers["Content-Security-Policy"].startswith("default-src 'self'")
+    # the web knows it is served over HTTPS: HSTS, and cookies only over TLS
+    assert headers["Strict-Transport-Security"].startswith("max-age=")
+    cookies = headers.get_all("Set-Cookie")
+    assert cookies and all("Secure" in cookie for cookie in cookies), cookies
+    # and a client that does not trust the project's CA is refused
+    with pytest.raises(urllib.error.URLError) as refused:
+        urllib.request.urlopen(url, context=ssl.create_default_context(), timeout=10)
+    assert isinstance(refused.value.reason, ssl.SSLCertVerificationError)
