@@ -21,7 +21,6 @@ from services.web.settings import Settings
 from tests.support import pdf as pdftools
 from tests.support.mqtt import TopicLog
 from tests.support.net import wait_until
-from tests.test_web_auth import csrf, make_patient, sign_in_patient
 
 DEVICE = "wch-a"
 # one reading inside each usual range, so every output has something to show
@@ -39,8 +38,8 @@ def web(tmp_path, broker, influxdb):
     stop_background(app)
 
 
-def _readings(web, broker, influxdb, make_recorder) -> None:
-    user, _ = make_patient(web, "alice")
+def _readings(auth, web, broker, influxdb, make_recorder) -> None:
+    user, _ = auth.make_patient(web, "alice")
     conn = schema.connect(web.config["DATABASE"])
     try:
         devices.assign(conn, DEVICE, user.id)
@@ -63,8 +62,8 @@ def _readings(web, broker, influxdb, make_recorder) -> None:
     )
 
 
-def _file(client, fmt: str) -> bytes:
-    token = csrf(client, "/p/alice/report")
+def _file(auth, client, fmt: str) -> bytes:
+    token = auth.csrf(client, "/p/alice/report")
     asked = client.post(
         "/api/p/alice/reports", json={"format": fmt, "days": 7}, headers={"X-CSRF-Token": token}
     )
@@ -101,12 +100,12 @@ def _fhir_shown(bundle: dict) -> dict[str, tuple[str, str, str]]:
 
 
 def test_dashboard_pdf_csv_and_fhir_show_the_same_label_range_and_unit(
-    tmp_path, web, broker, influxdb, make_recorder, make_reporter
+    tmp_path, auth, web, broker, influxdb, make_recorder, make_reporter
 ):
-    _readings(web, broker, influxdb, make_recorder)
+    _readings(auth, web, broker, influxdb, make_recorder)
     make_reporter().wait_log("mqtt.connected")
     client = web.test_client()
-    sign_in_patient(client, "alice")
+    auth.sign_in_patient(client, "alice")
     expected = {m.key: (m.label, m.range_text, m.unit) for m in metrics.METRICS}
 
     page = html.unescape(client.get("/p/alice/monitoring").text)
@@ -125,7 +124,7 @@ def test_dashboard_pdf_csv_and_fhir_show_the_same_label_range_and_unit(
                          rf"{re.escape(group.unit)}<", page), group.key  # fmt: skip
 
     pdf_path = tmp_path / "report.pdf"
-    pdf_path.write_bytes(_file(client, "pdf"))
+    pdf_path.write_bytes(_file(auth, client, "pdf"))
     text = pdftools.text(pdf_path)
     report = {}
     for m in metrics.METRICS:
@@ -133,10 +132,10 @@ def test_dashboard_pdf_csv_and_fhir_show_the_same_label_range_and_unit(
         assert row, f"{m.label} row in the PDF"
         report[m.key] = (row[1], row[3], row[2])
 
-    rows = list(csv.DictReader(io.StringIO(_file(client, "csv").decode("utf-8"))))
+    rows = list(csv.DictReader(io.StringIO(_file(auth, client, "csv").decode("utf-8"))))
     exported = {r["metric"]: (r["label"], r["normal_range"], r["unit"]) for r in rows}
 
-    fhir = _fhir_shown(json.loads(_file(client, "fhir")))
+    fhir = _fhir_shown(json.loads(_file(auth, client, "fhir")))
 
     assert dashboard == expected
     assert report == expected
