@@ -247,6 +247,7 @@ def test_the_tls_listener_needs_the_projects_ca(secured):
         ssl.create_default_context().wrap_socket(raw, server_hostname="localhost")
     # ... while a client given that CA gets a verified session for the server's name
     trusting = ssl.create_default_context(cafile=str(broker.ca))
+    trusting.verify_flags |= ssl.VERIFY_X509_STRICT  # Python 3.13's default
     with (
         socket.create_connection(("127.0.0.1", broker.tls_port), timeout=5) as raw,
         trusting.wrap_socket(raw, server_hostname="localhost") as tls,

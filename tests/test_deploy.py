@@ -319,3 +319,73 @@ def test_the_dashboards_queries_find_what_the_services_store(influxdb):
     assert empty == []
     titles = {p["title"] for p in board["panels"]}
     assert {"Heart rate", "Cabinet inventory", "Alerts", "Device availability"} <= titles
+
+
+def openssl(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(["openssl", *args], cwd=cwd, capture_output=True, text=True)
+
+
+def test_the_project_ca_signs_only_server_certificates_for_the_deployments_names(tmp_path):
+    certs = make_certs(tmp_path / "certs", "cabinet.example", "192.168.1.5")
+    ca = openssl("x509", "-in", "ca.crt", "-noout", "-text", "-enddate", cwd=certs).stdout
+    assert re.search(r"Basic Constraints: critical\s+CA:TRUE, pathlen:0", ca)
+    assert re.search(r"Key Usage: critical\s+Certificate Sign, CRL Sign", ca)
+    assert "Name Constraints: critical" in ca
+    assert "DNS:cabinet.example" in ca and "IP:192.168.1.5/255.255.255.255" in ca
+    ends = time.mktime(time.strptime(ca.split("notAfter=")[1].strip(), "%b %d %H:%M:%S %Y GMT"))
+    assert ends - time.time() < 5.1 * 365 * 86400  # not ten years
+    server = openssl("x509", "-in", "server.crt", "-noout", "-text", cwd=certs).stdout
+    assert re.search(r"Key Usage: critical\s+Digital Signature, Key Encipherment", server)
+    assert re.search(r"Extended Key Usage:\s+TLS Web Server Authentication", server)
+    assert (
+        openssl("verify", "-x509_strict", "-CAfile", "ca.crt", "server.crt", cwd=certs).returncode
+        == 0
+    )
+    # a certificate the CA's key signs for a name outside the deployment is refused
+    openssl(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "x.key",
+        "-out",
+        "x.csr",
+        "-subj",
+        "/CN=bank.example",
+        cwd=certs,
+    )
+    (certs / "x.ext").write_text("subjectAltName=DNS:bank.example\n")
+    openssl(
+        "x509",
+        "-req",
+        "-in",
+        "x.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-days",
+        "1",
+        "-extfile",
+        "x.ext",
+        "-out",
+        "x.crt",
+        cwd=certs,
+    )
+    refused = openssl("verify", "-CAfile", "ca.crt", "x.crt", cwd=certs)
+    assert (
+        refused.returncode != 0 and "permitted subtree violation" in refused.stdout + refused.stderr
+    )
+    # kept on a rerun for the same names; replaced, and said so, when a name is new
+    before = (certs / "ca.crt").read_bytes()
+    make_certs(certs, "cabinet.example")
+    assert (certs / "ca.crt").read_bytes() == before
+    again = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "make-certs.sh"), str(certs), "new.example"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    assert "making a new CA" in again.stderr
+    assert (certs / "ca.crt").read_bytes() != before

@@ -95,6 +95,8 @@ def test_plain_http_is_redirected_to_https(proxied_web):
 def test_the_dashboard_is_served_over_https_with_the_projects_certificate(proxied_web):
     url = f"https://localhost:{proxied_web['https']}/login"
     trusting = ssl.create_default_context(cafile=str(proxied_web["ca"]))
+    # as Python 3.13 and browsers check it: key usage, key identifiers, constraints
+    trusting.verify_flags |= ssl.VERIFY_X509_STRICT
     with urllib.request.urlopen(url, context=trusting, timeout=10) as response:
         body = response.read().decode()
         headers = response.headers
