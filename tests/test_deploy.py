@@ -78,7 +78,11 @@ def test_only_the_proxy_the_gateway_and_the_tls_broker_face_the_network(compose)
         "mosquitto": ["${MQTT_TLS_PORT:-8883}:8883"],
         "influxdb": ["127.0.0.1:${INFLUX_PORT:-8086}:8086"],
         "gateway": ["${GATEWAY_PORT:-5050}:5050"],
-        "caddy": ["${HTTP_PORT:-80}:80", "${HTTPS_PORT:-443}:443"],
+        "caddy": [
+            "${HTTP_PORT:-80}:80",
+            "${HTTPS_PORT:-443}:443",
+            "${GRAFANA_PORT:-3443}:3443",
+        ],
     }
     web = services["web"]["environment"]
     assert web["WEB_TRUST_PROXY"] == "1"  # only Caddy reaches it
@@ -245,23 +249,115 @@ def test_the_service_healthchecks_report_a_running_service_and_a_missing_one(mak
     assert run("http", f"http://127.0.0.1:{free_port()}/login") == 1
 
 
-def test_grafana_provisions_an_influxql_datasource_with_the_token(compose):
+def test_grafana_reads_influxql_as_a_read_only_user_of_the_vitals_bucket(compose):
     datasource = yaml.safe_load(
         (ROOT / "deploy/grafana/provisioning/datasources/influxdb.yml").read_text()
     )["datasources"][0]
     assert datasource["type"] == "influxdb"
     assert "version" not in datasource["jsonData"]  # InfluxQL, not Flux
     assert datasource["url"] == compose["x-influx-env"]["INFLUX_URL"]
-    assert datasource["jsonData"]["httpHeaderName1"] == "Authorization"
-    assert datasource["secureJsonData"]["httpHeaderValue1"] == "Token $INFLUX_TOKEN"
     assert datasource["jsonData"]["dbName"] == "$INFLUX_DATABASE"
+    # its own v1 user, not the services' all-access token
+    assert datasource["user"] == "grafana"
+    assert datasource["secureJsonData"] == {"password": "$GRAFANA_INFLUX_PASSWORD"}
+    assert "httpHeaderName1" not in datasource["jsonData"]
     grafana_env = compose["services"]["grafana"]["environment"]
-    assert {"INFLUX_TOKEN", "INFLUX_DATABASE"} <= set(grafana_env)
+    assert "INFLUX_TOKEN" not in grafana_env
+    assert {"GRAFANA_INFLUX_PASSWORD", "INFLUX_DATABASE"} <= set(grafana_env)
+    # the influxdb image makes that user after its first setup, with read on the bucket only
+    influx = compose["services"]["influxdb"]
+    assert "./deploy/influxdb:/docker-entrypoint-initdb.d:ro" in influx["volumes"]
+    assert (
+        influx["environment"]["GRAFANA_INFLUX_PASSWORD"] == grafana_env["GRAFANA_INFLUX_PASSWORD"]
+    )
+    script = ROOT / "deploy" / "influxdb" / "grafana-reader.sh"
+    assert os.access(script, os.X_OK)  # the image runs only executable scripts
+    create = re.search(r"influx v1 auth create (.+?)\n\S", script.read_text(), re.S).group(1)
+    assert "--username grafana" in create
+    assert '--read-bucket "$bucket_id"' in create
+    assert "--write-bucket" not in create
     provider = yaml.safe_load(
         (ROOT / "deploy/grafana/provisioning/dashboards/health-plus.yml").read_text()
     )["providers"][0]
     mounts = compose["services"]["grafana"]["volumes"]
     assert f"./deploy/grafana/dashboards:{provider['options']['path']}:ro" in mounts
+
+
+def test_grafana_is_a_current_pinned_release_on_an_origin_of_its_own(compose):
+    grafana = compose["services"]["grafana"]
+    image, tag = grafana["image"].split(":")
+    assert image == "grafana/grafana"  # the OSS image; grafana/grafana-oss is no longer updated
+    # an exact release, not a moving tag, and no older than the 13 line (11.2 had known CVEs)
+    assert re.fullmatch(r"\d+\.\d+\.\d+", tag), tag
+    assert tuple(map(int, tag.split("."))) >= (13, 3, 0)
+    env = grafana["environment"]
+    assert (
+        env["GF_SERVER_ROOT_URL"] == "https://${GRAFANA_DOMAIN:-localhost}:${GRAFANA_PORT:-3443}/"
+    )
+    assert "GF_SERVER_SERVE_FROM_SUB_PATH" not in env
+    assert env["GF_SECURITY_COOKIE_SECURE"] == "true"
+    assert env["GF_USERS_ALLOW_SIGN_UP"] == "false"
+    assert "ports" not in grafana  # only through Caddy's TLS site on GRAFANA_PORT
+    caddyfile = (ROOT / "deploy" / "caddy" / "Caddyfile").read_text()
+    assert "/grafana" not in caddyfile
+    grafana_site = caddyfile.split(":3443 {", 1)[1]
+    assert "reverse_proxy grafana:3000" in grafana_site and "web:5000" not in grafana_site
+
+
+def secrets_the_setup_makes() -> list[str]:
+    script = (ROOT / "scripts" / "deploy-setup.sh").read_text()
+    return re.search(r'^SECRETS="(.+)"$', script, re.M).group(1).split()
+
+
+def test_compose_refuses_to_start_with_the_examples_secrets(compose):
+    """Compose's ${NAME:?} refuses an empty value: the example's secrets are empty."""
+    text = (ROOT / "docker-compose.yml").read_text()
+    example = env_example()
+    names = secrets_the_setup_makes()
+    assert {"INFLUX_TOKEN", "INFLUX_ADMIN_PASSWORD", "GRAFANA_ADMIN_PASSWORD"} <= set(names)
+    for name in names:
+        uses = re.findall(r"\$\{" + name + r"(\W{1,2})", text)
+        assert uses and set(uses) == {":?"}, (name, uses)  # never a default to fall back on
+        assert example[name] == "", name
+
+
+def test_the_setup_fills_empty_secrets_and_refuses_placeholders(tmp_path):
+    copy = tmp_path / "checkout"
+    shutil.copytree(ROOT / "scripts", copy / "scripts")
+    shutil.copy(ROOT / ".env.example", copy / ".env.example")
+
+    def setup() -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["bash", "scripts/deploy-setup.sh"], cwd=copy, capture_output=True, text=True
+        )
+
+    assert setup().returncode == 0
+    env = dict(
+        line.split("=", 1)
+        for line in (copy / ".env").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    for name in secrets_the_setup_makes():
+        assert len(env[name]) >= 32, name
+    text = (copy / ".env").read_text()
+    for placeholder in ("change-me", "CHANGEME", "short"):
+        (copy / ".env").write_text(
+            text.replace(f"INFLUX_TOKEN={env['INFLUX_TOKEN']}", f"INFLUX_TOKEN={placeholder}")
+        )
+        refused = setup()
+        assert refused.returncode == 1, placeholder
+        assert "INFLUX_TOKEN" in refused.stderr
+    # an emptied one is made afresh, the others are kept
+    (copy / ".env").write_text(
+        text.replace(
+            f"GRAFANA_INFLUX_PASSWORD={env['GRAFANA_INFLUX_PASSWORD']}", "GRAFANA_INFLUX_PASSWORD="
+        )
+    )
+    assert setup().returncode == 0
+    again = (copy / ".env").read_text()
+    assert f"INFLUX_TOKEN={env['INFLUX_TOKEN']}\n" in again
+    assert re.search(r"^GRAFANA_INFLUX_PASSWORD=\S{32,}$", again, re.M)
+    assert env["GRAFANA_INFLUX_PASSWORD"] not in again
 
 
 def dashboard() -> dict:
