@@ -202,7 +202,37 @@ def test_spool_is_bounded_durable_and_ordered(tmp_path):
     reopened.close()
 
 
+def test_typed_in_readings_belong_to_the_user_their_topic_names(tmp_path):
+    t = translator(tmp_path)
+    # an assignment of the manual device cannot move them to someone else
+    t.translate("smartcab/devices/manual-ann/patient", b"bob", retain=True, dup=False)
+    out = t.translate(
+        "smartcab/manual/ann/vitals/bp_systolic",
+        vitals("manual-ann", "bp_systolic", 128, 7),
+        False,
+        False,
+    )
+    assert out.lines[0] == (
+        "vitals,device=manual-ann,metric=bp_systolic,patient=ann flagged=false,value=128 "
+        "1795428000007"
+    )
+    for topic in ("smartcab/manual/ann/vitals", "smartcab/manual/ann/image", "smartcab/manual//x"):
+        with pytest.raises(Dropped):
+            t.translate(topic, vitals("manual-ann", "spo2", 97, 8), False, False)
+
+
 # --- the real service ---
+
+
+def test_records_typed_in_readings_from_their_own_topic_space(make_recorder, broker, influxdb):
+    make_recorder()
+    subscribed(influxdb)
+    with Recorder(broker.host, broker.port, topics=("smartcab/#",)) as mqtt:
+        mqtt.publish("smartcab/manual/ann/vitals/spo2", vitals("manual-ann", "spo2", 97, 3))
+        mqtt.wait("smartcab/manual/ann/vitals/spo2")
+    wait_until(lambda: count(influxdb) == 1, what="the typed-in reading")
+    rows = influxdb.rows("SELECT * FROM vitals")
+    assert [(r["device"], r["patient"], r["value"]) for r in rows] == [("manual-ann", "ann", 97)]
 
 
 def test_records_vitals_inventory_availability_and_alerts(make_recorder, broker, influxdb):

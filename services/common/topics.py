@@ -54,3 +54,25 @@ class Topics:
         if len(parts) < 2 or not parts[0]:
             return None
         return parts[0], tuple(parts[1:])
+
+    # Readings a patient types into the dashboard have a topic space of their own, so the
+    # web's broker account needs no right to speak for any device.
+    def manual_vitals(self, username: str, metric: str) -> str:
+        return "/".join((self.root, "manual", username, "vitals", metric))
+
+    def parse_manual(self, topic: str) -> tuple[str, str] | None:
+        """Split ``<root>/manual/<username>/vitals/<metric>`` into ``(username, metric)``."""
+        parts = topic.split("/")
+        if parts[:2] != [self.root, "manual"] or len(parts) != 5 or parts[3] != "vitals":
+            return None
+        if not parts[2] or not parts[4]:
+            return None
+        return parts[2], parts[4]
+
+
+MANUAL_PREFIX = "manual-"
+
+
+def manual_device(username: str) -> str:
+    """The device id a patient's typed-in readings are stored under."""
+    return f"{MANUAL_PREFIX}{username}"

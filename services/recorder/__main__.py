@@ -28,6 +28,7 @@ def subscriptions(settings: Settings) -> list[tuple[str, int]]:
     topics = Topics(settings.mqtt.topic_root)
     data = [
         topics.vitals("+", "+"),
+        topics.manual_vitals("+", "+"),
         topics.inventory("+"),
         topics.device_status("+"),
         topics.service_status("+"),

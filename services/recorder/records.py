@@ -20,7 +20,7 @@ from services.common import logs
 from services.common.alerts import PARTIAL_NEWS2_LABEL, Alert, AlertTracker
 from services.common.quality import flag_reason
 from services.common.timeutil import now_ms, parse_rfc3339
-from services.common.topics import OFFLINE, ONLINE, Topics
+from services.common.topics import OFFLINE, ONLINE, Topics, manual_device
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +82,11 @@ class Translator:
                     "service_availability", "service", parts[2], payload, retain, dup
                 )
             raise Dropped(f"unexpected topic {topic}")
+        manual = self.topics.parse_manual(topic)
+        if manual is not None:  # typed in: the topic says whose it is, no assignment needed
+            username, metric = manual
+            _check_patient(username)
+            return self._vitals(manual_device(username), metric, payload, patient=username)
         parsed = self.topics.parse_device(topic)
         if parsed is None:
             raise Dropped(f"unexpected topic {topic}")
@@ -96,13 +101,15 @@ class Translator:
             return self._patient(device, payload)
         raise Dropped(f"unexpected topic {topic}")
 
-    def _vitals(self, device: str, metric: str, payload: bytes) -> Outcome:
+    def _vitals(
+        self, device: str, metric: str, payload: bytes, patient: str | None = None
+    ) -> Outcome:
         body = _json_object(payload)
         value = _finite_number(body.get("value"))
         if body.get("metric", metric) != metric:
             raise Dropped(f"metric {body.get('metric')!r} does not match the topic's {metric!r}")
         ts_ms = _ts_ms(body.get("ts"))
-        patient = self.patients.get(device)
+        patient = patient or self.patients.get(device)
         reason = flag_reason(metric, value)
         point = (
             Point("vitals")
@@ -185,8 +192,7 @@ class Translator:
             patient = payload.decode("utf-8").strip()
         except UnicodeDecodeError as exc:
             raise Dropped("patient id is not UTF-8") from exc
-        if len(patient) > MAX_PATIENT_LEN or any(ord(c) < 32 for c in patient):
-            raise Dropped("patient id too long or has control characters")
+        _check_patient(patient)
         if patient:
             if self.patients.get(device) != patient:
                 self.patients[device] = patient
@@ -217,6 +223,11 @@ class Translator:
             return
         self.patients = dict(state.get("patients", {}))
         self.availability = dict(state.get("availability", {}))
+
+
+def _check_patient(patient: str) -> None:
+    if len(patient) > MAX_PATIENT_LEN or any(ord(c) < 32 for c in patient):
+        raise Dropped("patient id too long or has control characters")
 
 
 def _json_object(payload: bytes) -> dict:
