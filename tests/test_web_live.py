@@ -177,7 +177,7 @@ def test_a_revoked_share_ends_a_busy_stream_too(live_app, client_for, mqtt_recor
         response.close()
 
 
-def test_hand_entered_readings_go_to_the_broker_after_their_assignment(
+def test_hand_entered_readings_go_to_the_broker_under_their_own_topics(
     live_app, client_for, mqtt_recorder
 ):
     make_patient(live_app, "alice")
@@ -197,16 +197,16 @@ def test_hand_entered_readings_go_to_the_broker_after_their_assignment(
         headers={"Accept": "application/json"},
     )
     assert ok.status_code == 202
-    mqtt_recorder.wait("smartcab/devices/manual-alice/vitals/spo2")
-    topics = [m.topic for m in mqtt_recorder.on("smartcab/devices/manual-alice/#")]
-    assert topics[0] == "smartcab/devices/manual-alice/patient"
-    assert "smartcab/devices/manual-alice/vitals/bp_systolic" in topics
-    body = json.loads(mqtt_recorder.payloads("smartcab/devices/manual-alice/vitals/bp_systolic")[0])
+    mqtt_recorder.wait("smartcab/manual/alice/vitals/spo2")
+    topics = [m.topic for m in mqtt_recorder.on("smartcab/manual/alice/#")]
+    assert "smartcab/manual/alice/vitals/bp_systolic" in topics
+    body = json.loads(mqtt_recorder.payloads("smartcab/manual/alice/vitals/bp_systolic")[0])
     assert body["device"] == "manual-alice" and body["value"] == 131.0
     assert body["unit"] == "mmHg" and body["ts"].endswith("Z")
-    spo2 = json.loads(mqtt_recorder.payloads("smartcab/devices/manual-alice/vitals/spo2")[0])
+    spo2 = json.loads(mqtt_recorder.payloads("smartcab/manual/alice/vitals/spo2")[0])
     assert spo2["unit"] == "%"
-    assert mqtt_recorder.payloads("smartcab/devices/manual-alice/patient")[0] == b"alice"
+    # nothing under a device's topics: the web does not speak for devices
+    assert mqtt_recorder.on("smartcab/devices/manual-alice/#") == []
 
 
 def test_device_status_follows_the_availability_rule(live_app, client_for, mqtt_recorder):

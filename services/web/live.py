@@ -108,6 +108,7 @@ class Hub:
             "web",
             subscriptions=[
                 (t.vitals("+", "+"), 1),
+                (t.manual_vitals("+", "+"), 1),
                 (t.device_status("+"), 1),
                 (t.device("+", "patient"), 1),
                 (t.service_status("gateway"), 1),
@@ -212,7 +213,6 @@ class Hub:
         """
         self._require_broker()
         device = manual_device(username)
-        self.assign(device, username)  # QoS 1 from one client keeps this ahead of the reading
         body = {
             "device": device,
             "metric": metric,
@@ -220,7 +220,8 @@ class Hub:
             "unit": METRIC_UNITS[metric],  # the units the gateway's readings carry
             "ts": rfc3339_ms(ts_ms),
         }
-        self.client.publish(self.topics.vitals(device, metric), json.dumps(body))
+        # their own topic space: the web's broker account may not speak for a device
+        self.client.publish(self.topics.manual_vitals(username, metric), json.dumps(body))
         return body
 
     # MQTT side ---------------------------------------------------------------------
@@ -242,6 +243,11 @@ class Hub:
             return
         if topic.startswith(f"{self.topics.root}/reports/"):
             self._report(topic, message.payload)
+            return
+        manual = self.topics.parse_manual(topic)
+        if manual is not None:
+            username, metric = manual
+            self._reading(manual_device(username), metric, message.payload, username)
             return
         parsed = self.topics.parse_device(topic)
         if parsed is None:
@@ -269,7 +275,9 @@ class Hub:
         with self._lock:
             return self._patients.get(device)
 
-    def _reading(self, device: str, metric: str, payload: bytes) -> None:
+    def _reading(
+        self, device: str, metric: str, payload: bytes, patient: str | None = None
+    ) -> None:
         try:
             body = json.loads(payload)
             value = float(body["value"])
@@ -285,7 +293,7 @@ class Hub:
             "flagged": reason is not None,
             "reason": reason,
         }
-        self._fan_out(self.patient_of(device), "reading", data)
+        self._fan_out(patient or self.patient_of(device), "reading", data)
 
     def _set_device(self, device: str, state: str) -> None:
         if state not in (ONLINE, OFFLINE):
