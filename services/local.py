@@ -203,6 +203,10 @@ def main() -> int:
     env.setdefault("MQTT_HOST", "127.0.0.1")
     gateway_port = int(env.setdefault("GATEWAY_PORT", "5050"))
     web_port = int(env.setdefault("WEB_PORT", "5000"))
+    # the dashboard only for this machine unless asked; the gateway on every interface,
+    # since real boards reach it over Wi-Fi (the banner says both)
+    web_host = env.setdefault("WEB_HOST", "127.0.0.1")
+    gateway_host = env.setdefault("GATEWAY_HOST", "0.0.0.0")
     influx_port = urlsplit(env.setdefault("INFLUX_URL", "http://127.0.0.1:8086")).port or 8086
     env["PYTHONUNBUFFERED"] = "1"
     web_url = f"http://localhost:{web_port}"
@@ -277,9 +281,11 @@ def main() -> int:
 
     database = env.get("INFLUX_DATABASE", "vitals")
     print(f"Health Plus is running; logs in {data}")
-    print(f"  dashboard      {web_url}")
+    print(f"  dashboard      {web_url}  ({_reach(web_host, 'WEB_HOST')})")
     print(f"  MQTT broker    mqtt://127.0.0.1:{mqtt_port}  (try: mosquitto_sub -t 'smartcab/#' -v)")
-    print(f"  device gateway tcp://0.0.0.0:{gateway_port}  (simulated: {', '.join(DEMO_DEVICES)})")
+    gateway_reach = _reach(gateway_host, "GATEWAY_HOST")
+    print(f"  device gateway tcp://{gateway_host}:{gateway_port}  ({gateway_reach})")
+    print(f"                 simulated: {', '.join(DEMO_DEVICES)}; boards on Wi-Fi need the LAN")
     print(f"  InfluxDB       {env['INFLUX_URL']}  (database {database})")
     if logins:
         print(f"Demo accounts (kept in {data / 'demo-logins.txt'}):")
@@ -295,6 +301,15 @@ def main() -> int:
                 return _shutdown(children, 1)
         time.sleep(0.3)
     return _shutdown(children, 0)
+
+
+def _reach(host: str, setting: str) -> str:
+    """Who can connect, and how to change it, for the banner."""
+    if host in ("127.0.0.1", "localhost", "::1"):
+        return f"this machine only; {setting}=0.0.0.0 make run opens it to the LAN"
+    return (
+        f"open to the LAN: anyone on it can connect; {setting}=127.0.0.1 keeps it on this machine"
+    )
 
 
 def _shutdown(children: list[Child], code: int) -> int:

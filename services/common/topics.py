@@ -120,6 +120,20 @@ class Topics:
             return f"{self.root}/notifications/services/events"
         return f"{self.root}/notifications/patients/{patient}/events"
 
+    # Readings a patient types into the dashboard have a topic space of their own, so the
+    # web's broker account needs no right to speak for any device.
+    def manual_vitals(self, username: str, metric: str) -> str:
+        return "/".join((self.root, "manual", username, "vitals", metric))
+
+    def parse_manual(self, topic: str) -> tuple[str, str] | None:
+        """Split ``<root>/manual/<username>/vitals/<metric>`` into ``(username, metric)``."""
+        parts = topic.split("/")
+        if parts[:2] != [self.root, "manual"] or len(parts) != 5 or parts[3] != "vitals":
+            return None
+        if not parts[2] or not parts[4]:
+            return None
+        return parts[2], parts[4]
+
 
 def vitals_body(device_id: str, metric: str, value: float, ts_ms: int) -> dict:
     """The body of a ``vitals`` message (JSON), as the recorder reads it."""
@@ -130,3 +144,11 @@ def vitals_body(device_id: str, metric: str, value: float, ts_ms: int) -> dict:
         "unit": BY_KEY[metric].unit,
         "ts": rfc3339_ms(ts_ms),
     }
+
+
+MANUAL_PREFIX = "manual-"
+
+
+def manual_device(username: str) -> str:
+    """The device id a patient's typed-in readings are stored under."""
+    return f"{MANUAL_PREFIX}{username}"

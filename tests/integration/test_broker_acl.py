@@ -1,5 +1,6 @@
 """The project's broker accounts and ACL, really run: each service can do exactly its job."""
 
+import re
 import shutil
 import socket
 import ssl
@@ -18,11 +19,13 @@ ROOT = Path(__file__).resolve().parents[2]
 # account -> (topics it must be able to publish, topics it must not)
 WRITES = {
     "homeassistant": (
-        ["smartcab/devices/cab/cmd", "homeassistant/status"],
+        ["homeassistant/status"],
         [
+            "smartcab/devices/cab/cmd",  # commands only where the deployer opts in
             "smartcab/devices/cab/status",
             "smartcab/devices/wch/vitals/heart_rate",
             "smartcab/devices/wch/patient",
+            "smartcab/manual/ann/vitals/spo2",
             "smartcab/services/gateway/status",
             "homeassistant/light/smartcab_cab/led_strip/config",
             "smartcab/reports/requests",
@@ -44,6 +47,7 @@ WRITES = {
             "smartcab/devices/wch/patient",
             "smartcab/alerts/devices/wch",
             "smartcab/reports/requests",
+            "smartcab/manual/ann/vitals/spo2",
             "other/topic",
         ],
     ),
@@ -74,10 +78,14 @@ WRITES = {
             "smartcab/services/web/status",
             "smartcab/devices/cab/cmd",
             "smartcab/devices/wch/patient",
-            "smartcab/devices/manual-ann/vitals/spo2",
+            "smartcab/manual/ann/vitals/spo2",
             "smartcab/reports/requests",
         ],
         [
+            # typed-in readings have their own topics: the web never speaks for a device
+            "smartcab/devices/manual-ann/vitals/spo2",
+            "smartcab/devices/wch/vitals/heart_rate",
+            "smartcab/devices/cab/inventory",
             "smartcab/devices/wch/status",
             "smartcab/devices/img/image",
             "smartcab/alerts/devices/wch",
@@ -115,14 +123,16 @@ WRITES = {
 READS = {
     "homeassistant": (
         [
-            "smartcab/devices/wch/vitals/heart_rate",
-            "smartcab/devices/cab/inventory",
-            "smartcab/devices/img/image",
             "smartcab/devices/wch/status",
             "smartcab/services/gateway/status",
             "homeassistant/light/smartcab_cab/led_strip/config",
         ],
         [
+            # no patient's data unless the deployer opts in, device by device
+            "smartcab/devices/wch/vitals/heart_rate",
+            "smartcab/devices/cab/inventory",
+            "smartcab/devices/img/image",
+            "smartcab/manual/ann/vitals/spo2",
             "smartcab/devices/wch/patient",
             "smartcab/alerts/devices/wch",
             "smartcab/reports/results/r1",
@@ -145,6 +155,7 @@ READS = {
             "smartcab/devices/cab/inventory",
             "smartcab/devices/wch/status",
             "smartcab/devices/wch/patient",
+            "smartcab/manual/ann/vitals/spo2",
             "smartcab/services/gateway/status",
         ],
         ["smartcab/devices/img/image", "smartcab/devices/wch/cmd", "smartcab/reports/requests"],
@@ -171,6 +182,7 @@ READS = {
             "smartcab/reports/results/r1",
             "smartcab/services/gateway/status",
             "smartcab/notifications/patients/ann/events",
+            "smartcab/manual/ann/vitals/spo2",
         ],
         ["other/secret"],
     ),
@@ -210,9 +222,8 @@ def certificates(tmp_path_factory):
     return make_certs(tmp_path_factory.mktemp("certs"))
 
 
-@pytest.fixture
-def secured(tmp_path, certificates):
-    """Mosquitto with the production mosquitto.conf, the project's ACL and TLS certificates.
+def start_secured(tmp_path, certificates, acl_text: str):
+    """Mosquitto with the production mosquitto.conf, ``acl_text`` and TLS certificates.
 
     Accounts come from scripts/broker-accounts.sh, certificates from scripts/make-certs.sh.
     The accounts' checks connect over the TLS listener, as clients outside the compose
@@ -227,9 +238,7 @@ def secured(tmp_path, certificates):
     )
     acl = tmp_path / "acl"
     # a test-only observer that may see and say everything, to watch the others
-    acl.write_text(
-        (ROOT / "mosquitto" / "acl").read_text() + "\nuser observer\ntopic readwrite #\n"
-    )
+    acl.write_text(acl_text + "\nuser observer\ntopic readwrite #\n")
     workdir = tmp_path / "mosquitto"
     workdir.mkdir()
     broker = ProductionMosquitto(workdir, secrets_dir, acl)
@@ -237,6 +246,15 @@ def secured(tmp_path, certificates):
     wait_port(broker.tls_port)
     secrets["observer"] = "observer-pw"
     broker.ca = secrets_dir / "ca.crt"
+    return broker, secrets
+
+
+@pytest.fixture
+def secured(tmp_path, certificates):
+    """The broker with the project's ACL as it is shipped."""
+    broker, secrets = start_secured(
+        tmp_path, certificates, (ROOT / "mosquitto" / "acl").read_text()
+    )
     yield broker, secrets
     broker.kill()
 
@@ -277,6 +295,7 @@ def test_the_tls_listener_needs_the_projects_ca(secured):
         ssl.create_default_context().wrap_socket(raw, server_hostname="localhost")
     # ... while a client given that CA gets a verified session for the server's name
     trusting = ssl.create_default_context(cafile=str(broker.ca))
+    trusting.verify_flags |= ssl.VERIFY_X509_STRICT  # Python 3.13's default
     with (
         socket.create_connection(("127.0.0.1", broker.tls_port), timeout=5) as raw,
         trusting.wrap_socket(raw, server_hostname="localhost") as tls,
@@ -349,3 +368,42 @@ def test_the_gateway_works_under_its_own_account(secured, tmp_path):
     finally:
         gw.kill()
         observer.close()
+
+
+def test_home_assistant_reaches_a_device_only_where_the_deployer_opts_in(tmp_path, certificates):
+    """The ACL's own opt-in examples, added under the homeassistant block as it says."""
+    shipped = (ROOT / "mosquitto" / "acl").read_text()
+    block = shipped[shipped.index("user homeassistant\n") :].split("\n\n", 1)[0]
+    opt_in = re.findall(r"^#   (topic \S+ \S+)", shipped, re.MULTILINE)
+    assert len(opt_in) == 4
+    broker, secrets = start_secured(
+        tmp_path, certificates, shipped.replace(block, block + "\n" + "\n".join(opt_in))
+    )
+    ha = tls_client(broker, "homeassistant", secrets["homeassistant"])
+    ha.subscribe_all()
+    observer = tls_client(broker, "observer", secrets["observer"])
+    observer.subscribe_all()
+    try:
+        reach = [
+            "smartcab/devices/wch-01/vitals/heart_rate",
+            "smartcab/devices/img-01/image",
+            "smartcab/devices/cab-01/inventory",
+        ]
+        out_of_reach = [
+            "smartcab/devices/wch-02/vitals/heart_rate",
+            "smartcab/devices/img-02/image",
+            "smartcab/devices/cab-02/inventory",
+        ]
+        for topic in out_of_reach + reach:
+            observer.publish(topic)
+        for topic in ("smartcab/devices/cab-02/cmd", "smartcab/devices/cab-01/cmd"):
+            ha.publish(topic)
+        for topic in reach:
+            ha.wait_for(topic)
+        observer.wait_for("smartcab/devices/cab-01/cmd")
+        assert [t for t in out_of_reach if t in ha.received] == []
+        assert "smartcab/devices/cab-02/cmd" not in observer.received
+    finally:
+        ha.close()
+        observer.close()
+        broker.kill()

@@ -78,7 +78,11 @@ def test_only_the_proxy_the_gateway_and_the_tls_broker_face_the_network(compose)
         "mosquitto": ["${MQTT_TLS_PORT:-8883}:8883"],
         "influxdb": ["127.0.0.1:${INFLUX_PORT:-8086}:8086"],
         "gateway": ["${GATEWAY_PORT:-5050}:5050"],
-        "caddy": ["${HTTP_PORT:-80}:80", "${HTTPS_PORT:-443}:443"],
+        "caddy": [
+            "${HTTP_PORT:-80}:80",
+            "${HTTPS_PORT:-443}:443",
+            "${GRAFANA_PORT:-3443}:3443",
+        ],
     }
     web = services["web"]["environment"]
     assert web["WEB_TRUST_PROXY"] == "1"  # only Caddy reaches it
@@ -246,23 +250,115 @@ def test_the_service_healthchecks_report_a_running_service_and_a_missing_one(mak
     assert run("http", f"http://127.0.0.1:{free_port()}/login") == 1
 
 
-def test_grafana_provisions_an_influxql_datasource_with_the_token(compose):
+def test_grafana_reads_influxql_as_a_read_only_user_of_the_vitals_bucket(compose):
     datasource = yaml.safe_load(
         (ROOT / "deploy/grafana/provisioning/datasources/influxdb.yml").read_text()
     )["datasources"][0]
     assert datasource["type"] == "influxdb"
     assert "version" not in datasource["jsonData"]  # InfluxQL, not Flux
     assert datasource["url"] == compose["x-influx-env"]["INFLUX_URL"]
-    assert datasource["jsonData"]["httpHeaderName1"] == "Authorization"
-    assert datasource["secureJsonData"]["httpHeaderValue1"] == "Token $INFLUX_TOKEN"
     assert datasource["jsonData"]["dbName"] == "$INFLUX_DATABASE"
+    # its own v1 user, not the services' all-access token
+    assert datasource["user"] == "grafana"
+    assert datasource["secureJsonData"] == {"password": "$GRAFANA_INFLUX_PASSWORD"}
+    assert "httpHeaderName1" not in datasource["jsonData"]
     grafana_env = compose["services"]["grafana"]["environment"]
-    assert {"INFLUX_TOKEN", "INFLUX_DATABASE"} <= set(grafana_env)
+    assert "INFLUX_TOKEN" not in grafana_env
+    assert {"GRAFANA_INFLUX_PASSWORD", "INFLUX_DATABASE"} <= set(grafana_env)
+    # the influxdb image makes that user after its first setup, with read on the bucket only
+    influx = compose["services"]["influxdb"]
+    assert "./deploy/influxdb:/docker-entrypoint-initdb.d:ro" in influx["volumes"]
+    assert (
+        influx["environment"]["GRAFANA_INFLUX_PASSWORD"] == grafana_env["GRAFANA_INFLUX_PASSWORD"]
+    )
+    script = ROOT / "deploy" / "influxdb" / "grafana-reader.sh"
+    assert os.access(script, os.X_OK)  # the image runs only executable scripts
+    create = re.search(r"influx v1 auth create (.+?)\n\S", script.read_text(), re.S).group(1)
+    assert "--username grafana" in create
+    assert '--read-bucket "$bucket_id"' in create
+    assert "--write-bucket" not in create
     provider = yaml.safe_load(
         (ROOT / "deploy/grafana/provisioning/dashboards/health-plus.yml").read_text()
     )["providers"][0]
     mounts = compose["services"]["grafana"]["volumes"]
     assert f"./deploy/grafana/dashboards:{provider['options']['path']}:ro" in mounts
+
+
+def test_grafana_is_a_current_pinned_release_on_an_origin_of_its_own(compose):
+    grafana = compose["services"]["grafana"]
+    image, tag = grafana["image"].split(":")
+    assert image == "grafana/grafana"  # the OSS image; grafana/grafana-oss is no longer updated
+    # an exact release, not a moving tag, and no older than the 13 line (11.2 had known CVEs)
+    assert re.fullmatch(r"\d+\.\d+\.\d+", tag), tag
+    assert tuple(map(int, tag.split("."))) >= (13, 3, 0)
+    env = grafana["environment"]
+    assert (
+        env["GF_SERVER_ROOT_URL"] == "https://${GRAFANA_DOMAIN:-localhost}:${GRAFANA_PORT:-3443}/"
+    )
+    assert "GF_SERVER_SERVE_FROM_SUB_PATH" not in env
+    assert env["GF_SECURITY_COOKIE_SECURE"] == "true"
+    assert env["GF_USERS_ALLOW_SIGN_UP"] == "false"
+    assert "ports" not in grafana  # only through Caddy's TLS site on GRAFANA_PORT
+    caddyfile = (ROOT / "deploy" / "caddy" / "Caddyfile").read_text()
+    assert "/grafana" not in caddyfile
+    grafana_site = caddyfile.split(":3443 {", 1)[1]
+    assert "reverse_proxy grafana:3000" in grafana_site and "web:5000" not in grafana_site
+
+
+def secrets_the_setup_makes() -> list[str]:
+    script = (ROOT / "scripts" / "deploy-setup.sh").read_text()
+    return re.search(r'^SECRETS="(.+)"$', script, re.M).group(1).split()
+
+
+def test_compose_refuses_to_start_with_the_examples_secrets(compose):
+    """Compose's ${NAME:?} refuses an empty value: the example's secrets are empty."""
+    text = (ROOT / "docker-compose.yml").read_text()
+    example = env_example()
+    names = secrets_the_setup_makes()
+    assert {"INFLUX_TOKEN", "INFLUX_ADMIN_PASSWORD", "GRAFANA_ADMIN_PASSWORD"} <= set(names)
+    for name in names:
+        uses = re.findall(r"\$\{" + name + r"(\W{1,2})", text)
+        assert uses and set(uses) == {":?"}, (name, uses)  # never a default to fall back on
+        assert example[name] == "", name
+
+
+def test_the_setup_fills_empty_secrets_and_refuses_placeholders(tmp_path):
+    copy = tmp_path / "checkout"
+    shutil.copytree(ROOT / "scripts", copy / "scripts")
+    shutil.copy(ROOT / ".env.example", copy / ".env.example")
+
+    def setup() -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["bash", "scripts/deploy-setup.sh"], cwd=copy, capture_output=True, text=True
+        )
+
+    assert setup().returncode == 0
+    env = dict(
+        line.split("=", 1)
+        for line in (copy / ".env").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    for name in secrets_the_setup_makes():
+        assert len(env[name]) >= 32, name
+    text = (copy / ".env").read_text()
+    for placeholder in ("change-me", "CHANGEME", "short"):
+        (copy / ".env").write_text(
+            text.replace(f"INFLUX_TOKEN={env['INFLUX_TOKEN']}", f"INFLUX_TOKEN={placeholder}")
+        )
+        refused = setup()
+        assert refused.returncode == 1, placeholder
+        assert "INFLUX_TOKEN" in refused.stderr
+    # an emptied one is made afresh, the others are kept
+    (copy / ".env").write_text(
+        text.replace(
+            f"GRAFANA_INFLUX_PASSWORD={env['GRAFANA_INFLUX_PASSWORD']}", "GRAFANA_INFLUX_PASSWORD="
+        )
+    )
+    assert setup().returncode == 0
+    again = (copy / ".env").read_text()
+    assert f"INFLUX_TOKEN={env['INFLUX_TOKEN']}\n" in again
+    assert re.search(r"^GRAFANA_INFLUX_PASSWORD=\S{32,}$", again, re.M)
+    assert env["GRAFANA_INFLUX_PASSWORD"] not in again
 
 
 def dashboard() -> dict:
@@ -320,3 +416,73 @@ def test_the_dashboards_queries_find_what_the_services_store(influxdb):
     assert empty == []
     titles = {p["title"] for p in board["panels"]}
     assert {"Heart rate", "Cabinet inventory", "Alerts", "Device availability"} <= titles
+
+
+def openssl(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(["openssl", *args], cwd=cwd, capture_output=True, text=True)
+
+
+def test_the_project_ca_signs_only_server_certificates_for_the_deployments_names(tmp_path):
+    certs = make_certs(tmp_path / "certs", "cabinet.example", "192.168.1.5")
+    ca = openssl("x509", "-in", "ca.crt", "-noout", "-text", "-enddate", cwd=certs).stdout
+    assert re.search(r"Basic Constraints: critical\s+CA:TRUE, pathlen:0", ca)
+    assert re.search(r"Key Usage: critical\s+Certificate Sign, CRL Sign", ca)
+    assert "Name Constraints: critical" in ca
+    assert "DNS:cabinet.example" in ca and "IP:192.168.1.5/255.255.255.255" in ca
+    ends = time.mktime(time.strptime(ca.split("notAfter=")[1].strip(), "%b %d %H:%M:%S %Y GMT"))
+    assert ends - time.time() < 5.1 * 365 * 86400  # not ten years
+    server = openssl("x509", "-in", "server.crt", "-noout", "-text", cwd=certs).stdout
+    assert re.search(r"Key Usage: critical\s+Digital Signature, Key Encipherment", server)
+    assert re.search(r"Extended Key Usage:\s+TLS Web Server Authentication", server)
+    assert (
+        openssl("verify", "-x509_strict", "-CAfile", "ca.crt", "server.crt", cwd=certs).returncode
+        == 0
+    )
+    # a certificate the CA's key signs for a name outside the deployment is refused
+    openssl(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "x.key",
+        "-out",
+        "x.csr",
+        "-subj",
+        "/CN=bank.example",
+        cwd=certs,
+    )
+    (certs / "x.ext").write_text("subjectAltName=DNS:bank.example\n")
+    openssl(
+        "x509",
+        "-req",
+        "-in",
+        "x.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-days",
+        "1",
+        "-extfile",
+        "x.ext",
+        "-out",
+        "x.crt",
+        cwd=certs,
+    )
+    refused = openssl("verify", "-CAfile", "ca.crt", "x.crt", cwd=certs)
+    assert (
+        refused.returncode != 0 and "permitted subtree violation" in refused.stdout + refused.stderr
+    )
+    # kept on a rerun for the same names; replaced, and said so, when a name is new
+    before = (certs / "ca.crt").read_bytes()
+    make_certs(certs, "cabinet.example")
+    assert (certs / "ca.crt").read_bytes() == before
+    again = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "make-certs.sh"), str(certs), "new.example"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    assert "making a new CA" in again.stderr
+    assert (certs / "ca.crt").read_bytes() != before

@@ -23,7 +23,7 @@ CADDY = shutil.which("caddy") or "/usr/bin/caddy"
 def proxied_web(tmp_path):
     """deploy/caddy/Caddyfile with its ports, certificates and upstreams moved to this test."""
     certs = make_certs(tmp_path / "certs")
-    web_port, http_port, https_port, admin_port = (free_port() for _ in range(4))
+    web_port, http_port, https_port, admin_port, grafana_port = (free_port() for _ in range(5))
     web = ServiceProcess(
         "web",
         tmp_path,
@@ -42,6 +42,7 @@ def proxied_web(tmp_path):
         "\tauto_https off\n": f"\tauto_https off\n\tadmin 127.0.0.1:{admin_port}\n",
         ":80 {": f":{http_port} {{",
         ":443 {": f":{https_port} {{",
+        ":3443 {": f":{grafana_port} {{",
         "/certs/": f"{certs}/",
         "web:5000": f"127.0.0.1:{web_port}",
         "grafana:3000": f"127.0.0.1:{free_port()}",
@@ -68,7 +69,9 @@ def proxied_web(tmp_path):
     try:
         wait_port(https_port)
         wait_port(http_port)
+        wait_port(grafana_port)
         yield {
+            "grafana": grafana_port,
             "http": http_port,
             "https": https_port,
             "web": web_port,
@@ -95,6 +98,8 @@ def test_plain_http_is_redirected_to_https(proxied_web):
 def test_the_dashboard_is_served_over_https_with_the_projects_certificate(proxied_web):
     url = f"https://localhost:{proxied_web['https']}/login"
     trusting = ssl.create_default_context(cafile=str(proxied_web["ca"]))
+    # as Python 3.13 and browsers check it: key usage, key identifiers, constraints
+    trusting.verify_flags |= ssl.VERIFY_X509_STRICT
     with urllib.request.urlopen(url, context=trusting, timeout=10) as response:
         body = response.read().decode()
         headers = response.headers
@@ -110,3 +115,27 @@ def test_the_dashboard_is_served_over_https_with_the_projects_certificate(proxie
     with pytest.raises(urllib.error.URLError) as refused:
         urllib.request.urlopen(url, context=ssl.create_default_context(), timeout=10)
     assert isinstance(refused.value.reason, ssl.SSLCertVerificationError)
+
+
+def status_and_headers(url: str, context: ssl.SSLContext) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(url, context=context, timeout=10) as response:
+            return response.status, dict(response.headers)
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, dict(error.headers)
+
+
+def test_grafana_has_an_origin_of_its_own_and_none_on_the_dashboards(proxied_web):
+    trusting = ssl.create_default_context(cafile=str(proxied_web["ca"]))
+    # on the dashboard's origin /grafana/ is only another page the web does not have
+    dashboard = f"https://localhost:{proxied_web['https']}/grafana/login"
+    status, headers = status_and_headers(dashboard, trusting)
+    assert status == 404
+    assert headers["Content-Security-Policy"].startswith("default-src 'self'")
+    # Grafana's own port goes to Grafana (not running here: Caddy answers 502), over TLS
+    status, headers = status_and_headers(
+        f"https://localhost:{proxied_web['grafana']}/login", trusting
+    )
+    assert status == 502
+    assert "Content-Security-Policy" not in headers

@@ -1,5 +1,6 @@
 """``make run`` (``python -m services.local``) end to end in a clean folder, stopped cleanly."""
 
+import ipaddress
 import os
 import re
 import signal
@@ -84,6 +85,22 @@ class MakeRun:
             self.out.close()
 
 
+def listening_on(port: int) -> set[str]:
+    """The local addresses with a socket listening on ``port`` (from /proc/net/tcp*)."""
+    found = set()
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.split(":")
+            if state != "0A" or int(hex_port, 16) != port:
+                continue
+            raw = bytes.fromhex(address)
+            # the kernel prints each 32-bit word in host (little-endian) order
+            words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+            found.add(str(ipaddress.ip_address(words)))
+    return found
+
+
 def get(url: str) -> tuple[int, str]:
     try:
         with urllib.request.urlopen(url, timeout=3) as response:
@@ -121,6 +138,12 @@ def test_make_run_starts_everything_with_demo_accounts_and_stops_cleanly_twice(t
         assert re.search(r"doctor .*Dr_ID DR-DEMO, .* password \S+", out)
         wait_until(lambda: get(web)[0] == 200, timeout=60, what="the dashboard's sign-in page")
         assert "Health Plus" in get(web)[1]
+        # the dashboard is for this machine only; the gateway for boards on the LAN's Wi-Fi,
+        # and the banner says both and how to change them
+        assert listening_on(int(env["WEB_PORT"])) == {"127.0.0.1"}
+        assert listening_on(int(env["GATEWAY_PORT"])) == {"0.0.0.0"}
+        assert re.search(r"dashboard .*this machine only; WEB_HOST=0\.0\.0\.0 make run", out)
+        assert re.search(r"device gateway .*open to the LAN.*GATEWAY_HOST=127\.0\.0\.1", out)
 
         def readings() -> list[dict]:
             try:

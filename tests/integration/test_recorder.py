@@ -240,3 +240,14 @@ def test_a_line_influxdb_refuses_is_logged_and_the_rest_of_the_batch_stored(
     assert "field type conflict" in line and "device=wch-01" in line
     wait_until(lambda: influxdb.rows("SELECT count FROM inventory"), what="the inventory point")
     assert count(influxdb, "WHERE device = 'wch-01'") == 0
+
+
+def test_records_typed_in_readings_from_their_own_topic_space(make_recorder, broker, influxdb):
+    make_recorder()
+    subscribed(influxdb)
+    with TopicLog(broker.host, broker.port, topics=("smartcab/#",)) as mqtt:
+        mqtt.publish("smartcab/manual/ann/vitals/spo2", vitals("manual-ann", "spo2", 97, 3))
+        mqtt.wait("smartcab/manual/ann/vitals/spo2")
+    wait_until(lambda: count(influxdb) == 1, what="the typed-in reading")
+    rows = influxdb.rows("SELECT * FROM vitals")
+    assert [(r["device"], r["patient"], r["value"]) for r in rows] == [("manual-ann", "ann", 97)]

@@ -166,3 +166,22 @@ def test_settings_come_from_the_environment():
     assert plain.client_id == "smartcab-recorder" and not plain.shared
     assert plain.influx.url == "http://localhost:8086" and plain.influx.database == "vitals"
     assert os.fspath(plain.state_file) == "data/recorder/state.json"
+
+
+def test_typed_in_readings_belong_to_the_user_their_topic_names(tmp_path):
+    t = translator(tmp_path)
+    # an assignment of the manual device cannot move them to someone else
+    t.translate("smartcab/devices/manual-ann/patient", b"bob", retain=True, dup=False)
+    out = t.translate(
+        "smartcab/manual/ann/vitals/bp_systolic",
+        vitals("manual-ann", "bp_systolic", 128, 7),
+        False,
+        False,
+    )
+    assert out.lines[0] == (
+        "vitals,device=manual-ann,metric=bp_systolic,patient=ann flagged=false,value=128 "
+        "1795428000007"
+    )
+    for topic in ("smartcab/manual/ann/vitals", "smartcab/manual/ann/image", "smartcab/manual//x"):
+        with pytest.raises(Dropped):
+            t.translate(topic, vitals("manual-ann", "spo2", 97, 8), False, False)
