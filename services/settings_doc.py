@@ -17,7 +17,9 @@ from pathlib import Path
 from services.common.alerts import DEFAULT_THRESHOLDS, AlertSettings, threshold_env
 from services.common.influx import InfluxSettings
 from services.common.settings import KINDS, MqttSettings, env_fields
+from services.common.smtp import SmtpSettings
 from services.gateway.settings import Settings as GatewaySettings
+from services.notifier.settings import Settings as NotifierSettings
 from services.recorder.settings import Settings as RecorderSettings
 from services.reporter.settings import Settings as ReporterSettings
 from services.scheduler.settings import Settings as SchedulerSettings
@@ -73,13 +75,14 @@ DEPLOYMENT = {
     "GRAFANA_ADMIN_USER": "Grafana's admin user",
     "GRAFANA_ADMIN_PASSWORD": "its password; `scripts/deploy-setup.sh` makes one",
 }
-SHARED = (MqttSettings, InfluxSettings)
+SHARED = (MqttSettings, InfluxSettings, SmtpSettings)
 SERVICES = [
     ("Gateway", "services.gateway", GatewaySettings),
     ("Recorder and alerts", "services.recorder", RecorderSettings),
     ("Scheduler", "services.scheduler", SchedulerSettings),
     ("Web dashboard", "services.web", WebSettings),
     ("Reporter", "services.reporter", ReporterSettings),
+    ("Notifier", "services.notifier", NotifierSettings),
 ]
 
 
@@ -142,6 +145,8 @@ def shared_sections(cls: type) -> list[str]:
     words = ["[MQTT](#shared-by-every-service)"]
     if InfluxSettings in names:
         words.append("[InfluxDB](#influxdb)")
+    if SmtpSettings in names:
+        words.append("[SMTP](#smtp)")
     if any(field.metadata.get("env") == "SMARTCAB_DATA_DIR" for field in env_fields(cls)):
         words.append("`SMARTCAB_DATA_DIR`")
     return words
@@ -167,6 +172,8 @@ def render() -> str:
     out = [INTRO, "## Shared by every service", "", *table([*shared, *LOGGING]), ""]
     out += ["## InfluxDB", "", "Read by the recorder, the web dashboard and the reporter.", ""]
     out += [*table(setting_rows(InfluxSettings, set())), ""]
+    out += ["## SMTP", "", "Read by the web dashboard (reset mail) and the notifier (e-mail).", ""]
+    out += [*table(setting_rows(SmtpSettings, set())), ""]
     for title, module, cls in SERVICES:
         out += [f"## {title}", "", f"`python -m {module}` also reads "]
         out[-1] += ", ".join(shared_sections(cls)) + "."
