@@ -25,7 +25,7 @@ def subscriptions(settings: Settings) -> list[tuple[str, int]]:
     wanted = [(topics.all_alerts, 1)]
     if settings.silent_after > 0:
         # only when readings arrive matters: QoS 0, so the broker keeps none of them for us
-        wanted += [(topics.device("+", "patient"), 1), (topics.vitals("+", "+"), 0)]
+        wanted += [(topics.patient("+"), 1), (topics.vitals("+", "+"), 0)]
     return wanted
 
 

@@ -33,7 +33,7 @@ def serve(settings: Settings, stop: threading.Event | None = None) -> int:
         log,
         logging.INFO,
         "reporter.started",
-        requests=reporter.topics.requests,
+        requests=reporter.topics.report_requests,
         reports=settings.reports_dir,
     )
     stop.wait()
