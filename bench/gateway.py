@@ -6,22 +6,18 @@ import statistics
 import time
 
 from services.common import protocol as p
+from services.common.topics import Topics, vitals_body
 
 from .harness import Counter, Figure, Publisher, Stack, connect_watch, source_address
 
-VITALS = "smartcab/devices/+/vitals/#"
+TOPICS = Topics()
+VITALS = TOPICS.device("+", "vitals", "#")
+START_MS = 1_767_225_600_000  # 2026-01-01
 
 
-def _direct_payload(i: int) -> str:
-    return json.dumps(
-        {
-            "device": f"wch-{i}",
-            "metric": "heart_rate",
-            "value": 72.0,
-            "unit": "bpm",
-            "ts": "2026-01-01T00:00:00.000Z",
-        }
-    )
+def _direct_payload(i: int, value: float = 72.0) -> str:
+    """The reading the gateway would publish for watch ``i``."""
+    return json.dumps(vitals_body(f"wch-{i}", "heart_rate", value, START_MS))
 
 
 async def _connect_all(port: int, count: int, batch: int = 200):
@@ -70,7 +66,7 @@ def throughput(quick: bool) -> Figure:
         started = time.perf_counter()
         for i in range(total):
             direct.client.publish(
-                f"smartcab/devices/wch-{i % watches}/vitals/heart_rate", payloads[i % watches], 1
+                TOPICS.vitals(f"wch-{i % watches}", "heart_rate"), payloads[i % watches], 1
             )
         counter.done.wait(300)
         direct_rate = total / (counter.finished - started)
@@ -92,7 +88,7 @@ def connections(quick: bool) -> list[Figure]:
     """Figure 2: thousands of watches held; RSS per connection; bpm to all delivered."""
     count = 1000 if quick else 5000
     with Stack() as stack:
-        counter = Counter(stack.broker.port, "smartcab/devices/+/status", count)
+        counter = Counter(stack.broker.port, TOPICS.all_device_status, count)
         baseline = stack.gateway_rss_kib()
 
         # paho's thread uses select(): its sockets must exist before the crowd's.
@@ -117,7 +113,7 @@ def connections(quick: bool) -> list[Figure]:
             waiters = [asyncio.create_task(wait_bpm(r)) for r, _ in conns]
             started = time.perf_counter()
             for i in range(count):
-                publisher.client.publish(f"smartcab/devices/wch-{i}/cmd", "bpm", qos=1)
+                publisher.client.publish(TOPICS.cmd(f"wch-{i}"), "bpm", qos=1)
             try:
                 await asyncio.wait_for(all_in.wait(), 60)
             except TimeoutError:
@@ -200,12 +196,9 @@ def latency(quick: bool) -> Figure:
             if delay > 0:
                 time.sleep(delay)
             for i in range(watches):
-                body = json.loads(_direct_payload(i))
-                body["value"] = k
+                body = _direct_payload(i, k)
                 sent[(f"wch-{i}", k)] = time.perf_counter()
-                direct.client.publish(
-                    f"smartcab/devices/wch-{i}/vitals/heart_rate", json.dumps(body), 1
-                )
+                direct.client.publish(TOPICS.vitals(f"wch-{i}", "heart_rate"), body, 1)
         counter.done.wait(60)
         counter.close()
         direct.close()

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from services.common import protocol as p
+from services.common.topics import Topics, vitals_body
 from tests.support.influxdb import InfluxDB
 from tests.support.mosquitto import Mosquitto
 from tests.support.services import ServiceProcess
@@ -18,6 +19,7 @@ from tests.support.services import ServiceProcess
 from .harness import Counter, Figure, Publisher, Stack, post_lines
 
 DEVICES = 10
+TOPICS = Topics()
 
 
 def _vitals(n: int) -> list[tuple[str, str]]:
@@ -26,10 +28,8 @@ def _vitals(n: int) -> list[tuple[str, str]]:
     out = []
     for i in range(n):
         device = f"wch-{i % DEVICES:02d}"
-        ms = base + i
-        ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
-        body = {"device": device, "metric": "heart_rate", "value": 60.0 + i % 40, "unit": "bpm"}
-        out.append((f"smartcab/devices/{device}/vitals/heart_rate", json.dumps({**body, "ts": ts})))
+        body = vitals_body(device, "heart_rate", 60.0 + i % 40, base + i)
+        out.append((TOPICS.vitals(device, "heart_rate"), json.dumps(body)))
     return out
 
 
@@ -57,7 +57,7 @@ def recorder(quick: bool) -> list[Figure]:
         influx = InfluxDB(workdir / "influx").start()
         try:
             publisher = Publisher(broker.port)
-            counter = Counter(broker.port, "smartcab/devices/+/vitals/#", n)
+            counter = Counter(broker.port, TOPICS.device("+", "vitals", "#"), n)
             started = _publish_all(publisher, messages)
             counter.done.wait(300)
             bare_rate = n / (counter.finished - started)
@@ -66,7 +66,7 @@ def recorder(quick: bool) -> list[Figure]:
             env = {**broker.env(), **influx.env(), "SMARTCAB_DATA_DIR": str(workdir / "data")}
             env["LOG_LEVEL"] = "WARNING"
             rec = ServiceProcess("recorder", workdir, env).start()
-            status = Counter(broker.port, "smartcab/services/recorder/status", 1)
+            status = Counter(broker.port, TOPICS.service_status("recorder"), 1)
             status.done.wait(30)
             status.close()
             time.sleep(1)  # the recorder's subscriptions are made right after it says online
@@ -206,7 +206,7 @@ def images(quick: bool) -> list[Figure]:
     runs = 5 if quick else 20
     figures = []
     with Stack() as stack:
-        via_gateway = Arrivals(stack.broker.port, "smartcab/devices/img/image")
+        via_gateway = Arrivals(stack.broker.port, TOPICS.image("img"))
         direct = Arrivals(stack.broker.port, "bench/image")
         publisher = Publisher(stack.broker.port)
         camera = Camera(stack.gateway_port, "img")

@@ -57,6 +57,11 @@ class Metric:
         return range_text(self.low, self.high)
 
     @property
+    def in_words(self) -> str:
+        """The label inside a sentence, e.g. ``low heart rate``."""
+        return self.label[:1].lower() + self.label[1:]
+
+    @property
     def about(self) -> str:
         return self.advice.format(low=f"{self.low:g}", high=f"{self.high:g}", unit=self.unit)
 
@@ -159,6 +164,11 @@ class Group:
     key: str
     title: str
     metrics: tuple[Metric, ...]
+
+    @property
+    def in_words(self) -> str:
+        """The label inside a sentence, e.g. ``low heart rate``."""
+        return self.label[:1].lower() + self.label[1:]
 
     @property
     def about(self) -> str:
