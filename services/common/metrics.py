@@ -19,7 +19,7 @@ cannot be physiological and is flagged (``quality.py``).
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .protocol import UNITS as WIRE_UNITS
+from .wire import UNITS as WIRE_UNITS
 
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"

@@ -1,4 +1,4 @@
-"""No import circle among the modules of ``services/``, ``firmware/`` and ``bench/`` (read with ast)."""
+"""No import circle among the modules of services, firmware and bench (read with ast)."""
 
 import ast
 from pathlib import Path
