@@ -1,17 +1,15 @@
 """``python -m services.recorder``: record vitals, inventory, availability and alerts."""
 
 import logging
-import signal
 import sys
 import threading
 
 from services.common import logs
 from services.common.alerts import AlertTracker
-from services.common.errors import ConfigError
 from services.common.influx import InfluxAuthError, InfluxClient, InfluxNotFound, InfluxUnavailable
 from services.common.mqtt import MqttClient
 from services.common.topics import Topics
-from services.common.usage import parse_service_args
+from services.common.usage import parse_service_args, read_settings, stop_on_signals
 
 from .pipeline import Pipeline
 from .records import Translator
@@ -137,15 +135,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     logs.setup("recorder")
     logging.getLogger("urllib3").setLevel(logging.WARNING)  # one line per HTTP call is noise
-    try:
-        settings = Settings.from_env()
-    except ConfigError as exc:
-        logs.event(log, logging.ERROR, "recorder.bad_config", error=exc)
+    settings = read_settings("recorder", Settings, log)
+    if settings is None:
         return 2
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    return run(settings, stop)
+    return run(settings, stop_on_signals())
 
 
 if __name__ == "__main__":
