@@ -18,7 +18,7 @@ from pathlib import Path
 from influxdb_client import Point, WritePrecision
 
 from services.common import logs
-from services.common.alerts import PARTIAL_NEWS2_LABEL, Alert, AlertTracker
+from services.common.alerts import NEWS2_BANDS, PARTIAL_NEWS2_LABEL, Alert, AlertTracker
 from services.common.devices import kind_of
 from services.common.quality import flag_reason
 from services.common.router import Router
@@ -132,9 +132,7 @@ class Translator:
             return out  # implausible readings never raise clinical alerts
         out.alerts = self.tracker.observe(device, metric, value, ts_ms, patient)
         out.lines += [alert_line(a) for a in out.alerts]
-        score = (
-            self.tracker.score(device) if metric in ("heart_rate", "spo2", "temperature") else None
-        )
+        score = self.tracker.score(device) if metric in NEWS2_BANDS else None
         if score is not None:
             news = (
                 Point("news2_partial")

@@ -29,7 +29,3 @@ class DataUnavailable(WebError):
 
 class RangeTooLarge(WebError):
     """A download would hold more readings than it may; a shorter range will do."""
-
-
-class MqttPublishFailed(WebError):
-    """A message for the broker could not be queued."""

@@ -65,7 +65,7 @@ class Listeners:
                 evicted = min(mine, key=lambda x: x.opened)
                 self._open.discard(evicted)
             if len(self._open) >= self.limit:
-                raise TooManyListeners("too many live streams")
+                raise TooManyListeners("too many live streams; retry shortly")
             self._opened += 1
             listener = Listener(patient, session, opened=self._opened)
             self._open.add(listener)

@@ -8,8 +8,7 @@ import threading
 from email.message import EmailMessage
 
 from services.common import logs
-
-from .settings import SmtpSettings
+from services.common.smtp import SmtpSettings
 
 log = logging.getLogger(__name__)
 

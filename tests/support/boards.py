@@ -19,7 +19,8 @@ def board_files() -> list[Path]:
         for path in sorted(FIRMWARE.rglob("*.py"))
         if (FIRMWARE / "sim") not in path.parents and "__pycache__" not in path.parts
     ]
-    return [*files, ROOT / "services/common/protocol.py"]
+    # the protocol modules the boards share with the gateway: the wire format and a device's end
+    return [*files, *(ROOT / "services/common" / f"{name}.py" for name in ("wire", "device_link"))]
 
 
 class BoardThread:

@@ -9,6 +9,7 @@ import pytest
 
 from services.common import history, reports
 from services.common.reports import InvalidReportMessage, ReportFiles, Requester
+from services.common.topics import Topics
 from services.reporter.errors import DirectoryUnavailable
 from services.reporter.webdb import WEB_SCHEMA_VERSION, WebDirectory
 from services.web import db as webschema
@@ -41,9 +42,9 @@ def test_a_new_id_is_valid_unique_and_answers_on_its_own_topic():
     payload = json.dumps(body(id=first)).encode()
     assert reports.id_of(payload) == first
     assert reports.parse_request(payload).id == first
-    topics = reports.ReportTopics("home")
-    assert topics.result(first) == f"home/reports/results/{first}"
-    assert topics.progress(first) == f"home/reports/progress/{first}"
+    topics = Topics("home")
+    assert topics.report_result(first) == f"home/reports/results/{first}"
+    assert topics.report_progress(first) == f"home/reports/progress/{first}"
 
 
 def test_a_weekly_id_round_trips_through_its_announcement_topic():
@@ -52,7 +53,7 @@ def test_a_weekly_id_round_trips_through_its_announcement_topic():
     assert not reports.is_weekly_id(reports.new_id()) and not reports.is_weekly_id(None)
     name = reports.weekly_name("alice", "2026-W47")
     assert name == "alice.weekly-2026-W47"
-    topic = reports.ReportTopics().doctor("D100", name)
+    topic = Topics().report_doctor("D100", name)
     assert topic == "smartcab/reports/doctors/D100/alice.weekly-2026-W47"
     with pytest.raises(InvalidReportMessage, match="2026-W47"):
         reports.weekly_id("last week")

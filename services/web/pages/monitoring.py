@@ -23,7 +23,6 @@ from .. import access, data, sessions
 from .. import db as database
 from ..errors import DataUnavailable, ValidationError
 from ..handlers import wants_json
-from ..live import TooManyListeners
 from . import FORM_ERRORS, PATIENT, PatientPages, health, hub
 
 log = logging.getLogger(__name__)
@@ -95,10 +94,7 @@ def live():
     patient, the_hub = g.patient, hub()
     if the_hub is None:
         abort(503, description="live updates are off")
-    try:
-        listener = the_hub.listen(patient.username, g.session.token)
-    except TooManyListeners:
-        abort(503, description="too many live streams; retry shortly")
+    listener = the_hub.listen(patient.username, g.session.token)  # TooManyListeners: 503
     token, viewer, path = g.session.token, g.user, current_app.config["DATABASE"]
 
     def still_allowed() -> bool:
