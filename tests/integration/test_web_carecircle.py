@@ -312,7 +312,7 @@ def test_migration_keeps_users_and_their_shares(tmp_path):
     path = tmp_path / "old.sqlite3"
     conn = schema.connect(path)
     conn.execute("PRAGMA foreign_keys = OFF")
-    for number, script in schema.MIGRATIONS[:2]:
+    for _number, script in schema.MIGRATIONS[:2]:
         for statement in script.split(";"):
             if statement.strip():
                 conn.execute(statement)
