@@ -58,8 +58,11 @@ def _register(app: Flask) -> None:
     from . import handlers, security
     from .pages import (
         admin,
+        alerts,
         auth,
         cabinet,
+        carecircle,
+        carer,
         datasheet,
         doctor,
         habits,
@@ -77,6 +80,8 @@ def _register(app: Flask) -> None:
     for page in (auth, welcome, monitoring, report, datasheet, questionnaire, cabinet):
         app.register_blueprint(page.bp)
     for page in (habits, sharing, doctor, admin):
+        app.register_blueprint(page.bp)
+    for page in (carecircle, alerts, carer):
         app.register_blueprint(page.bp)
 
 

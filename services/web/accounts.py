@@ -227,9 +227,10 @@ def authenticate(
 
 
 def patient_row(conn: sqlite3.Connection, email: str, username: str) -> sqlite3.Row | None:
-    """Patients and admins sign in on the Users tab with email and user name together."""
+    """Patients, carers and admins sign in on the Users tab with email and user name together."""
     return conn.execute(
-        "SELECT * FROM users WHERE email = ? AND username = ? AND role IN ('patient', 'admin')",
+        "SELECT * FROM users WHERE email = ? AND username = ?"
+        " AND role IN ('patient', 'carer', 'admin')",
         (email.strip().lower(), username.strip().lower()),
     ).fetchone()
 

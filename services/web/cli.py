@@ -14,7 +14,7 @@ from services.common.mqtt import MqttClient
 from services.common.settings import MqttSettings
 from services.common.usage import EPILOG
 
-from . import access, accounts, db, devices
+from . import access, accounts, cli_contacts, db, devices
 from .errors import NotFound, WebError
 from .settings import Settings
 
@@ -246,6 +246,9 @@ def grant(patient: str, doctor: str) -> None:
 def revoke(patient: str, doctor: str) -> None:
     """End a doctor's access to a patient's data."""
     _share("revoke", patient, doctor)
+
+
+cli.add_command(cli_contacts.build(_conn))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -34,6 +34,8 @@ def home_for(user: accounts.User) -> str:
         return url_for("doctor.home")
     if user.role == "admin":
         return url_for("admin.index")
+    if user.role == "carer":
+        return url_for("carer.home")
     return url_for("welcome.welcome", username=user.username)
 
 
@@ -69,7 +71,7 @@ def login():
         else:
             row = accounts.patient_row(conn, form.get("email", ""), account)
             user = accounts.authenticate(conn, row, password, code)
-        if user is not None and user.role != "patient" and not user.has_totp:
+        if user is not None and user.role not in ("patient", "carer") and not user.has_totp:
             # Doctors and admins always need a code, even if a row lost its secret.
             user = None
         if user is None:

@@ -6,7 +6,7 @@ from flask import g, redirect, render_template, request, url_for
 
 from services.common import logs
 
-from .. import access
+from .. import access, circle
 from ..db import get_db
 from ..errors import ValidationError
 from . import PATIENT, PatientPages
@@ -48,5 +48,9 @@ def share_revoke():
 
 @bp.route("/p/<username>/access-log", roles=PATIENT)
 def access_log():
-    entries = access.access_log(get_db(), g.patient.id)
+    conn = get_db()
+    # The notifier's messages have no web user behind them: merged in from its rows.
+    entries = circle.merged_log(
+        access.access_log(conn, g.patient.id), circle.log_entries(conn, g.patient.username)
+    )
     return render_template("access_log.html", patient=g.patient, entries=entries)
