@@ -12,7 +12,6 @@ from services.web.settings import Settings
 from tests.support.net import free_port
 from tests.support.notify import make_alert
 from tests.support.smtp import SmtpSink
-from tests.test_web_auth import csrf, make_doctor, make_patient, sign_in_doctor, sign_in_patient
 
 CARER_PW = "kettle lantern meadow 9"
 
@@ -45,18 +44,18 @@ def db(app):
     conn.close()
 
 
-def _patient(app, username="alice"):
-    make_patient(app, username)
+def _patient(auth, app, username="alice"):
+    auth.make_patient(app, username)
     client = app.test_client()
-    sign_in_patient(client, username)
-    return client, csrf(client, f"/p/{username}/care-circle")
+    auth.sign_in_patient(client, username)
+    return client, auth.csrf(client, f"/p/{username}/care-circle")
 
 
-def _doctor(app, patient_client, token, username="alice"):
-    _, secret = make_doctor(app)
+def _doctor(auth, app, patient_client, token, username="alice"):
+    _, secret = auth.make_doctor(app)
     patient_client.post(f"/p/{username}/sharing", data={"csrf_token": token, "dr_id": "D100"})
     doctor = app.test_client()
-    sign_in_doctor(doctor, pyotp.TOTP(secret).now())
+    auth.sign_in_doctor(doctor, pyotp.TOTP(secret).now())
     return doctor
 
 
@@ -80,8 +79,8 @@ def _alert(db, patient="alice", level="critical"):
     return alert_id
 
 
-def test_patient_adds_edits_tests_and_removes_a_contact(app, db):
-    client, token = _patient(app)
+def test_patient_adds_edits_tests_and_removes_a_contact(auth, app, db):
+    client, token = _patient(auth, app)
     assert _add(client, token).status_code == 302
     bad = _add(client, token, channel="not a channel")
     assert bad.status_code == 400 and "email address or a notification URL" in bad.text
@@ -126,15 +125,15 @@ def test_patient_adds_edits_tests_and_removes_a_contact(app, db):
     assert "Added Carol to your care circle" in log and "Removed Carol B" in log
 
 
-def test_forged_and_foreign_requests_are_refused(app, db):
-    client, token = _patient(app)
+def test_forged_and_foreign_requests_are_refused(auth, app, db):
+    client, token = _patient(auth, app)
     _add(client, token)
     (contact,) = carecircle.contacts(db, "alice")
     assert (
         client.post("/p/alice/care-circle", data={"name": "X", "channel": "x@y.org"}).status_code
         == 403
     )
-    bob, bob_token = _patient(app, "bobby")
+    bob, bob_token = _patient(auth, app, "bobby")
     assert _add(bob, bob_token).status_code == 403  # alice's circle, bob's session
     for path in ("test", "remove", "edit"):
         assert (
@@ -155,13 +154,13 @@ def test_forged_and_foreign_requests_are_refused(app, db):
     assert len(carecircle.contacts(db, "alice")) == 1
 
 
-def test_doctor_sees_the_circle_read_only_and_adds_themselves(app, db):
-    client, token = _patient(app)
+def test_doctor_sees_the_circle_read_only_and_adds_themselves(auth, app, db):
+    client, token = _patient(auth, app)
     _add(client, token)
-    doctor = _doctor(app, client, token)
+    doctor = _doctor(auth, app, client, token)
     page = doctor.get("/p/alice/care-circle")
     assert page.status_code == 200 and "Carol" in page.text and "Send a test" not in page.text
-    dtoken = csrf(doctor, "/p/alice/care-circle")
+    dtoken = auth.csrf(doctor, "/p/alice/care-circle")
     assert _add(doctor, dtoken).status_code == 403  # read-only for the doctor
     (contact,) = carecircle.contacts(db, "alice")
     assert (
@@ -193,19 +192,19 @@ def test_doctor_sees_the_circle_read_only_and_adds_themselves(app, db):
     assert "Added themselves to your care circle" in client.get("/p/alice/access-log").text
 
 
-def test_alert_page_acknowledge_and_who_may_see_it(app, db):
-    client, token = _patient(app)
+def test_alert_page_acknowledge_and_who_may_see_it(auth, app, db):
+    client, token = _patient(auth, app)
     _add(client, token)
-    doctor = _doctor(app, client, token)
+    doctor = _doctor(auth, app, client, token)
     alert_id = _alert(db)
     (contact,) = carecircle.contacts(db, "alice")
     carecircle.add_delivery(db, alert_id, contact.id, 0, 1.0)
     page = doctor.get(f"/alerts/{alert_id}")
     assert page.status_code == 200 and "heart_rate 35 is below 40" in page.text
     assert "Carol" in page.text and "Acknowledge" in page.text
-    dtoken = csrf(doctor, f"/alerts/{alert_id}")
+    dtoken = auth.csrf(doctor, f"/alerts/{alert_id}")
     assert doctor.post(f"/alerts/{alert_id}/ack").status_code == 403  # no CSRF token
-    bob, bob_token = _patient(app, "bobby")
+    bob, bob_token = _patient(auth, app, "bobby")
     assert bob.get(f"/alerts/{alert_id}").status_code == 403
     assert bob.post(f"/alerts/{alert_id}/ack", data={"csrf_token": bob_token}).status_code == 403
     assert bob.get("/alerts/nope").status_code == 404
@@ -227,8 +226,8 @@ def test_alert_page_acknowledge_and_who_may_see_it(app, db):
     assert doctor.get(f"/alerts/{alert_id}").status_code == 403
 
 
-def test_deliveries_show_in_the_access_log(app, db):
-    client, token = _patient(app)
+def test_deliveries_show_in_the_access_log(auth, app, db):
+    client, token = _patient(auth, app)
     _add(client, token)
     (contact,) = carecircle.contacts(db, "alice")
     alert_id = _alert(db)
@@ -243,8 +242,8 @@ def test_deliveries_show_in_the_access_log(app, db):
     assert "gave up notifying Carol" in log and "connection refused" in log
 
 
-def test_carer_is_invited_signs_up_sees_acks_and_is_revoked(app, db, sink):
-    client, token = _patient(app)
+def test_carer_is_invited_signs_up_sees_acks_and_is_revoked(auth, app, db, sink):
+    client, token = _patient(auth, app)
     _add(client, token)
     (contact,) = carecircle.contacts(db, "alice")
     invited = client.post(f"/p/alice/care-circle/{contact.id}/invite", data={"csrf_token": token})
@@ -256,7 +255,7 @@ def test_carer_is_invited_signs_up_sees_acks_and_is_revoked(app, db, sink):
     assert link.rsplit("/", 1)[1] not in stored  # only the hash is kept
     carer = app.test_client()
     assert carer.get(link).status_code == 200
-    ctoken = csrf(carer, link)
+    ctoken = auth.csrf(carer, link)
     joined = carer.post(
         link,
         data={
@@ -274,7 +273,7 @@ def test_carer_is_invited_signs_up_sees_acks_and_is_revoked(app, db, sink):
     assert carer.get("/p/alice/sharing").status_code == 403  # the patient's own page
     assert carecircle.contacts(db, "alice")[0].id == contact.id
     alert_id = _alert(db)
-    ack = carer.post(f"/alerts/{alert_id}/ack", data={"csrf_token": csrf(carer, "/carer")})
+    ack = carer.post(f"/alerts/{alert_id}/ack", data={"csrf_token": auth.csrf(carer, "/carer")})
     assert ack.status_code == 302
     assert "acknowledged by Carol (carer)" in client.get("/p/alice").text
     log = client.get("/p/alice/access-log").text
@@ -282,7 +281,9 @@ def test_carer_is_invited_signs_up_sees_acks_and_is_revoked(app, db, sink):
     # the carer signs in again on the Users tab with email and user name
     again = app.test_client()
     assert (
-        sign_in_patient(again, "carol", password=CARER_PW, email="carol@example.org").status_code
+        auth.sign_in_patient(
+            again, "carol", password=CARER_PW, email="carol@example.org"
+        ).status_code
         == 302
     )
     page = client.get("/p/alice/care-circle").text
@@ -298,8 +299,8 @@ def test_carer_is_invited_signs_up_sees_acks_and_is_revoked(app, db, sink):
     assert "Removed access for carer carol" in client.get("/p/alice/access-log").text
 
 
-def test_an_expired_invitation_is_refused(app, db, sink):
-    client, token = _patient(app)
+def test_an_expired_invitation_is_refused(auth, app, db, sink):
+    client, token = _patient(auth, app)
     _add(client, token)
     (contact,) = carecircle.contacts(db, "alice")
     client.post(f"/p/alice/care-circle/{contact.id}/invite", data={"csrf_token": token})
@@ -308,7 +309,7 @@ def test_an_expired_invitation_is_refused(app, db, sink):
     assert app.test_client().get(link).status_code == 404
 
 
-def test_migration_keeps_users_and_their_shares(tmp_path):
+def test_migration_keeps_users_and_their_shares(auth, tmp_path):
     path = tmp_path / "old.sqlite3"
     conn = schema.connect(path)
     conn.execute("PRAGMA foreign_keys = OFF")
