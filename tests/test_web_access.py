@@ -148,7 +148,9 @@ def test_admin_manages_but_sees_no_health_data(app, client):
     make_patient(app, "alice")
     conn = _db(app)
     try:
-        _, secret = accounts.create_admin(conn, "root@example.org", "root", PATIENT_PW)
+        _, secret = accounts.create_admin(
+            conn, "root@example.org", "root", PATIENT_PW, app.extensions["smartcab.keys"]
+        )
     finally:
         conn.close()
     response = sign_in_patient(client, "root", code=pyotp.TOTP(secret).now())

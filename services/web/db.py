@@ -5,6 +5,8 @@ from pathlib import Path
 
 from flask import Flask, current_app, g
 
+from . import auth_schema
+
 # Append only: each entry runs once, in order, and its number is recorded in
 # schema_version. Never edit an entry that has shipped; add a new one.
 MIGRATIONS: list[tuple[int, str]] = [
@@ -143,6 +145,8 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    # 4: sign-in hardening (idle sessions, pending TOTP, recovery codes, security alerts).
+    (auth_schema.NUMBER, auth_schema.SQL),
 ]
 
 

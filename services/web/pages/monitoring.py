@@ -96,16 +96,17 @@ def live():
     if the_hub is None:
         abort(503, description="live updates are off")
     try:
-        listener = the_hub.listen(patient.username, g.session.token)
+        listener = the_hub.listen(patient.username, g.session.token, g.user.id)
     except TooManyListeners:
         abort(503, description="too many live streams; retry shortly")
     token, viewer, path = g.session.token, g.user, current_app.config["DATABASE"]
+    idle = current_app.config["SESSION_IDLE_SECONDS"]
 
     def still_allowed() -> bool:
         """The session is live and, for a doctor, the share still stands."""
         conn = database.connect(path)
         try:
-            if not sessions.is_live(conn, token):
+            if not sessions.is_live(conn, token, idle):
                 return False
             return viewer.role == "patient" or access.has_share(conn, patient.id, viewer.id)
         finally:
