@@ -43,9 +43,10 @@ def check_secret(secret: str) -> str:
 
 def store_secret(conn: sqlite3.Connection, user_id: int, secret: str, keys: Keys, step: int = 0):
     """Save the account's secret, encrypted; ``step`` is the last code step already used."""
+    encrypted = keys.encrypt(check_secret(secret))
     conn.execute(
         "UPDATE users SET totp_secret = ?, totp_last_step = ? WHERE id = ?",
-        (keys.encrypt(check_secret(secret)), step, user_id),
+        (encrypted, step, user_id),
     )
 
 
