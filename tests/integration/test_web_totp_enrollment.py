@@ -71,7 +71,7 @@ def test_turning_totp_on_or_off_asks_for_the_password(app, client):
 def test_recovery_codes_sign_in_once_each_and_are_stored_hashed(app, client):
     make_patient(app)
     sign_in_patient(client)
-    secret, codes = _enroll(client)
+    _, codes = _enroll(client)
     assert len(codes) == 10
     client.post("/logout", data={"csrf_token": csrf(client, "/forgot")})
     assert sign_in_patient(client, code=codes[0]).status_code == 302
