@@ -132,3 +132,14 @@ def test_costly_actions_are_rate_limited_per_user(app, client):
     bob = {"X-CSRF-Token": csrf(other, "/p/bob"), "Accept": "application/json"}
     # Each person has their own count: bob is not refused for alice's requests.
     assert other.post("/api/p/bob/reports", json={"days": 7}, headers=bob).status_code == 503
+
+
+def test_sign_out_everywhere_ends_every_session_of_the_account(app):
+    make_patient(app)
+    phone, laptop = app.test_client(), app.test_client()
+    sign_in_patient(phone)
+    sign_in_patient(laptop)
+    done = laptop.post("/logout/everywhere", data={"csrf_token": csrf(laptop, "/p/alice")})
+    assert done.status_code == 302
+    assert phone.get("/p/alice").status_code == 302, "the other device is signed out too"
+    assert _count(app, "SELECT COUNT(*) FROM sessions") == 0

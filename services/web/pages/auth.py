@@ -119,6 +119,17 @@ def logout():
     return redirect(url_for("auth.login"))
 
 
+@bp.route("/logout/everywhere", methods=["POST"])
+@login_required()
+def logout_everywhere():
+    """End every session of the account, on every device (a lost or shared computer)."""
+    user = g.user
+    sessions.destroy_all(get_db(), user.id)
+    end_session()
+    logs.event(log, logging.INFO, "web.signed_out_everywhere", user=user.login)
+    return redirect(url_for("auth.login"))
+
+
 @bp.route("/forgot", methods=["GET", "POST"])
 def forgot():
     mailer = current_app.extensions["smartcab.mailer"]
