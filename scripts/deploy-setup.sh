@@ -32,6 +32,15 @@ if [ -n "$refused" ]; then
   echo "then change them there first (docs/deploy.md, Secrets)" >&2
   exit 1
 fi
+# The web's key: encrypts TOTP secrets at rest and signs browser tokens. Never replaced:
+# a new key would make every stored TOTP secret unreadable.
+if [ ! -f "$secrets/web/secret.key" ]; then
+  mkdir -p "$secrets/web" && chmod 700 "$secrets/web"
+  python3 -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())' \
+    > "$secrets/web/secret.key"
+  chmod 644 "$secrets/web/secret.key"  # read by the web container's own user; the folder is 700
+  echo "wrote $secrets/web/secret.key"
+fi
 scripts/broker-accounts.sh "$secrets/mqtt"
 scripts/make-certs.sh "$secrets/certs" "$@"
 # The broker's own copies: its container hands /mosquitto/secrets to the mosquitto user.

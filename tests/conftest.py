@@ -24,7 +24,12 @@ class AuthActions:
         conn = schema.connect(app.config["DATABASE"])
         try:
             user, secret = accounts.create_patient(
-                conn, email or f"{username}@example.org", username, PATIENT_PW, totp=totp
+                conn,
+                email or f"{username}@example.org",
+                username,
+                PATIENT_PW,
+                totp=totp,
+                keys=app.extensions["smartcab.keys"],
             )
         finally:
             conn.close()
@@ -33,7 +38,9 @@ class AuthActions:
     def make_doctor(self, app, dr_id="D100", name="Grace Tan", ic="S1234567A"):
         conn = schema.connect(app.config["DATABASE"])
         try:
-            user, secret = accounts.create_doctor(conn, dr_id, name, ic, DOCTOR_PW, None)
+            user, secret = accounts.create_doctor(
+                conn, dr_id, name, ic, DOCTOR_PW, None, app.extensions["smartcab.keys"]
+            )
         finally:
             conn.close()
         return user, secret

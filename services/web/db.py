@@ -5,7 +5,7 @@ from pathlib import Path
 
 from flask import Flask, current_app, g
 
-from . import carers
+from . import auth_schema, carers
 
 # Append only: each entry runs once, in order, and its number is recorded in
 # schema_version. Never edit an entry that has shipped; add a new one.
@@ -146,6 +146,8 @@ MIGRATIONS: list[tuple[int, str]] = [
         """,
     ),
     (3, carers.MIGRATION),  # carer accounts and the care circle
+    # 4: sign-in hardening (idle sessions, pending TOTP, recovery codes, security alerts).
+    (auth_schema.NUMBER, auth_schema.SQL),
 ]
 
 

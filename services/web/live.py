@@ -75,6 +75,7 @@ class Hub:
         assignments: Callable[[], Iterable[tuple[str, str | None]]] = list,
         gallery=None,
         on_audit: Callable[[dict], None] | None = None,
+        on_connected: Callable[[], None] | None = None,
     ) -> None:
         self.topics = Topics(settings.topic_root)
         self.max_listeners = max_listeners
@@ -87,11 +88,12 @@ class Hub:
         self.commands = CommandRoundTrips()
         self.reports = ReportTracker()
         self.audit = AuditForwarder(on_audit)
+        self._on_connected = on_connected
         self.client = MqttClient(
             settings,
             "web",
             router=self._routes(),
-            on_connected=self._republish_assignments,
+            on_connected=self._connected,
         )
 
     def _routes(self) -> Router:
@@ -121,9 +123,9 @@ class Hub:
 
     # streams and state for pages ---------------------------------------------------
 
-    def listen(self, patient: str, session: str = "") -> Listener:
-        """A new stream; past PER_SESSION the session's oldest stream is closed for it."""
-        return self.listeners.listen(patient, session)
+    def listen(self, patient: str, session: str = "", user: int | None = None) -> Listener:
+        """A new stream; past a session's or user's share their oldest stream is closed."""
+        return self.listeners.listen(patient, session, user)
 
     def end_session(self, session: str) -> None:
         """Close the streams opened by a session that just signed out."""
@@ -187,6 +189,14 @@ class Hub:
     def request_report(self, body: dict) -> None:
         self.reports.sent(body["id"], body["patient"])
         self.client.publish(self.topics.report_requests, json.dumps(body))
+
+    def _connected(self) -> None:
+        self._republish_assignments()
+        if self._on_connected is not None:
+            try:
+                self._on_connected()
+            except Exception as exc:  # the broker connection must survive a database hiccup
+                logs.event(log, logging.ERROR, "web.on_connect_failed", error=exc)
 
     def _republish_assignments(self) -> None:
         try:

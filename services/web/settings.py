@@ -40,6 +40,19 @@ class Settings:
     session_hours: int = setting(
         "WEB_SESSION_HOURS", 12, "lifetime of a signed-in session, in hours", minimum=1
     )
+    session_idle_minutes: int = setting(
+        "WEB_SESSION_IDLE_MINUTES",
+        60,
+        "a signed-in session left this many minutes without a page view ends",
+        minimum=1,
+    )
+    secret_key_file: str | None = setting(
+        "WEB_SECRET_KEY_FILE",
+        None,
+        "file holding the Fernet key that encrypts TOTP secrets and signs browser tokens;"
+        " made on first start when missing. Keep it out of backups of the data directory",
+        shown="`$SMARTCAB_DATA_DIR/web-secret.key`",
+    )
     trust_proxy: bool = setting(
         "WEB_TRUST_PROXY", False, "trust one reverse proxy's `X-Forwarded-For/Proto/Host`"
     )
@@ -69,6 +82,17 @@ class Settings:
     @property
     def database(self) -> Path:
         return self.data_dir / "web.sqlite3"
+
+    @property
+    def secret_key_path(self) -> Path:
+        return (
+            Path(self.secret_key_file) if self.secret_key_file else self.data_dir / "web-secret.key"
+        )
+
+    @property
+    def https(self) -> bool:
+        """The public address is HTTPS, so cookies can take the ``__Host-`` prefix."""
+        return self.base_url.startswith("https://")
 
     @property
     def gallery_dir(self) -> Path:

@@ -9,7 +9,7 @@ import urllib.parse
 import pyotp
 import pytest
 
-from services.web import accounts
+from services.web import accounts, keys
 from services.web import db as schema
 from tests.support import browser
 from tests.support.net import free_port
@@ -57,8 +57,9 @@ def test_users_are_added_listed_and_reset(cli_env, tmp_path):
     conn = schema.connect(tmp_path / "data" / "web.sqlite3")
     try:
         row = accounts.patient_row(conn, "alice@example.org", "alice")
-        assert accounts.authenticate(conn, row, "another fine passphrase", "") is not None
-        assert accounts.authenticate(conn, row, PW, "") is None
+        secret_keys = keys.load(tmp_path / "data" / "web-secret.key")
+        assert accounts.authenticate(conn, row, "another fine passphrase", "", secret_keys)
+        assert accounts.authenticate(conn, row, PW, "", secret_keys) is None
     finally:
         conn.close()
 

@@ -14,7 +14,9 @@ def test_admin_actions_are_recorded(app, auth):
     browser.cli(data_env, "shares", "revoke", "--patient", "alice", "--doctor", "D100")
     conn = schema.connect(app.config["DATABASE"])
     try:
-        _, secret = accounts.create_admin(conn, "root@example.org", "root", auth.PATIENT_PW)
+        _, secret = accounts.create_admin(
+            conn, "root@example.org", "root", auth.PATIENT_PW, app.extensions["smartcab.keys"]
+        )
     finally:
         conn.close()
     admin = app.test_client()

@@ -135,7 +135,9 @@ def test_admin_manages_but_sees_no_health_data(app, client, auth):
     auth.make_patient(app, "alice")
     conn = _db(app)
     try:
-        _, secret = accounts.create_admin(conn, "root@example.org", "root", auth.PATIENT_PW)
+        _, secret = accounts.create_admin(
+            conn, "root@example.org", "root", auth.PATIENT_PW, app.extensions["smartcab.keys"]
+        )
     finally:
         conn.close()
     response = auth.sign_in_patient(client, "root", code=pyotp.TOTP(secret).now())

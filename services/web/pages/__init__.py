@@ -100,6 +100,11 @@ def resolve_patient(username: str, action: str) -> accounts.User:
     abort(403)
 
 
+def rate_limit(action: str) -> None:
+    """Count one costly action of the signed-in user; 429 past their limit (``ratelimit``)."""
+    current_app.extensions["smartcab.limits"].take(action, g.user.id)
+
+
 def hub():
     """The live hub (broker, device states, reports), or None when WEB_LIVE is off."""
     return current_app.extensions.get("smartcab.hub")
