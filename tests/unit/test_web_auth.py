@@ -235,7 +235,7 @@ def test_patient_turns_on_totp_after_proving_the_app_has_it(app, client, auth):
     secret = re.search(r'id="totp-secret">([A-Z2-7]{32})<', text)[1]
     assert 'name="secret"' not in text, "the pending secret stays on the server"
     assert 'src="data:image/svg+xml' in text
-    form = {"csrf_token": token, "action": "confirm", "password": PATIENT_PW}
+    form = {"csrf_token": token, "action": "confirm", "password": auth.PATIENT_PW}
     wrong = client.post("/account/totp", data={**form, "totp": "12345"})
     assert wrong.status_code == 400
     code = pyotp.TOTP(secret).now()
