@@ -14,9 +14,9 @@ import binascii
 import random
 
 try:
-    from . import protocol  # on the board: lib/smartcab/protocol.py
+    from . import device_link  # on the board: lib/smartcab/device_link.py
 except ImportError:
-    from services.common import protocol
+    from services.common import device_link
 
 B64_RAW_CHUNK = 768  # a multiple of 3, so the chunks' base64 joins into one valid text
 BACKOFF_FIRST_MS = 500
@@ -33,7 +33,7 @@ class Session:
         self.version = version  # reported in the hello when the board takes updates
         self.update_offered = False  # the gateway sent upd: the board loop fetches it
         self.on_registered = None  # called once the gateway sent start
-        self.link = protocol.DeviceLink()
+        self.link = device_link.DeviceLink()
         self.started = False
         self._queue = []  # bytes (one write each) or (size, chunks) transfers, in order
         self._waiting = None  # the chunks of a declared transfer waiting for send
@@ -51,20 +51,20 @@ class Session:
     def feed(self, data, now):
         """Bytes from the gateway: answer the handshake, pass commands to the app."""
         for ev in self.link.feed(data):
-            if isinstance(ev, protocol.IdRequested):
+            if isinstance(ev, device_link.IdRequested):
                 # one write, then silence: the gateway ends the hello on a quiet gap
-                self._queue.append(protocol.hello(self.device_id, self.token, self.version))
-            elif isinstance(ev, protocol.Started):
+                self._queue.append(device_link.hello(self.device_id, self.token, self.version))
+            elif isinstance(ev, device_link.Started):
                 self.started = True
                 if self.on_registered is not None:
                     self.on_registered()
                 self.app.on_start(self, now)
-            elif isinstance(ev, protocol.SendGranted):
+            elif isinstance(ev, device_link.SendGranted):
                 if self._waiting is None:
-                    raise protocol.ProtocolError("send without a size declaration")
+                    raise device_link.ProtocolError("send without a size declaration")
                 self._stream = iter(self._waiting)
                 self._waiting = None
-            elif isinstance(ev, protocol.Command):
+            elif isinstance(ev, device_link.Command):
                 if ev.name == "upd":
                     self.update_offered = self.version is not None
                 else:
@@ -74,7 +74,7 @@ class Session:
         """Queue a convention-2 reading such as ``72.00,bpm``."""
         if not self.started:
             return False
-        self._queue.append(protocol.reading(value, unit))
+        self._queue.append(device_link.reading(value, unit))
         self.readings += 1
         return True
 
@@ -99,13 +99,13 @@ class Session:
                     self._stream = None
                     self._transfers -= 1
                     if self._left:
-                        raise protocol.ProtocolError("payload shorter than declared")
+                        raise device_link.ProtocolError("payload shorter than declared")
                     continue
                 if not chunk:
                     continue
                 self._left -= len(chunk)
                 if self._left < 0:
-                    raise protocol.ProtocolError("payload longer than declared")
+                    raise device_link.ProtocolError("payload longer than declared")
                 return chunk
             if self._waiting is not None or not self._queue:
                 return None
@@ -115,7 +115,7 @@ class Session:
                 self._waiting = chunks
                 self._left = size
                 # one write, then wait for send: the gateway reads digits until the payload
-                return protocol.size_declaration(size)
+                return device_link.size_declaration(size)
             return item
 
 

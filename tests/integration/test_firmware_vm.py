@@ -424,12 +424,13 @@ def stub_typeshed(dest: Path) -> Path:
 
 
 def board_tree(dest: Path) -> Path:
-    """The files as they sit on a board: lib/smartcab with protocol.py, otaboot, the mains."""
+    """The files as they sit on a board: lib/smartcab with the wire modules, otaboot, the mains."""
     lib = dest / "smartcab"
     lib.mkdir(parents=True)
     for path in (ROOT / "firmware" / "smartcab").glob("*.py"):
         shutil.copyfile(path, lib / path.name)
-    shutil.copyfile(ROOT / "services" / "common" / "protocol.py", lib / "protocol.py")
+    for name in ("wire", "device_link"):
+        shutil.copyfile(ROOT / "services" / "common" / f"{name}.py", lib / f"{name}.py")
     shutil.copyfile(ROOT / "firmware" / "otaboot.py", dest / "otaboot.py")
     for board in ("watch", "camera", "cabinet"):
         shutil.copyfile(ROOT / "firmware" / "boards" / board / "main.py", dest / f"{board}_main.py")

@@ -11,7 +11,7 @@ import pytest
 
 from firmware.smartcab import ota
 from tests.support import browser, services
-from tests.support.mqtt import Recorder
+from tests.support.mqtt import TopicLog
 from tests.support.net import free_port, wait_until
 from tests.support.ota_board import BoardProcess, flash, library_files
 
@@ -36,7 +36,7 @@ def rig(tmp_path, broker):
     rig = Rig(
         tmp_path, broker, gw, web, {**web_env, "SMARTCAB_DATA_DIR": str(tmp_path / "web-data")}
     )
-    with Recorder(broker.host, broker.port) as mqtt:
+    with TopicLog(broker.host, broker.port) as mqtt:
         rig.mqtt = mqtt
         yield rig
     for board in rig.boards:

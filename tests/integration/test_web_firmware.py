@@ -16,11 +16,6 @@ from services.web.settings import Settings
 from tests.support.net import free_port
 from tests.support.ota_board import library_files
 
-try:
-    from tests.test_web_auth import PATIENT_PW, csrf, sign_in_patient
-except ImportError:
-    from tests.integration.test_web_auth import PATIENT_PW, csrf, sign_in_patient
-
 TOKEN = "watch-token-1"
 
 
@@ -44,19 +39,21 @@ def app(tmp_path):
     stop_background(application)
 
 
-def sign_in_admin(app, client):
+def sign_in_admin(app, client, auth):
     conn = schema.connect(app.config["DATABASE"])
     try:
-        _, secret = accounts.create_admin(conn, "root@example.org", "root", PATIENT_PW)
+        _, secret = accounts.create_admin(
+            conn, "root@example.org", "root", auth.PATIENT_PW, app.extensions["smartcab.keys"]
+        )
     finally:
         conn.close()
-    sign_in_patient(client, "root", code=pyotp.TOTP(secret).now())
+    auth.sign_in_patient(client, "root", code=pyotp.TOTP(secret).now())
 
 
-def upload(client, version="1.2.0", files=None):
+def upload(client, auth, version="1.2.0", files=None):
     files = files if files is not None else library_files()
     data = {
-        "csrf_token": csrf(client, "/admin/"),
+        "csrf_token": auth.csrf(client, "/admin/"),
         "kind": "watch",
         "version": version,
         "files": [(io.BytesIO(d), n) for n, d in files.items()],
@@ -64,22 +61,24 @@ def upload(client, version="1.2.0", files=None):
     return client.post("/admin/firmware", data=data, content_type="multipart/form-data")
 
 
-def test_an_admin_publishes_a_bundle_and_follows_the_rollout(app):
+def test_an_admin_publishes_a_bundle_and_follows_the_rollout(app, auth):
     client = app.test_client()
-    sign_in_admin(app, client)
+    sign_in_admin(app, client, auth)
     page = client.get("/admin/").get_data(as_text=True)
     assert "<h2>Firmware</h2>" in page and "wch-01" in page and "no release" in page
     assert "cab" not in page.split("<h2>Firmware</h2>")[1].split("</table>")[0]  # no token
     # the whole library and a data file: bigger than the pages' 64 KB form limit
-    response = upload(client, files={**library_files(), "table.json": b"[%s]" % (b" " * 20000)})
+    response = upload(
+        client, auth, files={**library_files(), "table.json": b"[%s]" % (b" " * 20000)}
+    )
     assert response.status_code == 302, response.get_data(as_text=True)[:500]
     page = client.get("/admin/").get_data(as_text=True)
     table = page.split("<h2>Firmware</h2>")[1].split("</table>")[0]
     assert table.count("1.2.0") == 2 and table.count("offered") == 2
     assert "firmware.publish" in page  # in the admin log
-    refused = upload(client)  # the same version twice
+    refused = upload(client, auth)  # the same version twice
     assert refused.status_code == 400 and "already published" in refused.get_data(as_text=True)
-    bad = upload(client, "1.2.1", {"../evil.py": b"x"})
+    bad = upload(client, auth, "1.2.1", {"../evil.py": b"x"})
     assert bad.status_code == 400
 
 
@@ -88,13 +87,13 @@ def test_a_board_fetches_its_release_with_its_token_only(app):
     files = {"client.py": b"print('new')\n", "board.py": b"# board\n"}
     store.publish("watch", "1.2.0", files)
     client = app.test_client()
-    auth = {"Authorization": f"Device wch-01:{TOKEN}"}
+    device_auth = {"Authorization": f"Device wch-01:{TOKEN}"}
     assert client.get("/firmware/wch-01/manifest").status_code == 404
     wrong = {"Authorization": "Device wch-01:guess"}
     assert client.get("/firmware/wch-01/manifest", headers=wrong).status_code == 404
     other = {"Authorization": f"Device wch-02:{TOKEN}"}  # another board's token
     assert client.get("/firmware/wch-02/manifest", headers=other).status_code == 404
-    response = client.get("/firmware/wch-01/manifest", headers=auth)
+    response = client.get("/firmware/wch-01/manifest", headers=device_auth)
     assert response.status_code == 200
     body = response.get_data()
     key = hashlib.sha256(TOKEN.encode()).digest()
@@ -102,13 +101,15 @@ def test_a_board_fetches_its_release_with_its_token_only(app):
     manifest = json.loads(body)
     assert manifest["kind"] == "watch" and manifest["version"] == "1.2.0"
     for entry in manifest["files"]:
-        data = client.get(f"/firmware/wch-01/files/{entry['path']}", headers=auth).get_data()
+        data = client.get(f"/firmware/wch-01/files/{entry['path']}", headers=device_auth).get_data()
         assert (
             hashlib.sha256(data).hexdigest()
             == entry["sha256"]
             == firmware.hashlib.sha256(files[entry["path"]]).hexdigest()
         )
-    assert client.get("/firmware/wch-01/files/manifest.json", headers=auth).status_code == 404
+    assert (
+        client.get("/firmware/wch-01/files/manifest.json", headers=device_auth).status_code == 404
+    )
     assert store.progress("wch-01") == {
         "version": "1.2.0",
         "files": 2,

@@ -2,7 +2,8 @@
 
 ``MicroPythonVM`` starts ``tests/mpvm/driver.mjs`` under Node.js, mounts the board's
 files as ``deploy.sh`` lays them out on a board (``/lib/smartcab/*.py`` with
-``protocol.py``) plus the simulated hardware modules of ``tests/mpvm/hw``, and runs
+``wire.py`` and ``device_link.py``), the gateway's ``protocol.py`` beside them, and the
+simulated hardware modules of ``tests/mpvm/hw``, and runs
 Python source sent by the test. After every step the driver collects garbage at the
 top level and reports ``gc.mem_alloc()``; ``peak`` is the largest live heap seen.
 """
@@ -28,8 +29,10 @@ def board_files() -> dict[str, str]:
     files = {}
     for path in sorted((ROOT / "firmware" / "smartcab").glob("*.py")):
         files["/lib/smartcab/" + path.name] = path.read_text(encoding="utf-8")
-    protocol = ROOT / "services" / "common" / "protocol.py"
-    files["/lib/smartcab/protocol.py"] = protocol.read_text(encoding="utf-8")
+    # the boards' protocol modules, and the gateway's end that the tests replay beside them
+    for name in ("wire", "device_link", "protocol"):
+        path = ROOT / "services" / "common" / f"{name}.py"
+        files[f"/lib/smartcab/{name}.py"] = path.read_text(encoding="utf-8")
     files["/lib/otaboot.py"] = (ROOT / "firmware" / "otaboot.py").read_text(encoding="utf-8")
     for path in sorted((MPVM / "hw").glob("*.py")):
         files["/lib/" + path.name] = path.read_text(encoding="utf-8")

@@ -93,7 +93,8 @@ def main() -> None:
 def library_files() -> dict[str, bytes]:
     """The board library as ``deploy.sh`` copies it to ``lib/smartcab``."""
     files = {p.name: p.read_bytes() for p in sorted((ROOT / "firmware/smartcab").glob("*.py"))}
-    files["protocol.py"] = (ROOT / "services/common/protocol.py").read_bytes()
+    for name in ("wire", "device_link"):
+        files[name + ".py"] = (ROOT / "services/common" / (name + ".py")).read_bytes()
     return files
 
 
