@@ -78,7 +78,8 @@ class DeviceLink:
     def feed(self, data):
         """Consume bytes from the gateway and return the complete events."""
         self._buf += data
-        events = []
+        # type comment, not annotation: the events differ and the boards have no typing module
+        events = []  # type: list
         while self._buf:
             if not self._header_done:
                 if len(self._buf) < HEADER_SIZE:

@@ -390,9 +390,6 @@ check_untyped_defs = True
 strict_optional = False
 disable_error_code = var-annotated, no-redef
 cache_dir = {cache}
-[mypy-smartcab.protocol]
-# the gateway's module, typed and tested with the services
-ignore_errors = True
 [mypy-services.*,firmware.*,firmware]
 # the CPython fallback import
 ignore_missing_imports = True
