@@ -202,6 +202,8 @@ def main() -> int:
     mqtt_port = int(env.setdefault("MQTT_PORT", "1883"))
     env.setdefault("MQTT_HOST", "127.0.0.1")
     gateway_port = int(env.setdefault("GATEWAY_PORT", "5050"))
+    if not env.get("GATEWAY_DEVICES"):
+        env.setdefault("GATEWAY_TRUSTED_LAN", "1")  # the simulated devices have no tokens
     web_port = int(env.setdefault("WEB_PORT", "5000"))
     influx_port = urlsplit(env.setdefault("INFLUX_URL", "http://127.0.0.1:8086")).port or 8086
     env["PYTHONUNBUFFERED"] = "1"

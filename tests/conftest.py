@@ -54,7 +54,9 @@ def make_gateway(tmp_path, broker):
 @pytest.fixture
 def gateway(make_gateway):
     """A gateway in trusted-LAN mode with short timeouts for tests."""
-    return make_gateway(GATEWAY_TRANSFER_TIMEOUT="1", GATEWAY_HANDSHAKE_TIMEOUT="2")
+    return make_gateway(
+        GATEWAY_TRUSTED_LAN="1", GATEWAY_TRANSFER_TIMEOUT="1", GATEWAY_HANDSHAKE_TIMEOUT="2"
+    )
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ import paho.mqtt.client as mqtt
 
 from services.common import logs
 from services.common.errors import MqttError
+from services.common.devices import MANUAL_PREFIX
 from services.common.mqtt import MqttClient
 from services.common.quality import flag_reason
 from services.common.router import Router
@@ -40,8 +41,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-MANUAL_PREFIX = "manual-"
 
 
 def manual_device(username: str) -> str:
