@@ -283,9 +283,11 @@ def test_registry_refuses_unknown_ids_and_wrong_tokens(tmp_path, make_gateway, m
     registry = tmp_path / "devices.toml"
     registry.write_text(
         f'[devices.wch-01]\nkind = "watch"\ntoken_sha256 = "{hash_token("right")}"\n'
-        '[devices.cab]\nkind = "cabinet"\n'
+        '[devices.cab]\nkind = "cabinet"\nallow_without_token = true\n'
     )
     gw = make_gateway(GATEWAY_DEVICES=str(registry))
+    gw.wait_log("event=gateway.device_without_token device=cab")
+    assert "device_without_token device=wch-01" not in gw.log_text()
     for hello, reason in [
         (b"new~wch-02~right", "refused: unknown device id"),
         (b"new~wch-01~guess-9f2", "device=wch-01 peer=127.0.0.1"),
@@ -297,7 +299,7 @@ def test_registry_refuses_unknown_ids_and_wrong_tokens(tmp_path, make_gateway, m
         gw.wait_log(reason)
     gw.wait_log("refused: wrong token")
     ok = SeedWatch(gw.port, b"wch-01", token=b"right")
-    untokened = SeedDevice(gw.port, b"cab")  # registered without a token
+    untokened = SeedDevice(gw.port, b"cab")  # allowed without a token
     mqtt_recorder.wait("smartcab/devices/wch-01/status", where=lambda m: m.payload == b"online")
     mqtt_recorder.wait("smartcab/devices/cab/status", where=lambda m: m.payload == b"online")
     assert "guess-9f2" not in gw.log_text()  # the token itself is never logged

@@ -15,7 +15,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.common.devices import KIND_NAMES, kind_of
+from services.common.devices import KIND_NAMES, is_reserved, kind_of
 from services.common.errors import ConfigError
 from services.common.protocol import ProtocolError, validate_id
 
@@ -87,6 +87,8 @@ class Registry:
                 validate_id(device_id.encode())
             except ProtocolError as exc:
                 raise ConfigError(f"{path}: bad device id {device_id!r}: {exc.reason}") from exc
+            if is_reserved(device_id):
+                raise ConfigError(f"{path}: device id {device_id!r} is reserved for the system")
             kind = spec.get("kind") or kind_of(device_id)
             if kind not in KIND_NAMES:
                 raise ConfigError(f"{path}: device {device_id} needs kind = one of {KIND_NAMES}")

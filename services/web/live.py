@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterable
 import paho.mqtt.client as mqtt
 
 from services.common import logs
-from services.common.errors import MqttError
 from services.common.devices import MANUAL_PREFIX
+from services.common.errors import MqttError
 from services.common.mqtt import MqttClient
 from services.common.quality import flag_reason
 from services.common.router import Router

@@ -11,9 +11,18 @@ import socket
 class SeedDevice:
     """The original firmware's ``_init(SERVER_IP, SERVER_PORT, name)`` plus its send helpers."""
 
-    def __init__(self, port: int, name: bytes, host: str = "127.0.0.1", token: bytes = b""):
+    def __init__(
+        self,
+        port: int,
+        name: bytes,
+        host: str = "127.0.0.1",
+        token: bytes = b"",
+        source: str | None = None,
+    ):
         client_socket = socket.socket()
         client_socket.settimeout(10)
+        if source:  # another loopback address, to stand for another machine
+            client_socket.bind((source, 0))
         client_socket.connect((host, port))
         while True:
             msg = client_socket.recv(35)
