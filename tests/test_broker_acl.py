@@ -36,13 +36,14 @@ WRITES = {
             "smartcab/devices/cab/inventory",
             "smartcab/devices/img/image",
             "smartcab/devices/cab/cmd/result",
+            "smartcab/alerts/devices/wch",
             "homeassistant/light/smartcab_cab/led_strip/config",
         ],
         [
             "smartcab/services/recorder/status",
             "smartcab/devices/cab/cmd",
             "smartcab/devices/wch/patient",
-            "smartcab/alerts/devices/wch",
+            "smartcab/alerts/services/recorder",
             "smartcab/reports/requests",
             "other/topic",
         ],
@@ -131,12 +132,11 @@ READS = {
         ],
     ),
     "gateway": (
-        ["smartcab/devices/wch/cmd", "smartcab/devices/wch/status"],
+        ["smartcab/devices/wch/cmd", "smartcab/devices/wch/status", "smartcab/devices/wch/patient"],
         [
             "smartcab/devices/wch/vitals/heart_rate",
             "smartcab/alerts/devices/wch",
             "smartcab/reports/requests",
-            "smartcab/devices/wch/patient",
         ],
     ),
     "recorder": (
