@@ -55,6 +55,7 @@ class Stack:
             "GATEWAY_MAX_PER_ADDRESS": "100000",
             "GATEWAY_MAX_CONNECTIONS": "100000",
             "LOG_LEVEL": "WARNING",
+            "GATEWAY_TRUSTED_LAN": "1",  # simulated devices on loopback
             **gateway_env,
         }
         self.gateway: subprocess.Popen | None = None

@@ -41,6 +41,27 @@ if [ ! -f "$secrets/web/secret.key" ]; then
   chmod 644 "$secrets/web/secret.key"  # read by the web container's own user; the folder is 700
   echo "wrote $secrets/web/secret.key"
 fi
+# --- the gateway's device registry: only the devices listed here may connect -------------
+registry=deploy/gateway/devices.toml
+if [ ! -f "$registry" ]; then
+  mkdir -p "$(dirname "$registry")"
+  cat > "$registry" <<'TOML'
+# The devices that may connect to the gateway (README.md, "The device registry").
+# Empty: no device may connect yet. For each board, run
+#   docker compose exec gateway python -m services.gateway token <device id>
+# paste the entry it prints below, put the token in the board's config.json, and
+# restart the gateway (docker compose restart gateway). A board still running the
+# original prototype's firmware cannot send a token: give its entry
+#   allow_without_token = true
+# instead (the gateway warns about each such device when it starts).
+TOML
+  echo "wrote $registry (empty: add each device with 'python -m services.gateway token <id>')"
+fi
+if grep -q '^GATEWAY_DEVICES=$' .env; then
+  sed -i 's|^GATEWAY_DEVICES=$|GATEWAY_DEVICES=/etc/smartcab/devices.toml|' .env
+  echo "set GATEWAY_DEVICES in .env: the gateway enforces the registry"
+fi
+# ---------------------------------------------------------------------------------------
 scripts/broker-accounts.sh "$secrets/mqtt"
 scripts/make-certs.sh "$secrets/certs" "$@"
 # The broker's own copies: its container hands /mosquitto/secrets to the mosquitto user.
@@ -51,4 +72,5 @@ fi
 mkdir -p "$secrets/broker"
 cp "$secrets/mqtt/passwords" "$secrets/certs/ca.crt" "$secrets/certs/server.crt" \
    "$secrets/certs/server.key" "$secrets/broker/"
-echo "ready: docker compose up -d   (demo devices: docker compose --profile demo up -d)"
+echo "ready: docker compose up -d"
+echo "demo (simulated devices, trusted-LAN mode): GATEWAY_TRUSTED_LAN=1 GATEWAY_DEVICES= docker compose --profile demo up -d"

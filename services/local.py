@@ -181,6 +181,8 @@ def _environment() -> tuple[dict[str, str], Path]:
     env.setdefault("MQTT_PORT", "1883")
     env.setdefault("MQTT_HOST", "127.0.0.1")
     env.setdefault("GATEWAY_PORT", "5050")
+    if not env.get("GATEWAY_DEVICES"):
+        env.setdefault("GATEWAY_TRUSTED_LAN", "1")  # the simulated devices have no tokens
     env.setdefault("WEB_PORT", "5000")
     # the dashboard only for this machine unless asked; the gateway on every interface,
     # since real boards reach it over Wi-Fi (the banner says both)

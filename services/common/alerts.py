@@ -153,12 +153,18 @@ def partial_news2(latest: Mapping[str, float]) -> PartialScore | None:
     return PartialScore(sum(points.values()), points)
 
 
+# A security alert (the gateway's: a connection took over a live device's id) is an event,
+# not a condition that clears: each one is told to the patient's circle.
+SECURITY = "security"
+EVENT_KINDS = frozenset({SECURITY})
+
+
 @dataclass(frozen=True)
 class Alert:
     """One alert raised (or cleared) for a device."""
 
     device: str
-    kind: str  # "threshold", "news2_partial" or "service"
+    kind: str  # "threshold", "news2_partial", "service" or "security"
     key: str  # what the alert is about: a metric, "news2_partial", "spool_full"
     level: str  # "warning", "critical" or "cleared"
     message: str

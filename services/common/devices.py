@@ -38,6 +38,20 @@ BY_NAME: dict[str, DeviceKind] = {k.name: k for k in KINDS}
 BY_PREFIX: dict[str, DeviceKind] = {k.prefix: k for k in KINDS}
 KIND_NAMES: tuple[str, ...] = tuple(k.name for k in KINDS)
 PREFIX_LEN = 3
+# Ids the system makes itself: readings typed into the dashboard are ``manual-<username>``.
+# The gateway refuses them from the network, so no device can pose as a typed-in reading.
+MANUAL_PREFIX = "manual-"
+RESERVED_PREFIXES: tuple[str, ...] = (MANUAL_PREFIX,)
+
+
+def manual_device(username: str) -> str:
+    """The device id a patient's typed-in readings are stored under."""
+    return f"{MANUAL_PREFIX}{username}"
+
+
+def is_reserved(device_id: str) -> bool:
+    """Whether ``device_id`` is one the system reserves (never a network device's)."""
+    return device_id.startswith(RESERVED_PREFIXES)
 
 
 def normalise_id(raw: str) -> str:

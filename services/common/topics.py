@@ -125,11 +125,3 @@ def vitals_body(device_id: str, metric: str, value: float, ts_ms: int) -> dict:
         "unit": BY_KEY[metric].unit,
         "ts": rfc3339_ms(ts_ms),
     }
-
-
-MANUAL_PREFIX = "manual-"
-
-
-def manual_device(username: str) -> str:
-    """The device id a patient's typed-in readings are stored under."""
-    return f"{MANUAL_PREFIX}{username}"

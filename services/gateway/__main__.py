@@ -63,6 +63,14 @@ async def serve(
         address=f"{settings.host}:{port}",
         registry="enforced" if registry.enforcing else "trusted-lan",
     )
+    for device_id in registry.without_token:
+        logs.event(
+            log,
+            logging.WARNING,
+            "gateway.device_without_token",
+            device=device_id,
+            hint="anyone on the network may use this id; give the board a token",
+        )
     if on_listening:
         on_listening(port)
     try:
@@ -113,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     logs.setup("gateway")
     try:
         settings = Settings.from_env()
-        registry = Registry.load(settings.devices_file)
+        registry = Registry.from_settings(settings.devices_file, settings.trusted_lan)
     except ConfigError as exc:
         logs.event(log, logging.ERROR, "gateway.bad_config", error=exc)
         return 2

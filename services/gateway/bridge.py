@@ -8,10 +8,11 @@ from collections.abc import Callable
 import paho.mqtt.client as mqtt
 
 from services.common import logs
+from services.common.alerts import SECURITY, Alert
 from services.common.errors import MqttError, PublishQueueFull
 from services.common.mqtt import MqttClient
 from services.common.protocol import Reading
-from services.common.timeutil import rfc3339_ms
+from services.common.timeutil import now_ms, rfc3339_ms
 from services.common.topics import OFFLINE, ONLINE, vitals_body
 
 log = logging.getLogger(__name__)
@@ -40,12 +41,22 @@ class Bridge:
         self._dispatch: Callable[..., object] | None = None
         # Home Assistant discovery (services/gateway/discovery.py), when HA_DISCOVERY is on
         self.discovery = None
+        # device -> patient, from the web's retained assignments: an alert names its patient
+        self.patients: dict[str, str] = {}
 
     def attach(self, on_command: CommandHandler, on_stale: StaleHandler, dispatch) -> None:
         """Route commands and stale retained statuses to the fleet via ``dispatch``."""
         self._on_command, self._on_stale, self._dispatch = on_command, on_stale, dispatch
         self.client.route(self.topics.all_cmds, self._command, qos=1)
         self.client.route(self.topics.all_device_status, self._device_status, qos=1)
+        self.client.route(self.topics.patient("+"), self._patient, qos=1)
+
+    def _patient(self, device_id: str, message: mqtt.MQTTMessage) -> None:
+        patient = bytes(message.payload).decode("utf-8", "replace").strip()
+        if patient:
+            self.patients[device_id] = patient
+        else:
+            self.patients.pop(device_id, None)
 
     def _command(self, device_id: str, message: mqtt.MQTTMessage) -> None:
         self._dispatch(self._on_command, device_id, bytes(message.payload))
@@ -95,6 +106,24 @@ class Bridge:
     def cmd_result(self, device_id: str, cmd: str, ok: bool, error: str | None = None) -> None:
         body = json.dumps({"cmd": cmd, "ok": ok, "error": error})
         self._publish(self.topics.cmd_result(device_id), body)
+
+    def replaced_alert(self, device_id: str, old_peer: str, peer: str) -> None:
+        """Raise a security alert: a new connection took the id of a live one.
+
+        From another address it is critical (a hijack looks like this); from the same
+        address it is most likely the board itself reconnecting: a warning.
+        """
+        same_host = old_peer.rsplit(":", 1)[0] == peer.rsplit(":", 1)[0]
+        alert = Alert(
+            device_id,
+            SECURITY,
+            "connection_replaced",
+            "warning" if same_host else "critical",
+            f"a new connection from {peer} replaced the live one from {old_peer}",
+            now_ms(),
+            patient=self.patients.get(device_id),
+        )
+        self._publish(self.topics.device_alert(device_id), json.dumps(alert.as_json()))
 
     def publish_retained(self, topic: str, payload: str) -> None:
         self._publish(topic, payload, retain=True)

@@ -6,7 +6,7 @@ import socket
 from collections import Counter, deque
 
 from services.common import logs
-from services.common.devices import BY_NAME, UPDATE_COMMAND
+from services.common.devices import BY_NAME, UPDATE_COMMAND, is_reserved, may_report
 from services.common.protocol import (
     COMMANDS,
     BadReading,
@@ -213,6 +213,8 @@ class Fleet:
             link.feed(data)
 
     def _register(self, hello: Hello, writer, peer: str) -> Device:
+        if is_reserved(hello.device_id):
+            raise DeviceRefused("reserved id: the system's own, never a device's")
         kind = self.registry.check(hello.device_id, hello.token)
         previous = self.devices.get(hello.device_id)
         if previous is not None:
@@ -224,6 +226,9 @@ class Fleet:
                 old_peer=previous.peer,
                 peer=peer,
             )
+            # a device reconnecting before its old socket timed out, or someone else
+            # taking its id: either way the patient's circle should be able to see it
+            self.bridge.replaced_alert(hello.device_id, previous.peer, peer)
             previous.close("replaced by a newer connection with the same id")
         device = Device(self, hello.device_id, kind, writer, peer)
         self.devices[hello.device_id] = device
@@ -270,6 +275,7 @@ class Fleet:
 
     def _on_event(self, device: Device, ev: object) -> None:
         if isinstance(ev, Reading):
+            _may_report(device, "vitals")
             self.bridge.vitals(device.device_id, ev, self._clock.stamp(device.device_id))
             device.answered()
         elif isinstance(ev, SizeDeclared):
@@ -283,10 +289,12 @@ class Fleet:
     def _on_payload(self, device: Device, data: bytes) -> None:
         try:
             if is_inventory(data):
+                _may_report(device, "inventory")
                 items = decode_inventory(data)
                 self.bridge.inventory(device.device_id, items, self._clock.stamp(device.device_id))
                 logs.event(log, logging.INFO, "device.inventory", device=device.device_id)
             else:
+                _may_report(device, "image")
                 jpeg = decode_image(data)
                 self.bridge.image(device.device_id, jpeg)
                 logs.event(
@@ -328,6 +336,12 @@ class Fleet:
         logs.event(log, logging.WARNING, "device.refused", peer=peer, reason=reason)
         writer.close()
         self._tasks.discard(asyncio.current_task())
+
+
+def _may_report(device: Device, what: str) -> None:
+    """A device reports only what its kind reports: anything else ends the connection."""
+    if not may_report(device.kind, what):
+        raise Closed(f"a {device.kind or 'device of unknown kind'} may not report {what}")
 
 
 def _tune_socket(writer: asyncio.StreamWriter, keepalive: int) -> None:

@@ -16,7 +16,15 @@ class Settings:
     host: str = setting("GATEWAY_HOST", "0.0.0.0", "address to listen on")
     port: int = setting("GATEWAY_PORT", 5050, "TCP port the devices connect to", minimum=0)
     devices_file: str | None = setting(
-        "GATEWAY_DEVICES", None, "device registry file; unset means trusted-LAN mode"
+        "GATEWAY_DEVICES",
+        None,
+        "device registry file: only its devices may connect, each with its token",
+    )
+    trusted_lan: bool = setting(
+        "GATEWAY_TRUSTED_LAN",
+        False,
+        "accept any well-formed device id without a registry (a network where every device is"
+        " yours); the gateway refuses to start with neither this nor `GATEWAY_DEVICES`",
     )
     max_frame: int = setting(
         "GATEWAY_MAX_FRAME",

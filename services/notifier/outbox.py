@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from services.common import carecircle as cc
+from services.common.alerts import EVENT_KINDS
 
 from . import rules
 from .settings import Settings
@@ -96,9 +97,10 @@ def record(conn: sqlite3.Connection, alert: dict, now: float) -> tuple[str, bool
         if not cc.insert_notification(conn, alert_id, alert, now):
             return alert_id, False  # a redelivery: everything was decided the first time
         device, key, level = alert["device"], alert["key"], alert["level"]
+        event = alert["kind"] in EVENT_KINDS  # each one is told, never "the same again"
         if level in cc.LEVELS:
             previous = cc.condition(conn, device, key)
-            if previous is not None and previous["level"] == level:
+            if previous is not None and previous["level"] == level and not event:
                 return alert_id, True  # the same episode again: nothing to tell
             cc.open_condition(conn, device, key, level, alert_id)
             first = tiers(circle(conn, alert.get("patient"), alert["kind"]), level)[:1]

@@ -127,6 +127,8 @@ def describe(item: Mapping) -> str:
         if level == "cleared":
             return "the watch is sending readings again"
         return "no readings from the watch"
+    if kind == "security":
+        return "security: another connection took over the device's id"
     if kind == "service":
         problem = SERVICE_PROBLEMS.get(key, key.replace("_", " "))
         return f"service recovered: {problem}" if level == "cleared" else f"service: {problem}"

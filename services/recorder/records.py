@@ -19,11 +19,11 @@ from influxdb_client import Point, WritePrecision
 
 from services.common import logs
 from services.common.alerts import NEWS2_BANDS, PARTIAL_NEWS2_LABEL, Alert, AlertTracker
-from services.common.devices import kind_of
+from services.common.devices import kind_of, manual_device
 from services.common.quality import flag_reason
 from services.common.router import Router
 from services.common.timeutil import now_ms, parse_rfc3339
-from services.common.topics import OFFLINE, ONLINE, Topics, manual_device
+from services.common.topics import OFFLINE, ONLINE, Topics
 
 log = logging.getLogger(__name__)
 

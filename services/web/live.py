@@ -14,14 +14,14 @@ from collections.abc import Callable, Iterable
 import paho.mqtt.client as mqtt
 
 from services.common import logs
-from services.common.devices import UPDATE_COMMAND
+from services.common.devices import MANUAL_PREFIX, UPDATE_COMMAND, manual_device
 from services.common.errors import MqttError
 from services.common.mqtt import MqttClient
 from services.common.quality import flag_reason
 from services.common.router import Router
 from services.common.settings import MqttSettings
 from services.common.timeutil import now_ms, rfc3339_ms
-from services.common.topics import MANUAL_PREFIX, Topics, manual_device, vitals_body
+from services.common.topics import Topics, vitals_body
 
 from .live_cabinet import CommandRoundTrips, CommandWaiter, GalleryWriter, InventoryCache
 from .live_devices import Assignments, Availability

@@ -39,13 +39,14 @@ WRITES = {
             "smartcab/devices/cab/inventory",
             "smartcab/devices/img/image",
             "smartcab/devices/cab/cmd/result",
+            "smartcab/alerts/devices/wch",
             "homeassistant/light/smartcab_cab/led_strip/config",
         ],
         [
             "smartcab/services/recorder/status",
             "smartcab/devices/cab/cmd",
             "smartcab/devices/wch/patient",
-            "smartcab/alerts/devices/wch",
+            "smartcab/alerts/services/recorder",
             "smartcab/reports/requests",
             "smartcab/manual/ann/vitals/spo2",
             "other/topic",
@@ -141,12 +142,11 @@ READS = {
         ],
     ),
     "gateway": (
-        ["smartcab/devices/wch/cmd", "smartcab/devices/wch/status"],
+        ["smartcab/devices/wch/cmd", "smartcab/devices/wch/status", "smartcab/devices/wch/patient"],
         [
             "smartcab/devices/wch/vitals/heart_rate",
             "smartcab/alerts/devices/wch",
             "smartcab/reports/requests",
-            "smartcab/devices/wch/patient",
         ],
     ),
     "recorder": (

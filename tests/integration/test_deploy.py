@@ -14,6 +14,7 @@ import jsonschema
 import pytest
 import yaml
 
+from services.gateway.registry import DeviceRefused, Registry
 from tests.support.net import free_port
 from tests.support.secure_broker import ProductionMosquitto, make_accounts, make_certs
 
@@ -69,6 +70,15 @@ def test_services_are_built_from_one_dockerfile_and_kept_healthy(compose):
     assert re.search(r"^FROM python:3\.11-slim$", dockerfile, re.MULTILINE)
     assert re.search(r"^USER smartcab$", dockerfile, re.MULTILINE)
     assert "fonts-dejavu-core" in dockerfile
+
+
+def test_the_gateway_is_in_trusted_lan_mode_only_when_chosen(compose):
+    env = compose["services"]["gateway"]["environment"]
+    assert env["GATEWAY_TRUSTED_LAN"] == "${GATEWAY_TRUSTED_LAN:-0}"
+    assert env["GATEWAY_DEVICES"] == "${GATEWAY_DEVICES:-}"
+    # the setup script's message names the explicit choice for the demo's simulated devices
+    setup = (ROOT / "scripts" / "deploy-setup.sh").read_text()
+    assert "GATEWAY_TRUSTED_LAN=1 GATEWAY_DEVICES= docker compose --profile demo up" in setup
 
 
 def test_only_the_proxy_the_gateway_and_the_tls_broker_face_the_network(compose):
@@ -137,6 +147,13 @@ def test_every_file_the_deployment_uses_is_in_the_repository_or_made_by_the_setu
     # the setup script filled .env with fresh secrets, and a second run keeps them
     env = (copy / ".env").read_text()
     assert "change-me" not in env
+    # ... and a device registry the gateway enforces: empty, no device may connect yet
+    assert "\nGATEWAY_DEVICES=/etc/smartcab/devices.toml\n" in env
+    assert "\nGATEWAY_TRUSTED_LAN=0\n" in env
+    registry = Registry.load(str(copy / "deploy" / "gateway" / "devices.toml"))
+    assert registry.enforcing and registry.without_token == []
+    with pytest.raises(DeviceRefused, match="unknown device id"):
+        registry.check("wch-01", None)
     subprocess.run(["bash", "scripts/deploy-setup.sh"], cwd=copy, check=True, capture_output=True)
     assert (copy / ".env").read_text() == env
     assert sorted(p.name for p in (made / "mqtt").glob("*.env")) == sorted(

@@ -9,7 +9,7 @@ import pytest
 from services.common.protocol import ID_REQUEST_FRAME
 from tests.support.mosquitto import mosquitto_sub
 from tests.support.net import wait_until
-from tests.support.seed_clients import SeedDevice, SeedWatch
+from tests.support.seed_clients import SeedDevice, SeedWatch, closed_by_peer, raw_client
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 40 + b"\xff\xd9"
 INVENTORY = {"Nutella": 0, "Pepsi": 1, "Pringles": 0}
@@ -126,31 +126,6 @@ def test_command_for_absent_device_or_unknown_command_fails_cleanly(gateway, mqt
     with pytest.raises(TimeoutError):
         watch.sock.recv(35)  # nothing reached the watch
     watch.close()
-
-
-def raw_client(port: int) -> socket.socket:
-    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-    greeting = b""
-    while len(greeting) < len(ID_REQUEST_FRAME):
-        greeting += sock.recv(64)
-    assert greeting == ID_REQUEST_FRAME
-    return sock
-
-
-def closed_by_peer(sock: socket.socket, timeout: float = 5.0) -> bool:
-    """True if the gateway closes the connection within ``timeout``."""
-    sock.settimeout(timeout)
-    try:
-        while True:
-            data = sock.recv(4096)
-            if not data:
-                return True
-    except ConnectionResetError:
-        return True
-    except TimeoutError:
-        return False
-    finally:
-        sock.close()
 
 
 def registered(port: int, name: bytes) -> socket.socket:
@@ -275,9 +250,11 @@ def test_registry_refuses_unknown_ids_and_wrong_tokens(tmp_path, make_gateway, m
     registry = tmp_path / "devices.toml"
     registry.write_text(
         f'[devices.wch-01]\nkind = "watch"\ntoken_sha256 = "{hash_token("right")}"\n'
-        '[devices.cab]\nkind = "cabinet"\n'
+        '[devices.cab]\nkind = "cabinet"\nallow_without_token = true\n'
     )
     gw = make_gateway(GATEWAY_DEVICES=str(registry))
+    gw.wait_log("event=gateway.device_without_token device=cab")
+    assert "device_without_token device=wch-01" not in gw.log_text()
     for hello, reason in [
         (b"new~wch-02~right", "refused: unknown device id"),
         (b"new~wch-01~guess-9f2", "device=wch-01 peer=127.0.0.1"),
@@ -289,7 +266,7 @@ def test_registry_refuses_unknown_ids_and_wrong_tokens(tmp_path, make_gateway, m
         gw.wait_log(reason)
     gw.wait_log("refused: wrong token")
     ok = SeedWatch(gw.port, b"wch-01", token=b"right")
-    untokened = SeedDevice(gw.port, b"cab")  # registered without a token
+    untokened = SeedDevice(gw.port, b"cab")  # allowed without a token
     mqtt_log.wait("smartcab/devices/wch-01/status", where=lambda m: m.payload == b"online")
     mqtt_log.wait("smartcab/devices/cab/status", where=lambda m: m.payload == b"online")
     assert "guess-9f2" not in gw.log_text()  # the token itself is never logged

@@ -79,5 +79,8 @@ class ServiceProcess:
 
 def gateway(workdir: Path, broker_env: dict[str, str], **settings: str) -> ServiceProcess:
     port = free_port()
-    env = {**broker_env, "GATEWAY_HOST": "127.0.0.1", "GATEWAY_PORT": str(port), **settings}
+    env = {**broker_env, "GATEWAY_HOST": "127.0.0.1", "GATEWAY_PORT": str(port)}
+    if "GATEWAY_DEVICES" not in settings:
+        env["GATEWAY_TRUSTED_LAN"] = "1"  # the tests' simulated devices, on loopback only
+    env |= settings
     return ServiceProcess("gateway", workdir, env, port=port)
