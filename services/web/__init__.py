@@ -63,6 +63,7 @@ def _register(app: Flask) -> None:
         datasheet,
         doctor,
         habits,
+        medications,
         monitoring,
         questionnaire,
         report,
@@ -76,7 +77,7 @@ def _register(app: Flask) -> None:
     # Each page's blueprint owns its URLs: its GET, its forms and its JSON.
     for page in (auth, welcome, monitoring, report, datasheet, questionnaire, cabinet):
         app.register_blueprint(page.bp)
-    for page in (habits, sharing, doctor, admin):
+    for page in (habits, medications, sharing, doctor, admin):
         app.register_blueprint(page.bp)
 
 

@@ -112,6 +112,11 @@ ACTIONS = {
     "report_download": "Downloaded a report",
     "live": "Followed your live readings",
     "doctor_home": "Saw your latest readings and alerts on their patient list",
+    "medications": "Viewed your medications",
+    "medication_add": "Added a medication",
+    "medication_edit": "Changed a medication",
+    "medication_remove": "Removed a medication",
+    "medication_timezone": "Changed your time zone",
 }
 _DATA_ONLY = ("Read your data", ACTIONS["live"])
 

@@ -5,6 +5,8 @@ from pathlib import Path
 
 from flask import Flask, current_app, g
 
+from services.common.medication import schema as medication_schema
+
 # Append only: each entry runs once, in order, and its number is recorded in
 # schema_version. Never edit an entry that has shipped; add a new one.
 MIGRATIONS: list[tuple[int, str]] = [
@@ -143,6 +145,8 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    # the medication list, its change log, patients' time zones, doses (docs/medication.md)
+    (5, medication_schema.SCHEMA),
 ]
 
 
