@@ -8,7 +8,7 @@ mkdir -p "$dir"
 umask 077
 passwords="$dir/passwords"
 # homeassistant: for Home Assistant's MQTT integration (docs/deploy.md)
-for account in gateway recorder scheduler web reporter notifier homeassistant; do
+for account in gateway recorder scheduler web reporter notifier pillbox homeassistant; do
   env_file="$dir/$account.env"
   if [ ! -f "$env_file" ]; then
     secret=$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')

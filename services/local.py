@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 
-SERVICES = ("gateway", "recorder", "scheduler", "web", "reporter", "notifier")
+SERVICES = ("gateway", "recorder", "scheduler", "web", "reporter", "notifier", "pillbox")
 
 
 # the simulated fleet's ids (firmware/sim: 2 watches, a camera, a cabinet)

@@ -18,6 +18,7 @@ from services.common.alerts import DEFAULT_THRESHOLDS, AlertSettings, threshold_
 from services.common.influx import InfluxSettings
 from services.common.settings import KINDS, MqttSettings, env_fields
 from services.gateway.settings import Settings as GatewaySettings
+from services.pillbox.settings import Settings as PillboxSettings
 from services.recorder.settings import Settings as RecorderSettings
 from services.reporter.settings import Settings as ReporterSettings
 from services.scheduler.settings import Settings as SchedulerSettings
@@ -80,6 +81,7 @@ SERVICES = [
     ("Scheduler", "services.scheduler", SchedulerSettings),
     ("Web dashboard", "services.web", WebSettings),
     ("Reporter", "services.reporter", ReporterSettings),
+    ("Dose tracker", "services.pillbox", PillboxSettings),
 ]
 
 

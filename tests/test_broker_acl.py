@@ -85,6 +85,19 @@ WRITES = {
             "smartcab/services/gateway/status",
         ],
     ),
+    "pillbox": (
+        [
+            "smartcab/services/pillbox/status",
+            "smartcab/devices/cab/cmd",
+            "smartcab/alerts/devices/cab",
+        ],
+        [
+            "smartcab/devices/cab/inventory",
+            "smartcab/devices/cab/patient",
+            "smartcab/reports/requests",
+            "smartcab/services/web/status",
+        ],
+    ),
     "notifier": (
         [
             "smartcab/services/notifier/status",
@@ -173,6 +186,15 @@ READS = {
             "smartcab/notifications/patients/ann/events",
         ],
         ["other/secret"],
+    ),
+    "pillbox": (
+        ["smartcab/devices/cab/inventory", "smartcab/services/pillbox/status"],
+        [
+            "smartcab/devices/wch/vitals/heart_rate",
+            "smartcab/alerts/devices/cab",
+            "smartcab/devices/cab/cmd",
+            "smartcab/reports/requests",
+        ],
     ),
     "notifier": (
         [
