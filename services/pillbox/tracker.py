@@ -58,7 +58,7 @@ class Tracker:
         self.conn = conn
         self.publish = publish
         self.topics = Topics(settings.mqtt.topic_root)
-        self.lit: dict[str, bool] = {}  # cabinet -> cue shown (as far as we told it)
+        self.lit: dict[str, bool] | None = None  # cabinet -> cue shown, read on first use
         self.decided = 0
 
     # --- inventory -------------------------------------------------------------------
@@ -164,6 +164,8 @@ class Tracker:
 
     def cues(self, now: datetime) -> None:
         """``lon`` to a cabinet when a dose of its items is due, ``lof`` once none is."""
+        if self.lit is None:
+            self.lit = doses.cues(self.conn)  # what we told the cabinets before a restart
         wanted: dict[str, bool] = {}
         for med in store.everyone(self.conn):
             cabinets = self._cabinets_holding(med)
@@ -173,11 +175,11 @@ class Tracker:
         for cabinet, on in wanted.items():
             shown = self.lit.get(cabinet)
             if shown == on or (shown is None and not on):
-                self.lit[cabinet] = on  # unknown and nothing due: leave the light alone
-                continue
+                continue  # unchanged, or never lit by us and nothing due: leave it alone
             self.publish(self.topics.cmd(cabinet), "lon" if on else "lof")
             logs.event(log, logging.INFO, "pillbox.cue", device=cabinet, on=on)
             self.lit[cabinet] = on
+            doses.save_cue(self.conn, cabinet, on)
 
     def _waiting(self, med: Medication, now: datetime) -> bool:
         """Whether a dose of ``med`` is in its cue time and not taken yet."""
@@ -223,7 +225,9 @@ class Tracker:
         )
         topic = self.topics.device_alert(device) if cabinets else self.topics.service_alert(SERVICE)
         self.publish(topic, json.dumps(alert.as_json()))
-        logs.event(log, logging.INFO, "pillbox.alert", key=alert.key, level=level, device=device)
+        logs.event(
+            log, logging.INFO, "pillbox.alert", key=alert.key, alert_level=level, device=device
+        )
 
     def _tz(self, patient_id: int) -> str:
         return store.timezone_of(self.conn, patient_id, self.settings.medication.timezone)

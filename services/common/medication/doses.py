@@ -154,6 +154,19 @@ def save_counts(conn, device_id: str, items: dict[str, int], ts_ms: int) -> None
         )
 
 
+def cues(conn) -> dict[str, bool]:
+    """cabinet -> whether the tracker last lit its cue (kept across restarts)."""
+    return {r["device_id"]: bool(r["lit"]) for r in conn.execute("SELECT * FROM cabinet_cues")}
+
+
+def save_cue(conn, device_id: str, lit: bool) -> None:
+    conn.execute(
+        "INSERT INTO cabinet_cues (device_id, lit) VALUES (?, ?)"
+        " ON CONFLICT(device_id) DO UPDATE SET lit = excluded.lit",
+        (device_id, int(lit)),
+    )
+
+
 def patient_of(conn, device_id: str) -> tuple[int, str] | None:
     """(patient id, user name) of the patient a device is assigned to."""
     row = conn.execute(

@@ -52,5 +52,9 @@ CREATE TABLE cabinet_counts (
     count INTEGER NOT NULL,
     ts_ms INTEGER NOT NULL,
     PRIMARY KEY (device_id, item)
+);
+CREATE TABLE cabinet_cues (
+    device_id TEXT PRIMARY KEY,
+    lit INTEGER NOT NULL
 )
 """
