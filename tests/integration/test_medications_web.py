@@ -146,3 +146,20 @@ def test_cli_adds_lists_and_removes_medications(tmp_path):
         assert actors == ["admin (command line)"] * 2
     finally:
         conn.close()
+
+
+def test_an_earlier_free_text_medications_answer_stays_readable(app):
+    make_patient(app, "alice")
+    conn = schema.connect(app.config["DATABASE"])
+    alice = accounts.find_patient(conn, "alice")
+    conn.execute(
+        "INSERT INTO questionnaire_answers (patient_id, question_key, question, answer,"
+        " answered_at) VALUES (?, 'medications', 'Which medicines?', 'Metformin twice a day', 1)",
+        (alice.id,),
+    )
+    conn.close()
+    patient = app.test_client()
+    sign_in_patient(patient, "alice")
+    page = patient.get("/p/alice/questionnaire").text
+    assert "Earlier answer" in page and "Metformin twice a day" in page
+    assert 'name="medications"' not in page and "/p/alice/medications" in page
