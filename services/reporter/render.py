@@ -11,6 +11,7 @@ from fpdf.enums import MethodReturnValue, XPos, YPos
 from services.common.metrics import BY_KEY, GROUP_BY_KEY, range_text
 
 from . import charts
+from .medication_section import medication_section
 from .model import VITALS, Report
 from .settings import Settings
 
@@ -548,4 +549,5 @@ def render(settings: Settings, report: Report) -> bytes:
     alerts_section(pdf, report)
     record_sections(pdf, report)
     habits_section(pdf, report)
+    medication_section(pdf, report)
     return bytes(pdf.output())
