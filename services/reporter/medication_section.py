@@ -18,7 +18,7 @@ def medication_section(pdf, report: Report) -> None:
     """Doses taken on time out of those scheduled, per medication, and the missed ones."""
     pdf.heading("Medications")
     if not report.medications:
-        pdf.no_data("Medications")
+        pdf.para("No medications are listed for this period.", color=MUTED)
         return
     pdf.grid(
         ["Medication", "Scheduled", "On time", "Early", "Late", "Missed", "Twice", "On time %"],

@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from .errors import DirectoryUnavailable
-from .medication_data import medication_adherence
+from .medication_data import medication_adherence, medication_doses
 from .model import Advice, Answer, BloodTest, Habit, Note, Patient, Period
 
 # The web's migration that adds the health record tables: the oldest schema readable here.
@@ -203,6 +203,16 @@ class WebDirectory:
             return None
         try:
             return medication_adherence(self._conn, pid, period, default_tz)
+        except sqlite3.Error as exc:
+            raise DirectoryUnavailable(f"the medication list cannot be read: {exc}") from exc
+
+    def medication_doses(self, username: str, period: Period, default_tz: str):
+        """(medications, scheduled doses, zone) for the exports; None before those tables."""
+        pid = self._patient_id(username)
+        if pid is None or self._schema_version() < 5:
+            return None
+        try:
+            return medication_doses(self._conn, pid, period, default_tz)
         except sqlite3.Error as exc:
             raise DirectoryUnavailable(f"the medication list cannot be read: {exc}") from exc
 
