@@ -42,6 +42,53 @@ def _month_of_readings(influx: InfluxDB, end: datetime) -> int:
     return written + len(lines)
 
 
+def _add_patient(env: dict[str, str]):
+    """Add alice with the web's CLI; an opener that will carry her session."""
+    subprocess.run(
+        [
+            *(sys.executable, "-m", "services.web", "users", "add-patient"),
+            *("--email", "alice@example.org", "--username", "alice", "--password-stdin"),
+        ],
+        input=PASSWORD,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **env},
+        check=True,
+        capture_output=True,
+    )
+    opener = urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+    )
+    return opener
+
+
+def _sign_in(opener, base: str) -> None:
+    with opener.open(f"{base}/login?tab=users") as page:
+        token = re.search(r'name="csrf-token" content="([^"]+)"', page.read().decode())
+    form = {
+        "csrf_token": token.group(1),
+        "email": "alice@example.org",
+        "username": "alice",
+        "password": PASSWORD,
+        "totp": "",
+    }
+    with opener.open(f"{base}/login?tab=users", urllib.parse.urlencode(form).encode()):
+        pass
+
+
+def _direct(influx: InfluxDB) -> None:
+    """The InfluxQL the month chart runs, sent straight to InfluxDB."""
+    end = datetime.now(UTC)
+    start = end - timedelta(days=30)
+    bucket = history.bucket_seconds(start, end)
+    subject = history.Subject(patient="alice")
+    for metric in METRICS:
+        q = history.series_query(subject, metric, start, end, bucket)
+        url = f"{influx.url}/query?" + urllib.parse.urlencode({"db": "vitals", "q": q})
+        with urllib.request.urlopen(url) as response:
+            response.read()
+
+
 def month_chart(quick: bool) -> Figure:
     runs = 5 if quick else 20
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
@@ -60,56 +107,21 @@ def month_chart(quick: bool) -> Figure:
                 "WEB_LIVE": "0",
                 "LOG_LEVEL": "WARNING",
             }
-            subprocess.run(
-                [
-                    *(sys.executable, "-m", "services.web", "users", "add-patient"),
-                    *("--email", "alice@example.org", "--username", "alice", "--password-stdin"),
-                ],
-                input=PASSWORD,
-                text=True,
-                cwd=ROOT,
-                env={**os.environ, **env},
-                check=True,
-                capture_output=True,
-            )
+            opener = _add_patient(env)
             web = ServiceProcess("web", workdir, env, port=port).start()
             wait_port(port)
-            opener = urllib.request.build_opener(
-                urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
-            )
             base = f"http://127.0.0.1:{port}"
-            with opener.open(f"{base}/login?tab=users") as page:
-                token = re.search(r'name="csrf-token" content="([^"]+)"', page.read().decode())
-            form = {
-                "csrf_token": token.group(1),
-                "email": "alice@example.org",
-                "username": "alice",
-                "password": PASSWORD,
-                "totp": "",
-            }
-            with opener.open(f"{base}/login?tab=users", urllib.parse.urlencode(form).encode()):
-                pass
+            _sign_in(opener, base)
             api = f"{base}/api/p/alice/series?range=month&metrics={','.join(METRICS)}"
 
             def through_the_api() -> None:
                 with opener.open(api) as response:
                     assert len(response.read()) > 1000
 
-            def direct() -> None:
-                end = datetime.now(UTC)
-                start = end - timedelta(days=30)
-                bucket = history.bucket_seconds(start, end)
-                subject = history.Subject(patient="alice")
-                for metric in METRICS:
-                    q = history.series_query(subject, metric, start, end, bucket)
-                    url = f"{influx.url}/query?" + urllib.parse.urlencode({"db": "vitals", "q": q})
-                    with urllib.request.urlopen(url) as response:
-                        response.read()
-
             through_the_api()  # warm-up: connections, caches
-            direct()
+            _direct(influx)
             api_s = median_seconds(through_the_api, runs)
-            direct_s = median_seconds(direct, runs)
+            direct_s = median_seconds(lambda: _direct(influx), runs)
             web.stop()
         finally:
             influx.kill()

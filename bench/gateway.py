@@ -6,22 +6,18 @@ import statistics
 import time
 
 from services.common import protocol as p
+from services.common.topics import Topics, vitals_body
 
 from .harness import Counter, Figure, Publisher, Stack, connect_watch, source_address
 
-VITALS = "smartcab/devices/+/vitals/#"
+TOPICS = Topics()
+VITALS = TOPICS.device("+", "vitals", "#")
+START_MS = 1_767_225_600_000  # 2026-01-01
 
 
-def _direct_payload(i: int) -> str:
-    return json.dumps(
-        {
-            "device": f"wch-{i}",
-            "metric": "heart_rate",
-            "value": 72.0,
-            "unit": "bpm",
-            "ts": "2026-01-01T00:00:00.000Z",
-        }
-    )
+def _direct_payload(i: int, value: float = 72.0) -> str:
+    """The reading the gateway would publish for watch ``i``."""
+    return json.dumps(vitals_body(f"wch-{i}", "heart_rate", value, START_MS))
 
 
 async def _connect_all(port: int, count: int, batch: int = 200):
@@ -70,7 +66,7 @@ def throughput(quick: bool) -> Figure:
         started = time.perf_counter()
         for i in range(total):
             direct.client.publish(
-                f"smartcab/devices/wch-{i % watches}/vitals/heart_rate", payloads[i % watches], 1
+                TOPICS.vitals(f"wch-{i % watches}", "heart_rate"), payloads[i % watches], 1
             )
         counter.done.wait(300)
         direct_rate = total / (counter.finished - started)
@@ -88,11 +84,38 @@ def throughput(quick: bool) -> Figure:
     )
 
 
+async def _bpm_to_all(publisher: Publisher, conns: list) -> float:
+    """Seconds from publishing ``bpm`` to every watch until each has read it."""
+    count, received = len(conns), 0
+    all_in = asyncio.Event()
+
+    async def wait_bpm(reader) -> None:
+        nonlocal received
+        data = await reader.read(16)
+        if data == b"bpm":
+            received += 1
+            if received == count:
+                all_in.set()
+
+    waiters = [asyncio.create_task(wait_bpm(r)) for r, _ in conns]
+    started = time.perf_counter()
+    for i in range(count):
+        publisher.client.publish(TOPICS.cmd(f"wch-{i}"), "bpm", qos=1)
+    try:
+        await asyncio.wait_for(all_in.wait(), 60)
+    except TimeoutError:
+        raise RuntimeError(f"bpm reached {received}/{count} watches") from None
+    elapsed = time.perf_counter() - started
+    for task in waiters:
+        task.cancel()
+    return elapsed
+
+
 def connections(quick: bool) -> list[Figure]:
     """Figure 2: thousands of watches held; RSS per connection; bpm to all delivered."""
     count = 1000 if quick else 5000
     with Stack() as stack:
-        counter = Counter(stack.broker.port, "smartcab/devices/+/status", count)
+        counter = Counter(stack.broker.port, TOPICS.all_device_status, count)
         baseline = stack.gateway_rss_kib()
 
         # paho's thread uses select(): its sockets must exist before the crowd's.
@@ -103,28 +126,7 @@ def connections(quick: bool) -> list[Figure]:
             await asyncio.to_thread(counter.done.wait, 120)
             await asyncio.sleep(1)
             held_kib = stack.gateway_rss_kib()
-            received = 0
-            all_in = asyncio.Event()
-
-            async def wait_bpm(reader) -> None:
-                nonlocal received
-                data = await reader.read(16)
-                if data == b"bpm":
-                    received += 1
-                    if received == count:
-                        all_in.set()
-
-            waiters = [asyncio.create_task(wait_bpm(r)) for r, _ in conns]
-            started = time.perf_counter()
-            for i in range(count):
-                publisher.client.publish(f"smartcab/devices/wch-{i}/cmd", "bpm", qos=1)
-            try:
-                await asyncio.wait_for(all_in.wait(), 60)
-            except TimeoutError:
-                raise RuntimeError(f"bpm reached {received}/{count} watches") from None
-            elapsed = time.perf_counter() - started
-            for task in waiters:
-                task.cancel()
+            elapsed = await _bpm_to_all(publisher, conns)
             for _, writer in conns:
                 writer.close()
             return held_kib, elapsed
@@ -153,6 +155,21 @@ def connections(quick: bool) -> list[Figure]:
             elapsed <= 2.0,
         ),
     ]
+
+
+def _paced_direct(stack: Stack, watches: int, rate: int, total: int, sent: dict) -> None:
+    """The same readings at the same pace, published straight to the broker."""
+    direct = Publisher(stack.broker.port)
+    started = time.perf_counter()
+    for k in range(total // watches):
+        delay = started + k * watches / rate - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        for i in range(watches):
+            body = _direct_payload(i, k)
+            sent[(f"wch-{i}", k)] = time.perf_counter()
+            direct.client.publish(TOPICS.vitals(f"wch-{i}", "heart_rate"), body, 1)
+    direct.close()
 
 
 def latency(quick: bool) -> Figure:
@@ -193,22 +210,9 @@ def latency(quick: bool) -> Figure:
         got.clear()
         sent.clear()
         counter = Counter(stack.broker.port, VITALS, total, keep)
-        direct = Publisher(stack.broker.port)
-        started = time.perf_counter()
-        for k in range(total // watches):
-            delay = started + k * watches / rate - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-            for i in range(watches):
-                body = json.loads(_direct_payload(i))
-                body["value"] = k
-                sent[(f"wch-{i}", k)] = time.perf_counter()
-                direct.client.publish(
-                    f"smartcab/devices/wch-{i}/vitals/heart_rate", json.dumps(body), 1
-                )
+        _paced_direct(stack, watches, rate, total, sent)
         counter.done.wait(60)
         counter.close()
-        direct.close()
         direct_ms = sorted((got[key] - sent[key]) * 1000 for key in got)
     p50 = statistics.median(gateway_ms)
     p99 = gateway_ms[int(len(gateway_ms) * 0.99) - 1]

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from services.common import protocol as p
+from services.common.topics import Topics, vitals_body
 from tests.support.influxdb import InfluxDB
 from tests.support.mosquitto import Mosquitto
 from tests.support.services import ServiceProcess
@@ -18,6 +19,7 @@ from tests.support.services import ServiceProcess
 from .harness import Counter, Figure, Publisher, Stack, post_lines
 
 DEVICES = 10
+TOPICS = Topics()
 
 
 def _vitals(n: int) -> list[tuple[str, str]]:
@@ -26,10 +28,8 @@ def _vitals(n: int) -> list[tuple[str, str]]:
     out = []
     for i in range(n):
         device = f"wch-{i % DEVICES:02d}"
-        ms = base + i
-        ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
-        body = {"device": device, "metric": "heart_rate", "value": 60.0 + i % 40, "unit": "bpm"}
-        out.append((f"smartcab/devices/{device}/vitals/heart_rate", json.dumps({**body, "ts": ts})))
+        body = vitals_body(device, "heart_rate", 60.0 + i % 40, base + i)
+        out.append((TOPICS.vitals(device, "heart_rate"), json.dumps(body)))
     return out
 
 
@@ -40,6 +40,27 @@ def _publish_all(publisher: Publisher, messages: list[tuple[str, str]]) -> float
         while publisher.client.publish(topic, payload, qos=1).rc != 0:
             time.sleep(0.001)
     return started
+
+
+def _direct_rate(influx: InfluxDB, n: int) -> float:
+    """Points/s of ``n`` lines posted straight to InfluxDB in 5,000-line batches."""
+    base = 1_767_225_600_000
+    lines = [
+        f"ceiling,device=wch-{i % DEVICES:02d} value={60 + i % 40}.0 {base + i}" for i in range(n)
+    ]
+    started = time.perf_counter()
+    for k in range(0, n, 5000):
+        post_lines(influx.url, lines[k : k + 5000])
+    return n / (time.perf_counter() - started)
+
+
+def _landed(influx: InfluxDB, n: int, started: float) -> int:
+    """How many points reached InfluxDB, waiting up to ten minutes for all ``n``."""
+    landed = 0
+    while landed < n and time.perf_counter() < started + 600:
+        time.sleep(0.2)
+        landed = influx.count('SELECT count("value") FROM "vitals"')
+    return landed
 
 
 def recorder(quick: bool) -> list[Figure]:
@@ -57,7 +78,7 @@ def recorder(quick: bool) -> list[Figure]:
         influx = InfluxDB(workdir / "influx").start()
         try:
             publisher = Publisher(broker.port)
-            counter = Counter(broker.port, "smartcab/devices/+/vitals/#", n)
+            counter = Counter(broker.port, TOPICS.device("+", "vitals", "#"), n)
             started = _publish_all(publisher, messages)
             counter.done.wait(300)
             bare_rate = n / (counter.finished - started)
@@ -66,29 +87,17 @@ def recorder(quick: bool) -> list[Figure]:
             env = {**broker.env(), **influx.env(), "SMARTCAB_DATA_DIR": str(workdir / "data")}
             env["LOG_LEVEL"] = "WARNING"
             rec = ServiceProcess("recorder", workdir, env).start()
-            status = Counter(broker.port, "smartcab/services/recorder/status", 1)
+            status = Counter(broker.port, TOPICS.service_status("recorder"), 1)
             status.done.wait(30)
             status.close()
             time.sleep(1)  # the recorder's subscriptions are made right after it says online
             started = _publish_all(publisher, messages)
-            landed = 0
-            deadline = started + 600
-            while landed < n and time.perf_counter() < deadline:
-                time.sleep(0.2)
-                landed = influx.count('SELECT count("value") FROM "vitals"')
+            landed = _landed(influx, n, started)
             recorder_rate = landed / (time.perf_counter() - started)
             rec.stop()
             publisher.close()
 
-            base = 1_767_225_600_000
-            lines = [
-                f"ceiling,device=wch-{i % DEVICES:02d} value={60 + i % 40}.0 {base + i}"
-                for i in range(n)
-            ]
-            started = time.perf_counter()
-            for k in range(0, n, 5000):
-                post_lines(influx.url, lines[k : k + 5000])
-            direct_rate = n / (time.perf_counter() - started)
+            direct_rate = _direct_rate(influx, n)
         finally:
             influx.kill()
             broker.kill()
@@ -195,6 +204,30 @@ class Arrivals:
         return self.times[seen]
 
 
+def _image_figures(size: int, ours: float, reference: float, raw: float) -> list[Figure]:
+    label = f"{size // 1000} KB JPEG camera to subscriber"
+    return [
+        Figure(
+            f"{label} ({size / ours / 1e6:.0f} MB/s; vs the JPEG published straight to the broker)",
+            round(ours * 1000, 3),
+            "ms",
+            round(reference * 1000, 3),
+            round(reference / ours, 3),
+            ">= 0.5 (throughput ratio: reference time / our time)",
+            reference / ours >= 0.5,
+        ),
+        Figure(
+            f"{label} vs one plain loopback TCP copy of the base64 bytes",
+            round(ours * 1000, 3),
+            "ms",
+            round(raw * 1000, 3),
+            round(raw / ours, 3),
+            "(no target: >= 0.5 of a raw copy is out of reach for any broker path)",
+            None,
+        ),
+    ]
+
+
 def images(quick: bool) -> list[Figure]:
     """Figure 5: a 60 KB and a 96 KB JPEG from a camera to a subscriber.
 
@@ -206,7 +239,7 @@ def images(quick: bool) -> list[Figure]:
     runs = 5 if quick else 20
     figures = []
     with Stack() as stack:
-        via_gateway = Arrivals(stack.broker.port, "smartcab/devices/img/image")
+        via_gateway = Arrivals(stack.broker.port, TOPICS.image("img"))
         direct = Arrivals(stack.broker.port, "bench/image")
         publisher = Publisher(stack.broker.port)
         camera = Camera(stack.gateway_port, "img")
@@ -235,28 +268,7 @@ def images(quick: bool) -> list[Figure]:
 
         for size in (60_000, 96_000):
             ours, reference, raw = (statistics.median(t) for t in measure(_jpeg(size)))
-            label = f"{size // 1000} KB JPEG camera to subscriber"
-            figures += [
-                Figure(
-                    f"{label} ({size / ours / 1e6:.0f} MB/s; vs the JPEG published straight"
-                    " to the broker)",
-                    round(ours * 1000, 3),
-                    "ms",
-                    round(reference * 1000, 3),
-                    round(reference / ours, 3),
-                    ">= 0.5 (throughput ratio: reference time / our time)",
-                    reference / ours >= 0.5,
-                ),
-                Figure(
-                    f"{label} vs one plain loopback TCP copy of the base64 bytes",
-                    round(ours * 1000, 3),
-                    "ms",
-                    round(raw * 1000, 3),
-                    round(raw / ours, 3),
-                    "(no target: >= 0.5 of a raw copy is out of reach for any broker path)",
-                    None,
-                ),
-            ]
+            figures += _image_figures(size, ours, reference, raw)
         camera.close()
         publisher.close()
         via_gateway.counter.close()

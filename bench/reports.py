@@ -71,25 +71,14 @@ def reports(quick: bool) -> list[Figure]:
             reference = median_seconds(lambda: _one_page(settings), runs)
         finally:
             server.kill()
-    target = "< 1 s (reference: one-page fpdf2 PDF, same font)"
     name = f"30-day report ({len(lines):,} points in InfluxDB 1.6)"
     return [
-        Figure(
-            f"{name}, first time: hourly rollups computed",
-            round(cold, 3),
-            "s",
-            round(reference, 3),
-            round(cold / reference, 1),
-            target,
-            cold < 1.0,
-        ),
-        Figure(
-            f"{name}, rollups stored",
-            round(seconds, 3),
-            "s",
-            round(reference, 3),
-            round(seconds / reference, 1),
-            target,
-            seconds < 1.0,
-        ),
+        _figure(f"{name}, first time: hourly rollups computed", cold, reference),
+        _figure(f"{name}, rollups stored", seconds, reference),
     ]
+
+
+def _figure(name: str, seconds: float, reference: float) -> Figure:
+    target = "< 1 s (reference: one-page fpdf2 PDF, same font)"
+    ratio = round(seconds / reference, 1)
+    return Figure(name, round(seconds, 3), "s", round(reference, 3), ratio, target, seconds < 1.0)

@@ -13,8 +13,10 @@ $mp mkdir :lib/smartcab 2>/dev/null || true
 for f in "$here"/smartcab/*.py; do
     $mp cp "$f" ":lib/smartcab/$(basename "$f")"
 done
-# the gateway's own protocol module: one implementation of the wire format
-$mp cp "$here/../services/common/protocol.py" :lib/smartcab/protocol.py
+# the wire format and a device's end of it, as the gateway's own protocol module uses them
+for f in wire device_link; do
+    $mp cp "$here/../services/common/$f.py" ":lib/smartcab/$f.py"
+done
 $mp cp "$config" :config.json
 $mp cp "$here/boards/$board/main.py" :main.py
 $mp reset

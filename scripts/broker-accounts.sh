@@ -7,7 +7,8 @@ dir=${1:?usage: broker-accounts.sh DIR}
 mkdir -p "$dir"
 umask 077
 passwords="$dir/passwords"
-# homeassistant: for Home Assistant's MQTT integration (docs/deploy.md)
+# homeassistant: for Home Assistant's MQTT integration (docs/deploy.md); by default it reads
+# only availability and discovery, more is opted into per device in mosquitto/acl
 for account in gateway recorder scheduler web reporter notifier pillbox homeassistant; do
   env_file="$dir/$account.env"
   if [ ! -f "$env_file" ]; then

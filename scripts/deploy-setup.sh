@@ -6,13 +6,40 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secrets=deploy/secrets
 random() { python3 -c 'import secrets; print(secrets.token_urlsafe(32))'; }
+# the secrets .env must hold; empty ones are filled, placeholders and short ones refused
+SECRETS="INFLUX_TOKEN INFLUX_ADMIN_PASSWORD GRAFANA_ADMIN_PASSWORD GRAFANA_INFLUX_PASSWORD"
 if [ ! -f .env ]; then
-  sed -e "s|^INFLUX_TOKEN=.*|INFLUX_TOKEN=$(random)|" \
-      -e "s|^INFLUX_ADMIN_PASSWORD=.*|INFLUX_ADMIN_PASSWORD=$(random)|" \
-      -e "s|^GRAFANA_ADMIN_PASSWORD=.*|GRAFANA_ADMIN_PASSWORD=$(random)|" \
-      .env.example > .env
+  cp .env.example .env
   chmod 600 .env
-  echo "wrote .env with fresh secrets"
+  echo "wrote .env from .env.example"
+fi
+refused=""
+for name in $SECRETS; do
+  value=$(sed -n "s/^$name=//p" .env | tail -1)
+  if ! grep -q "^$name=" .env; then
+    printf '%s=%s\n' "$name" "$(random)" >>.env
+    echo "added a fresh $name to .env"
+  elif [ -z "$value" ]; then
+    sed -i "s|^$name=\$|$name=$(random)|" .env
+    echo "filled $name in .env with a fresh secret"
+  elif [[ ${#value} -lt 16 || ${value,,} == *change* || ${value,,} == *placeholder* ]]; then
+    refused+=" $name"
+  fi
+done
+if [ -n "$refused" ]; then
+  echo "refusing placeholder or short secrets in .env:$refused" >&2
+  echo "empty them (a fresh one is made) unless a running database already uses them:" >&2
+  echo "then change them there first (docs/deploy.md, Secrets)" >&2
+  exit 1
+fi
+# The web's key: encrypts TOTP secrets at rest and signs browser tokens. Never replaced:
+# a new key would make every stored TOTP secret unreadable.
+if [ ! -f "$secrets/web/secret.key" ]; then
+  mkdir -p "$secrets/web" && chmod 700 "$secrets/web"
+  python3 -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())' \
+    > "$secrets/web/secret.key"
+  chmod 644 "$secrets/web/secret.key"  # read by the web container's own user; the folder is 700
+  echo "wrote $secrets/web/secret.key"
 fi
 scripts/broker-accounts.sh "$secrets/mqtt"
 scripts/make-certs.sh "$secrets/certs" "$@"

@@ -135,37 +135,15 @@ def demo_accounts(env: dict[str, str], data: Path, web_url: str) -> str:
         )
     patient_pw, doctor_pw, admin_pw = (secrets.token_urlsafe(12) for _ in range(3))
     username, email = DEMO_PATIENT
+    dr_id, dr_name, dr_ic = DEMO_DOCTOR
+    admin, admin_email = DEMO_ADMIN
     _web_cli(
         env, "users", "add-patient", "--email", email, "--username", username, password=patient_pw
     )
-    dr_id, dr_name, dr_ic = DEMO_DOCTOR
-    doctor_totp = _totp_secret(
-        _web_cli(
-            env,
-            "users",
-            "add-doctor",
-            "--id",
-            dr_id,
-            "--name",
-            dr_name,
-            "--ic",
-            dr_ic,
-            password=doctor_pw,
-        )
-    )
-    admin, admin_email = DEMO_ADMIN
-    admin_totp = _totp_secret(
-        _web_cli(
-            env,
-            "users",
-            "add-admin",
-            "--email",
-            admin_email,
-            "--username",
-            admin,
-            password=admin_pw,
-        )
-    )
+    doctor = ("add-doctor", "--id", dr_id, "--name", dr_name, "--ic", dr_ic)
+    doctor_totp = _totp_secret(_web_cli(env, "users", *doctor, password=doctor_pw))
+    admin_args = ("add-admin", "--email", admin_email, "--username", admin)
+    admin_totp = _totp_secret(_web_cli(env, "users", *admin_args, password=admin_pw))
     for device in DEMO_DEVICES:
         _web_cli(env, "devices", "assign", device, "--patient", username)
     _web_cli(env, "shares", "grant", "--patient", username, "--doctor", dr_id)
@@ -214,67 +192,147 @@ def _program(name: str) -> str:
     return shutil.which(name) or f"/usr/sbin/{name}"
 
 
-def main() -> int:
+def _environment() -> tuple[dict[str, str], Path]:
+    """The services' environment, with the local defaults filled in, and the data folder."""
     env = dict(os.environ)
     data = Path(env.setdefault("SMARTCAB_DATA_DIR", str(ROOT / "data"))).resolve()
     env["SMARTCAB_DATA_DIR"] = str(data)
     data.mkdir(parents=True, exist_ok=True)
-    mqtt_port = int(env.setdefault("MQTT_PORT", "1883"))
+    env.setdefault("MQTT_PORT", "1883")
     env.setdefault("MQTT_HOST", "127.0.0.1")
-    gateway_port = int(env.setdefault("GATEWAY_PORT", "5050"))
-    web_port = int(env.setdefault("WEB_PORT", "5000"))
-    influx_port = urlsplit(env.setdefault("INFLUX_URL", "http://127.0.0.1:8086")).port or 8086
+    env.setdefault("GATEWAY_PORT", "5050")
+    env.setdefault("WEB_PORT", "5000")
+    # the dashboard only for this machine unless asked; the gateway on every interface,
+    # since real boards reach it over Wi-Fi (the banner says both)
+    env.setdefault("WEB_HOST", "127.0.0.1")
+    env.setdefault("GATEWAY_HOST", "0.0.0.0")
+    env.setdefault("INFLUX_URL", "http://127.0.0.1:8086")
     env["PYTHONUNBUFFERED"] = "1"
-    web_url = f"http://localhost:{web_port}"
+    return env, data
 
+
+def _influx_port(env: dict[str, str]) -> int:
+    return urlsplit(env["INFLUX_URL"]).port or 8086
+
+
+def _ready_to_start(env: dict[str, str]) -> bool:
+    """The system packages are there and every port is free; otherwise say what to do."""
     missing = _missing_packages()
     if missing:
         how = "make run installs them as root, or" if os.geteuid() == 0 else "install them with:"
         print(f"missing system packages: {' '.join(missing)}", file=sys.stderr)
         print(f"{how} sudo apt-get install -y {' '.join(missing)}", file=sys.stderr)
-        return 1
+        return False
+    influx_port = _influx_port(env)
     ports = [
-        (mqtt_port, "MQTT_PORT"),
-        (gateway_port, "GATEWAY_PORT"),
-        (web_port, "WEB_PORT"),
+        (int(env["MQTT_PORT"]), "MQTT_PORT"),
+        (int(env["GATEWAY_PORT"]), "GATEWAY_PORT"),
+        (int(env["WEB_PORT"]), "WEB_PORT"),
         (influx_port, "INFLUX_URL"),
         (influx_port + 2, "INFLUX_URL's port + 2"),
     ]
     for port, what in ports:
         if not _port_free(port):
             print(f"port {port} ({what}) is in use; set {what} to a free port", file=sys.stderr)
-            return 1
+            return False
+    return True
 
-    children: list[Child] = []
 
-    def start(name: str, argv: list[str]) -> None:
-        log = (data / f"{name}.log").open("ab")
+class Launcher:
+    """The children started so far, and whether Ctrl-C or SIGTERM asked to stop."""
+
+    def __init__(self, env: dict[str, str], data: Path) -> None:
+        self.env = env
+        self.data = data
+        self.children: list[Child] = []
+        self.stopping = False
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+
+    def stop(self, *_: object) -> None:
+        self.stopping = True
+
+    def start(self, name: str, argv: list[str]) -> None:
+        log = (self.data / f"{name}.log").open("ab")
         # Own session: Ctrl-C reaches only this launcher, which stops the
         # children in order (services before InfluxDB and the broker).
         proc = subprocess.Popen(
-            argv, cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True
+            argv, cwd=ROOT, env=self.env, stdout=log, stderr=log, start_new_session=True
         )
         log.close()  # the child holds its own copy
-        children.append(Child(name, proc))
+        self.children.append(Child(name, proc))
 
-    stopping = False
+    def start_stores(self) -> bool:
+        """The broker and InfluxDB, each answering on its port; False if one did not."""
+        data, mqtt_port, influx_port = self.data, int(self.env["MQTT_PORT"]), _influx_port(self.env)
+        self.start(
+            "mosquitto", [_program("mosquitto"), "-c", str(_mosquitto_conf(data, mqtt_port))]
+        )
+        if not _wait_port(mqtt_port, 10):
+            print(f"mosquitto did not start; see {data / 'mosquitto.log'}", file=sys.stderr)
+            return False
+        conf = _influx_conf(data, influx_port)
+        self.start("influxdb", [_program("influxd"), "run", "-config", str(conf)])
+        if not _wait_port(influx_port, 30):
+            print(f"influxd did not start; see {data / 'influxdb.log'}", file=sys.stderr)
+            return False
+        return True
 
-    def stop(*_: object) -> None:
-        nonlocal stopping
-        stopping = True
+    def start_services(self) -> bool:
+        """Every service, then the simulated devices; False if a stop came first."""
+        for service in SERVICES:
+            if self.stopping:
+                return False
+            self.start(service, [sys.executable, "-m", f"services.{service}"])
+        gateway = f"127.0.0.1:{self.env['GATEWAY_PORT']}"
+        self.start(
+            "simulator",
+            [
+                *(sys.executable, "-m", "firmware.sim", "--gateway", gateway),
+                *("--watches", "2", "--cameras", "1", "--cabinets", "1"),
+            ],
+        )
+        return True
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    def watch(self) -> int:
+        """Until a stop is asked for or a child exits; the exit code of ``make run``."""
+        while not self.stopping:
+            for child in self.children:
+                if child.proc.poll() is not None:
+                    print(
+                        f"{child.name} exited with {child.proc.returncode};"
+                        f" see {self.data}/{child.name}.log"
+                    )
+                    return 1
+            time.sleep(0.3)
+        return 0
 
-    start("mosquitto", [_program("mosquitto"), "-c", str(_mosquitto_conf(data, mqtt_port))])
-    if not _wait_port(mqtt_port, 10):
-        print(f"mosquitto did not start; see {data / 'mosquitto.log'}", file=sys.stderr)
-        return _shutdown(children, 1)
-    start("influxdb", [_program("influxd"), "run", "-config", str(_influx_conf(data, influx_port))])
-    if not _wait_port(influx_port, 30):
-        print(f"influxd did not start; see {data / 'influxdb.log'}", file=sys.stderr)
-        return _shutdown(children, 1)
 
+def _banner(env: dict[str, str], data: Path, web_url: str, logins: str) -> None:
+    database = env.get("INFLUX_DATABASE", "vitals")
+    mqtt_port, gateway_port = env["MQTT_PORT"], env["GATEWAY_PORT"]
+    print(f"Health Plus is running; logs in {data}")
+    web_host, gateway_host = env["WEB_HOST"], env["GATEWAY_HOST"]
+    print(f"  dashboard      {web_url}  ({_reach(web_host, 'WEB_HOST')})")
+    print(f"  MQTT broker    mqtt://127.0.0.1:{mqtt_port}  (try: mosquitto_sub -t 'smartcab/#' -v)")
+    gateway_reach = _reach(gateway_host, "GATEWAY_HOST")
+    print(f"  device gateway tcp://{gateway_host}:{gateway_port}  ({gateway_reach})")
+    print(f"                 simulated: {', '.join(DEMO_DEVICES)}; boards on Wi-Fi need the LAN")
+    print(f"  InfluxDB       {env['INFLUX_URL']}  (database {database})")
+    if logins:
+        print(f"Demo accounts (kept in {data / 'demo-logins.txt'}):")
+        print(logins, end="")
+    print("Press Ctrl-C to stop.", flush=True)
+
+
+def main() -> int:
+    env, data = _environment()
+    web_url = f"http://localhost:{int(env['WEB_PORT'])}"
+    if not _ready_to_start(env):
+        return 1
+    launcher = Launcher(env, data)
+    if not launcher.start_stores():
+        return _shutdown(launcher.children, 1)
     # Before the services start, so the recorder tags the very first readings with the patient.
     logins = ""
     if env.get("SMARTCAB_DEMO", "1") not in ("0", "false", "no", "off"):
@@ -282,39 +340,19 @@ def main() -> int:
             logins = demo_accounts(env, data, web_url)
         except (DemoError, subprocess.TimeoutExpired) as exc:
             print(f"demo accounts not created: {exc}", file=sys.stderr)
+    if not launcher.start_services():
+        return _shutdown(launcher.children, 0)
+    _banner(env, data, web_url, logins)
+    return _shutdown(launcher.children, launcher.watch())
 
-    for service in SERVICES:
-        if stopping:
-            return _shutdown(children, 0)
-        start(service, [sys.executable, "-m", f"services.{service}"])
-    start(
-        "simulator",
-        [
-            *(sys.executable, "-m", "firmware.sim", "--gateway", f"127.0.0.1:{gateway_port}"),
-            *("--watches", "2", "--cameras", "1", "--cabinets", "1"),
-        ],
+
+def _reach(host: str, setting: str) -> str:
+    """Who can connect, and how to change it, for the banner."""
+    if host in ("127.0.0.1", "localhost", "::1"):
+        return f"this machine only; {setting}=0.0.0.0 make run opens it to the LAN"
+    return (
+        f"open to the LAN: anyone on it can connect; {setting}=127.0.0.1 keeps it on this machine"
     )
-
-    database = env.get("INFLUX_DATABASE", "vitals")
-    print(f"Health Plus is running; logs in {data}")
-    print(f"  dashboard      {web_url}")
-    print(f"  MQTT broker    mqtt://127.0.0.1:{mqtt_port}  (try: mosquitto_sub -t 'smartcab/#' -v)")
-    print(f"  device gateway tcp://0.0.0.0:{gateway_port}  (simulated: {', '.join(DEMO_DEVICES)})")
-    print(f"  InfluxDB       {env['INFLUX_URL']}  (database {database})")
-    if logins:
-        print(f"Demo accounts (kept in {data / 'demo-logins.txt'}):")
-        print(logins, end="")
-    print("Press Ctrl-C to stop.", flush=True)
-
-    while not stopping:
-        for child in children:
-            if child.proc.poll() is not None:
-                print(
-                    f"{child.name} exited with {child.proc.returncode}; see {data}/{child.name}.log"
-                )
-                return _shutdown(children, 1)
-        time.sleep(0.3)
-    return _shutdown(children, 0)
 
 
 def _shutdown(children: list[Child], code: int) -> int:

@@ -17,7 +17,9 @@ from pathlib import Path
 from services.common.alerts import DEFAULT_THRESHOLDS, AlertSettings, threshold_env
 from services.common.influx import InfluxSettings
 from services.common.settings import KINDS, MqttSettings, env_fields
+from services.common.smtp import SmtpSettings
 from services.gateway.settings import Settings as GatewaySettings
+from services.notifier.settings import Settings as NotifierSettings
 from services.pillbox.settings import Settings as PillboxSettings
 from services.recorder.settings import Settings as RecorderSettings
 from services.reporter.settings import Settings as ReporterSettings
@@ -64,7 +66,7 @@ MAKE_RUN = [
 DEPLOYMENT = {
     "WEB_DOMAIN": "host name in the HTTPS redirect; put it in the certificate too",
     "HTTP_PORT": "host port that redirects to HTTPS",
-    "HTTPS_PORT": "host port of the dashboard (and Grafana under `/grafana/`)",
+    "HTTPS_PORT": "host port of the dashboard",
     "MQTT_TLS_PORT": "host port of the broker's TLS listener",
     "INFLUX_PORT": "host port (loopback only) of InfluxDB",
     "INFLUX_ADMIN_USER": "InfluxDB's first user (first start only)",
@@ -73,14 +75,20 @@ DEPLOYMENT = {
     "INFLUX_RETENTION": "how long the vitals bucket keeps data (first start only)",
     "GRAFANA_ADMIN_USER": "Grafana's admin user",
     "GRAFANA_ADMIN_PASSWORD": "its password; `scripts/deploy-setup.sh` makes one",
+    "GRAFANA_DOMAIN": "host name of Grafana's own origin (best a name of its own)",
+    "GRAFANA_PORT": "host port of Grafana's own HTTPS origin",
+    "GRAFANA_INFLUX_PASSWORD": (
+        "password of Grafana's read-only InfluxDB user; `scripts/deploy-setup.sh` makes one"
+    ),
 }
-SHARED = (MqttSettings, InfluxSettings)
+SHARED = (MqttSettings, InfluxSettings, SmtpSettings)
 SERVICES = [
     ("Gateway", "services.gateway", GatewaySettings),
     ("Recorder and alerts", "services.recorder", RecorderSettings),
     ("Scheduler", "services.scheduler", SchedulerSettings),
     ("Web dashboard", "services.web", WebSettings),
     ("Reporter", "services.reporter", ReporterSettings),
+    ("Notifier", "services.notifier", NotifierSettings),
     ("Dose tracker", "services.pillbox", PillboxSettings),
 ]
 
@@ -144,6 +152,8 @@ def shared_sections(cls: type) -> list[str]:
     words = ["[MQTT](#shared-by-every-service)"]
     if InfluxSettings in names:
         words.append("[InfluxDB](#influxdb)")
+    if SmtpSettings in names:
+        words.append("[SMTP](#smtp)")
     if any(field.metadata.get("env") == "SMARTCAB_DATA_DIR" for field in env_fields(cls)):
         words.append("`SMARTCAB_DATA_DIR`")
     return words
@@ -169,6 +179,8 @@ def render() -> str:
     out = [INTRO, "## Shared by every service", "", *table([*shared, *LOGGING]), ""]
     out += ["## InfluxDB", "", "Read by the recorder, the web dashboard and the reporter.", ""]
     out += [*table(setting_rows(InfluxSettings, set())), ""]
+    out += ["## SMTP", "", "Read by the web dashboard (reset mail) and the notifier (e-mail).", ""]
+    out += [*table(setting_rows(SmtpSettings, set())), ""]
     for title, module, cls in SERVICES:
         out += [f"## {title}", "", f"`python -m {module}` also reads "]
         out[-1] += ", ".join(shared_sections(cls)) + "."

@@ -1,97 +1,89 @@
-"""Fixtures that start real servers on free ports in temporary folders."""
+"""Fixtures shared by unit and integration tests: the dashboard's app and signing in to it.
 
-import contextlib
+Fixtures that start servers live in ``tests/integration/conftest.py``.
+"""
+
+import re
 
 import pytest
 
-from tests.support import services
-from tests.support.mosquitto import Mosquitto
-from tests.support.mqtt import Recorder
+from services.web import accounts
+from services.web import db as schema
+
+PATIENT_PW = "correct horse battery 7"
+DOCTOR_PW = "stethoscope-orbit-42"
 
 
-@contextlib.contextmanager
-def _launcher(build):
-    """Yield ``make(**settings)``, which starts ``build(**settings)``; all are killed after."""
-    started = []
+class AuthActions:
+    """Make accounts and sign in through the dashboard's own forms, on any app and client."""
 
-    def make(**settings: str) -> services.ServiceProcess:
-        proc = build(**settings).start()
-        started.append(proc)
-        return proc
+    PATIENT_PW = PATIENT_PW
+    DOCTOR_PW = DOCTOR_PW
 
-    try:
-        yield make
-    finally:
-        for proc in started:
-            proc.kill()
+    def make_patient(self, app, username="alice", email=None, totp=False):
+        conn = schema.connect(app.config["DATABASE"])
+        try:
+            user, secret = accounts.create_patient(
+                conn,
+                email or f"{username}@example.org",
+                username,
+                PATIENT_PW,
+                totp=totp,
+                keys=app.extensions["smartcab.keys"],
+            )
+        finally:
+            conn.close()
+        return user, secret
 
+    def make_doctor(self, app, dr_id="D100", name="Grace Tan", ic="S1234567A"):
+        conn = schema.connect(app.config["DATABASE"])
+        try:
+            user, secret = accounts.create_doctor(
+                conn, dr_id, name, ic, DOCTOR_PW, None, app.extensions["smartcab.keys"]
+            )
+        finally:
+            conn.close()
+        return user, secret
 
-@pytest.fixture
-def broker(tmp_path):
-    """A real Mosquitto, anonymous, on a free loopback port."""
-    workdir = tmp_path / "mosquitto"
-    workdir.mkdir()
-    server = Mosquitto(workdir)
-    server.start()
-    yield server
-    server.kill()
+    def csrf(self, client, path="/login"):
+        """The session's CSRF token, from the meta tag every page carries."""
+        page = client.get(path, follow_redirects=True).get_data(as_text=True)
+        return re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
 
+    def sign_in_patient(self, client, username="alice", password=PATIENT_PW, code="", email=None):
+        token = self.csrf(client)
+        return client.post(
+            "/login?tab=users",
+            data={
+                "csrf_token": token,
+                "email": email or f"{username}@example.org",
+                "username": username,
+                "password": password,
+                "totp": code,
+            },
+        )
 
-@pytest.fixture
-def mqtt_recorder(broker):
-    """A subscriber to everything on the test broker."""
-    with Recorder(broker.host, broker.port) as recorder:
-        yield recorder
-
-
-@pytest.fixture
-def make_gateway(tmp_path, broker):
-    """Start gateway processes against the test broker; all are stopped afterwards."""
-    with _launcher(lambda **settings: services.gateway(tmp_path, broker.env(), **settings)) as make:
-        yield make
-
-
-@pytest.fixture
-def gateway(make_gateway):
-    """A gateway in trusted-LAN mode with short timeouts for tests."""
-    return make_gateway(GATEWAY_TRANSFER_TIMEOUT="1", GATEWAY_HANDSHAKE_TIMEOUT="2")
-
-
-@pytest.fixture
-def influxdb(tmp_path):
-    """A real InfluxDB 1.x (Debian's influxd), no auth, on free loopback ports."""
-    from tests.support.influxdb import InfluxDB
-
-    workdir = tmp_path / "influxdb"
-    workdir.mkdir()
-    server = InfluxDB(workdir).start()
-    yield server
-    server.kill()
-
-
-@pytest.fixture
-def make_recorder(tmp_path, broker, influxdb):
-    """Start recorder processes against the test broker and InfluxDB; killed afterwards."""
-    env = {
-        **broker.env(),
-        **influxdb.env(),
-        "SMARTCAB_DATA_DIR": str(tmp_path / "data"),
-        "RECORDER_RETRY_INTERVAL": "0.3",
-    }
-    with _launcher(
-        lambda **settings: services.ServiceProcess("recorder", tmp_path, {**env, **settings})
-    ) as make:
-        yield make
+    def sign_in_doctor(
+        self, client, code, dr_id="D100", name="Grace Tan", ic="S1234567A", pw=DOCTOR_PW
+    ):
+        token = self.csrf(client, "/login?tab=doctors")
+        return client.post(
+            "/login?tab=doctors",
+            data={
+                "csrf_token": token,
+                "dr_id": dr_id,
+                "name": name,
+                "ic": ic,
+                "password": pw,
+                "totp": code,
+            },
+        )
 
 
 @pytest.fixture
-def make_scheduler(tmp_path, broker):
-    """Start scheduler processes against the test broker; killed afterwards."""
-    env = {**broker.env(), "SCHEDULER_BPM_INTERVAL": "1"}
-    with _launcher(
-        lambda **settings: services.ServiceProcess("scheduler", tmp_path, {**env, **settings})
-    ) as make:
-        yield make
+def auth():
+    """Account and sign-in helpers: ``auth.make_patient(app)``, ``auth.sign_in_patient(client)``."""
+    return AuthActions()
 
 
 @pytest.fixture
@@ -116,13 +108,3 @@ def app(tmp_path):
 @pytest.fixture
 def client(app):
     return app.test_client()
-
-
-@pytest.fixture
-def make_reporter(tmp_path, broker, influxdb):
-    """Start reporter processes on the test broker and InfluxDB, data in ``tmp_path/data``."""
-    env = {**broker.env(), **influxdb.env(), "SMARTCAB_DATA_DIR": str(tmp_path / "data")}
-    with _launcher(
-        lambda **settings: services.ServiceProcess("reporter", tmp_path, {**env, **settings})
-    ) as make:
-        yield make

@@ -10,9 +10,9 @@ import select
 from . import client
 
 try:
-    from . import protocol
+    from . import device_link
 except ImportError:
-    from services.common import protocol
+    from services.common import device_link
 
 CONFIG_FILE = "config.json"
 RECV_SIZE = 1024
@@ -140,7 +140,7 @@ def run(app, cfg, platform, stop=None):
             sock = platform.connect(host, port)
             session = client.Session(app, cfg["id"], cfg.get("token"))
             serve(sock, session, clock, platform, stop)
-        except (OSError, protocol.ProtocolError) as exc:
+        except (OSError, device_link.ProtocolError) as exc:
             platform.log("link:", cfg["id"], "error:", repr(exc))
         finally:
             if sock is not None:

@@ -14,9 +14,9 @@ import binascii
 import random
 
 try:
-    from . import protocol  # on the board: lib/smartcab/protocol.py
+    from . import device_link  # on the board: lib/smartcab/device_link.py
 except ImportError:
-    from services.common import protocol
+    from services.common import device_link
 
 B64_RAW_CHUNK = 768  # a multiple of 3, so the chunks' base64 joins into one valid text
 BACKOFF_FIRST_MS = 500
@@ -30,7 +30,7 @@ class Session:
         self.app = app
         self.device_id = device_id
         self.token = token or None
-        self.link = protocol.DeviceLink()
+        self.link = device_link.DeviceLink()
         self.started = False
         self._queue = []  # bytes (one write each) or (size, chunks) transfers, in order
         self._waiting = None  # the chunks of a declared transfer waiting for send
@@ -48,25 +48,25 @@ class Session:
     def feed(self, data, now):
         """Bytes from the gateway: answer the handshake, pass commands to the app."""
         for ev in self.link.feed(data):
-            if isinstance(ev, protocol.IdRequested):
+            if isinstance(ev, device_link.IdRequested):
                 # one write, then silence: the gateway ends the hello on a quiet gap
-                self._queue.append(protocol.hello(self.device_id, self.token))
-            elif isinstance(ev, protocol.Started):
+                self._queue.append(device_link.hello(self.device_id, self.token))
+            elif isinstance(ev, device_link.Started):
                 self.started = True
                 self.app.on_start(self, now)
-            elif isinstance(ev, protocol.SendGranted):
+            elif isinstance(ev, device_link.SendGranted):
                 if self._waiting is None:
-                    raise protocol.ProtocolError("send without a size declaration")
+                    raise device_link.ProtocolError("send without a size declaration")
                 self._stream = iter(self._waiting)
                 self._waiting = None
-            elif isinstance(ev, protocol.Command):
+            elif isinstance(ev, device_link.Command):
                 self.app.on_command(self, ev.name, now)
 
     def send_reading(self, value, unit):
         """Queue a convention-2 reading such as ``72.00,bpm``."""
         if not self.started:
             return False
-        self._queue.append(protocol.reading(value, unit))
+        self._queue.append(device_link.reading(value, unit))
         self.readings += 1
         return True
 
@@ -91,13 +91,13 @@ class Session:
                     self._stream = None
                     self._transfers -= 1
                     if self._left:
-                        raise protocol.ProtocolError("payload shorter than declared")
+                        raise device_link.ProtocolError("payload shorter than declared")
                     continue
                 if not chunk:
                     continue
                 self._left -= len(chunk)
                 if self._left < 0:
-                    raise protocol.ProtocolError("payload longer than declared")
+                    raise device_link.ProtocolError("payload longer than declared")
                 return chunk
             if self._waiting is not None or not self._queue:
                 return None
@@ -107,7 +107,7 @@ class Session:
                 self._waiting = chunks
                 self._left = size
                 # one write, then wait for send: the gateway reads digits until the payload
-                return protocol.size_declaration(size)
+                return device_link.size_declaration(size)
             return item
 
 
@@ -120,7 +120,8 @@ def b64_chunks(data, raw_chunk=B64_RAW_CHUNK):
     """Base64 of ``data`` in pieces; only one piece is in RAM at a time."""
     view = memoryview(data)
     for i in range(0, len(data), raw_chunk):
-        yield binascii.b2a_base64(view[i : i + raw_chunk])[:-1]  # drop the newline
+        # [:-1] drops the newline; the stubs say bytes, but any buffer will do
+        yield binascii.b2a_base64(view[i : i + raw_chunk])[:-1]  # type: ignore[arg-type]
 
 
 class Backoff:

@@ -19,7 +19,7 @@ cannot be physiological and is flagged (``quality.py``).
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .protocol import UNITS as WIRE_UNITS
+from .wire import UNITS as WIRE_UNITS
 
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
@@ -55,6 +55,11 @@ class Metric:
     def range_text(self) -> str:
         """The usual range as every output writes it, e.g. ``36.1–37.2``."""
         return range_text(self.low, self.high)
+
+    @property
+    def in_words(self) -> str:
+        """The label inside a sentence, e.g. ``low heart rate``."""
+        return self.label[:1].lower() + self.label[1:]
 
     @property
     def about(self) -> str:
@@ -159,6 +164,11 @@ class Group:
     key: str
     title: str
     metrics: tuple[Metric, ...]
+
+    @property
+    def in_words(self) -> str:
+        """The label inside a sentence, e.g. ``low heart rate``."""
+        return self.label[:1].lower() + self.label[1:]
 
     @property
     def about(self) -> str:

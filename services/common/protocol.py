@@ -1,8 +1,10 @@
 """The devices' wire protocol (docs/protocol.md) as pure code: bytes in, events out, no sockets.
 
-Both ends live here. ``GatewayLink`` is the gateway's view of one device
-connection; ``DeviceLink`` is a device's view of the gateway (used by the
-firmware, the simulator and the tests). Nothing here reads a clock or a socket,
+The gateway's end lives here: ``GatewayLink`` is its view of one device
+connection. The bytes both ends agree on are in ``wire`` and a device's end,
+``DeviceLink``, is in ``device_link`` (the two modules that go onto the boards);
+their names are re-exported here, so ``protocol`` is the whole protocol for the
+services, the simulator and the tests. Nothing here reads a clock or a socket,
 and no event depends on how the byte stream was chunked by TCP.
 
 The protocol has no terminators, so three messages are delimited by
@@ -20,39 +22,79 @@ context instead:
 * ``<value>,<unit>`` ends when the unit is one of the known units; no unit is a
   prefix of another, so a reading is recognised on its last byte.
 
-This module is also copied onto the ESP32 boards, so it keeps to what
-MicroPython runs: no dataclasses, no typing, no f-string format specs.
+It is written in the same plain style as the board modules it re-exports.
 """
 
-HEADER_SIZE = 10
-ID_REQUEST = b"id pls"
-HELLO_PREFIX = b"new~"
-START = b"start"
-SEND = b"send"
-SIZE_PREFIX = b"size-"
-COMMANDS = (b"bpm", b"img", b"lof", b"lon", b"inv")
-MAX_COMMAND_LEN = 4
+from .device_link import (
+    Command,
+    DeviceLink,
+    IdRequested,
+    SendGranted,
+    Started,
+    hello,
+    reading,
+    size_declaration,
+)
+from .wire import (
+    COMMANDS,
+    DEFAULT_MAX_FRAME,
+    DIGITS,
+    HEADER_SIZE,
+    HELLO_PREFIX,
+    ID_CHARS,
+    ID_REQUEST,
+    ID_REQUEST_FRAME,
+    MAX_COMMAND_LEN,
+    MAX_ID_LEN,
+    MAX_SIZE_DIGITS,
+    MAX_TOKEN_LEN,
+    MAX_VALUE_LEN,
+    METRIC_UNITS,
+    SEND,
+    SIZE_PREFIX,
+    START,
+    UNIT_MAX,
+    UNITS,
+    VALUE_CHARS,
+    ProtocolError,
+    frame,
+    validate_id,
+)
 
-# unit on the wire -> (metric name on MQTT, unit shown to people)
-UNITS = {
-    b"bpm": ("heart_rate", "bpm"),
-    b"temp": ("temperature", "°C"),
-    b"spo2": ("spo2", "%"),
-    b"sys": ("bp_systolic", "mmHg"),
-    b"dia": ("bp_diastolic", "mmHg"),
-}
-METRIC_UNITS = {metric: unit for metric, unit in UNITS.values()}
-
-DEFAULT_MAX_FRAME = 256 * 1024
-MAX_ID_LEN = 32
-MAX_TOKEN_LEN = 128
-MAX_VALUE_LEN = 24
-MAX_SIZE_DIGITS = 10
-
-_DIGITS = b"0123456789"
-_VALUE_CHARS = b"0123456789.+-eEnaif"
-_ID_CHARS = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-."
-_UNIT_MAX = 4
+__all__ = [
+    "COMMANDS",
+    "DEFAULT_MAX_FRAME",
+    "HEADER_SIZE",
+    "ID_REQUEST",
+    "ID_REQUEST_FRAME",
+    "MAX_COMMAND_LEN",
+    "MAX_ID_LEN",
+    "MAX_SIZE_DIGITS",
+    "MAX_TOKEN_LEN",
+    "MAX_VALUE_LEN",
+    "METRIC_UNITS",
+    "SEND",
+    "SIZE_PREFIX",
+    "START",
+    "UNITS",
+    "BadReading",
+    "Command",
+    "DeviceLink",
+    "GatewayLink",
+    "Hello",
+    "IdRequested",
+    "Payload",
+    "ProtocolError",
+    "Reading",
+    "SendGranted",
+    "SizeDeclared",
+    "Started",
+    "frame",
+    "hello",
+    "reading",
+    "size_declaration",
+    "validate_id",
+]
 
 # gateway-side states
 AWAIT_HELLO = "await_hello"
@@ -60,37 +102,6 @@ READY = "ready"
 SIZE_DIGITS = "size_digits"
 PAYLOAD = "payload"
 CLOSED = "closed"
-
-
-class ProtocolError(Exception):
-    """The peer broke the protocol; the connection must be closed."""
-
-    def __init__(self, reason):
-        super().__init__(reason)
-        self.reason = reason
-
-
-def frame(message):
-    """Prefix ``message`` with the protocol's 10-byte, left-justified decimal length."""
-    header = str(len(message)).encode()
-    if len(header) > HEADER_SIZE:
-        raise ValueError("message too long for the header")
-    return header + b" " * (HEADER_SIZE - len(header)) + message
-
-
-ID_REQUEST_FRAME = frame(ID_REQUEST)
-
-
-def validate_id(raw):
-    """Return ``raw`` (bytes) as a str id, or raise ProtocolError."""
-    if not raw:
-        raise ProtocolError("empty device id")
-    if len(raw) > MAX_ID_LEN:
-        raise ProtocolError("device id longer than %d bytes" % MAX_ID_LEN)
-    for b in raw:
-        if b not in _ID_CHARS:
-            raise ProtocolError("device id has a forbidden byte 0x%02x" % b)
-    return raw.decode()
 
 
 def _parse_value(raw):
@@ -225,7 +236,7 @@ class GatewayLink:
             self._buf += data
             self._check_hello_prefix()
             return events
-        if self.state == SIZE_DIGITS and self._buf and data and data[0] not in _DIGITS:
+        if self.state == SIZE_DIGITS and self._buf and data and data[0] not in DIGITS:
             # The declaration ends where this chunk starts: settle it from the buffer
             # alone, so that a payload that arrives whole is never copied into it.
             self._end_size(len(self._buf), events)
@@ -257,7 +268,7 @@ class GatewayLink:
             if not parts[1] or len(parts[1]) > MAX_TOKEN_LEN:
                 raise ProtocolError("hello token is empty or too long")
             for b in parts[1]:
-                if b not in _ID_CHARS:
+                if b not in ID_CHARS:
                     raise ProtocolError("hello token has a forbidden byte 0x%02x" % b)
             token = parts[1].decode()
         self._buf = bytearray()
@@ -308,30 +319,30 @@ class GatewayLink:
                 raise ProtocolError("unexpected message %r" % bytes(buf[:16]))
             if len(buf) < len(SIZE_PREFIX):
                 return False
-            del buf[: len(SIZE_PREFIX)]
+            buf[: len(SIZE_PREFIX)] = b""  # MicroPython's bytearray has no del of a slice
             self.state = SIZE_DIGITS
             self._send_queued = False
             return True
-        if first not in _VALUE_CHARS:
+        if first not in VALUE_CHARS:
             raise ProtocolError("unexpected message %r" % bytes(buf[:16]))
         comma = buf.find(b",")
         if comma < 0:
             if len(buf) > MAX_VALUE_LEN:
                 raise ProtocolError("reading value longer than %d bytes" % MAX_VALUE_LEN)
             for b in buf:
-                if b not in _VALUE_CHARS:
+                if b not in VALUE_CHARS:
                     raise ProtocolError("malformed reading %r" % bytes(buf[:16]))
             return False
         if comma == 0 or comma > MAX_VALUE_LEN:
             raise ProtocolError("malformed reading %r" % bytes(buf[:16]))
         for b in buf[:comma]:
-            if b not in _VALUE_CHARS:
+            if b not in VALUE_CHARS:
                 raise ProtocolError("malformed reading %r" % bytes(buf[:16]))
-        tail = bytes(buf[comma + 1 : comma + 1 + _UNIT_MAX])
+        tail = bytes(buf[comma + 1 : comma + 1 + UNIT_MAX])
         for unit in UNITS:
             if tail[: len(unit)] == unit:
                 raw = bytes(buf[: comma + 1 + len(unit)])
-                del buf[: len(raw)]
+                buf[: len(raw)] = b""
                 value = _parse_value(raw[:comma])
                 if value is None:
                     events.append(BadReading(unit.decode(), raw))
@@ -341,12 +352,12 @@ class GatewayLink:
         for unit in UNITS:
             if unit[: len(tail)] == tail:
                 return False  # a known unit may still complete
-        raise ProtocolError("unknown unit in %r" % bytes(buf[: comma + 1 + _UNIT_MAX]))
+        raise ProtocolError("unknown unit in %r" % bytes(buf[: comma + 1 + UNIT_MAX]))
 
     def _parse_size(self, events):
         buf = self._buf
         i = 0
-        while i < len(buf) and buf[i] in _DIGITS:
+        while i < len(buf) and buf[i] in DIGITS:
             i += 1
         if i > MAX_SIZE_DIGITS:
             raise ProtocolError("size declaration has too many digits")
@@ -372,7 +383,7 @@ class GatewayLink:
             # A conforming device waits for send, so a non-digit can only follow
             # the digits in the same burst if the declaration itself is malformed.
             raise ProtocolError("malformed size declaration %r" % bytes(buf[: i + 8]))
-        del buf[:i]
+        buf[:i] = b""
         self._size = size
         self.state = PAYLOAD
         events.append(SizeDeclared(size))
@@ -385,7 +396,7 @@ class GatewayLink:
             data, self._buf = bytes(self._buf), bytearray()
         else:
             data = bytes(self._buf[:size])
-            del self._buf[:size]
+            self._buf[:size] = b""
         self._end_payload(data, events)
         return True
 
@@ -393,128 +404,3 @@ class GatewayLink:
         self.state = READY
         self._send_queued = False
         events.append(Payload(data))
-
-
-# device-side events
-class IdRequested:
-    """The gateway sent ``id pls``: answer with ``hello()``."""
-
-    def __eq__(self, other):
-        return type(other) is IdRequested
-
-    def __repr__(self):
-        return "IdRequested()"
-
-
-class Started:
-    """The gateway answered ``start``: the device is registered."""
-
-    def __eq__(self, other):
-        return type(other) is Started
-
-    def __repr__(self):
-        return "Started()"
-
-
-class SendGranted:
-    """The gateway answered ``send`` to a size declaration."""
-
-    def __eq__(self, other):
-        return type(other) is SendGranted
-
-    def __repr__(self):
-        return "SendGranted()"
-
-
-class Command:
-    """A command for the device: one of ``COMMANDS``."""
-
-    def __init__(self, name):
-        self.name = name
-
-    def __eq__(self, other):
-        return type(other) is Command and self.name == other.name
-
-    def __repr__(self):
-        return "Command(%r)" % self.name
-
-
-_DEVICE_TOKENS = (START, SEND) + COMMANDS
-_TOKEN_EVENTS = {START: Started, SEND: SendGranted}
-
-
-class DeviceLink:
-    """A device's end of the connection: parses what the gateway sends."""
-
-    def __init__(self):
-        self._buf = bytearray()
-        self._header_done = False
-        self._expect = 0
-        self.registered = False
-
-    def feed(self, data):
-        """Consume bytes from the gateway and return the complete events."""
-        self._buf += data
-        events = []
-        while self._buf:
-            if not self._header_done:
-                if len(self._buf) < HEADER_SIZE:
-                    break
-                try:
-                    self._expect = int(bytes(self._buf[:HEADER_SIZE]).strip())
-                except ValueError:
-                    raise ProtocolError("bad header %r" % bytes(self._buf[:HEADER_SIZE])) from None
-                if len(self._buf) < HEADER_SIZE + self._expect:
-                    break
-                message = bytes(self._buf[HEADER_SIZE : HEADER_SIZE + self._expect])
-                # rebinding, not del: MicroPython's bytearray has no item deletion
-                self._buf = self._buf[HEADER_SIZE + self._expect :]
-                if message != ID_REQUEST:
-                    raise ProtocolError("expected id pls, got %r" % message)
-                self._header_done = True
-                events.append(IdRequested())
-                continue
-            token = self._match_token()
-            if token is None:
-                break
-            self._buf = self._buf[len(token) :]
-            if token == START:
-                self.registered = True
-            cls = _TOKEN_EVENTS.get(token)
-            events.append(cls() if cls else Command(token.decode()))
-        return events
-
-    def _match_token(self):
-        head = bytes(self._buf[:5])
-        partial = False
-        for token in _DEVICE_TOKENS:
-            if head[: len(token)] == token:
-                return token
-            if token[: len(head)] == head:
-                partial = True
-        if partial:
-            return None
-        raise ProtocolError("unexpected bytes from gateway %r" % head)
-
-
-def hello(device_id, token=None):
-    """The device's answer to ``id pls``."""
-    validate_id(device_id.encode())
-    message = HELLO_PREFIX + device_id.encode()
-    if token:
-        message += b"~" + token.encode()
-    return message
-
-
-def reading(value, unit):
-    """A convention-2 reading, formatted as the original watch firmware does (two decimals)."""
-    if unit.encode() not in UNITS:
-        raise ValueError("unknown unit %r" % unit)
-    return ("%.2f,%s" % (value, unit)).encode()
-
-
-def size_declaration(size):
-    """A convention-1 declaration for a payload of ``size`` bytes."""
-    if size <= 0:
-        raise ValueError("size must be positive")
-    return SIZE_PREFIX + str(size).encode()

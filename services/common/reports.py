@@ -1,9 +1,10 @@
-"""The contract between the web and the reporter: report ids, files, topics and messages.
+"""The contract between the web and the reporter: report ids, files and messages.
 
 Both sides use this module and nothing of each other: the web builds requests
 and reads stored results with it; the reporter validates requests, stores files
-and announces results with it. docs/reports.md describes the same contract for
-people. Every check raises ``InvalidReportMessage`` saying which field is wrong.
+and announces results with it. The topics are ``Topics.report_*`` in
+services.common.topics. docs/reports.md describes the same contract for people.
+Every check raises ``InvalidReportMessage`` saying which field is wrong.
 """
 
 import json
@@ -104,36 +105,7 @@ def id_of(payload: bytes) -> str:
     return value if is_report_id(value) else INVALID_ID
 
 
-# --- topics ---
-
-
-@dataclass(frozen=True)
-class ReportTopics:
-    """The report topics under the root."""
-
-    root: str = "smartcab"
-
-    @property
-    def requests(self) -> str:
-        return f"{self.root}/reports/requests"
-
-    @property
-    def weekly(self) -> str:
-        return f"{self.root}/reports/jobs/weekly"
-
-    def progress(self, request_id: str) -> str:
-        return f"{self.root}/reports/progress/{request_id}"
-
-    def result(self, request_id: str) -> str:
-        return f"{self.root}/reports/results/{request_id}"
-
-    def doctor(self, dr_id: str, name: str) -> str:
-        """A weekly report's retained announcement to one doctor (see ``weekly_name``)."""
-        return f"{self.root}/reports/doctors/{dr_id}/{name}"
-
-    @property
-    def audit(self) -> str:
-        return f"{self.root}/reports/audit"
+# --- topic levels ---
 
 
 def weekly_name(patient: str, week: str) -> str:

@@ -188,6 +188,12 @@ def data_dir_setting() -> Any:
     )
 
 
+def check_base_url(url: str) -> None:
+    """``WEB_BASE_URL`` goes into links people click, so it must be a web address."""
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(f"WEB_BASE_URL must start with http:// or https://, got {url!r}")
+
+
 def check_topic_root(root: str) -> None:
     if any(c in root for c in "+#") or root.startswith("/") or root.endswith("/"):
         raise ConfigError(f"MQTT_TOPIC_ROOT must be a plain topic prefix, got {root!r}")

@@ -3,33 +3,29 @@
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .settings import env_bool, env_int, env_str
+from .settings import read_env, setting
 
 
 @dataclass(frozen=True)
 class SmtpSettings:
     """Where mail goes out; ``host`` None means mail is off."""
 
-    host: str | None = None
-    port: int = 587
-    username: str | None = None
-    password: str | None = None
-    starttls: bool = True
-    sender: str = "Health Plus <no-reply@localhost>"
-    timeout: int = 10
+    host: str | None = setting(
+        "SMTP_HOST",
+        None,
+        "SMTP server for password-reset mail and care-circle e-mail; unset means no mail",
+    )
+    port: int = setting("SMTP_PORT", 587, "its port", minimum=1)
+    username: str | None = setting("SMTP_USERNAME", None, "SMTP login, if needed")
+    password: str | None = setting("SMTP_PASSWORD", None, "its password")
+    starttls: bool = setting("SMTP_STARTTLS", True, "upgrade the connection with STARTTLS")
+    sender: str = setting("SMTP_FROM", "Health Plus <no-reply@localhost>", "the mail's sender")
+    timeout: int = setting("SMTP_TIMEOUT", 10, "seconds per SMTP connection", minimum=1)
 
     @property
     def enabled(self) -> bool:
         return self.host is not None
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> "SmtpSettings":
-        return cls(
-            host=env_str(env, "SMTP_HOST"),
-            port=env_int(env, "SMTP_PORT", 587, minimum=1),
-            username=env_str(env, "SMTP_USERNAME"),
-            password=env_str(env, "SMTP_PASSWORD"),
-            starttls=env_bool(env, "SMTP_STARTTLS", True),
-            sender=env_str(env, "SMTP_FROM", "Health Plus <no-reply@localhost>"),
-            timeout=env_int(env, "SMTP_TIMEOUT", 10, minimum=1),
-        )
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "SmtpSettings":
+        return read_env(cls, env)

@@ -16,7 +16,7 @@ OFFLINE = "offline"
 
 @dataclass(frozen=True)
 class Topics:
-    """Builds and parses the project's MQTT topics."""
+    """Builds the project's MQTT topics."""
 
     root: str = "smartcab"
 
@@ -48,26 +48,11 @@ class Topics:
     def service_status(self, name: str) -> str:
         return f"{self.root}/services/{name}/status"
 
-    @property
-    def services(self) -> str:
-        """The prefix of every service's status topic."""
-        return f"{self.root}/services/"
-
     def device_alert(self, device_id: str) -> str:
         return f"{self.root}/alerts/devices/{device_id}"
 
     def service_alert(self, name: str) -> str:
         return f"{self.root}/alerts/services/{name}"
-
-    @property
-    def alerts(self) -> str:
-        """The prefix of every alert topic."""
-        return f"{self.root}/alerts/"
-
-    @property
-    def reports(self) -> str:
-        """The prefix of every report topic."""
-        return f"{self.root}/reports/"
 
     @property
     def report_requests(self) -> str:
@@ -84,6 +69,7 @@ class Topics:
         return f"{self.root}/reports/results/{request_id}"
 
     def report_doctor(self, dr_id: str, request_id: str) -> str:
+        """A weekly report's retained announcement to one doctor; the id is ``weekly_name``."""
         return f"{self.root}/reports/doctors/{dr_id}/{request_id}"
 
     @property
@@ -98,20 +84,11 @@ class Topics:
     def all_device_status(self) -> str:
         return self.device("+", DEVICE_STATUS)
 
-    def parse_device(self, topic: str) -> tuple[str, tuple[str, ...]] | None:
-        """Split ``<root>/devices/<id>/<rest...>`` into ``(id, rest)``."""
-        prefix = f"{self.root}/devices/"
-        if not topic.startswith(prefix):
-            return None
-        parts = topic[len(prefix) :].split("/")
-        if len(parts) < 2 or not parts[0]:
-            return None
-        return parts[0], tuple(parts[1:])
-
     # notifications (the notifier's events about its messages) -----------------------
 
     @property
     def all_alerts(self) -> str:
+        """The filter of every alert, devices' and services'."""
         return f"{self.root}/alerts/#"
 
     def notification_events(self, patient: str | None) -> str:
@@ -119,6 +96,20 @@ class Topics:
         if patient is None:
             return f"{self.root}/notifications/services/events"
         return f"{self.root}/notifications/patients/{patient}/events"
+
+    # Readings a patient types into the dashboard have a topic space of their own, so the
+    # web's broker account needs no right to speak for any device.
+    def manual_vitals(self, username: str, metric: str) -> str:
+        return "/".join((self.root, "manual", username, "vitals", metric))
+
+    def parse_manual(self, topic: str) -> tuple[str, str] | None:
+        """Split ``<root>/manual/<username>/vitals/<metric>`` into ``(username, metric)``."""
+        parts = topic.split("/")
+        if parts[:2] != [self.root, "manual"] or len(parts) != 5 or parts[3] != "vitals":
+            return None
+        if not parts[2] or not parts[4]:
+            return None
+        return parts[2], parts[4]
 
 
 def vitals_body(device_id: str, metric: str, value: float, ts_ms: int) -> dict:
@@ -130,3 +121,11 @@ def vitals_body(device_id: str, metric: str, value: float, ts_ms: int) -> dict:
         "unit": BY_KEY[metric].unit,
         "ts": rfc3339_ms(ts_ms),
     }
+
+
+MANUAL_PREFIX = "manual-"
+
+
+def manual_device(username: str) -> str:
+    """The device id a patient's typed-in readings are stored under."""
+    return f"{MANUAL_PREFIX}{username}"

@@ -1,16 +1,14 @@
 """``python -m services.notifier``: tell the care circle about alerts, until someone answers."""
 
 import logging
-import signal
 import sqlite3
 import sys
 import threading
 
 from services.common import logs
-from services.common.errors import ConfigError
 from services.common.mqtt import MqttClient
 from services.common.topics import Topics
-from services.common.usage import parse_service_args
+from services.common.usage import parse_service_args, read_settings, stop_on_signals
 
 from . import channels, outbox
 from .engine import Engine
@@ -25,7 +23,7 @@ def subscriptions(settings: Settings) -> list[tuple[str, int]]:
     wanted = [(topics.all_alerts, 1)]
     if settings.silent_after > 0:
         # only when readings arrive matters: QoS 0, so the broker keeps none of them for us
-        wanted += [(topics.device("+", "patient"), 1), (topics.vitals("+", "+"), 0)]
+        wanted += [(topics.patient("+"), 1), (topics.vitals("+", "+"), 0)]
     return wanted
 
 
@@ -83,15 +81,10 @@ def main(argv: list[str] | None = None) -> int:
         argv,
     )
     logs.setup("notifier")
-    try:
-        settings = Settings.from_env()
-    except ConfigError as exc:
-        logs.event(log, logging.ERROR, "notifier.bad_config", error=exc)
+    settings = read_settings("notifier", Settings, log)
+    if settings is None:
         return 2
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    return run(settings, stop)
+    return run(settings, stop_on_signals())
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import paho.mqtt.client as mqtt
 from services.common import carecircle as cc
 from services.common import logs
 from services.common.errors import MqttError
+from services.common.router import Router
 from services.common.topics import Topics
 
 from . import outbox
@@ -49,6 +50,10 @@ class Engine:
         self.settings = settings
         self.conn = conn
         self.topics = Topics(settings.mqtt.topic_root)
+        self._intake_routes = Router()
+        self._intake_routes.add(self.topics.patient("+"), self._assigned)
+        self._intake_routes.add(self.topics.vitals("+", "+"), self._reading)
+        self._intake_routes.add(self.topics.all_alerts, self._alert)
         self._send = send
         self._publish = publish
         self._ack = ack
@@ -106,21 +111,29 @@ class Engine:
     # intake ------------------------------------------------------------------------
 
     def _intake(self, message: mqtt.MQTTMessage) -> bool:
-        """One message from the broker; True when it stored an alert."""
-        parsed = self.topics.parse_device(message.topic)
-        now = time.time()
+        """One message from the broker; True when it may have made messages due."""
+        handler = self._intake_routes.route(message.topic)
+        if handler is None:
+            self._ack(message)
+            return False
+        return handler(message, time.time())
+
+    def _assigned(self, device: str, message: mqtt.MQTTMessage, now: float) -> bool:
+        self.silence.assign(device, bytes(message.payload), now)
+        self._ack(message)
+        return False
+
+    def _reading(self, device: str, metric: str, message: mqtt.MQTTMessage, now: float) -> bool:
+        # readings only move the silence clock; most make no alert and need no dispatch
         stored = False
-        if parsed and parsed[1] == ("patient",):
-            self.silence.assign(parsed[0], bytes(message.payload), now)
-        elif parsed and parsed[1][:1] == ("vitals",) and len(parsed[1]) == 2:
-            # readings only move the silence clock; most make no alert and need no dispatch
-            for alert in self.silence.reading(parsed[0], parsed[1][1], message.payload, now):
-                stored |= self._store(alert, now)
-        elif message.topic.startswith(f"{self.topics.root}/alerts/"):
-            self._store_message(message, now)
-            return True
+        for alert in self.silence.reading(device, metric, message.payload, now):
+            stored |= self._store(alert, now)
         self._ack(message)
         return stored
+
+    def _alert(self, _rest: str, message: mqtt.MQTTMessage, now: float) -> bool:
+        self._store_message(message, now)  # acknowledged there, once stored
+        return True
 
     def _store_message(self, message: mqtt.MQTTMessage, now: float) -> None:
         try:

@@ -9,14 +9,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-# the words a message uses for a metric; values appear only in detailed messages
-METRIC_NAMES = {
-    "heart_rate": "heart rate",
-    "temperature": "temperature",
-    "spo2": "blood oxygen (SpO2)",
-    "bp_systolic": "blood pressure (systolic)",
-    "bp_diastolic": "blood pressure (diastolic)",
-}
+from services.common.metrics import BY_KEY
+
 SERVICE_PROBLEMS = {"spool_full": "the recorder's storage spool is full"}
 LEVEL_WORDS = {"critical": "URGENT", "warning": "Alert", "cleared": "Resolved", "test": "Test"}
 # Quiet hours hold back what can wait; critical alerts (and a test the user asked for) cannot.
@@ -119,7 +113,8 @@ def describe(item: Mapping) -> str:
     if kind == "test":
         return "a test message: this channel works"
     if kind == "threshold":
-        name = METRIC_NAMES.get(key, key.replace("_", " "))
+        # the dashboard's label for the metric; values appear only in detailed messages
+        name = BY_KEY[key].in_words if key in BY_KEY else key.replace("_", " ")
         if level == "cleared":
             return f"{name} back within its limits"
         direction = "low" if " below " in (item.get("message") or "") else "high"

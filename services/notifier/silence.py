@@ -10,14 +10,14 @@ sent none since; an implausible reading (a watch not worn) does not count.
 import json
 from collections.abc import Iterable
 
+from services.common.devices import kind_of
 from services.common.quality import flag_reason
 
 KEY = "watch_silent"
-WATCH_PREFIX = "wch"  # the gateway's device ids: wch (watch), cab (cabinet), img (camera)
 
 
 def is_watch(device: str) -> bool:
-    return device.lower().startswith(WATCH_PREFIX)
+    return kind_of(device) == "watch"
 
 
 class SilenceWatch:

@@ -1,17 +1,15 @@
 """``python -m services.recorder``: record vitals, inventory, availability and alerts."""
 
 import logging
-import signal
 import sys
 import threading
 
 from services.common import logs
 from services.common.alerts import AlertTracker
-from services.common.errors import ConfigError
 from services.common.influx import InfluxAuthError, InfluxClient, InfluxNotFound, InfluxUnavailable
 from services.common.mqtt import MqttClient
 from services.common.topics import Topics
-from services.common.usage import parse_service_args
+from services.common.usage import parse_service_args, read_settings, stop_on_signals
 
 from .pipeline import Pipeline
 from .records import Translator
@@ -28,7 +26,7 @@ def subscriptions(settings: Settings, translator: Translator) -> list[tuple[str,
 
     Every recorder needs every patient assignment, so those are never shared.
     """
-    assignments = translator.topics.device("+", "patient")
+    assignments = translator.topics.patient("+")
     out = []
     for topic, qos in translator.router.subscriptions():
         if settings.shared and topic != assignments:
@@ -37,87 +35,96 @@ def subscriptions(settings: Settings, translator: Translator) -> list[tuple[str,
     return out
 
 
+def check_influx(settings: Settings, influx: InfluxClient) -> bool:
+    """Say how InfluxDB answered; False when the recorder cannot work with it at all."""
+    try:
+        version = influx.ping()
+        created = influx.ensure_database()
+    except (InfluxAuthError, InfluxNotFound) as exc:
+        event = "influx.auth_failed" if isinstance(exc, InfluxAuthError) else "influx.no_database"
+        logs.event(log, logging.ERROR, event, error=exc)
+        return False
+    except InfluxUnavailable as exc:
+        # Not fatal: readings go to the spool until InfluxDB answers.
+        logs.event(log, logging.WARNING, "influx.unavailable", error=exc)
+        return True
+    logs.event(
+        log,
+        logging.INFO,
+        "influx.ready",
+        url=settings.influx.url,
+        version=version,
+        db=settings.influx.database,
+        created=created,
+    )
+    return True
+
+
 def run(settings: Settings, stop: threading.Event) -> int:
     """Connect, record until ``stop`` is set, and close cleanly; returns an exit code."""
     influx = InfluxClient(settings.influx)
     try:
-        try:
-            version = influx.ping()
-            created = influx.ensure_database()
-            logs.event(
-                log,
-                logging.INFO,
-                "influx.ready",
-                url=settings.influx.url,
-                version=version,
-                db=settings.influx.database,
-                created=created,
-            )
-        except (InfluxAuthError, InfluxNotFound) as exc:
-            logs.event(
-                log,
-                logging.ERROR,
-                "influx.auth_failed" if isinstance(exc, InfluxAuthError) else "influx.no_database",
-                error=exc,
-            )
+        if not check_influx(settings, influx):
             return 2
-        except InfluxUnavailable as exc:
-            # Not fatal: readings go to the spool until InfluxDB answers.
-            logs.event(log, logging.WARNING, "influx.unavailable", error=exc)
-        topics = Topics(settings.mqtt.topic_root)
         try:
             spool = Spool(settings.spool_dir, settings.spool_max_bytes)
         except SpoolBusy as exc:
             logs.event(log, logging.ERROR, "recorder.bad_config", error=exc)
             return 2
-        translator = Translator(topics, AlertTracker(settings.alerts), settings.state_file)
         if len(spool):
             logs.event(log, logging.INFO, "spool.found", files=len(spool), bytes=spool.bytes)
-        pipeline: Pipeline
-        client = MqttClient(
-            settings.mqtt,
-            "recorder",
-            client_id=settings.client_id,
-            clean_session=False,  # the broker keeps our messages while we are away
-            manual_ack=True,
-            subscriptions=subscriptions(settings, translator),  # routed on the writer thread
-            on_message=lambda message: pipeline.submit(message),
-        )
-        pipeline = Pipeline(
-            influx,
-            spool,
-            translator,
-            ack=client.ack,
-            publish=lambda topic, payload: client.publish(topic, payload, qos=1),
-            batch_size=settings.batch_size,
-            linger=settings.batch_linger,
-            retry_interval=settings.retry_interval,
-        )
-        client.start()
-        logs.event(
-            log,
-            logging.INFO,
-            "recorder.started",
-            client_id=settings.client_id,
-            shared=settings.shared,
-            spool=settings.spool_dir,
-        )
-        try:
-            pipeline.run(stop)
-        finally:
-            logs.event(
-                log,
-                logging.INFO,
-                "recorder.stopping",
-                written=pipeline.written,
-                dropped=pipeline.dropped,
-                spooled_files=len(spool),
-            )
-            client.stop()
-            spool.close()
+        record(settings, influx, spool, stop)
         return 0
     finally:
         influx.close()
+
+
+def record(settings: Settings, influx: InfluxClient, spool: Spool, stop: threading.Event) -> None:
+    """Subscribe and write until ``stop``; the spool is closed on the way out."""
+    topics = Topics(settings.mqtt.topic_root)
+    translator = Translator(topics, AlertTracker(settings.alerts), settings.state_file)
+    pipeline: Pipeline
+    client = MqttClient(
+        settings.mqtt,
+        "recorder",
+        client_id=settings.client_id,
+        clean_session=False,  # the broker keeps our messages while we are away
+        manual_ack=True,
+        subscriptions=subscriptions(settings, translator),  # routed on the writer thread
+        on_message=lambda message: pipeline.submit(message),
+    )
+    pipeline = Pipeline(
+        influx,
+        spool,
+        translator,
+        ack=client.ack,
+        publish=lambda topic, payload: client.publish(topic, payload, qos=1),
+        batch_size=settings.batch_size,
+        linger=settings.batch_linger,
+        retry_interval=settings.retry_interval,
+    )
+    client.start()
+    logs.event(
+        log,
+        logging.INFO,
+        "recorder.started",
+        client_id=settings.client_id,
+        shared=settings.shared,
+        spool=settings.spool_dir,
+    )
+    try:
+        pipeline.run(stop)
+    finally:
+        logs.event(
+            log,
+            logging.INFO,
+            "recorder.stopping",
+            written=pipeline.written,
+            dropped=pipeline.dropped,
+            spooled_files=len(spool),
+        )
+        client.stop()
+        spool.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,15 +135,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     logs.setup("recorder")
     logging.getLogger("urllib3").setLevel(logging.WARNING)  # one line per HTTP call is noise
-    try:
-        settings = Settings.from_env()
-    except ConfigError as exc:
-        logs.event(log, logging.ERROR, "recorder.bad_config", error=exc)
+    settings = read_settings("recorder", Settings, log)
+    if settings is None:
         return 2
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    return run(settings, stop)
+    return run(settings, stop_on_signals())
 
 
 if __name__ == "__main__":

@@ -18,12 +18,12 @@ from pathlib import Path
 from influxdb_client import Point, WritePrecision
 
 from services.common import logs
-from services.common.alerts import PARTIAL_NEWS2_LABEL, Alert, AlertTracker
+from services.common.alerts import NEWS2_BANDS, PARTIAL_NEWS2_LABEL, Alert, AlertTracker
 from services.common.devices import kind_of
 from services.common.quality import flag_reason
 from services.common.router import Router
 from services.common.timeutil import now_ms, parse_rfc3339
-from services.common.topics import OFFLINE, ONLINE, Topics
+from services.common.topics import OFFLINE, ONLINE, Topics, manual_device
 
 log = logging.getLogger(__name__)
 
@@ -95,15 +95,25 @@ class Translator:
         service = partial(self._availability, "service_availability", "service")
         router.add(t.service_status("+"), service)
         router.add(t.patient("+"), lambda device, p, *_: self._patient(device, p))
+        router.add(
+            t.manual_vitals("+", "+"), lambda user, metric, p, *_: self._manual(user, metric, p)
+        )
         return router
 
-    def _vitals(self, device: str, metric: str, payload: bytes) -> Outcome:
+    def _manual(self, username: str, metric: str, payload: bytes) -> Outcome:
+        """Typed in: the topic says whose reading it is, no assignment needed."""
+        _check_patient(username)
+        return self._vitals(manual_device(username), metric, payload, patient=username)
+
+    def _vitals(
+        self, device: str, metric: str, payload: bytes, patient: str | None = None
+    ) -> Outcome:
         body = _json_object(payload)
         value = _finite_number(body.get("value"))
         if body.get("metric", metric) != metric:
             raise Dropped(f"metric {body.get('metric')!r} does not match the topic's {metric!r}")
         ts_ms = _ts_ms(body.get("ts"))
-        patient = self.patients.get(device)
+        patient = patient or self.patients.get(device)
         reason = flag_reason(metric, value)
         point = (
             Point("vitals")
@@ -122,9 +132,7 @@ class Translator:
             return out  # implausible readings never raise clinical alerts
         out.alerts = self.tracker.observe(device, metric, value, ts_ms, patient)
         out.lines += [alert_line(a) for a in out.alerts]
-        score = (
-            self.tracker.score(device) if metric in ("heart_rate", "spo2", "temperature") else None
-        )
+        score = self.tracker.score(device) if metric in NEWS2_BANDS else None
         if score is not None:
             news = (
                 Point("news2_partial")
@@ -186,8 +194,7 @@ class Translator:
             patient = payload.decode("utf-8").strip()
         except UnicodeDecodeError as exc:
             raise Dropped("patient id is not UTF-8") from exc
-        if len(patient) > MAX_PATIENT_LEN or any(ord(c) < 32 for c in patient):
-            raise Dropped("patient id too long or has control characters")
+        _check_patient(patient)
         if patient:
             if self.patients.get(device) != patient:
                 self.patients[device] = patient
@@ -218,6 +225,11 @@ class Translator:
             return
         self.patients = dict(state.get("patients", {}))
         self.availability = dict(state.get("availability", {}))
+
+
+def _check_patient(patient: str) -> None:
+    if len(patient) > MAX_PATIENT_LEN or any(ord(c) < 32 for c in patient):
+        raise Dropped("patient id too long or has control characters")
 
 
 def _json_object(payload: bytes) -> dict:

@@ -2,7 +2,6 @@
 
 import argparse
 import logging
-import signal
 import sys
 import threading
 from datetime import UTC, datetime
@@ -11,6 +10,7 @@ from pathlib import Path
 from services.common import logs
 from services.common.errors import ConfigError
 from services.common.influx import InfluxClient
+from services.common.usage import stop_on_signals
 
 from . import documents, protocol
 from .errors import ReporterError
@@ -24,16 +24,14 @@ log = logging.getLogger("services.reporter")
 
 def serve(settings: Settings, stop: threading.Event | None = None) -> int:
     """Run until SIGTERM/SIGINT (or ``stop``); finish the report in hand, then exit 0."""
-    stop = stop or threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+    stop = stop_on_signals(stop)
     reporter = Reporter(settings)
     reporter.start()
     logs.event(
         log,
         logging.INFO,
         "reporter.started",
-        requests=reporter.topics.requests,
+        requests=reporter.topics.report_requests,
         reports=settings.reports_dir,
     )
     stop.wait()

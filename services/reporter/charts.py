@@ -79,6 +79,26 @@ def time_ticks(period: Period, tz) -> list[tuple[datetime, str]]:
     return ticks
 
 
+@dataclass(frozen=True)
+class Plot:
+    """A chart's plotting area in mm and the times and values it spans."""
+
+    x: float
+    y: float
+    w: float
+    h: float
+    t0: float
+    t1: float
+    low: float
+    high: float
+
+    def sx(self, t: float) -> float:
+        return self.x + (t - self.t0) / (self.t1 - self.t0) * self.w
+
+    def sy(self, v: float) -> float:
+        return self.y + self.h - (v - self.low) / (self.high - self.low) * self.h
+
+
 def draw(
     pdf: FPDF,
     x: float,
@@ -93,48 +113,57 @@ def draw(
 ) -> None:
     """Draw a framed chart at (x, y), size w x h mm, with value and time axes."""
     label_w, label_h = 12.0, 5.0
-    px, py, pw, ph = x + label_w, y + 2, w - label_w - 2, h - label_h - 2
-    t0, t1 = period.start.timestamp() * 1000, period.end.timestamp() * 1000
     has_data = any(line.points for line in lines)
     low, high = value_range(lines, normal) if has_data else (0.0, 1.0)
-
-    def sx(t: float) -> float:
-        return px + (t - t0) / (t1 - t0) * pw
-
-    def sy(v: float) -> float:
-        return py + ph - (v - low) / (high - low) * ph
-
+    t0, t1 = period.start.timestamp() * 1000, period.end.timestamp() * 1000
+    plot = Plot(x + label_w, y + 2, w - label_w - 2, h - label_h - 2, t0, t1, low, high)
     pdf.set_line_width(0.15)
     pdf.set_font(size=6.5)
     pdf.set_text_color(*LABEL)
-    if has_data and normal:
-        lo, hi = max(normal[0], low), min(normal[1], high)
-        pdf.set_fill_color(*NORMAL_FILL)
-        pdf.rect(px, sy(hi), pw, sy(lo) - sy(hi), style="F")
     if has_data:
-        step = nice_step(high - low)
-        tick = low
-        while tick <= high + step / 1000:
-            pdf.set_draw_color(*GRID)
-            pdf.line(px, sy(tick), px + pw, sy(tick))
-            text = f"{tick:g}"
-            pdf.text(px - 1.2 - pdf.get_string_width(text), sy(tick) + 1.1, text)
-            tick += step
-    for moment, text in time_ticks(period, tz):
-        tx = sx(moment.timestamp() * 1000)
-        pdf.set_draw_color(*GRID)
-        pdf.line(tx, py, tx, py + ph)
-        if tx + pdf.get_string_width(text) / 2 <= x + w:
-            pdf.text(tx - pdf.get_string_width(text) / 2, py + ph + 3.6, text)
+        _value_axis(pdf, plot, normal)
+    _time_axis(pdf, plot, period, tz, right=x + w)
     pdf.set_draw_color(*AXIS)
-    pdf.rect(px, py, pw, ph)
+    pdf.rect(plot.x, plot.y, plot.w, plot.h)
     if not has_data:
         pdf.set_font(size=8)
         message = "no plausible readings in this period"
-        pdf.text(px + (pw - pdf.get_string_width(message)) / 2, py + ph / 2, message)
+        mid_x = plot.x + (plot.w - pdf.get_string_width(message)) / 2
+        pdf.text(mid_x, plot.y + plot.h / 2, message)
         return
     pdf.text(x, y + 1, unit)
-    gap = max((t1 - t0) / 60, 1)
+    _lines(pdf, plot, lines)
+
+
+def _value_axis(pdf: FPDF, plot: Plot, normal: tuple[float, float] | None) -> None:
+    """The usual range as a band, and a grid line with its value every nice step."""
+    if normal:
+        lo, hi = max(normal[0], plot.low), min(normal[1], plot.high)
+        pdf.set_fill_color(*NORMAL_FILL)
+        pdf.rect(plot.x, plot.sy(hi), plot.w, plot.sy(lo) - plot.sy(hi), style="F")
+    step = nice_step(plot.high - plot.low)
+    tick = plot.low
+    while tick <= plot.high + step / 1000:
+        pdf.set_draw_color(*GRID)
+        pdf.line(plot.x, plot.sy(tick), plot.x + plot.w, plot.sy(tick))
+        text = f"{tick:g}"
+        pdf.text(plot.x - 1.2 - pdf.get_string_width(text), plot.sy(tick) + 1.1, text)
+        tick += step
+
+
+def _time_axis(pdf: FPDF, plot: Plot, period: Period, tz, right: float) -> None:
+    for moment, text in time_ticks(period, tz):
+        tx = plot.sx(moment.timestamp() * 1000)
+        pdf.set_draw_color(*GRID)
+        pdf.line(tx, plot.y, tx, plot.y + plot.h)
+        if tx + pdf.get_string_width(text) / 2 <= right:
+            pdf.text(tx - pdf.get_string_width(text) / 2, plot.y + plot.h + 3.6, text)
+
+
+def _lines(pdf: FPDF, plot: Plot, lines: Sequence[Line]) -> None:
+    """Each line's min-max band, then its means; a gap in the data breaks the line."""
+    sx, sy = plot.sx, plot.sy
+    gap = max((plot.t1 - plot.t0) / 60, 1)
     for line in lines:
         steps = [b.time_ms - a.time_ms for a, b in zip(line.points, line.points[1:], strict=False)]
         if steps:

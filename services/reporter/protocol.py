@@ -1,7 +1,8 @@
 """Report requests as the reporter serves them: the contract's checks, periods in its zone.
 
-The ids, topics and messages themselves are the web's and the reporter's shared
-contract (``services.common.reports``, docs/reports.md); this module turns a
+The ids and messages themselves are the web's and the reporter's shared
+contract (``services.common.reports``, docs/reports.md; the topics are
+``Topics.report_*``); this module turns a
 request into the period the reporter renders, and the contract's complaints
 into ``BadRequest``.
 """
@@ -10,12 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from services.common import reports
-from services.common.reports import INVALID_ID, ReportTopics, Requester, previous_week
+from services.common.reports import INVALID_ID, Requester, previous_week
 
 from .errors import BadRequest
 from .model import Period
 
-__all__ = ["INVALID_ID", "ReportRequest", "ReportTopics", "Requester", "previous_week"]
+__all__ = ["INVALID_ID", "ReportRequest", "Requester", "previous_week"]
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ from services.common import logs, reports
 from services.common.errors import MqttError
 from services.common.influx import InfluxClient
 from services.common.mqtt import MqttClient
-from services.common.reports import SCHEDULER, ReportFiles, ReportTopics
+from services.common.reports import SCHEDULER, ReportFiles
+from services.common.topics import Topics
 
 from . import documents, protocol, rollups, storage
 from .errors import BadRequest, Busy, Forbidden, ReporterError
@@ -35,7 +36,7 @@ class Reporter:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.topics = ReportTopics(settings.mqtt.topic_root)
+        self.topics = Topics(settings.mqtt.topic_root)
         self.files = ReportFiles(settings.data_dir)
         self._queue: queue.Queue = queue.Queue(maxsize=settings.queue_size)
         self._influx = InfluxClient(settings.influx)
@@ -47,7 +48,7 @@ class Reporter:
             # restarts wait in the broker instead of being lost.
             client_id=f"{settings.mqtt.topic_root}-reporter",
             clean_session=False,
-            subscriptions=[(self.topics.requests, 1), (self.topics.weekly, 1)],
+            subscriptions=[(self.topics.report_requests, 1), (self.topics.report_weekly, 1)],
             on_message=self._on_message,
         )
         self._worker = threading.Thread(target=self._work, name="reporter-worker", daemon=True)
@@ -87,7 +88,7 @@ class Reporter:
                 return
             topic, payload = item
             try:
-                if topic == self.topics.weekly:
+                if topic == self.topics.report_weekly:
                     self.weekly(payload)
                 else:
                     self.handle(payload)
@@ -219,7 +220,7 @@ class Reporter:
                 delivered = set(result.get("delivered_to", []))
                 doctors = [d for d, _ in directory.doctors_of(username) if d not in delivered]
                 for dr_id in doctors:
-                    topic = self.topics.doctor(dr_id, reports.weekly_name(username, week))
+                    topic = self.topics.report_doctor(dr_id, reports.weekly_name(username, week))
                     self._publish(topic, {**result, "kind": "weekly", "doctor": dr_id}, True)
                 if doctors:
                     result = {**result, "delivered_to": sorted(delivered | set(doctors))}
@@ -237,18 +238,20 @@ class Reporter:
             logs.event(log, logging.ERROR, "reporter.not_announced", topic=topic, error=exc)
 
     def _publish_result(self, request_id: str, result: dict) -> dict:
-        self._publish(self.topics.result(request_id), result)
+        self._publish(self.topics.report_result(request_id), result)
         return result
 
     def _progress(self, request_id: str, stage: str) -> None:
-        self._publish(self.topics.progress(request_id), reports.progress(request_id, stage), qos=0)
+        self._publish(
+            self.topics.report_progress(request_id), reports.progress(request_id, stage), qos=0
+        )
 
     def _audit(self, request: ReportRequest, ok: bool, error: str | None = None) -> None:
         """Doctors' requests, and every refusal, for the web to add to its audit log."""
         if request.requester.role != "doctor" and ok:
             return
         self._publish(
-            self.topics.audit,
+            self.topics.report_audit,
             {
                 "at": int(time.time()),
                 "actor": request.requester.as_json(),

@@ -10,10 +10,10 @@ from collections.abc import Callable
 import paho.mqtt.client as mqtt
 
 from services.common import logs
-from services.common.errors import ConfigError, MqttError
+from services.common.errors import MqttError
 from services.common.mqtt import MqttClient
 from services.common.topics import Topics
-from services.common.usage import parse_service_args
+from services.common.usage import parse_service_args, read_settings
 
 from .fleet import Fleet
 from .jobs import Job, JobContext, report_jobs, run_every
@@ -116,10 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         "python -m services.scheduler", "Ask devices for readings on a fixed schedule.", argv
     )
     logs.setup("scheduler")
-    try:
-        settings = Settings.from_env()
-    except ConfigError as exc:
-        logs.event(log, logging.ERROR, "scheduler.bad_config", error=exc)
+    settings = read_settings("scheduler", Settings, log)
+    if settings is None:
         return 2
     asyncio.run(serve(settings))
     return 0

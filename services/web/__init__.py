@@ -6,7 +6,8 @@ from pathlib import Path
 
 from flask import Flask
 
-from . import db
+from . import auth_schema, db, keys
+from .ratelimit import RateLimits
 from .settings import Settings
 from .throttle import Policy
 
@@ -21,6 +22,9 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
         SETTINGS=settings,
         DATABASE=settings.database,
         SESSION_HOURS=settings.session_hours,
+        SESSION_IDLE_SECONDS=settings.session_idle_minutes * 60,
+        # How often a request sweeps ended sessions out of the table.
+        SESSION_SWEEP_SECONDS=300,
         BASE_URL=settings.base_url,
         THROTTLE=Policy(),
         MAX_CONTENT_LENGTH=64 * 1024,
@@ -37,7 +41,10 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
 
+    app.extensions["smartcab.keys"] = keys.load(settings.secret_key_path)
+    app.extensions["smartcab.limits"] = RateLimits()
     _register(app)
+    _encrypt_clear_secrets(app)
     from . import data, history, mailer
     from .gallery import Gallery
 
@@ -58,8 +65,11 @@ def _register(app: Flask) -> None:
     from . import handlers, security
     from .pages import (
         admin,
+        alerts,
         auth,
         cabinet,
+        carecircle,
+        carer,
         datasheet,
         doctor,
         habits,
@@ -79,11 +89,24 @@ def _register(app: Flask) -> None:
         app.register_blueprint(page.bp)
     for page in (habits, medications, sharing, doctor, admin):
         app.register_blueprint(page.bp)
+    for page in (carecircle, alerts, carer):
+        app.register_blueprint(page.bp)
+
+
+def _encrypt_clear_secrets(app: Flask) -> None:
+    """TOTP secrets kept in clear by earlier versions are encrypted at the first start."""
+    conn = db.connect(app.config["DATABASE"])
+    try:
+        count = auth_schema.encrypt_clear_secrets(conn, app.extensions["smartcab.keys"])
+    finally:
+        conn.close()
+    if count:
+        log.warning("encrypted %d TOTP secrets that were stored in clear", count)
 
 
 def start_background(app: Flask) -> None:
     """Connect to the broker (live updates, assignments) when WEB_LIVE is on."""
-    from . import access, devices, live
+    from . import access, devices, live, security_alerts
 
     settings: Settings = app.config["SETTINGS"]
     if not app.config["LIVE"]:
@@ -103,12 +126,20 @@ def start_background(app: Flask) -> None:
         finally:
             conn.close()
 
+    def publish_alerts() -> None:
+        conn = db.connect(app.config["DATABASE"])
+        try:
+            security_alerts.publish_pending(conn, hub)
+        finally:
+            conn.close()
+
     hub = live.Hub(
         settings.mqtt,
         settings.sse_clients,
         assignments,
         gallery=app.extensions["smartcab.gallery"],
         on_audit=report_audit,
+        on_connected=publish_alerts,
     )
     app.extensions["smartcab.hub"] = hub
     hub.start()

@@ -7,45 +7,60 @@ from . import accounts
 from .errors import ValidationError
 
 # --- shares -----------------------------------------------------------------------------
+# A share lets one viewer, a doctor or a carer, see one patient's data; the table's
+# ``doctor_id`` column holds the viewer's user id whatever their role.
+
+VIEWER_ROLES = ("doctor", "carer")
 
 
-def has_share(conn: sqlite3.Connection, patient_id: int, doctor_id: int) -> bool:
+def has_share(conn: sqlite3.Connection, patient_id: int, viewer_id: int) -> bool:
     row = conn.execute(
-        "SELECT 1 FROM shares WHERE patient_id = ? AND doctor_id = ?", (patient_id, doctor_id)
+        "SELECT 1 FROM shares WHERE patient_id = ? AND doctor_id = ?", (patient_id, viewer_id)
     ).fetchone()
     return row is not None
 
 
-def share(conn: sqlite3.Connection, patient_id: int, doctor_id: int) -> None:
+def share(conn: sqlite3.Connection, patient_id: int, viewer_id: int) -> None:
     conn.execute(
         "INSERT OR IGNORE INTO shares (patient_id, doctor_id, created_at) VALUES (?, ?, ?)",
-        (patient_id, doctor_id, int(time.time())),
+        (patient_id, viewer_id, int(time.time())),
     )
 
 
-def unshare(conn: sqlite3.Connection, patient_id: int, doctor_id: int) -> None:
+def unshare(conn: sqlite3.Connection, patient_id: int, viewer_id: int) -> None:
     conn.execute(
-        "DELETE FROM shares WHERE patient_id = ? AND doctor_id = ?", (patient_id, doctor_id)
+        "DELETE FROM shares WHERE patient_id = ? AND doctor_id = ?", (patient_id, viewer_id)
     )
 
 
-def shared_patients(conn: sqlite3.Connection, doctor_id: int) -> list[accounts.User]:
+def shared_patients(conn: sqlite3.Connection, viewer_id: int) -> list[accounts.User]:
     rows = conn.execute(
         "SELECT u.* FROM users u JOIN shares s ON s.patient_id = u.id"
         " WHERE s.doctor_id = ? AND u.disabled = 0 ORDER BY u.username",
-        (doctor_id,),
+        (viewer_id,),
     )
     return [accounts.User.from_row(r) for r in rows]
 
 
-def doctors(conn: sqlite3.Connection, patient_id: int) -> list[dict]:
-    """The doctors this patient shares with, oldest share first."""
+def viewers(conn: sqlite3.Connection, patient_id: int, role: str = "doctor") -> list[dict]:
+    """The doctors (or carers) this patient shares with, oldest share first."""
     rows = conn.execute(
-        "SELECT u.id, u.dr_id, u.display_name, s.created_at FROM shares s"
-        " JOIN users u ON u.id = s.doctor_id WHERE s.patient_id = ? ORDER BY s.created_at",
-        (patient_id,),
+        "SELECT u.id, u.dr_id, u.username, u.email, u.display_name, s.created_at FROM shares s"
+        " JOIN users u ON u.id = s.doctor_id WHERE s.patient_id = ? AND u.role = ?"
+        " ORDER BY s.created_at",
+        (patient_id, role),
     )
     return [dict(r) for r in rows]
+
+
+def doctors(conn: sqlite3.Connection, patient_id: int) -> list[dict]:
+    """The doctors this patient shares with, oldest share first."""
+    return viewers(conn, patient_id, "doctor")
+
+
+def share_label(role: str, dr_id: str | None, username: str | None) -> str:
+    """How a share names its viewer in the access log: a Dr_ID, or ``carer <user name>``."""
+    return (dr_id or "") if role == "doctor" else f"carer {username}"
 
 
 def grant(
@@ -65,15 +80,43 @@ def grant(
     return doctor
 
 
-def revoke(
-    conn: sqlite3.Connection, patient: accounts.User, doctor_id: int, path: str, ip: str | None
+def grant_carer(
+    conn: sqlite3.Connection,
+    patient: accounts.User,
+    carer: accounts.User,
+    path: str,
+    ip: str | None,
 ) -> None:
-    """End a share now: the doctor's next request is refused."""
-    row = conn.execute("SELECT dr_id FROM users WHERE id = ?", (doctor_id,)).fetchone()
-    if row is None or not has_share(conn, patient.id, doctor_id):
-        raise ValidationError("That doctor does not have access.")
-    unshare(conn, patient.id, doctor_id)
-    record(conn, patient, patient, f"share.revoke {row['dr_id']}", path, ip)
+    """Share with a carer who took the patient's invitation."""
+    share(conn, patient.id, carer.id)
+    record(
+        conn,
+        carer,
+        patient,
+        f"share.grant {share_label(carer.role, carer.dr_id, carer.username)}",
+        path,
+        ip,
+    )
+
+
+def revoke(
+    conn: sqlite3.Connection, patient: accounts.User, viewer_id: int, path: str, ip: str | None
+) -> None:
+    """End a doctor's or carer's share now: their next request is refused."""
+    row = conn.execute(
+        "SELECT role, dr_id, username FROM users WHERE id = ?", (viewer_id,)
+    ).fetchone()
+    if row is None or not has_share(conn, patient.id, viewer_id):
+        raise ValidationError("That person does not have access.")
+    unshare(conn, patient.id, viewer_id)
+    record(
+        conn,
+        patient,
+        patient,
+        f"share.revoke {share_label(row['role'], row['dr_id'], row['username'])}",
+        path,
+        ip,
+    )
 
 
 # --- the audit log ----------------------------------------------------------------------
@@ -117,6 +160,19 @@ ACTIONS = {
     "medication_edit": "Changed a medication",
     "medication_remove": "Removed a medication",
     "medication_timezone": "Changed your time zone",
+    "carer_home": "Saw your latest alerts on their list of people they care for",
+    "care_circle": "Viewed your care circle",
+    "contact_add_self": "Added themselves to your care circle",
+    "contact_remove_self": "Left your care circle",
+    "alert": "Opened an alert",
+    "alert_ack": "Acknowledged an alert",
+    "alert_refused": "Was refused an alert (no access)",
+}
+_CIRCLE = {
+    "contact.add": "Added {} to your care circle",
+    "contact.edit": "Changed {} in your care circle",
+    "contact.remove": "Removed {} from your care circle",
+    "carer.invite": "Invited {} to a carer account",
 }
 _DATA_ONLY = ("Read your data", ACTIONS["live"])
 
@@ -131,6 +187,11 @@ def _describe(action: str) -> str:
         return "Read your data"
     if action.startswith("share.grant"):
         return f"Shared your data with {action.split(' ', 1)[1]}"
+    verb, _, name = action.partition(" ")
+    if verb in _CIRCLE:
+        return _CIRCLE[verb].format(name)
+    if action.startswith("alert_ack "):
+        return ACTIONS["alert_ack"]
     if action.startswith("share.revoke"):
         return f"Removed access for {action.split(' ', 1)[1]}"
     return action

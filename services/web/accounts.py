@@ -1,20 +1,16 @@
 """Users: creating them, checking their passwords and TOTP codes, and password resets."""
 
 import hashlib
-import hmac
 import re
 import secrets
 import sqlite3
 import time
 from dataclasses import dataclass
 
-import pyotp
-
-from . import passwords
+from . import passwords, twostep
 from .errors import NotFound, ValidationError
+from .keys import Keys
 
-ISSUER = "Health Plus"
-TOTP_STEP = 30
 RESET_SECONDS = 3600
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{2,31}$")
@@ -85,13 +81,24 @@ def _insert(conn: sqlite3.Connection, **fields: object) -> int:
     return cur.lastrowid
 
 
+def _with_totp(conn: sqlite3.Connection, uid: int, keys: Keys) -> tuple[User, str]:
+    """Give a new account its TOTP secret (stored encrypted); return it in clear once."""
+    secret = twostep.new_secret()
+    twostep.store_secret(conn, uid, secret, keys)
+    return get(conn, uid), secret
+
+
 def create_patient(
-    conn: sqlite3.Connection, email: str, username: str, password: str, totp: bool = False
+    conn: sqlite3.Connection,
+    email: str,
+    username: str,
+    password: str,
+    totp: bool = False,
+    keys: Keys | None = None,
 ) -> tuple[User, str | None]:
-    """Create a patient; returns the user and the TOTP secret when ``totp``."""
+    """Create a patient; returns the user and the TOTP secret when ``totp`` (needs ``keys``)."""
     email, username = normalize_email(email), normalize_username(username)
     passwords.check_policy(password, username, email.split("@")[0])
-    secret = pyotp.random_base32() if totp else None
     uid = _insert(
         conn,
         role="patient",
@@ -99,19 +106,19 @@ def create_patient(
         email=email,
         display_name=username,
         password_hash=passwords.hash_password(password),
-        totp_secret=secret,
         created_at=int(time.time()),
     )
-    return get(conn, uid), secret
+    if totp:
+        return _with_totp(conn, uid, keys)
+    return get(conn, uid), None
 
 
 def create_admin(
-    conn: sqlite3.Connection, email: str, username: str, password: str
+    conn: sqlite3.Connection, email: str, username: str, password: str, keys: Keys
 ) -> tuple[User, str]:
     """Create an administrator; TOTP is mandatory, so the secret is always returned."""
     email, username = normalize_email(email), normalize_username(username)
     passwords.check_policy(password, username, email.split("@")[0])
-    secret = pyotp.random_base32()
     uid = _insert(
         conn,
         role="admin",
@@ -119,14 +126,19 @@ def create_admin(
         email=email,
         display_name=username,
         password_hash=passwords.hash_password(password),
-        totp_secret=secret,
         created_at=int(time.time()),
     )
-    return get(conn, uid), secret
+    return _with_totp(conn, uid, keys)
 
 
 def create_doctor(
-    conn: sqlite3.Connection, dr_id: str, name: str, ic: str, password: str, email: str | None
+    conn: sqlite3.Connection,
+    dr_id: str,
+    name: str,
+    ic: str,
+    password: str,
+    email: str | None,
+    keys: Keys,
 ) -> tuple[User, str]:
     """Create a doctor; TOTP is mandatory, so the secret is always returned."""
     dr_id = dr_id.strip()
@@ -140,7 +152,6 @@ def create_doctor(
         raise ValidationError("Enter the doctor's IC number.")
     email = normalize_email(email) if email else None
     passwords.check_policy(password, dr_id, ic)
-    secret = pyotp.random_base32()
     uid = _insert(
         conn,
         role="doctor",
@@ -149,14 +160,13 @@ def create_doctor(
         display_name=name,
         ic=ic,
         password_hash=passwords.hash_password(password),
-        totp_secret=secret,
         created_at=int(time.time()),
     )
-    return get(conn, uid), secret
+    return _with_totp(conn, uid, keys)
 
 
 def otpauth_uri(user: User, secret: str) -> str:
-    return pyotp.TOTP(secret).provisioning_uri(name=user.login, issuer_name=ISSUER)
+    return twostep.otpauth_uri(user.login, secret)
 
 
 def get(conn: sqlite3.Connection, user_id: int) -> User:
@@ -191,32 +201,14 @@ def all_users(conn: sqlite3.Connection) -> list[User]:
     return [User.from_row(r) for r in rows]
 
 
-def _check_totp(conn: sqlite3.Connection, row: sqlite3.Row, code: str) -> bool:
-    """Accept a code of this, the previous or the next step, each step once only."""
-    code = code.strip().replace(" ", "")
-    if not (len(code) == 6 and code.isdigit()):
-        return False
-    totp = pyotp.TOTP(row["totp_secret"])
-    now_step = int(time.time()) // TOTP_STEP
-    for step in (now_step - 1, now_step, now_step + 1):
-        if hmac.compare_digest(totp.at(step * TOTP_STEP), code):
-            # Compare-and-set, so two requests racing with one code cannot both win.
-            cur = conn.execute(
-                "UPDATE users SET totp_last_step = ? WHERE id = ? AND totp_last_step < ?",
-                (step, row["id"], step),
-            )
-            return cur.rowcount == 1
-    return False
-
-
 def authenticate(
-    conn: sqlite3.Connection, row: sqlite3.Row | None, password: str, code: str
+    conn: sqlite3.Connection, row: sqlite3.Row | None, password: str, code: str, keys: Keys
 ) -> User | None:
-    """The user when password (and TOTP, if the account has it) are right, else None."""
+    """The user when password (and TOTP or a recovery code, if it has TOTP) are right."""
     ok = passwords.verify(row["password_hash"] if row else None, password)
     if not ok or row is None or row["disabled"]:
         return None
-    if row["totp_secret"] and not _check_totp(conn, row, code):
+    if row["totp_secret"] and not twostep.second_factor(conn, row, code, keys):
         return None
     if passwords.needs_rehash(row["password_hash"]):
         conn.execute(
@@ -227,9 +219,10 @@ def authenticate(
 
 
 def patient_row(conn: sqlite3.Connection, email: str, username: str) -> sqlite3.Row | None:
-    """Patients and admins sign in on the Users tab with email and user name together."""
+    """Patients, carers and admins sign in on the Users tab with email and user name together."""
     return conn.execute(
-        "SELECT * FROM users WHERE email = ? AND username = ? AND role IN ('patient', 'admin')",
+        "SELECT * FROM users WHERE email = ? AND username = ?"
+        " AND role IN ('patient', 'carer', 'admin')",
         (email.strip().lower(), username.strip().lower()),
     ).fetchone()
 
@@ -256,23 +249,32 @@ def set_password(conn: sqlite3.Connection, user: User, password: str) -> None:
     conn.execute("DELETE FROM sessions WHERE user_id = ?", (user.id,))
 
 
-def enable_totp(conn: sqlite3.Connection, user: User, secret: str, code: str) -> bool:
-    """Turn TOTP on once the person proves their app holds ``secret``."""
-    if len(secret) != 32 or user.has_totp:
-        return False
-    conn.execute(
-        "UPDATE users SET totp_secret = ?, totp_last_step = 0 WHERE id = ? AND totp_secret IS NULL",
-        (secret, user.id),
-    )
-    row = conn.execute("SELECT * FROM users WHERE id = ?", (user.id,)).fetchone()
-    if _check_totp(conn, row, code):
-        return True
-    conn.execute("UPDATE users SET totp_secret = NULL WHERE id = ?", (user.id,))
-    return False
+def check_password(conn: sqlite3.Connection, user: User, password: str) -> bool:
+    """Ask again for the password before a change that could lock the owner out."""
+    row = conn.execute("SELECT password_hash FROM users WHERE id = ?", (user.id,)).fetchone()
+    return passwords.verify(row["password_hash"] if row else None, password)
 
 
-def new_totp_secret() -> str:
-    return pyotp.random_base32()
+def set_disabled(conn: sqlite3.Connection, user: User, disabled: bool) -> None:
+    """Disable (no sign-in, every session ended) or enable an account again."""
+    conn.execute("UPDATE users SET disabled = ? WHERE id = ?", (int(disabled), user.id))
+    if disabled:
+        conn.execute("DELETE FROM sessions WHERE user_id = ?", (user.id,))
+
+
+def reset_totp(conn: sqlite3.Connection, user: User, keys: Keys) -> tuple[str | None, list[str]]:
+    """Clear two-step sign-in and end every session; doctors and admins get a new secret.
+
+    Returns the new secret (None for a patient, who may set it up again) and, with
+    a secret, fresh recovery codes.
+    """
+    twostep.clear(conn, user.id)
+    conn.execute("DELETE FROM sessions WHERE user_id = ?", (user.id,))
+    if user.role == "patient":
+        return None, []
+    secret = twostep.new_secret()
+    twostep.store_secret(conn, user.id, secret, keys)
+    return secret, twostep.new_recovery_codes(conn, user.id)
 
 
 def _digest(token: str) -> str:

@@ -15,7 +15,17 @@ from services.common.mqtt import MqttClient
 from services.common.settings import MqttSettings
 from services.common.usage import EPILOG
 
-from . import access, accounts, db, devices, medications
+from . import (
+    access,
+    accounts,
+    auth_schema,
+    cli_contacts,
+    db,
+    devices,
+    keys,
+    medications,
+    twostep,
+)
 from .errors import NotFound, WebError
 from .settings import Settings
 
@@ -49,7 +59,7 @@ def cli(ctx: click.Context) -> None:
         ctx.exit(serve())
 
 
-def _open() -> tuple[Settings, sqlite3.Connection]:
+def _open() -> tuple[Settings, sqlite3.Connection, keys.Keys]:
     """The settings and the database, on a command's first use (``--help`` needs neither)."""
     root = click.get_current_context().find_root()
     if root.obj is None:
@@ -57,8 +67,14 @@ def _open() -> tuple[Settings, sqlite3.Connection]:
         db.migrate(settings.database)
         conn = db.connect(settings.database)
         root.call_on_close(conn.close)
-        root.obj = (settings, conn)
+        secret_keys = keys.load(settings.secret_key_path)
+        auth_schema.encrypt_clear_secrets(conn, secret_keys)
+        root.obj = (settings, conn, secret_keys)
     return root.obj
+
+
+def _keys() -> keys.Keys:
+    return _open()[2]
 
 
 def _conn() -> sqlite3.Connection:
@@ -74,12 +90,15 @@ def _password(from_stdin: bool) -> str:
     return first
 
 
-def _show_totp(user: accounts.User, secret: str) -> None:
+def _show_totp(user: accounts.User, secret: str, codes: list[str] | None = None) -> None:
     uri = accounts.otpauth_uri(user, secret)
     click.echo(f"TOTP secret: {secret}")
     click.echo(f"otpauth URI: {uri}")
     click.echo("Scan this with an authenticator app:")
     segno.make(uri, error="m").terminal(compact=True)
+    codes = twostep.new_recovery_codes(_conn(), user.id) if codes is None else codes
+    click.echo("Recovery codes (each works once instead of a code; shown only now):")
+    click.echo("  " + " ".join(codes))
 
 
 password_stdin = click.option(
@@ -102,7 +121,9 @@ def users() -> None:
 def add_patient(email: str, username: str, totp: bool, password_stdin: bool) -> None:
     """Add a patient."""
     password = _password(password_stdin)
-    user, secret = accounts.create_patient(_conn(), email, username, password, totp=totp)
+    user, secret = accounts.create_patient(
+        _conn(), email, username, password, totp=totp, keys=_keys()
+    )
     click.echo(f"patient {user.username} created")
     if secret:
         _show_totp(user, secret)
@@ -117,7 +138,7 @@ def add_patient(email: str, username: str, totp: bool, password_stdin: bool) -> 
 def add_doctor(dr_id: str, name: str, ic: str, email: str | None, password_stdin: bool) -> None:
     """Add a doctor; prints their TOTP secret."""
     password = _password(password_stdin)
-    user, secret = accounts.create_doctor(_conn(), dr_id, name, ic, password, email)
+    user, secret = accounts.create_doctor(_conn(), dr_id, name, ic, password, email, _keys())
     click.echo(f"doctor {user.dr_id} ({user.display_name}) created")
     _show_totp(user, secret)
 
@@ -129,7 +150,7 @@ def add_doctor(dr_id: str, name: str, ic: str, email: str | None, password_stdin
 def add_admin(email: str, username: str, password_stdin: bool) -> None:
     """Add an admin; prints their TOTP secret."""
     password = _password(password_stdin)
-    user, secret = accounts.create_admin(_conn(), email, username, password)
+    user, secret = accounts.create_admin(_conn(), email, username, password, _keys())
     click.echo(f"admin {user.username} created")
     _show_totp(user, secret)
 
@@ -142,6 +163,45 @@ def reset_password(login: str, password_stdin: bool) -> None:
     user = accounts.find(_conn(), login)
     accounts.set_password(_conn(), user, _password(password_stdin))
     click.echo(f"password of {user.login} changed; their sessions were ended")
+
+
+@users.command("reset-totp")
+@click.argument("login")
+def reset_totp(login: str) -> None:
+    """Clear LOGIN's two-step sign-in (a lost phone) and end their sessions.
+
+    A patient signs in with the password and may set it up again; a doctor or an
+    admin gets a new secret and recovery codes, printed here.
+    """
+    conn = _conn()
+    user = accounts.find(conn, login)
+    secret, codes = accounts.reset_totp(conn, user, _keys())
+    access.admin_action(conn, None, "user.reset_totp", user.login)
+    click.echo(f"two-step sign-in of {user.login} reset; their sessions were ended")
+    if secret:
+        _show_totp(user, secret, codes)
+
+
+@users.command("disable")
+@click.argument("login")
+def disable(login: str) -> None:
+    """Stop LOGIN from signing in and end their sessions."""
+    conn = _conn()
+    user = accounts.find(conn, login)
+    accounts.set_disabled(conn, user, True)
+    access.admin_action(conn, None, "user.disable", user.login)
+    click.echo(f"{user.login} disabled; their sessions were ended")
+
+
+@users.command("enable")
+@click.argument("login")
+def enable(login: str) -> None:
+    """Let a disabled LOGIN sign in again."""
+    conn = _conn()
+    user = accounts.find(conn, login)
+    accounts.set_disabled(conn, user, False)
+    access.admin_action(conn, None, "user.enable", user.login)
+    click.echo(f"{user.login} enabled")
 
 
 @users.command("list")
@@ -184,7 +244,7 @@ def _publish_assignment(settings: MqttSettings, device: str, patient: str | None
 @click.option("--patient", required=True, help="user name, or '' to unassign")
 def assign(device: str, patient: str) -> None:
     """Give DEVICE to a patient and publish the assignment."""
-    settings, conn = _open()
+    settings, conn, _ = _open()
     device = devices.check_id(device)
     username = patient.strip().lower()
     found = accounts.find_patient(conn, username) if username else None
@@ -247,6 +307,9 @@ def grant(patient: str, doctor: str) -> None:
 def revoke(patient: str, doctor: str) -> None:
     """End a doctor's access to a patient's data."""
     _share("revoke", patient, doctor)
+
+
+cli.add_command(cli_contacts.build(_conn))
 
 
 # --- medications ------------------------------------------------------------------------

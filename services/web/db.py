@@ -7,6 +7,8 @@ from flask import Flask, current_app, g
 
 from services.common.medication import schema as medication_schema
 
+from . import auth_schema, carers
+
 # Append only: each entry runs once, in order, and its number is recorded in
 # schema_version. Never edit an entry that has shipped; add a new one.
 MIGRATIONS: list[tuple[int, str]] = [
@@ -145,6 +147,9 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (3, carers.MIGRATION),  # carer accounts and the care circle
+    # 4: sign-in hardening (idle sessions, pending TOTP, recovery codes, security alerts).
+    (auth_schema.NUMBER, auth_schema.SQL),
     # the medication list, its change log, patients' time zones, doses (docs/medication.md)
     (5, medication_schema.SCHEMA),
 ]
@@ -172,6 +177,8 @@ def migrate(path: Path) -> int:
     try:
         # WAL lets the SSE and page threads read while a sign-in writes.
         conn.execute("PRAGMA journal_mode = WAL")
+        # Off while migrating, as SQLite's table rebuild needs (checked before commit).
+        conn.execute("PRAGMA foreign_keys = OFF")
         conn.execute("BEGIN IMMEDIATE")
         try:
             current = schema_version(conn)
@@ -182,6 +189,9 @@ def migrate(path: Path) -> int:
                             conn.execute(statement)
                     conn.execute("INSERT INTO schema_version (version) VALUES (?)", (number,))
                     current = number
+            broken = conn.execute("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise sqlite3.IntegrityError(f"migration left broken references: {broken[:5]}")
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")

@@ -31,5 +31,9 @@ class RangeTooLarge(WebError):
     """A download would hold more readings than it may; a shorter range will do."""
 
 
-class MqttPublishFailed(WebError):
-    """A message for the broker could not be queued."""
+class RateLimited(Throttled):
+    """One person asked for a costly action too often; ``retry_after`` seconds to wait."""
+
+    def __init__(self, message: str, retry_after: int = 60) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -11,13 +11,13 @@ from services.common.errors import MqttError
 from .errors import (
     AccessDenied,
     DataUnavailable,
-    MqttPublishFailed,
     NotFound,
     RangeTooLarge,
     Throttled,
     ValidationError,
     WebError,
 )
+from .live_listeners import TooManyListeners
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ STATUS: tuple[tuple[type[Exception], int], ...] = (
     (NotFound, 404),
     (Throttled, 429),
     (DataUnavailable, 503),
-    (MqttPublishFailed, 503),
+    (TooManyListeners, 503),
     (MqttError, 503),
     (WebError, 400),
 )

@@ -7,7 +7,7 @@ alert and inventory queries); this one shapes the rows for the pages.
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-from services.common import history
+from services.common import history, metrics
 from services.common.influx import (
     InfluxClient,
     InfluxError,
@@ -17,7 +17,7 @@ from services.common.influx import (
 
 from .errors import DataUnavailable, RangeTooLarge
 
-METRICS = ("temperature", "spo2", "bp_systolic", "bp_diastolic", "heart_rate")
+METRICS = metrics.keys()
 # Readings of one device this close together are one row of the data sheet
 # (the watch sends heart rate and temperature a few milliseconds apart).
 ROW_JOIN_MS = 5000

@@ -20,7 +20,7 @@ from services.common.quality import flag_reason
 from services.common.router import Router
 from services.common.settings import MqttSettings
 from services.common.timeutil import now_ms, rfc3339_ms
-from services.common.topics import Topics, vitals_body
+from services.common.topics import MANUAL_PREFIX, Topics, manual_device, vitals_body
 
 from .live_cabinet import CommandRoundTrips, CommandWaiter, GalleryWriter, InventoryCache
 from .live_devices import Assignments, Availability
@@ -40,12 +40,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-MANUAL_PREFIX = "manual-"
-
-
-def manual_device(username: str) -> str:
-    return f"{MANUAL_PREFIX}{username}"
 
 
 def _text(message: mqtt.MQTTMessage, encoding: str = "ascii") -> str:
@@ -81,6 +75,7 @@ class Hub:
         assignments: Callable[[], Iterable[tuple[str, str | None]]] = list,
         gallery=None,
         on_audit: Callable[[dict], None] | None = None,
+        on_connected: Callable[[], None] | None = None,
     ) -> None:
         self.topics = Topics(settings.topic_root)
         self.max_listeners = max_listeners
@@ -93,11 +88,12 @@ class Hub:
         self.commands = CommandRoundTrips()
         self.reports = ReportTracker()
         self.audit = AuditForwarder(on_audit)
+        self._on_connected = on_connected
         self.client = MqttClient(
             settings,
             "web",
             router=self._routes(),
-            on_connected=self._republish_assignments,
+            on_connected=self._connected,
         )
 
     def _routes(self) -> Router:
@@ -105,6 +101,7 @@ class Hub:
         t = self.topics
         router = Router()
         router.add(t.vitals("+", "+"), self._on_reading)
+        router.add(t.manual_vitals("+", "+"), self._on_manual_reading)
         router.add(t.device_status("+"), self._on_device_status)
         router.add(t.patient("+"), self._on_assignment)
         router.add(t.service_status("gateway"), self._on_gateway_status)
@@ -126,9 +123,9 @@ class Hub:
 
     # streams and state for pages ---------------------------------------------------
 
-    def listen(self, patient: str, session: str = "") -> Listener:
-        """A new stream; past PER_SESSION the session's oldest stream is closed for it."""
-        return self.listeners.listen(patient, session)
+    def listen(self, patient: str, session: str = "", user: int | None = None) -> Listener:
+        """A new stream; past a session's or user's share their oldest stream is closed."""
+        return self.listeners.listen(patient, session, user)
 
     def end_session(self, session: str) -> None:
         """Close the streams opened by a session that just signed out."""
@@ -172,9 +169,9 @@ class Hub:
         """
         self._require_broker()
         device = manual_device(username)
-        self.assign(device, username)  # QoS 1 from one client keeps this ahead of the reading
         body = vitals_body(device, metric, value, ts_ms)  # as the gateway builds it
-        self.client.publish(self.topics.vitals(device, metric), json.dumps(body))
+        # their own topic space: the web's broker account may not speak for a device
+        self.client.publish(self.topics.manual_vitals(username, metric), json.dumps(body))
         return body
 
     def command(self, device: str, cmd: str, timeout: float) -> dict | None:
@@ -193,6 +190,14 @@ class Hub:
         self.reports.sent(body["id"], body["patient"])
         self.client.publish(self.topics.report_requests, json.dumps(body))
 
+    def _connected(self) -> None:
+        self._republish_assignments()
+        if self._on_connected is not None:
+            try:
+                self._on_connected()
+            except Exception as exc:  # the broker connection must survive a database hiccup
+                logs.event(log, logging.ERROR, "web.on_connect_failed", error=exc)
+
     def _republish_assignments(self) -> None:
         try:
             for device, patient in self._stored_assignments():
@@ -209,6 +214,11 @@ class Hub:
         data = reading_event(device, metric, message.payload)
         if data is not None:
             self._fan_out_for(device, "reading", data)
+
+    def _on_manual_reading(self, username: str, metric: str, message: mqtt.MQTTMessage) -> None:
+        data = reading_event(manual_device(username), metric, message.payload)
+        if data is not None:  # typed in: the topic names the patient
+            self.listeners.fan_out(username, "reading", data)
 
     def _on_assignment(self, device: str, message: mqtt.MQTTMessage) -> None:
         self.assignments.set(device, _text(message, "utf-8"))

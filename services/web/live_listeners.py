@@ -13,6 +13,7 @@ from .errors import WebError
 
 QUEUE_SIZE = 200
 PER_SESSION = 4
+PER_USER = 8  # several sessions (phone, laptop) of one person together
 
 
 class TooManyListeners(WebError):
@@ -25,6 +26,7 @@ class Listener:
 
     patient: str
     session: str = ""
+    user: int | None = None
     opened: int = 0  # order of opening, to find a session's oldest stream
     events: queue.Queue = field(default_factory=lambda: queue.Queue(maxsize=QUEUE_SIZE))
     overflowed: bool = False
@@ -45,7 +47,7 @@ class Listener:
 
 
 class Listeners:
-    """Every open stream, at most ``limit`` of them and ``PER_SESSION`` per session."""
+    """Every open stream: at most ``limit``, ``PER_SESSION`` per session, ``PER_USER`` per user."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
@@ -53,24 +55,30 @@ class Listeners:
         self._open: set[Listener] = set()
         self._opened = 0
 
-    def listen(self, patient: str, session: str = "") -> Listener:
-        """A new stream; past PER_SESSION the session's oldest stream is closed for it."""
-        evicted = None
+    def listen(self, patient: str, session: str = "", user: int | None = None) -> Listener:
+        """A new stream; past its session's or user's share, their oldest stream is closed."""
+        evicted = []
         with self._lock:
-            mine = [x for x in self._open if session and x.session == session]
             # A few tabs per session are normal; more would starve other people's streams.
             # The server only notices a page that was left at its next write, so a
             # session's newest page replaces its oldest stream instead of being refused.
-            if len(mine) >= PER_SESSION:
-                evicted = min(mine, key=lambda x: x.opened)
-                self._open.discard(evicted)
+            # Per user as well, or one person signing in many times holds every slot.
+            for same, cap in (
+                (lambda x: session and x.session == session, PER_SESSION),
+                (lambda x: user is not None and x.user == user, PER_USER),
+            ):
+                mine = [x for x in self._open if same(x)]
+                if len(mine) >= cap:
+                    oldest = min(mine, key=lambda x: x.opened)
+                    self._open.discard(oldest)
+                    evicted.append(oldest)
             if len(self._open) >= self.limit:
-                raise TooManyListeners("too many live streams")
+                raise TooManyListeners("too many live streams; retry shortly")
             self._opened += 1
-            listener = Listener(patient, session, opened=self._opened)
+            listener = Listener(patient, session, user, opened=self._opened)
             self._open.add(listener)
-        if evicted is not None:
-            evicted.close()
+        for old in evicted:
+            old.close()
         return listener
 
     def end_session(self, session: str) -> None:

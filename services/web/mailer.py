@@ -1,4 +1,4 @@
-"""Password-reset mail, sent from one background thread so a page never waits on SMTP."""
+"""Password-reset and carer-invitation mail, sent from one background thread (no page waits)."""
 
 import logging
 import queue
@@ -8,8 +8,7 @@ import threading
 from email.message import EmailMessage
 
 from services.common import logs
-
-from .settings import SmtpSettings
+from services.common.smtp import SmtpSettings
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +37,24 @@ class Mailer:
             f"Open this link within an hour to choose a new one:\n\n{link}\n\n"
             "If you did not ask, ignore this message; your password stays as it is.\n"
         )
+        self._queue(message)
+
+    def send_invite(self, to: str, name: str, patient: str, link: str, days: int) -> None:
+        message = EmailMessage()
+        message["From"] = self.settings.sender
+        message["To"] = to
+        message["Subject"] = f"{patient} invites you to their Health Plus care circle"
+        message.set_content(
+            f"Hello {name},\n\n"
+            f"{patient} asks you to be one of the people told about their health alerts.\n"
+            "With an account of your own you can see what they share with you and\n"
+            f"acknowledge their alerts. Open this link within {days} days to make it:\n\n"
+            f"{link}\n\nThe link works once. If you did not expect this, ignore it.\n"
+        )
+        self._queue(message)
+
+    def _queue(self, message: EmailMessage) -> None:
+        to = message["To"]
         with self._lock:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="mailer", daemon=True)

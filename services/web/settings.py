@@ -9,35 +9,14 @@ from services.common.errors import ConfigError
 from services.common.influx import InfluxSettings
 from services.common.settings import (
     MqttSettings,
+    check_base_url,
     data_dir_setting,
     read_env,
     read_field,
     section,
     setting,
 )
-
-
-@dataclass(frozen=True)
-class SmtpSettings:
-    """Where password-reset mail goes out; ``host`` None means mail is off."""
-
-    host: str | None = setting(
-        "SMTP_HOST", None, "SMTP server for password-reset mail; unset means no mail"
-    )
-    port: int = setting("SMTP_PORT", 587, "its port", minimum=1)
-    username: str | None = setting("SMTP_USERNAME", None, "SMTP login, if needed")
-    password: str | None = setting("SMTP_PASSWORD", None, "its password")
-    starttls: bool = setting("SMTP_STARTTLS", True, "upgrade the connection with STARTTLS")
-    sender: str = setting("SMTP_FROM", "Health Plus <no-reply@localhost>", "the mail's sender")
-    timeout: int = setting("SMTP_TIMEOUT", 10, "seconds per SMTP connection", minimum=1)
-
-    @property
-    def enabled(self) -> bool:
-        return self.host is not None
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "SmtpSettings":
-        return read_env(cls, env)
+from services.common.smtp import SmtpSettings
 
 
 @dataclass(frozen=True)
@@ -60,6 +39,19 @@ class Settings:
     )
     session_hours: int = setting(
         "WEB_SESSION_HOURS", 12, "lifetime of a signed-in session, in hours", minimum=1
+    )
+    session_idle_minutes: int = setting(
+        "WEB_SESSION_IDLE_MINUTES",
+        60,
+        "a signed-in session left this many minutes without a page view ends",
+        minimum=1,
+    )
+    secret_key_file: str | None = setting(
+        "WEB_SECRET_KEY_FILE",
+        None,
+        "file holding the Fernet key that encrypts TOTP secrets and signs browser tokens;"
+        " made on first start when missing. Keep it out of backups of the data directory",
+        shown="`$SMARTCAB_DATA_DIR/web-secret.key`",
     )
     trust_proxy: bool = setting(
         "WEB_TRUST_PROXY", False, "trust one reverse proxy's `X-Forwarded-For/Proto/Host`"
@@ -92,6 +84,17 @@ class Settings:
         return self.data_dir / "web.sqlite3"
 
     @property
+    def secret_key_path(self) -> Path:
+        return (
+            Path(self.secret_key_file) if self.secret_key_file else self.data_dir / "web-secret.key"
+        )
+
+    @property
+    def https(self) -> bool:
+        """The public address is HTTPS, so cookies can take the ``__Host-`` prefix."""
+        return self.base_url.startswith("https://")
+
+    @property
     def gallery_dir(self) -> Path:
         return self.data_dir / "camera"
 
@@ -102,10 +105,7 @@ class Settings:
         threads = read_field(cls, "threads", env)
         derived = {"base_url": f"http://localhost:{port}", "sse_clients": max(1, threads * 3 // 4)}
         settings = read_env(cls, env, defaults=derived, port=port, threads=threads)
-        if not settings.base_url.startswith(("http://", "https://")):
-            raise ConfigError(
-                f"WEB_BASE_URL must start with http:// or https://, got {settings.base_url!r}"
-            )
+        check_base_url(settings.base_url)
         if settings.sse_clients > threads - 2:
             # Each live stream holds a worker thread; pages need a few left over.
             raise ConfigError(

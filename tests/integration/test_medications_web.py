@@ -8,7 +8,6 @@ from services.web import accounts
 from services.web import db as schema
 from tests.support import browser
 from tests.support.net import free_port
-from tests.test_web_auth import csrf, make_doctor, make_patient, sign_in_doctor, sign_in_patient
 
 
 def _due_soon() -> str:
@@ -16,10 +15,10 @@ def _due_soon() -> str:
     return (datetime.now(UTC) - timedelta(minutes=1)).strftime("%H:%M")
 
 
-def test_patient_and_doctor_edit_the_list_and_both_see_every_change(app, monkeypatch):
+def test_patient_and_doctor_edit_the_list_and_both_see_every_change(app, auth, monkeypatch):
     monkeypatch.setenv("REPORT_TIMEZONE", "UTC")
-    make_patient(app, "alice")
-    _, secret = make_doctor(app)
+    auth.make_patient(app, "alice")
+    _, secret = auth.make_doctor(app)
     with app.app_context():
         conn = schema.connect(app.config["DATABASE"])
         alice = accounts.find_patient(conn, "alice")
@@ -29,8 +28,8 @@ def test_patient_and_doctor_edit_the_list_and_both_see_every_change(app, monkeyp
         access.share(conn, alice.id, doctor.id)
         conn.close()
     patient = app.test_client()
-    sign_in_patient(patient, "alice")
-    token = csrf(patient, "/p/alice/medications")
+    auth.sign_in_patient(patient, "alice")
+    token = auth.csrf(patient, "/p/alice/medications")
     added = patient.post(
         "/p/alice/medications",
         data={
@@ -51,11 +50,11 @@ def test_patient_and_doctor_edit_the_list_and_both_see_every_change(app, monkeyp
     assert bad.status_code == 400 and "not a time of day" in bad.text
 
     dr = app.test_client()
-    sign_in_doctor(dr, pyotp.TOTP(secret).now())
+    auth.sign_in_doctor(dr, pyotp.TOTP(secret).now())
     api = dr.get("/api/p/alice/medications").get_json()
     med = api["medications"][0]
     assert med["name"] == "Metformin 500 mg" and med["window_min"] == 30
-    dr_token = csrf(dr, "/p/alice/medications")
+    dr_token = auth.csrf(dr, "/p/alice/medications")
     edited = dr.post(
         f"/p/alice/medications/{med['id']}",
         data={
@@ -94,13 +93,13 @@ def test_patient_and_doctor_edit_the_list_and_both_see_every_change(app, monkeyp
     assert "taken on time" in dr.get("/p/alice/medications").text
 
 
-def test_a_stranger_cannot_see_or_edit_the_list(app):
-    make_patient(app, "alice")
-    make_patient(app, "bob")
+def test_a_stranger_cannot_see_or_edit_the_list(app, auth):
+    auth.make_patient(app, "alice")
+    auth.make_patient(app, "bob")
     bob = app.test_client()
-    sign_in_patient(bob, "bob")
+    auth.sign_in_patient(bob, "bob")
     assert bob.get("/p/alice/medications").status_code == 403
-    token = csrf(bob, "/p/bob/medications")
+    token = auth.csrf(bob, "/p/bob/medications")
     refused = bob.post("/p/alice/medications", data={"csrf_token": token, "name": "x"})
     assert refused.status_code == 403
 
@@ -148,8 +147,8 @@ def test_cli_adds_lists_and_removes_medications(tmp_path):
         conn.close()
 
 
-def test_an_earlier_free_text_medications_answer_stays_readable(app):
-    make_patient(app, "alice")
+def test_an_earlier_free_text_medications_answer_stays_readable(app, auth):
+    auth.make_patient(app, "alice")
     conn = schema.connect(app.config["DATABASE"])
     alice = accounts.find_patient(conn, "alice")
     conn.execute(
@@ -159,7 +158,7 @@ def test_an_earlier_free_text_medications_answer_stays_readable(app):
     )
     conn.close()
     patient = app.test_client()
-    sign_in_patient(patient, "alice")
+    auth.sign_in_patient(patient, "alice")
     page = patient.get("/p/alice/questionnaire").text
     assert "Earlier answer" in page and "Metformin twice a day" in page
     assert 'name="medications"' not in page and "/p/alice/medications" in page

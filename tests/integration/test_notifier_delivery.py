@@ -5,7 +5,7 @@ import json
 import time
 
 from services.common import carecircle
-from tests.support.mqtt import Recorder
+from tests.support.mqtt import TopicLog
 from tests.support.net import wait_until
 from tests.support.notify import BASE_URL, make_alert, publish_alert, statuses
 from tests.support.seed_clients import SeedWatch
@@ -15,7 +15,7 @@ from tests.support.smtp import SmtpSink
 def test_a_35_bpm_reading_reaches_the_circle_once_and_its_clear_once(
     broker, influxdb, db, hook, make_gateway, make_recorder, make_notifier
 ):
-    with Recorder(broker.host, broker.port, topics=("smartcab/alerts/#",)) as mqtt:
+    with TopicLog(broker.host, broker.port, topics=("smartcab/alerts/#",)) as mqtt:
         mqtt.publish("smartcab/devices/wch-01/patient", "ann", retain=True)
         mqtt.publish("smartcab/devices/wch-09/patient", "bob", retain=True)
         carecircle.add_contact(db, "ann", "Carol (daughter)", "carol@example.com")

@@ -91,7 +91,7 @@ def test_many_alerts_in_a_short_time_become_one_digest(broker, db, hook, mqtt, m
     time.sleep(1)
     assert len(hook.posts("/carol")) == 2
     assert digest["title"] == "Health Plus - 3 alerts for ann"
-    for words in ("blood oxygen", "high temperature", "blood pressure (systolic)"):
+    for words in ("blood oxygen", "high body temperature", "blood pressure, systolic"):
         assert words in digest["message"]
 
 

@@ -62,14 +62,12 @@ def _alerts(recorder) -> list[dict]:
     return [json.loads(p) for p in recorder.payloads(ALERT)]
 
 
-def test_a_dose_taken_in_its_window_lights_then_clears_the_cue(
-    gateway, mqtt_recorder, app_db, pillbox
-):
+def test_a_dose_taken_in_its_window_lights_then_clears_the_cue(gateway, mqtt_log, app_db, pillbox):
     conn, patient = app_db
     app, shelf, _strip = make_cabinet([["Metformin", [1]], ["Vitamin D", [2]]])
     shelf.present = [True, True]
     with BoardThread(app, gateway.port, CAB):
-        mqtt_recorder.wait(f"smartcab/devices/{CAB}/inventory")
+        mqtt_log.wait(f"smartcab/devices/{CAB}/inventory")
         due = datetime.now(UTC) + timedelta(seconds=10)
         med = _add(conn, patient, "Metformin 500 mg", "Metformin", due, 0.1, stock="10")
         vitamin = _add(
@@ -80,10 +78,10 @@ def test_a_dose_taken_in_its_window_lights_then_clears_the_cue(
         shelf.set(1, False)  # the vitamin, far from its time: not a dose
         tracker.wait_log("pillbox.not_a_dose")
         # the cue: lon once the on-time window opens (6 s before the dose)
-        mqtt_recorder.wait(CMD, where=lambda m: m.payload == b"lon", timeout=15)
+        mqtt_log.wait(CMD, where=lambda m: m.payload == b"lon", timeout=15)
         wait_until(lambda: app.lights_on, what="the cabinet lit")
         shelf.set(0, False)  # taken out, on time
-        mqtt_recorder.wait(CMD, where=lambda m: m.payload == b"lof", timeout=10)
+        mqtt_log.wait(CMD, where=lambda m: m.payload == b"lof", timeout=10)
         wait_until(lambda: not app.lights_on, what="the cue cleared")
         dose = doses.get(conn, med.id, int(due.timestamp()))
         assert dose.status == "taken" and dose.timing == "on_time" and dose.source == "cabinet"
@@ -91,7 +89,7 @@ def test_a_dose_taken_in_its_window_lights_then_clears_the_cue(
         shelf.set(0, True)  # put back: not a dose
         time.sleep(1)
         shelf.set(0, False)  # out again in the same window: a doubled dose
-        [alert] = mqtt_recorder.wait(ALERT, timeout=10)
+        [alert] = mqtt_log.wait(ALERT, timeout=10)
     body = json.loads(alert.payload)
     assert body["kind"] == "medication" and body["level"] == "warning"
     assert body["patient"] == "ann" and "Doubled dose: Metformin 500 mg" in body["message"]
@@ -101,25 +99,25 @@ def test_a_dose_taken_in_its_window_lights_then_clears_the_cue(
 
 
 def test_nothing_taken_raises_the_medication_alert_when_the_window_closes(
-    gateway, mqtt_recorder, app_db, pillbox
+    gateway, mqtt_log, app_db, pillbox
 ):
     conn, patient = app_db
     app, shelf, _ = make_cabinet([["Aspirin", [1]]])
     shelf.present = [True]
     with BoardThread(app, gateway.port, CAB):
-        mqtt_recorder.wait(f"smartcab/devices/{CAB}/inventory")
+        mqtt_log.wait(f"smartcab/devices/{CAB}/inventory")
         due = datetime.now(UTC) + timedelta(seconds=4)
         med = _add(conn, patient, "Aspirin 75 mg", "Aspirin", due, 0.05)  # closes 6 s after
         tracker = pillbox()
-        mqtt_recorder.wait(CMD, where=lambda m: m.payload == b"lon", timeout=10)
+        mqtt_log.wait(CMD, where=lambda m: m.payload == b"lon", timeout=10)
         # restarted in the middle of the window: nothing is lost or doubled
         tracker.stop()
         pillbox()
-        [alert] = mqtt_recorder.wait(ALERT, timeout=20)
-        mqtt_recorder.wait(CMD, where=lambda m: m.payload == b"lof", timeout=10)
+        [alert] = mqtt_log.wait(ALERT, timeout=20)
+        mqtt_log.wait(CMD, where=lambda m: m.payload == b"lof", timeout=10)
     body = json.loads(alert.payload)
     assert body["kind"] == "medication" and body["key"] == f"dose-{med.id}"
     assert "Missed dose: Aspirin 75 mg" in body["message"] and body["patient"] == "ann"
     assert doses.get(conn, med.id, int(due.timestamp())).status == "missed"
     time.sleep(1.5)
-    assert len(_alerts(mqtt_recorder)) == 1  # once, not on every tick
+    assert len(_alerts(mqtt_log)) == 1  # once, not on every tick

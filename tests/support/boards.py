@@ -2,10 +2,25 @@
 
 import random
 import threading
+from pathlib import Path
 
 from firmware.sim import hardware
 from firmware.sim.host import HostPlatform
 from firmware.smartcab import board, cabinet, camera, watch
+
+ROOT = Path(__file__).resolve().parents[2]
+FIRMWARE = ROOT / "firmware"
+
+
+def board_files() -> list[Path]:
+    """Every Python file that goes onto a board: the firmware and the shared protocol."""
+    files = [
+        path
+        for path in sorted(FIRMWARE.rglob("*.py"))
+        if (FIRMWARE / "sim") not in path.parents and "__pycache__" not in path.parts
+    ]
+    # the protocol modules the boards share with the gateway: the wire format and a device's end
+    return [*files, *(ROOT / "services/common" / f"{name}.py" for name in ("wire", "device_link"))]
 
 
 class BoardThread:

@@ -1,9 +1,11 @@
 """A real Mosquitto broker on a free port in a temporary folder."""
 
 import getpass
+import selectors
 import shutil
 import signal
 import subprocess
+import uuid
 from pathlib import Path
 
 from .net import free_port, wait_port
@@ -64,3 +66,33 @@ class Mosquitto:
 
     def env(self) -> dict[str, str]:
         return {"MQTT_HOST": self.host, "MQTT_PORT": str(self.port)}
+
+
+def mosquitto_sub(broker: Mosquitto, topics, count: int, fmt: str) -> subprocess.Popen:
+    """Start the stock ``mosquitto_sub`` for ``count`` messages; return once it is subscribed.
+
+    A retained message on a probe topic, subscribed to last, arrives only after the broker
+    has taken every subscription before it; its line is read here, so the caller sees only
+    the ``count`` messages it asked for.
+    """
+    cli = shutil.which("mosquitto_sub")
+    publish = shutil.which("mosquitto_pub")
+    assert cli and publish, "mosquitto-clients is not installed: run `make test`"
+    probe = f"test/probe/{uuid.uuid4().hex[:8]}"
+    # The stock client, not paho, and epoll, not select(): callers may hold descriptors
+    # above 1023, where select() cannot go.
+    where = ["-h", broker.host, "-p", str(broker.port)]
+    retained = ["-q", "1", "-r", "-t", probe, "-m", "ready"]
+    subprocess.run([publish, *where, *retained], check=True, timeout=10)
+    command = [cli, *where, "-C", str(count + 1), "-F", fmt]
+    for topic in [*topics, probe]:
+        command += ["-t", topic]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    with selectors.DefaultSelector() as waiting:
+        waiting.register(proc.stdout, selectors.EVENT_READ)
+        first = proc.stdout.readline() if waiting.select(10) else ""
+    if not first.startswith(probe):
+        proc.kill()
+        proc.wait()
+        raise AssertionError(f"mosquitto_sub did not subscribe in 10 s (it printed {first!r})")
+    return proc

@@ -1,4 +1,4 @@
-"""A paho subscriber that records every message, for assertions."""
+"""A paho subscriber that logs every message on its topics, for assertions."""
 
 import threading
 import time
@@ -8,14 +8,20 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 
-class Recorder:
-    """Subscribes to ``topics`` and keeps every message it receives."""
+class TopicLog:
+    """Subscribes to ``topics`` and keeps every message it receives, in order.
+
+    Entering returns only once the broker has acknowledged every subscription (its SUBACK),
+    so nothing published afterwards can be missed.
+    """
 
     def __init__(self, host: str, port: int, topics=("#",), client_id=None, clean=True):
         self.host, self.port = host, port
         self.messages: list[mqtt.MQTTMessage] = []
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
+        self._pending_mid: int | None = None
+        self._refused: list[str] = []
         self._topics = list(topics)
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
@@ -23,15 +29,19 @@ class Recorder:
             clean_session=clean,
         )
         self.client.on_connect = self._on_connect
-        self.client.on_subscribe = lambda *a: self._subscribed.set()
+        self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message
         self.client.reconnect_delay_set(0.2, 1)
 
-    def __enter__(self) -> "Recorder":
+    def __enter__(self) -> "TopicLog":
         self.client.connect(self.host, self.port, keepalive=10)
         self.client.loop_start()
         if not self._subscribed.wait(10):
-            raise TimeoutError("test subscriber could not subscribe")
+            self.__exit__()
+            raise TimeoutError(f"the broker did not acknowledge subscribing to {self._topics}")
+        if self._refused:
+            self.__exit__()
+            raise AssertionError(f"the broker refused the subscriptions {self._refused}")
         return self
 
     def __exit__(self, *exc) -> None:
@@ -39,8 +49,17 @@ class Recorder:
         self.client.loop_stop()
 
     def _on_connect(self, client, userdata, flags, reason_code, properties):
-        for topic in self._topics:
-            client.subscribe(topic, qos=1)
+        # One SUBSCRIBE for every topic: one SUBACK, with a code per topic, says all are in place.
+        # on_connect and on_subscribe both run on the network thread, so the mid is set first.
+        _, self._pending_mid = client.subscribe([(topic, 1) for topic in self._topics])
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties):
+        if mid != self._pending_mid:
+            return
+        self._refused = [
+            t for t, code in zip(self._topics, reason_codes, strict=True) if code.is_failure
+        ]
+        self._subscribed.set()
 
     def _on_message(self, client, userdata, message):
         with self._lock:

@@ -6,7 +6,7 @@ from services.common import carecircle
 from services.common.alerts import Alert
 from services.common.timeutil import now_ms
 from services.notifier import rules
-from tests.support.mqtt import Recorder
+from tests.support.mqtt import TopicLog
 
 BASE_URL = "https://hp.example"
 
@@ -26,7 +26,7 @@ def make_alert(
     return Alert(device, kind, key, level, text, now_ms(), value, patient).as_json()
 
 
-def publish_alert(client: Recorder, alert: dict) -> str:
+def publish_alert(client: TopicLog, alert: dict) -> str:
     """Publish as the recorder does; returns the alert id the notifier gives it."""
     where = "services" if alert["kind"] == "service" else "devices"
     client.publish(f"smartcab/alerts/{where}/{alert['device']}", json.dumps(alert))

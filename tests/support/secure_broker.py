@@ -31,10 +31,10 @@ def make_accounts(accounts: Path) -> dict[str, str]:
     return secrets
 
 
-def make_certs(folder: Path) -> Path:
+def make_certs(folder: Path, *names: str) -> Path:
     """Run scripts/make-certs.sh; returns the folder with ca.crt, server.crt, server.key."""
     subprocess.run(
-        ["bash", str(ROOT / "scripts" / "make-certs.sh"), str(folder)],
+        ["bash", str(ROOT / "scripts" / "make-certs.sh"), str(folder), *names],
         check=True,
         capture_output=True,
     )

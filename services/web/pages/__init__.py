@@ -2,7 +2,7 @@
 
 Pages about one patient (``/p/<username>/...`` and ``/api/p/<username>/...``) are
 ``PatientPages``: the patient is resolved once per request into ``g.patient``, with the
-role and share check and, for a doctor, the audit row. A view's name is the action that
+role and share check and, for a doctor or carer, the audit row. A view's name is the action that
 row records, and the access log describes it (``access.ACTIONS``).
 """
 
@@ -22,7 +22,7 @@ from ..security import check_role
 
 log = logging.getLogger(__name__)
 
-VIEWERS = ("patient", "doctor")  # the patient, and doctors they share with
+VIEWERS = ("patient", "doctor", "carer")  # the patient, and doctors and carers they share with
 PATIENT = ("patient",)  # the patient themselves
 DOCTOR = ("doctor",)  # doctors they share with
 # What a form post can be refused for: bad input, or the history or broker away.
@@ -86,7 +86,7 @@ def resolve_patient(username: str, action: str) -> accounts.User:
     if patient is not None:
         if user.role == "patient" and user.id == patient.id:
             return patient
-        if user.role == "doctor" and access.has_share(conn, patient.id, user.id):
+        if user.role in access.VIEWER_ROLES and access.has_share(conn, patient.id, user.id):
             access.record(conn, user, patient, action, request.path, request.remote_addr)
             return patient
     logs.event(
@@ -98,6 +98,11 @@ def resolve_patient(username: str, action: str) -> accounts.User:
         path=request.path,
     )
     abort(403)
+
+
+def rate_limit(action: str) -> None:
+    """Count one costly action of the signed-in user; 429 past their limit (``ratelimit``)."""
+    current_app.extensions["smartcab.limits"].take(action, g.user.id)
 
 
 def hub():

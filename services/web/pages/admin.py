@@ -5,10 +5,11 @@ import logging
 from flask import Blueprint, g, redirect, render_template, request, url_for
 
 from services.common import logs
+from services.common.errors import MqttError
 
-from .. import access, accounts, devices
+from .. import access, accounts, devices, handlers
 from ..db import get_db
-from ..errors import MqttPublishFailed, NotFound, ValidationError
+from ..errors import NotFound, ValidationError
 from ..security import check_role
 from . import hub
 
@@ -36,9 +37,11 @@ def _page(error: str | None = None):
 
 
 @bp.errorhandler(ValidationError)
-@bp.errorhandler(MqttPublishFailed)
+@bp.errorhandler(MqttError)
 def _refused(exc: Exception):
-    return _page(str(exc))
+    # the admin page shows what failed above its forms, rather than an error page
+    handlers.note(exc)
+    return _page(handlers.message_of(exc))
 
 
 @bp.route("/")
@@ -61,10 +64,9 @@ def assign_device():
     )
     live = hub()
     if live is not None:
-        try:
-            live.assign(device, username or None)
-        except Exception as exc:  # recorded; the hub republishes on its next connect
-            raise MqttPublishFailed(str(exc)) from exc
+        # A broker away is the app's MqttError page; the assignment is already stored and
+        # the hub republishes it on its next connect.
+        live.assign(device, username or None)
     logs.event(
         log,
         logging.INFO,

@@ -8,10 +8,16 @@ from flask import Blueprint, abort, current_app, g, redirect, render_template, r
 
 from services.common import logs
 
-from .. import accounts, throttle
+from .. import accounts, security_alerts, sessions, throttle, twostep
 from ..db import get_db
 from ..errors import Throttled, ValidationError
-from ..security import end_session, login_required, start_user_session
+from ..security import (
+    end_session,
+    known_accounts,
+    login_required,
+    remember_device,
+    start_user_session,
+)
 
 log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__)
@@ -34,6 +40,8 @@ def home_for(user: accounts.User) -> str:
         return url_for("doctor.home")
     if user.role == "admin":
         return url_for("admin.index")
+    if user.role == "carer":
+        return url_for("carer.home")
     return url_for("welcome.welcome", username=user.username)
 
 
@@ -60,24 +68,17 @@ def login():
     account_key, address_key = throttle.keys(account, request.remote_addr)
     status = 200
     try:
-        booking = throttle.book(conn, policy, account_key, address_key)
-        password = form.get("password", "")
-        code = form.get("totp", "")
-        if tab == "doctors":
-            row = accounts.doctor_row(conn, account, form.get("name", ""), form.get("ic", ""))
-            user = accounts.authenticate(conn, row, password, code)
-        else:
-            row = accounts.patient_row(conn, form.get("email", ""), account)
-            user = accounts.authenticate(conn, row, password, code)
-        if user is not None and user.role != "patient" and not user.has_totp:
-            # Doctors and admins always need a code, even if a row lost its secret.
-            user = None
+        known = account_key in known_accounts()
+        booking = throttle.book(conn, policy, account_key, address_key, known=known)
+        user = _check_sign_in(conn, tab, form)
         if user is None:
             logs.event(log, logging.WARNING, "web.signin_failed", tab=tab, ip=request.remote_addr)
+            _maybe_alert(conn, tab, account, booking, policy)
             error, status = FAILED, 401
         else:
             throttle.succeeded(conn, booking)
             start_user_session(user)
+            remember_device(account_key)
             logs.event(log, logging.INFO, "web.signed_in", user=user.login, role=user.role)
             return redirect(_safe_next(request.args.get("next")) or home_for(user))
     except Throttled as exc:
@@ -86,9 +87,48 @@ def login():
     return render_template("login.html", tab=tab, error=error, form=shown), status
 
 
+def _check_sign_in(conn, tab: str, form) -> accounts.User | None:
+    """The account if everything typed is right (a code or a recovery code as second step)."""
+    keys = current_app.extensions["smartcab.keys"]
+    password, code = form.get("password", ""), form.get("totp", "")
+    if tab == "doctors":
+        row = accounts.doctor_row(
+            conn, form.get("dr_id", ""), form.get("name", ""), form.get("ic", "")
+        )
+    else:
+        row = accounts.patient_row(conn, form.get("email", ""), form.get("username", ""))
+    user = accounts.authenticate(conn, row, password, code, keys)
+    if user is not None and user.role not in ("patient", "carer") and not user.has_totp:
+        return None  # doctors and admins always need a code, even if a row lost its secret
+    return user
+
+
+def _maybe_alert(conn, tab: str, account: str, booking, policy) -> None:
+    """Raise a security alert once an account's failures reach the policy's mark."""
+    if booking.failures != policy.alert_after:
+        return
+    name = account.strip().lower() if tab == "users" else account.strip()
+    patient = accounts.find_patient(conn, name) if tab == "users" else None
+    security_alerts.failed_sign_ins(
+        conn, name, booking.failures, patient.username if patient else None
+    )
+    security_alerts.publish_pending(conn, current_app.extensions.get("smartcab.hub"))
+
+
 @bp.route("/logout", methods=["POST"])
 def logout():
     end_session()
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/logout/everywhere", methods=["POST"])
+@login_required()
+def logout_everywhere():
+    """End every session of the account, on every device (a lost or shared computer)."""
+    user = g.user
+    sessions.destroy_all(get_db(), user.id)
+    end_session()
+    logs.event(log, logging.INFO, "web.signed_out_everywhere", user=user.login)
     return redirect(url_for("auth.login"))
 
 
@@ -138,29 +178,76 @@ def reset(token: str):
 @bp.route("/account/totp", methods=["GET", "POST"])
 @login_required("patient")
 def totp_setup():
-    """Patients may turn two-step sign-in on; doctors and admins always have it."""
-    conn = get_db()
-    if g.user.has_totp:
-        return render_template("totp.html", enabled=True)
+    """Patients may turn two-step sign-in on (and off); doctors and admins always have it."""
     action = request.form.get("action") if request.method == "POST" else None
-    if action == "confirm":
-        secret = request.form.get("secret", "")
-        account_key, address_key = throttle.keys(f"totp:{g.user.login}", request.remote_addr)
-        policy = current_app.config["THROTTLE"]
-        try:
-            booking = throttle.book(conn, policy, account_key, address_key)
-        except Throttled as exc:
-            return render_template("totp.html", enabled=False, error=str(exc)), 429
-        if accounts.enable_totp(conn, g.user, secret, request.form.get("totp", "")):
-            throttle.succeeded(conn, booking)
-            logs.event(log, logging.INFO, "web.totp_enabled", user=g.user.login)
-            return render_template("totp.html", enabled=True, just_enabled=True)
-        return _totp_start(secret, "That code did not match. Try the newest code."), 400
-    if action == "start":
-        return _totp_start(accounts.new_totp_secret(), None)
-    if action is not None:
+    if action is None:
+        return _totp_page()
+    if action not in ("start", "confirm", "disable"):
         abort(400)
-    return render_template("totp.html", enabled=False, secret=None)
+    conn = get_db()
+    if action == "start":
+        if g.user.has_totp:
+            return _totp_page()
+        secret = twostep.new_secret()
+        sessions.set_pending_totp(conn, g.session.token, _keys().encrypt(secret))
+        return _totp_start(secret, None)
+    account_key, address_key = throttle.keys(f"totp:{g.user.login}", request.remote_addr)
+    try:
+        booking = throttle.book(conn, current_app.config["THROTTLE"], account_key, address_key)
+    except Throttled as exc:
+        return _totp_page(error=str(exc)), 429
+    done = _totp_confirm(conn) if action == "confirm" else _totp_disable(conn)
+    if isinstance(done, tuple):
+        return done
+    throttle.succeeded(conn, booking)
+    return done
+
+
+def _keys():
+    return current_app.extensions["smartcab.keys"]
+
+
+def _pending_secret(conn) -> str | None:
+    stored = sessions.pending_totp(conn, g.session.token)
+    try:
+        return _keys().decrypt(stored) if stored else None
+    except ValueError:
+        return None
+
+
+def _totp_confirm(conn):
+    """Store the session's pending secret once the password and a code from it check out."""
+    secret = _pending_secret(conn)
+    if g.user.has_totp or secret is None:
+        return _totp_page(error="Start the set-up again."), 400
+    if not accounts.check_password(conn, g.user, request.form.get("password", "")):
+        return _totp_start(secret, "That password is not right."), 400
+    step = twostep.matching_step(secret, request.form.get("totp", ""))
+    if step is None:
+        return _totp_start(secret, "That code did not match. Try the newest code."), 400
+    twostep.store_secret(conn, g.user.id, secret, _keys(), step=step)
+    sessions.set_pending_totp(conn, g.session.token, None)
+    codes = twostep.new_recovery_codes(conn, g.user.id)
+    logs.event(log, logging.INFO, "web.totp_enabled", user=g.user.login)
+    return render_template("totp.html", enabled=True, just_enabled=True, codes=codes)
+
+
+def _totp_disable(conn):
+    """Turn two-step sign-in off, after asking for the password again."""
+    if not g.user.has_totp:
+        return _totp_page()
+    if not accounts.check_password(conn, g.user, request.form.get("password", "")):
+        return _totp_page(error="That password is not right."), 400
+    twostep.clear(conn, g.user.id)
+    logs.event(log, logging.INFO, "web.totp_disabled", user=g.user.login)
+    return render_template("totp.html", enabled=False, secret=None, just_disabled=True)
+
+
+def _totp_page(error: str | None = None) -> str:
+    left = twostep.recovery_left(get_db(), g.user.id) if g.user.has_totp else 0
+    return render_template(
+        "totp.html", enabled=g.user.has_totp, secret=None, error=error, recovery_left=left
+    )
 
 
 def _totp_start(secret: str, error: str | None) -> str:

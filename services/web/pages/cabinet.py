@@ -11,7 +11,7 @@ from .. import devices
 from ..db import get_db
 from ..errors import DataUnavailable, ValidationError
 from ..history import last_changed
-from . import PATIENT, PatientPages, health, hub
+from . import PATIENT, PatientPages, health, hub, rate_limit
 
 log = logging.getLogger(__name__)
 bp = PatientPages("cabinet", __name__)
@@ -94,6 +94,7 @@ def device_command(device: str):
     cmd = str(body.get("cmd", ""))
     if cmd not in devices.COMMANDS.get(devices.kind(device), ()):
         raise ValidationError("this device does not take that command")
+    rate_limit("command")
     live = hub()
     if live is None:
         abort(503, description="live service is off; commands cannot be sent")

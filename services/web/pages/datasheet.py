@@ -8,7 +8,7 @@ from flask import Response, g, jsonify, render_template, request
 
 from .. import data, ranges
 from ..errors import DataUnavailable
-from . import PatientPages, health
+from . import PatientPages, health, rate_limit
 
 bp = PatientPages("datasheet", __name__)
 
@@ -45,6 +45,7 @@ def datasheet():
 @bp.route("/p/<username>/datasheet.csv")
 def datasheet_csv():
     start, end = ranges.parse(request.args, datetime.now(UTC))
+    rate_limit("export")
     rows = health().sheet_range(g.patient.username, start, end)
     out = io.StringIO()
     writer = csv.writer(out)

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, g, render_template, request
 
-from .. import access, data, records, reports
+from .. import access, circle, data, records, reports
 from ..db import get_db
 from ..errors import DataUnavailable
 from ..security import login_required
@@ -25,6 +25,7 @@ def _summary(patient, since: int | None) -> dict:
         out["error"] = str(exc)  # the record's changes and reports still show
     found = reports.listing(data_dir(), patient.username)
     out["reports"] = [r for r in found if str(r.get("id", "")).startswith("weekly-")][:2]
+    out["notified"] = circle.alerts(get_db(), patient.username, 5)
     changes = records.changes_since(get_db(), patient.id, since or 0) if since else {}
     out["changes"] = {k: v for k, v in changes.items() if v}
     return out

@@ -9,6 +9,7 @@ from ..db import get_db
 from ..errors import DataUnavailable, ValidationError
 from ..handlers import wants_json
 from ..history import snacks_per_day
+from ..security import flash
 from . import PATIENT, PatientPages, health
 
 bp = PatientPages("habits", __name__)
@@ -80,7 +81,8 @@ def habit_log():
     day, count = tracker.log(get_db(), g.patient.id, request.form, _today())
     if wants_json():
         return jsonify(ok=True, day=day.isoformat(), saved=count)
-    return redirect(url_for(".habits", username=g.patient.username, saved=day.isoformat()))
+    flash(f"Saved your habits for {day.isoformat()}.")
+    return redirect(url_for(".habits", username=g.patient.username))
 
 
 @bp.route("/p/<username>/habits/goals", methods=["POST"], roles=PATIENT)

@@ -23,7 +23,6 @@ from .. import access, data, sessions
 from .. import db as database
 from ..errors import DataUnavailable, ValidationError
 from ..handlers import wants_json
-from ..live import TooManyListeners
 from . import FORM_ERRORS, PATIENT, PatientPages, health, hub
 
 log = logging.getLogger(__name__)
@@ -95,17 +94,15 @@ def live():
     patient, the_hub = g.patient, hub()
     if the_hub is None:
         abort(503, description="live updates are off")
-    try:
-        listener = the_hub.listen(patient.username, g.session.token)
-    except TooManyListeners:
-        abort(503, description="too many live streams; retry shortly")
+    listener = the_hub.listen(patient.username, g.session.token, g.user.id)  # TooManyListeners: 503
     token, viewer, path = g.session.token, g.user, current_app.config["DATABASE"]
+    idle = current_app.config["SESSION_IDLE_SECONDS"]
 
     def still_allowed() -> bool:
         """The session is live and, for a doctor, the share still stands."""
         conn = database.connect(path)
         try:
-            if not sessions.is_live(conn, token):
+            if not sessions.is_live(conn, token, idle):
                 return False
             return viewer.role == "patient" or access.has_share(conn, patient.id, viewer.id)
         finally:

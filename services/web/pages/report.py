@@ -9,7 +9,7 @@ from services.common import logs
 
 from .. import data, questionnaire, ranges, records, reports
 from ..db import get_db
-from . import DOCTOR, FORM_ERRORS, PatientPages, data_dir, health, hub
+from . import DOCTOR, FORM_ERRORS, PatientPages, data_dir, health, hub, rate_limit
 
 log = logging.getLogger(__name__)
 bp = PatientPages("report", __name__)
@@ -96,6 +96,7 @@ def report_request():
     fmt = str(body.get("format", "pdf"))
     # Anything but a whole number is as unknown a period as 8 days: new_request says so.
     job = reports.new_request(g.user, g.patient.username, fmt, int(days) if days.isdigit() else 0)
+    rate_limit("report")
     live = hub()
     if live is None:
         abort(503, description="live service is off; reports cannot be requested")

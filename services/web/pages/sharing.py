@@ -6,9 +6,10 @@ from flask import g, redirect, render_template, request, url_for
 
 from services.common import logs
 
-from .. import access
+from .. import access, circle
 from ..db import get_db
 from ..errors import ValidationError
+from ..security import flash
 from . import PATIENT, PatientPages
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,8 @@ def share_grant():
     dr_id = request.form.get("dr_id", "")
     doctor = access.grant(get_db(), patient, dr_id, request.path, request.remote_addr)
     logs.event(log, logging.INFO, "web.share_granted", patient=patient.username, dr=doctor.dr_id)
-    return redirect(url_for(".sharing", username=patient.username, granted=doctor.dr_id))
+    flash(f"Doctor {doctor.dr_id} can now see your health data.")
+    return redirect(url_for(".sharing", username=patient.username))
 
 
 @bp.route("/p/<username>/sharing/revoke", methods=["POST"], roles=PATIENT)
@@ -43,10 +45,15 @@ def share_revoke():
     doctor_id = request.form.get("doctor", type=int) or 0
     access.revoke(get_db(), patient, doctor_id, request.path, request.remote_addr)
     logs.event(log, logging.INFO, "web.share_revoked", patient=patient.username)
-    return redirect(url_for(".sharing", username=patient.username, revoked=1))
+    flash("Access removed. That doctor can no longer open your data.")
+    return redirect(url_for(".sharing", username=patient.username))
 
 
 @bp.route("/p/<username>/access-log", roles=PATIENT)
 def access_log():
-    entries = access.access_log(get_db(), g.patient.id)
+    conn = get_db()
+    # The notifier's messages have no web user behind them: merged in from its rows.
+    entries = circle.merged_log(
+        access.access_log(conn, g.patient.id), circle.log_entries(conn, g.patient.username)
+    )
     return render_template("access_log.html", patient=g.patient, entries=entries)

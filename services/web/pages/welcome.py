@@ -2,7 +2,7 @@
 
 from flask import g, render_template
 
-from .. import data, devices
+from .. import circle, data, devices
 from ..db import get_db
 from ..errors import DataUnavailable
 from . import PatientPages, health, hub
@@ -20,4 +20,7 @@ def welcome():
         glance = data.cards(health().latest(patient.username))
     except DataUnavailable:
         glance = []  # the page still shows the devices
-    return render_template("welcome.html", patient=patient, devices=states, glance=glance)
+    notified = circle.alerts(get_db(), patient.username, 5)
+    return render_template(
+        "welcome.html", patient=patient, devices=states, glance=glance, notified=notified
+    )

@@ -1,0 +1,33 @@
+"""What the administrator's command line does shows in the admin log."""
+
+import pyotp
+
+from services.web import accounts
+from services.web import db as schema
+from tests.support import browser
+
+
+def test_admin_actions_are_recorded(app, auth):
+    auth.make_patient(app, "alice")
+    auth.make_doctor(app)
+    data_env = {"SMARTCAB_DATA_DIR": str(app.config["DATABASE"].parent)}
+    browser.cli(data_env, "shares", "revoke", "--patient", "alice", "--doctor", "D100")
+    conn = schema.connect(app.config["DATABASE"])
+    try:
+        _, secret = accounts.create_admin(
+            conn, "root@example.org", "root", auth.PATIENT_PW, app.extensions["smartcab.keys"]
+        )
+    finally:
+        conn.close()
+    admin = app.test_client()
+    auth.sign_in_patient(admin, "root", code=pyotp.TOTP(secret).now())
+    token = auth.csrf(admin, "/admin/")
+    admin.post("/admin/devices", data={"csrf_token": token, "device": "cab", "patient": "alice"})
+    admin.post("/admin/shares", data={"csrf_token": token, "patient": "alice", "dr_id": "D100"})
+    page = admin.get("/admin/").text
+    assert "device.assign" in page and "cab -&gt; alice" in page and "share.grant" in page
+    assert "command line" in page and "share.revoke" in page
+    patient = app.test_client()
+    auth.sign_in_patient(patient, "alice")
+    log = patient.get("/p/alice/access-log").text
+    assert "Administrator" in log and "admin.share.grant alice / D100" in log

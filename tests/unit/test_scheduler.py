@@ -1,0 +1,75 @@
+"""The scheduler's pure parts: ticks, the availability rule, the seed's skip rule, settings."""
+
+from services.common.topics import Topics
+from services.scheduler.__main__ import jobs
+from services.scheduler.fleet import Fleet
+from services.scheduler.jobs import next_tick
+from services.scheduler.settings import Settings
+
+GATEWAY = "smartcab/services/gateway/status"
+
+
+def status(device: str) -> str:
+    return f"smartcab/devices/{device}/status"
+
+
+def fleet(**statuses: str) -> Fleet:
+    f = Fleet(Topics())
+    f.on_message(GATEWAY, b"online", 0)
+    for device, state in statuses.items():
+        f.on_message(status(device.replace("_", "-")), state.encode(), 0)
+    return f
+
+
+def test_missed_ticks_are_skipped_not_caught_up():
+    assert next_tick(start=0, interval=30, k=1, now=30.01) == 2  # on time
+    assert next_tick(start=0, interval=30, k=1, now=185) == 7  # 5 ticks missed: no burst
+    assert next_tick(start=0, interval=30, k=3, now=89.9) == 4
+
+
+def test_online_needs_the_device_and_the_gateway():
+    f = fleet(wch_01="online", wch_02="offline", cab_01="online", img_01="online")
+    assert f.online("wch-01") and not f.online("wch-02") and not f.online("wch-09")
+    assert f.online_of_kind("watch") == ["wch-01"]
+    assert f.online_of_kind("cabinet") == ["cab-01"]
+    f.on_message(GATEWAY, b"offline", 1)  # the gateway died; its devices' statuses are stale
+    assert not f.online("wch-01") and f.online_of_kind("camera") == []
+
+
+def test_seed_rule_skips_a_watch_that_reported_on_its_own():
+    f = fleet(wch_01="online")
+    assert f.bpm_skip_reason("wch-01", 30, interval=30, answer_window=15) is None
+    f.requested("wch-01", 30)
+    f.on_message("smartcab/devices/wch-01/vitals/heart_rate", b"{}", 30.4)  # our answer
+    assert f.bpm_skip_reason("wch-01", 60, 30, 15) is None
+    f.on_message("smartcab/devices/wch-01/vitals/heart_rate", b"{}", 75)  # on its own
+    assert f.bpm_skip_reason("wch-01", 90, 30, 15) == "reported within the interval"
+    assert f.bpm_skip_reason("wch-01", 105, 30, 15) is None  # 30 s since it reported
+    f.on_message(status("wch-01"), b"offline", 106)
+    assert f.bpm_skip_reason("wch-01", 120, 30, 15) == "offline"
+
+
+def test_settings_and_jobs_follow_the_environment():
+    default = Settings.from_env({})
+    assert (default.bpm_interval, default.inventory_interval, default.snapshot_interval) == (
+        30.0,
+        300.0,
+        0.0,
+    )
+    # the device jobs come first; report jobs (the reporter's slot) follow them
+    assert [j.name for j in jobs(default)][:2] == ["bpm", "inventory"]
+    assert "snapshot" not in [j.name for j in jobs(default)]
+    every = Settings.from_env(
+        {
+            "SCHEDULER_BPM_INTERVAL": "5",
+            "SCHEDULER_SNAPSHOT_INTERVAL": "60",
+            "SCHEDULER_REPORT_INTERVAL": "0",
+        }
+    )
+    assert [(j.name, j.interval) for j in jobs(every)] == [
+        ("bpm", 5.0),
+        ("inventory", 300.0),
+        ("snapshot", 60.0),
+    ]
+    no_inventory = {"SCHEDULER_INVENTORY_INTERVAL": "0", "SCHEDULER_REPORT_INTERVAL": "0"}
+    assert [j.name for j in jobs(Settings.from_env(no_inventory))] == ["bpm"]

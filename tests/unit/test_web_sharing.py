@@ -1,0 +1,115 @@
+"""Sharing over HTTP: grant and revoke by Dr_ID, access log, doctor's home, admin log."""
+
+import json
+
+import pyotp
+
+from services.web import db as schema
+
+
+def test_grant_view_revoke_and_the_access_log(app, auth):
+    auth.make_patient(app, "alice")
+    _, secret = auth.make_doctor(app)
+    patient = app.test_client()
+    auth.sign_in_patient(patient, "alice")
+    token = auth.csrf(patient, "/p/alice/sharing")
+    unknown = patient.post("/p/alice/sharing", data={"csrf_token": token, "dr_id": "D999"})
+    assert unknown.status_code == 400 and "No doctor has that Dr_ID" in unknown.text
+    granted = patient.post("/p/alice/sharing", data={"csrf_token": token, "dr_id": "d100"})
+    assert granted.status_code == 302
+    page = patient.get("/p/alice/sharing").text
+    assert "Dr. Grace Tan" in page and "D100" in page
+
+    doctor = app.test_client()
+    auth.sign_in_doctor(doctor, pyotp.TOTP(secret).now())
+    assert doctor.get("/p/alice/report").status_code == 200
+    assert doctor.get("/api/p/alice/record").status_code == 200
+
+    log = patient.get("/p/alice/access-log").text
+    assert "Dr. Grace Tan" in log and "/p/alice/report" in log and "share.grant D100" in log
+
+    doctor_row = page.split('name="doctor" value="')[1].split('"')[0]
+    revoked = patient.post(
+        "/p/alice/sharing/revoke", data={"csrf_token": token, "doctor": doctor_row}
+    )
+    assert revoked.status_code == 302
+    # Revocation is immediate: the very next request is refused.
+    assert doctor.get("/p/alice/report").status_code == 403
+    assert doctor.get("/api/p/alice/record").status_code == 403
+    assert "alice" not in doctor.get("/doctor").text
+    again = patient.post(
+        "/p/alice/sharing/revoke", data={"csrf_token": token, "doctor": doctor_row}
+    )
+    assert again.status_code == 400
+    assert "share.revoke D100" in patient.get("/p/alice/access-log").text
+
+
+def test_patients_cannot_share_someone_elses_data(app, auth):
+    auth.make_patient(app, "alice")
+    auth.make_patient(app, "bob")
+    auth.make_doctor(app)
+    bob = app.test_client()
+    auth.sign_in_patient(bob, "bob")
+    token = auth.csrf(bob, "/p/bob/sharing")
+    assert (
+        bob.post("/p/alice/sharing", data={"csrf_token": token, "dr_id": "D100"}).status_code == 403
+    )
+    assert bob.get("/p/alice/access-log").status_code == 403
+    no_csrf = bob.post("/p/bob/sharing", data={"dr_id": "D100"})
+    assert no_csrf.status_code == 403
+
+
+def test_doctor_home_shows_what_changed_since_the_last_visit(app, auth):
+    auth.make_patient(app, "alice")
+    _, secret = auth.make_doctor(app)
+    patient = app.test_client()
+    auth.sign_in_patient(patient, "alice")
+    token = auth.csrf(patient, "/p/alice/sharing")
+    patient.post("/p/alice/sharing", data={"csrf_token": token, "dr_id": "D100"})
+    doctor = app.test_client()
+    auth.sign_in_doctor(doctor, pyotp.TOTP(secret).now())
+    home = doctor.get("/doctor").text
+    assert 'data-patient-card="alice"' in home and "First visit" in home
+    assert "Vitals unavailable" in home, "no InfluxDB here: said, not a crash"
+    doctor.get("/p/alice")
+    conn = schema.connect(app.config["DATABASE"])
+    try:  # the visit happened a while ago
+        conn.execute("UPDATE audit SET at = at - 100 WHERE action = 'welcome'")
+    finally:
+        conn.close()
+    patient.post(
+        "/p/alice/habits", data={"csrf_token": token, "day": _today(), "sleep": "8", "water": "6"}
+    )
+    patient.post(
+        "/p/alice/questionnaire", data={"csrf_token": token, "sleep": "ok", "action": "submit"}
+    )
+    # A weekly report the reporter stored (docs/reports.md: the file and its result beside it).
+    folder = app.config["DATABASE"].parent / "reports" / "alice"
+    folder.mkdir(parents=True)
+    (folder / "weekly-2026-W47.pdf").write_bytes(b"%PDF-1.4 weekly")
+    result = {"id": "weekly-2026-W47", "ok": True, "patient": "alice", "format": "pdf",
+              "media_type": "application/pdf", "created": "2026-11-23T01:00:00+00:00",
+              "file": "reports/alice/weekly-2026-W47.pdf"}  # fmt: skip
+    (folder / "weekly-2026-W47.json").write_text(json.dumps(result))
+    home = doctor.get("/doctor").text
+    assert "2 new habit logs" in home and "1 new questionnaire answers" in home
+    # The list shows health data, so each look is audited, but it is not a visit:
+    # looking again does not reset what is new.
+    assert "2 new habit logs" in doctor.get("/doctor").text
+    conn = schema.connect(app.config["DATABASE"])
+    try:
+        homes = conn.execute("SELECT COUNT(*) FROM audit WHERE action = 'doctor_home'")
+        assert homes.fetchone()[0] == 3
+    finally:
+        conn.close()
+    assert "Saw your latest readings and alerts" in patient.get("/p/alice/access-log").text
+    assert "/p/alice/reports/weekly-2026-W47" in home
+    weekly = doctor.get("/p/alice/reports/weekly-2026-W47")
+    assert weekly.status_code == 200 and weekly.get_data() == b"%PDF-1.4 weekly"
+    weekly.close()
+
+
+def _today() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).date().isoformat()
