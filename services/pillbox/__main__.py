@@ -8,10 +8,12 @@ import sys
 import threading
 import time
 from datetime import UTC, datetime
+from functools import partial
 
 from services.common import logs
 from services.common.errors import ConfigError, MqttError
 from services.common.mqtt import MqttClient
+from services.common.router import Router
 from services.common.topics import Topics
 from services.common.usage import parse_service_args
 
@@ -39,6 +41,9 @@ def run(settings: Settings, stop: threading.Event) -> int:
     )
     conn = connect(settings.database)
     tracker = Tracker(settings, conn, lambda topic, body: client.publish(topic, body, qos=1))
+    # matched here, not on the MQTT thread: every step runs on this one thread
+    router = Router()
+    router.add(topics.inventory("+"), partial(_safely, tracker.on_inventory))
     client.start()
     logs.event(log, logging.INFO, "pillbox.started", db=settings.database, tick=settings.tick)
     connected_at: float | None = None
@@ -46,7 +51,7 @@ def run(settings: Settings, stop: threading.Event) -> int:
         while not stop.is_set():
             if connected_at is None and client.connected:
                 connected_at = time.monotonic()
-            _drain(tracker, topics, inbox, settings.tick)
+            _drain(router, inbox, settings.tick)
             settled = connected_at is not None and (
                 time.monotonic() - connected_at >= settings.settle
             )
@@ -58,7 +63,7 @@ def run(settings: Settings, stop: threading.Event) -> int:
     return 0
 
 
-def _drain(tracker: Tracker, topics: Topics, inbox: queue.Queue, wait: float) -> None:
+def _drain(router: Router, inbox: queue.Queue, wait: float) -> None:
     """Handle the messages that arrive within ``wait`` seconds."""
     deadline = time.monotonic() + wait
     while (left := deadline - time.monotonic()) > 0:
@@ -66,9 +71,7 @@ def _drain(tracker: Tracker, topics: Topics, inbox: queue.Queue, wait: float) ->
             message = inbox.get(timeout=left)
         except queue.Empty:
             return
-        parsed = topics.parse_device(message.topic)
-        if parsed and parsed[1] == ("inventory",):
-            _safely(tracker.on_inventory, parsed[0], bytes(message.payload), _now())
+        router.dispatch(message.topic, bytes(message.payload), _now())
 
 
 def _safely(step, *args, **kwargs) -> None:
