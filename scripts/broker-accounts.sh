@@ -9,7 +9,7 @@ umask 077
 passwords="$dir/passwords"
 # homeassistant: for Home Assistant's MQTT integration (docs/deploy.md); by default it reads
 # only availability and discovery, more is opted into per device in mosquitto/acl
-for account in gateway recorder scheduler web reporter notifier homeassistant; do
+for account in gateway recorder scheduler web reporter notifier pillbox homeassistant; do
   env_file="$dir/$account.env"
   if [ ! -f "$env_file" ]; then
     secret=$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')

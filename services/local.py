@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 
-SERVICES = ("gateway", "recorder", "scheduler", "web", "reporter", "notifier")
+SERVICES = ("gateway", "recorder", "scheduler", "web", "reporter", "notifier", "pillbox")
 
 
 # the simulated fleet's ids (firmware/sim: 2 watches, a camera, a cabinet)
@@ -30,6 +30,10 @@ DEMO_DEVICES = ("wch-01", "wch-02", "img", "cab")
 DEMO_PATIENT = ("demo", "demo@example.com")
 DEMO_DOCTOR = ("DR-DEMO", "Dr Demo", "IC-DEMO")
 DEMO_ADMIN = ("admin", "admin@example.com")
+DEMO_MEDICATIONS = (
+    ("Aspirin 75 mg", "Aspirin", "08:00"),
+    ("Vitamin C 500 mg", "Vitamin C", "08:00,20:00"),
+)
 
 
 class DemoError(Exception):
@@ -143,6 +147,22 @@ def demo_accounts(env: dict[str, str], data: Path, web_url: str) -> str:
     for device in DEMO_DEVICES:
         _web_cli(env, "devices", "assign", device, "--patient", username)
     _web_cli(env, "shares", "grant", "--patient", username, "--doctor", dr_id)
+    for name, item, times in DEMO_MEDICATIONS:  # items the simulated cabinet holds
+        _web_cli(
+            env,
+            "meds",
+            "add",
+            "--patient",
+            username,
+            "--name",
+            name,
+            "--item",
+            item,
+            "--at",
+            times,
+            "--stock",
+            "28",
+        )
     text = (
         f"  sign in at {web_url}/login\n"
         f"  patient  Users tab:   email {email}, user name {username}, password {patient_pw}\n"

@@ -20,6 +20,7 @@ from services.common.settings import KINDS, MqttSettings, env_fields
 from services.common.smtp import SmtpSettings
 from services.gateway.settings import Settings as GatewaySettings
 from services.notifier.settings import Settings as NotifierSettings
+from services.pillbox.settings import Settings as PillboxSettings
 from services.recorder.settings import Settings as RecorderSettings
 from services.reporter.settings import Settings as ReporterSettings
 from services.scheduler.settings import Settings as SchedulerSettings
@@ -88,6 +89,7 @@ SERVICES = [
     ("Web dashboard", "services.web", WebSettings),
     ("Reporter", "services.reporter", ReporterSettings),
     ("Notifier", "services.notifier", NotifierSettings),
+    ("Dose tracker", "services.pillbox", PillboxSettings),
 ]
 
 

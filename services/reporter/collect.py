@@ -50,6 +50,7 @@ def gather(
             "notes": directory.notes(patient.username, period),
             "questionnaire": directory.questionnaire(patient.username, period),
             "habits": directory.habits(patient.username, period, settings.tz),
+            "medications": directory.medications(patient.username, period, tz),
         }
     return Report(
         patient=patient,

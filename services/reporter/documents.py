@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from services.common import history, logs
 from services.common.influx import InfluxClient, InfluxError
 
-from . import collect, exports, influxdata, render
+from . import collect, exports, influxdata, medication_export, render
 from .errors import BadRequest, HistoryUnavailable
 from .model import Patient, Period
 from .settings import Settings
@@ -42,4 +42,15 @@ def produce(
     if fmt == "csv":
         return exports.to_csv(readings, patient.username)
     bundle = exports.fhir_bundle(readings, patient, now, flagged)
+    record = (
+        directory.medication_doses(patient.username, period, settings.timezone)
+        if directory
+        else None
+    )
+    if record is not None:
+        meds, doses, _tz = record
+        patient_url = bundle["entry"][0]["fullUrl"]
+        bundle["entry"] += medication_export.fhir_entries(
+            meds, doses, patient_url, patient.username
+        )
     return json.dumps(bundle, ensure_ascii=False, indent=1).encode("utf-8")

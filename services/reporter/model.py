@@ -143,6 +143,24 @@ class SnackDay:
 
 
 @dataclass(frozen=True)
+class MedicationAdherence:
+    """One medication over the period: its doses by outcome, and the missed ones' times."""
+
+    name: str
+    scheduled: int  # doses whose window closed in the period
+    on_time: int
+    early: int
+    late: int
+    missed: int
+    doubled: int
+    missed_ms: tuple[int, ...] = ()
+
+    @property
+    def on_time_pct(self) -> float | None:
+        return 100 * self.on_time / self.scheduled if self.scheduled else None
+
+
+@dataclass(frozen=True)
 class Report:
     """Everything one report shows."""
 
@@ -162,3 +180,4 @@ class Report:
     questionnaire: tuple[Answer, ...] | None = None
     habits: tuple[Habit, ...] | None = None
     snacks: tuple[SnackDay, ...] | None = None
+    medications: tuple[MedicationAdherence, ...] | None = None

@@ -1,5 +1,6 @@
 """The PDF health report: fpdf2, an embedded Unicode TrueType font, charts as vectors."""
 
+from .medication_section import medication_section
 from .model import Report
 from .pdf_alerts import alerts_section
 from .pdf_record import habits_section, record_sections
@@ -17,4 +18,5 @@ def render(settings: Settings, report: Report) -> bytes:
     alerts_section(pdf, report)
     record_sections(pdf, report)
     habits_section(pdf, report)
+    medication_section(pdf, report)
     return bytes(pdf.output())

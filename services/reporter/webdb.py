@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from .errors import DirectoryUnavailable
+from .medication_data import medication_adherence, medication_doses
 from .model import Advice, Answer, BloodTest, Habit, Note, Patient, Period
 
 # The web's migration that adds the health record tables: the oldest schema readable here.
@@ -194,6 +195,26 @@ class WebDirectory:
             (pid, _s(period.end), _s(period.end)),
         )
         return tuple(Answer(r["question"], r["answer"], r["answered_at"] * 1000) for r in rows)
+
+    def medications(self, username: str, period: Period, default_tz: str):
+        """Each medication's adherence over the period; None before the medication tables."""
+        pid = self._patient_id(username)
+        if pid is None or self._schema_version() < 5:
+            return None
+        try:
+            return medication_adherence(self._conn, pid, period, default_tz)
+        except sqlite3.Error as exc:
+            raise DirectoryUnavailable(f"the medication list cannot be read: {exc}") from exc
+
+    def medication_doses(self, username: str, period: Period, default_tz: str):
+        """(medications, scheduled doses, zone) for the exports; None before those tables."""
+        pid = self._patient_id(username)
+        if pid is None or self._schema_version() < 5:
+            return None
+        try:
+            return medication_doses(self._conn, pid, period, default_tz)
+        except sqlite3.Error as exc:
+            raise DirectoryUnavailable(f"the medication list cannot be read: {exc}") from exc
 
     def habits(self, username: str, period: Period, tz) -> tuple[Habit, ...]:
         """Per habit over the period's days (local dates): days recorded, mean and total."""

@@ -74,6 +74,7 @@ def _register(app: Flask) -> None:
         doctor,
         firmware,
         habits,
+        medications,
         monitoring,
         questionnaire,
         report,
@@ -87,7 +88,7 @@ def _register(app: Flask) -> None:
     # Each page's blueprint owns its URLs: its GET, its forms and its JSON.
     for page in (auth, welcome, monitoring, report, datasheet, questionnaire, cabinet):
         app.register_blueprint(page.bp)
-    for page in (habits, sharing, doctor, admin, firmware):
+    for page in (habits, medications, sharing, doctor, admin, firmware):
         app.register_blueprint(page.bp)
     for page in (carecircle, alerts, carer):
         app.register_blueprint(page.bp)

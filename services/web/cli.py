@@ -12,11 +12,23 @@ import segno
 
 from services.common.devices import KIND_NAMES, UPDATE_COMMAND
 from services.common.errors import ConfigError
+from services.common.medication import store as medication_store
 from services.common.mqtt import MqttClient
 from services.common.settings import MqttSettings
 from services.common.usage import EPILOG
 
-from . import access, accounts, auth_schema, cli_contacts, db, devices, firmware, keys, twostep
+from . import (
+    access,
+    accounts,
+    auth_schema,
+    cli_contacts,
+    db,
+    devices,
+    firmware,
+    keys,
+    medications,
+    twostep,
+)
 from .errors import NotFound, WebError
 from .settings import Settings
 
@@ -347,6 +359,67 @@ def revoke(patient: str, doctor: str) -> None:
 
 
 cli.add_command(cli_contacts.build(_conn))
+
+
+# --- medications ------------------------------------------------------------------------
+
+
+@cli.group()
+def meds() -> None:
+    """Each patient's medication list (what the cabinet's dose tracker follows)."""
+
+
+def _patient(conn: sqlite3.Connection, username: str) -> accounts.User:
+    found = accounts.find_patient(conn, username.strip().lower())
+    if found is None:
+        raise NotFound(f"no patient {username!r}")
+    return found
+
+
+@meds.command("add")
+@click.option("--patient", required=True, help="user name")
+@click.option("--name", required=True, help="name and strength, e.g. 'Metformin 500 mg'")
+@click.option("--item", required=True, help="the cabinet item that holds it")
+@click.option("--at", "times", required=True, help="times of day: HH:MM[,HH:MM...]")
+@click.option("--window", default="60", help="minutes either side that count as on time")
+@click.option("--dose", default="1", help="units per dose")
+@click.option("--days", default="", help="days of the week, e.g. mon,wed,fri (default: every day)")
+@click.option("--stock", default="", help="units in stock now")
+def meds_add(patient, name, item, times, window, dose, days, stock) -> None:
+    """Add a medication to a patient's list."""
+    conn = _conn()
+    user = _patient(conn, patient)
+    form = {"name": name, "item": item, "times": times, "window": window, "dose": dose}
+    form |= {"days": days, "stock": stock}
+    med = medications.add(conn, user.id, form, None, medication_store.CLI_ACTOR)
+    access.admin_action(conn, None, "meds.add", f"{user.username}: {med.name}")
+    click.echo(f"medication {med.id} added for {user.username}: {med.name} at {med.times}")
+
+
+@meds.command("list")
+@click.option("--patient", required=True, help="user name")
+def meds_list(patient: str) -> None:
+    """A patient's current medications."""
+    conn = _conn()
+    for med in medication_store.listed(conn, _patient(conn, patient).id):
+        stock = "-" if med.stock is None else f"{med.stock:g}"
+        click.echo(
+            f"{med.id:<5} {med.name:32} dose {med.dose:g} at {med.times:18}"
+            f" window {med.window_min:g} min  item {med.item}  stock {stock}"
+            f"  days {med.days or 'every day'}"
+        )
+
+
+@meds.command("remove")
+@click.option("--patient", required=True, help="user name")
+@click.argument("medication", type=int)
+def meds_remove(patient: str, medication: int) -> None:
+    """Stop MEDICATION (its id, from ``meds list``); its doses stay in the record."""
+    conn = _conn()
+    user = _patient(conn, patient)
+    med = medications.remove(conn, user.id, medication, None, medication_store.CLI_ACTOR)
+    access.admin_action(conn, None, "meds.remove", f"{user.username}: {med.name}")
+    click.echo(f"medication {med.id} ({med.name}) removed for {user.username}")
 
 
 def main(argv: list[str] | None = None) -> None:

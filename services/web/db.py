@@ -5,6 +5,8 @@ from pathlib import Path
 
 from flask import Flask, current_app, g
 
+from services.common.medication import schema as medication_schema
+
 from . import auth_schema, carers
 
 # Append only: each entry runs once, in order, and its number is recorded in
@@ -148,6 +150,8 @@ MIGRATIONS: list[tuple[int, str]] = [
     (3, carers.MIGRATION),  # carer accounts and the care circle
     # 4: sign-in hardening (idle sessions, pending TOTP, recovery codes, security alerts).
     (auth_schema.NUMBER, auth_schema.SQL),
+    # the medication list, its change log, patients' time zones, doses (docs/medication.md)
+    (5, medication_schema.SCHEMA),
 ]
 
 

@@ -7,7 +7,6 @@ from .errors import ValidationError
 
 # (stable key, section, wording): the questionnaire's sections; keys are what reports group by.
 QUESTIONS = (
-    ("medications", "Medications", "Which medicines and supplements do you take, and how often?"),
     ("immunizations", "Immunizations", "Which vaccinations have you had, and when was the last?"),
     ("social", "Social history", "Who do you live with, and what is your work?"),
     ("sleep", "Sleep", "How many hours do you usually sleep, and do you wake rested?"),
@@ -15,6 +14,11 @@ QUESTIONS = (
     ("stress", "Stress", "How stressed have you felt in the last month, and why?"),
     ("alcohol_tobacco", "Alcohol and tobacco", "How much alcohol and tobacco do you use a week?"),
     ("screen_time", "Screen time", "How many hours a day do you spend on screens outside work?"),
+)
+# Questions no longer asked; their answers stay readable. The medication list replaced
+# the free-text medications answer.
+RETIRED = (
+    ("medications", "Medications", "Which medicines and supplements do you take, and how often?"),
 )
 KEYS = {key for key, _, _ in QUESTIONS}
 MAX_ANSWER = 2000
@@ -97,6 +101,17 @@ def state(conn: sqlite3.Connection, patient_id: int, drafts: bool = False) -> di
                 "answered_at": done["answered_at"] if done else None,
             }
         )
+    retired = [
+        {
+            "key": key,
+            "section": section,
+            "question": text,
+            "answer": submitted[key]["answer"],
+            "answered_at": submitted[key]["answered_at"],
+        }
+        for key, section, text in RETIRED
+        if key in submitted
+    ]
     saved = max((d["saved_at"] for d in kept.values()), default=None)
     last = max((s["answered_at"] for s in submitted.values()), default=None)
-    return {"items": items, "draft_saved_at": saved, "submitted_at": last}
+    return {"items": items, "retired": retired, "draft_saved_at": saved, "submitted_at": last}

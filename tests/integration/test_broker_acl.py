@@ -94,6 +94,19 @@ WRITES = {
             "smartcab/services/gateway/status",
         ],
     ),
+    "pillbox": (
+        [
+            "smartcab/services/pillbox/status",
+            "smartcab/devices/cab/cmd",
+            "smartcab/alerts/devices/cab",
+        ],
+        [
+            "smartcab/devices/cab/inventory",
+            "smartcab/devices/cab/patient",
+            "smartcab/reports/requests",
+            "smartcab/services/web/status",
+        ],
+    ),
     "notifier": (
         [
             "smartcab/services/notifier/status",
@@ -185,6 +198,15 @@ READS = {
             "smartcab/manual/ann/vitals/spo2",
         ],
         ["other/secret"],
+    ),
+    "pillbox": (
+        ["smartcab/devices/cab/inventory", "smartcab/services/pillbox/status"],
+        [
+            "smartcab/devices/wch/vitals/heart_rate",
+            "smartcab/alerts/devices/cab",
+            "smartcab/devices/cab/cmd",
+            "smartcab/reports/requests",
+        ],
     ),
     "notifier": (
         [

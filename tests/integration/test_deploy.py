@@ -21,7 +21,7 @@ from tests.support.secure_broker import ProductionMosquitto, make_accounts, make
 ROOT = Path(__file__).resolve().parents[2]
 # The compose specification's JSON schema, vendored: see tests/data/README.md.
 SCHEMA = json.loads((ROOT / "tests" / "data" / "compose-spec.json").read_text())
-APP_SERVICES = ("gateway", "recorder", "scheduler", "web", "reporter", "notifier")
+APP_SERVICES = ("gateway", "recorder", "scheduler", "web", "reporter", "notifier", "pillbox")
 # what docker compose interpolates: $VAR, ${VAR}, ${VAR:-default}, ${VAR:?error}
 VARIABLE = re.compile(r"\$\{?([A-Z_][A-Z0-9_]*)")
 

@@ -203,7 +203,7 @@ def test_the_questionnaire_is_saved_as_a_draft_then_submitted(page):
     page.fill("textarea[name=sleep]", "About seven hours, I wake up rested.")
     page.click("button[value=draft]")
     expect(page.locator("p.ok")).to_contain_text("Draft saved")
-    page.fill("textarea[name=medications]", "Metformin 500 mg twice a day")
+    page.fill("textarea[name=exercise]", "A brisk walk most days")
     page.click("button[value=submit]")
     expect(page.locator("p.ok")).to_contain_text("Submitted")
     browser.screenshot(page, "12-questionnaire")

@@ -134,13 +134,13 @@ def test_questionnaire_drafts_are_private_until_submitted(app, auth):
         data={
             "csrf_token": token,
             "sleep": "About 7 hours now",
-            "medications": "Metformin 500 mg",
+            "exercise": "Walks, 5 km a day",
             "action": "submit",
         },
     )
     assert sent.status_code == 302
     seen = doc.get("/p/alice/questionnaire").text
-    assert "About 7 hours now" in seen and "Metformin 500 mg" in seen
+    assert "About 7 hours now" in seen and "Walks, 5 km a day" in seen
     assert "<textarea" not in seen, "doctors read, they do not edit"
     answers = {q["key"]: q["answer"] for q in doc.get("/api/p/alice/record").json["questionnaire"]}
     assert answers["sleep"] == "About 7 hours now" and answers["stress"] is None

@@ -1,0 +1,233 @@
+"""Doses seen in the cabinet's counts, cues on the cabinet, and missed or doubled doses.
+
+Everything it decides is in the app database (``doses``, ``cabinet_counts``), so a
+restarted tracker picks up where it was: a removal it saw is not counted again and
+a window that closed while it was away is still decided.
+"""
+
+import json
+import logging
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from services.common import logs
+from services.common.alerts import Alert
+from services.common.medication import MedicationError, doses, schedule, store
+from services.common.medication.store import Medication
+from services.common.timeutil import parse_rfc3339
+from services.common.topics import Topics
+
+from .settings import Settings
+
+log = logging.getLogger("services.pillbox")
+
+Publish = Callable[[str, str], None]
+KIND = "medication"
+SERVICE = "pillbox"
+
+
+def connect(path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=10, isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA busy_timeout = 10000")
+    return conn
+
+
+def parse_inventory(payload: bytes) -> tuple[dict[str, int], int]:
+    """``{"items": {name: count}, "ts": ...}`` -> (items, ts in ms); ValueError if not."""
+    body = json.loads(payload)
+    items = body["items"]
+    if not isinstance(items, dict) or not all(
+        isinstance(k, str) and isinstance(v, int) for k, v in items.items()
+    ):
+        raise ValueError("items is not {name: count}")
+    return items, int(parse_rfc3339(body["ts"]).timestamp() * 1000)
+
+
+def _local(moment: datetime, tz_name: str) -> str:
+    return moment.astimezone(schedule.zone(tz_name)).strftime("%H:%M")
+
+
+class Tracker:
+    """The tracker's decisions, from inventory messages and the clock's ticks."""
+
+    def __init__(self, settings: Settings, conn: sqlite3.Connection, publish: Publish) -> None:
+        self.settings = settings
+        self.conn = conn
+        self.publish = publish
+        self.topics = Topics(settings.mqtt.topic_root)
+        self.lit: dict[str, bool] | None = None  # cabinet -> cue shown, read on first use
+        self.decided = 0
+
+    # --- inventory -------------------------------------------------------------------
+
+    def on_inventory(self, device: str, payload: bytes, now: datetime) -> None:
+        """A cabinet's counts: each drop of a medication's item in its window is a dose."""
+        try:
+            items, ts_ms = parse_inventory(payload)
+        except (ValueError, KeyError, TypeError) as exc:
+            logs.event(log, logging.WARNING, "pillbox.bad_inventory", device=device, error=exc)
+            return
+        before = doses.last_counts(self.conn, device)
+        newer = {k: v for k, v in items.items() if k not in before or before[k][1] < ts_ms}
+        doses.save_counts(self.conn, device, newer, ts_ms)
+        owner = doses.patient_of(self.conn, device)
+        if owner is None:
+            return
+        dropped = {k for k, v in newer.items() if k in before and v < before[k][0]}
+        if not dropped:
+            return
+        moment = datetime.fromtimestamp(ts_ms / 1000, UTC)
+        for med in store.listed(self.conn, owner[0]):
+            if med.item in dropped:
+                self._removal(med, owner[1], device, moment)
+        self.cues(now)
+
+    def _removal(self, med: Medication, username: str, device: str, moment: datetime) -> None:
+        tz = self._tz(med.patient_id)
+        slot = schedule.slot_at(med.schedule(tz), moment)
+        if slot is None:
+            logs.event(log, logging.INFO, "pillbox.not_a_dose", medication=med.id, device=device)
+            return
+        timing = schedule.timing(slot, moment)
+        outcome = doses.record_taken(
+            self.conn, med.id, slot.key, timing, int(moment.timestamp()), "cabinet"
+        )
+        logs.event(
+            log, logging.INFO, "pillbox.dose", medication=med.id, due=slot.key, outcome=outcome
+        )
+        if outcome == doses.ALREADY:
+            return
+        self.decided += 1
+        doses.use_stock(self.conn, med.id, med.dose)
+        when = _local(slot.due, tz)
+        if outcome == doses.DOUBLED:
+            self._alert(
+                med,
+                username,
+                "warning",
+                f"Doubled dose: {med.name} (due {when}) was"
+                " taken out of the cabinet more than once in its window",
+                moment,
+            )
+        elif outcome == doses.RECOVERED:
+            self._alert(
+                med,
+                username,
+                "cleared",
+                f"{med.name} (due {when}) was taken after all: the cabinet's message arrived late",
+                moment,
+            )
+        self._check_refill(med.id, med.patient_id, username, moment)
+
+    # --- the clock ---------------------------------------------------------------------
+
+    def tick(self, now: datetime, decide: bool = True) -> None:
+        """Light or clear cues; with ``decide``, call the doses whose window closed missed."""
+        if decide:
+            self.close_windows(now)
+        self.cues(now)
+
+    def close_windows(self, now: datetime) -> None:
+        since = now - timedelta(hours=self.settings.lookback_hours)
+        names = doses.usernames(self.conn, {m.patient_id for m in store.everyone(self.conn)})
+        for med in store.everyone(self.conn):
+            tz = self._tz(med.patient_id)
+            created = datetime.fromtimestamp(med.created_at, UTC)
+            start = max(since, created)
+            slots = schedule.slots_between(med.schedule(tz), start, now)
+            known = {
+                d.due_at
+                for d in doses.between(
+                    self.conn,
+                    [med.id],
+                    int(start.timestamp()) - 2 * med.window_s - 1,
+                    int(now.timestamp()) + 1,
+                )
+            }
+            for slot in slots:
+                if slot.closes > now or slot.closes <= created or slot.key in known:
+                    continue
+                if doses.record_missed(self.conn, med.id, slot.key):
+                    self.decided += 1
+                    logs.event(log, logging.INFO, "pillbox.missed", medication=med.id, due=slot.key)
+                    self._alert(
+                        med,
+                        names.get(med.patient_id),
+                        "warning",
+                        f"Missed dose: {med.name} due {_local(slot.due, tz)} ({tz}); nothing"
+                        f" was taken from the cabinet or marked taken by {_local(slot.closes, tz)}",
+                        slot.closes,
+                    )
+
+    def cues(self, now: datetime) -> None:
+        """``lon`` to a cabinet when a dose of its items is due, ``lof`` once none is."""
+        if self.lit is None:
+            self.lit = doses.cues(self.conn)  # what we told the cabinets before a restart
+        wanted: dict[str, bool] = {}
+        for med in store.everyone(self.conn):
+            cabinets = self._cabinets_holding(med)
+            due = self._waiting(med, now)
+            for cabinet in cabinets:
+                wanted[cabinet] = wanted.get(cabinet, False) or due
+        for cabinet, on in wanted.items():
+            shown = self.lit.get(cabinet)
+            if shown == on or (shown is None and not on):
+                continue  # unchanged, or never lit by us and nothing due: leave it alone
+            self.publish(self.topics.cmd(cabinet), "lon" if on else "lof")
+            logs.event(log, logging.INFO, "pillbox.cue", device=cabinet, on=on)
+            self.lit[cabinet] = on
+            doses.save_cue(self.conn, cabinet, on)
+
+    def _waiting(self, med: Medication, now: datetime) -> bool:
+        """Whether a dose of ``med`` is in its cue time and not taken yet."""
+        sched = med.schedule(self._tz(med.patient_id))
+        for slot in schedule.slots_between(sched, now, now + timedelta(microseconds=1)):
+            if schedule.cue_on(slot, now) and doses.get(self.conn, med.id, slot.key) is None:
+                return True
+        return False
+
+    def _cabinets_holding(self, med: Medication) -> list[str]:
+        """The patient's cabinets that last reported the item (all of them if none did)."""
+        cabinets = doses.cabinets_of(self.conn, med.patient_id)
+        holding = [c for c in cabinets if med.item in doses.last_counts(self.conn, c)]
+        return holding or cabinets
+
+    # --- alerts ----------------------------------------------------------------------
+
+    def _check_refill(self, med_id: int, patient_id: int, username: str, now: datetime) -> None:
+        days = self.settings.medication.refill_days
+        try:
+            med = store.get(self.conn, patient_id, med_id)
+        except MedicationError:
+            return
+        if days <= 0 or med.stock is None or med.refill_alerted:
+            return
+        left = schedule.days_left(med.stock, med.dose, med.schedule(self._tz(patient_id)))
+        if left is not None and left <= days:
+            doses.mark_refill_alerted(self.conn, med.id)
+            text = f"Refill soon: {med.name} has {med.stock:g} left, about {left:.0f} days"
+            self._alert(med, username, "warning", text, now, key=f"refill-{med.id}")
+
+    def _alert(self, med, username, level, message, at: datetime, key: str | None = None):
+        cabinets = self._cabinets_holding(med)
+        device = cabinets[0] if cabinets else SERVICE
+        alert = Alert(
+            device=device,
+            kind=KIND,
+            key=key or f"dose-{med.id}",
+            level=level,
+            message=message,
+            ts_ms=int(at.timestamp() * 1000),
+            patient=username,
+        )
+        topic = self.topics.device_alert(device) if cabinets else self.topics.service_alert(SERVICE)
+        self.publish(topic, json.dumps(alert.as_json()))
+        logs.event(
+            log, logging.INFO, "pillbox.alert", key=alert.key, alert_level=level, device=device
+        )
+
+    def _tz(self, patient_id: int) -> str:
+        return store.timezone_of(self.conn, patient_id, self.settings.medication.timezone)

@@ -1,0 +1,123 @@
+"""The dose tracker against real parts: gateway, broker, a cabinet board, the app database."""
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.common.medication import doses, store
+from services.web import accounts, devices
+from services.web import db as schema
+from tests.support.boards import BoardThread, make_cabinet
+from tests.support.net import wait_until
+from tests.support.services import ServiceProcess
+
+CAB = "cab01"
+CMD = f"smartcab/devices/{CAB}/cmd"
+ALERT = f"smartcab/alerts/devices/{CAB}"
+
+
+@pytest.fixture
+def app_db(tmp_path):
+    """The app database with a patient who owns the cabinet."""
+    path = tmp_path / "data" / "web.sqlite3"
+    schema.migrate(path)
+    conn = schema.connect(path)
+    patient, _ = accounts.create_patient(conn, "ann@example.org", "ann", "correct horse battery 7")
+    devices.assign(conn, CAB, patient.id)
+    yield conn, patient
+    conn.close()
+
+
+@pytest.fixture
+def pillbox(tmp_path, broker):
+    env = {
+        **broker.env(),
+        "SMARTCAB_DATA_DIR": str(tmp_path / "data"),
+        "REPORT_TIMEZONE": "Europe/Paris",  # schedules are local: not UTC on purpose
+        "PILLBOX_TICK": "0.2",
+        "PILLBOX_SETTLE": "0.5",
+    }
+    started = []
+
+    def make() -> ServiceProcess:
+        proc = ServiceProcess("pillbox", tmp_path, env).start()
+        proc.wait_log("pillbox.started")
+        started.append(proc)
+        return proc
+
+    yield make
+    for proc in started:
+        proc.kill()
+
+
+def _add(conn, patient, name: str, item: str, due: datetime, window_min: float, stock: str = ""):
+    local = due.astimezone(store.zone("Europe/Paris")).strftime("%H:%M:%S")
+    form = {"name": name, "item": item, "times": local, "window": str(window_min), "stock": stock}
+    return store.add(conn, patient.id, store.clean(form), None, "test")
+
+
+def _alerts(recorder) -> list[dict]:
+    return [json.loads(p) for p in recorder.payloads(ALERT)]
+
+
+def test_a_dose_taken_in_its_window_lights_then_clears_the_cue(gateway, mqtt_log, app_db, pillbox):
+    conn, patient = app_db
+    app, shelf, _strip = make_cabinet([["Metformin", [1]], ["Vitamin D", [2]]])
+    shelf.present = [True, True]
+    with BoardThread(app, gateway.port, CAB):
+        mqtt_log.wait(f"smartcab/devices/{CAB}/inventory")
+        due = datetime.now(UTC) + timedelta(seconds=10)
+        med = _add(conn, patient, "Metformin 500 mg", "Metformin", due, 0.1, stock="10")
+        vitamin = _add(
+            conn, patient, "Vitamin D 1000 IU", "Vitamin D", due + timedelta(hours=6), 0.1
+        )
+        tracker = pillbox()
+        time.sleep(1.5)
+        shelf.set(1, False)  # the vitamin, far from its time: not a dose
+        tracker.wait_log("pillbox.not_a_dose")
+        # the cue: lon once the on-time window opens (6 s before the dose)
+        mqtt_log.wait(CMD, where=lambda m: m.payload == b"lon", timeout=15)
+        wait_until(lambda: app.lights_on, what="the cabinet lit")
+        shelf.set(0, False)  # taken out, on time
+        mqtt_log.wait(CMD, where=lambda m: m.payload == b"lof", timeout=10)
+        wait_until(lambda: not app.lights_on, what="the cue cleared")
+        dose = doses.get(conn, med.id, int(due.timestamp()))
+        assert dose.status == "taken" and dose.timing == "on_time" and dose.source == "cabinet"
+        assert store.get(conn, patient.id, med.id).stock == 9
+        shelf.set(0, True)  # put back: not a dose
+        time.sleep(1)
+        shelf.set(0, False)  # out again in the same window: a doubled dose
+        [alert] = mqtt_log.wait(ALERT, timeout=10)
+    body = json.loads(alert.payload)
+    assert body["kind"] == "medication" and body["level"] == "warning"
+    assert body["patient"] == "ann" and "Doubled dose: Metformin 500 mg" in body["message"]
+    assert doses.get(conn, med.id, int(due.timestamp())).removals == 2
+    assert store.get(conn, patient.id, med.id).stock == 8
+    assert doses.between(conn, [vitamin.id], 0, 2**31) == []
+
+
+def test_nothing_taken_raises_the_medication_alert_when_the_window_closes(
+    gateway, mqtt_log, app_db, pillbox
+):
+    conn, patient = app_db
+    app, shelf, _ = make_cabinet([["Aspirin", [1]]])
+    shelf.present = [True]
+    with BoardThread(app, gateway.port, CAB):
+        mqtt_log.wait(f"smartcab/devices/{CAB}/inventory")
+        due = datetime.now(UTC) + timedelta(seconds=4)
+        med = _add(conn, patient, "Aspirin 75 mg", "Aspirin", due, 0.05)  # closes 6 s after
+        tracker = pillbox()
+        mqtt_log.wait(CMD, where=lambda m: m.payload == b"lon", timeout=10)
+        # restarted in the middle of the window: nothing is lost or doubled
+        tracker.stop()
+        pillbox()
+        [alert] = mqtt_log.wait(ALERT, timeout=20)
+        mqtt_log.wait(CMD, where=lambda m: m.payload == b"lof", timeout=10)
+    body = json.loads(alert.payload)
+    assert body["kind"] == "medication" and body["key"] == f"dose-{med.id}"
+    assert "Missed dose: Aspirin 75 mg" in body["message"] and body["patient"] == "ann"
+    assert doses.get(conn, med.id, int(due.timestamp())).status == "missed"
+    time.sleep(1.5)
+    assert len(_alerts(mqtt_log)) == 1  # once, not on every tick
