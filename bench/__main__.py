@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import dashboard, gateway, page, pipeline, reports
+from . import dashboard, gateway, notifier, page, pipeline, reports
 from .harness import ROOT, Figure
 
 FIGURES = {
@@ -20,6 +20,7 @@ FIGURES = {
     "images": pipeline.images,
     "dashboard": dashboard.month_chart,
     "reports": reports.reports,
+    "notifier": notifier.notifier,
 }
 
 

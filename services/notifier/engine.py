@@ -23,7 +23,7 @@ from services.common.errors import MqttError
 from services.common.router import Router
 from services.common.topics import Topics
 
-from . import outbox
+from . import availability, outbox
 from .channels import ChannelError
 from .settings import Settings
 from .silence import KEY as SILENT_KEY
@@ -53,6 +53,7 @@ class Engine:
         self._intake_routes = Router()
         self._intake_routes.add(self.topics.patient("+"), self._assigned)
         self._intake_routes.add(self.topics.vitals("+", "+"), self._reading)
+        self._intake_routes.add(self.topics.service_status("+"), self._service_status)
         self._intake_routes.add(self.topics.all_alerts, self._alert)
         self._send = send
         self._publish = publish
@@ -61,10 +62,10 @@ class Engine:
         self._unstored: list[mqtt.MQTTMessage] = []
         self._sending: set[int] = set()  # contacts with a message under way
         self._pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="notify")
-        silent = conn.execute(
-            "SELECT device FROM alert_conditions WHERE key = ?", (SILENT_KEY,)
-        ).fetchall()
-        self.silence = SilenceWatch(settings.silent_after, [r["device"] for r in silent])
+        self.silence = SilenceWatch(settings.silent_after, outbox.open_conditions(conn, SILENT_KEY))
+        self.services = availability.ServiceWatch(
+            settings.service_grace, "notifier", outbox.open_conditions(conn, availability.KEY)
+        )
         self.sent = 0
         self.failed = 0
 
@@ -131,6 +132,13 @@ class Engine:
         self._ack(message)
         return stored
 
+    def _service_status(self, name: str, message: mqtt.MQTTMessage, now: float) -> bool:
+        stored = False
+        for alert in self.services.status(name, message.payload, now):
+            stored |= self._store(alert, now)
+        self._ack(message)
+        return stored
+
     def _alert(self, _rest: str, message: mqtt.MQTTMessage, now: float) -> bool:
         self._store_message(message, now)  # acknowledged there, once stored
         return True
@@ -171,7 +179,7 @@ class Engine:
         for message in unstored:
             self._store_message(message, time.time())
         now = time.time()
-        for alert in self.silence.check(now):
+        for alert in self.silence.check(now) + self.services.check(now):
             self._store(alert, now)
         try:
             queued = outbox.escalate(self.conn, self.settings, now)

@@ -21,6 +21,9 @@ from . import rules
 from .settings import Settings
 
 REQUIRED = ("device", "kind", "key", "level", "ts_ms")
+ADMIN_KINDS = frozenset({"service", "security"})  # what the deployment's admins hear
+# EVENT_KINDS (services/common/alerts.py) are events, not conditions: each one is news (a
+# second hijack a week later too), and none is ever cleared. Redeliveries keep their id.
 
 
 class BadAlert(ValueError):
@@ -65,11 +68,22 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("COMMIT")
 
 
+def open_conditions(conn: sqlite3.Connection, key: str) -> list[str]:
+    """The devices (or services) with an open condition of ``key``."""
+    rows = conn.execute("SELECT device FROM alert_conditions WHERE key = ?", (key,))
+    return [row["device"] for row in rows]
+
+
 def circle(conn: sqlite3.Connection, patient: str | None, kind: str) -> list[cc.Contact]:
-    """Who may hear about an alert: the patient's circle; service alerts: the admins'."""
-    if patient:
-        return cc.contacts(conn, patient)
-    return cc.contacts(conn, None) if kind == "service" else []
+    """Who may hear about an alert: the patient's circle; service alerts: the admins'.
+
+    Security alerts (a device id claimed by another connection, repeated failed
+    sign-ins) go to the patient's circle, if there is a patient, and to the admins.
+    """
+    mine = cc.contacts(conn, patient) if patient else []
+    if kind in ADMIN_KINDS:
+        return mine + cc.contacts(conn, None)
+    return mine
 
 
 def tiers(contacts: list[cc.Contact], level: str) -> list[list[cc.Contact]]:
@@ -97,15 +111,16 @@ def record(conn: sqlite3.Connection, alert: dict, now: float) -> tuple[str, bool
         if not cc.insert_notification(conn, alert_id, alert, now):
             return alert_id, False  # a redelivery: everything was decided the first time
         device, key, level = alert["device"], alert["key"], alert["level"]
-        event = alert["kind"] in EVENT_KINDS  # each one is told, never "the same again"
-        if level in cc.LEVELS:
+        if level in cc.LEVELS and alert["kind"] in EVENT_KINDS:
+            # news on its own: escalates until acknowledged, opens no condition
+            conn.execute("UPDATE notifications SET starts = 1 WHERE alert_id = ?", (alert_id,))
+            _queue_first(conn, alert, alert_id, now)
+        elif level in cc.LEVELS:
             previous = cc.condition(conn, device, key)
-            if previous is not None and previous["level"] == level and not event:
+            if previous is not None and previous["level"] == level:
                 return alert_id, True  # the same episode again: nothing to tell
             cc.open_condition(conn, device, key, level, alert_id)
-            first = tiers(circle(conn, alert.get("patient"), alert["kind"]), level)[:1]
-            for contact in first[0] if first else []:
-                cc.add_delivery(conn, alert_id, contact.id, 0, now)
+            _queue_first(conn, alert, alert_id, now)
         elif level == "cleared":
             opened = cc.clear_condition(conn, device, key, alert_id)
             if opened is not None:
@@ -114,6 +129,13 @@ def record(conn: sqlite3.Connection, alert: dict, now: float) -> tuple[str, bool
                     if contact is not None and contact.notify_clear:
                         cc.add_delivery(conn, alert_id, contact.id, 0, now)
     return alert_id, True
+
+
+def _queue_first(conn: sqlite3.Connection, alert: dict, alert_id: str, now: float) -> None:
+    """Round 0 to the first tier that wants the alert's level."""
+    first = tiers(circle(conn, alert.get("patient"), alert["kind"]), alert["level"])[:1]
+    for contact in first[0] if first else []:
+        cc.add_delivery(conn, alert_id, contact.id, 0, now)
 
 
 def escalate(conn: sqlite3.Connection, settings: Settings, now: float) -> int:
@@ -160,6 +182,9 @@ def due_messages(
                 continue
             rows, later = _hold_back(conn, contact, rows, settings, now)
             held += later
+            # an admin hears of several patients: one message is still about one of them,
+            # the others' alerts go in the next
+            rows = [row for row in rows if rows and row["patient"] == rows[0]["patient"]]
             if rows:
                 messages.append(_message(conn, contact, rows, settings))
     return messages, held
@@ -200,7 +225,7 @@ def _message(
     conn: sqlite3.Connection, contact: cc.Contact, rows: list[sqlite3.Row], settings: Settings
 ) -> Message:
     title, body = rules.compose(
-        cc.patient_name(conn, contact.patient),
+        cc.patient_name(conn, rows[0]["patient"] or contact.patient),
         [dict(row) for row in rows],
         detailed=contact.detailed,
         base_url=settings.base_url,

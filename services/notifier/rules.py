@@ -12,6 +12,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from services.common.metrics import BY_KEY
 
 SERVICE_PROBLEMS = {"spool_full": "the recorder's storage spool is full"}
+# security keys name the problem first, then what it is about: ``signin_failures:<account>``
+SECURITY_PROBLEMS = {
+    "signin_failures": "repeated failed sign-ins",
+    "connection_replaced": "another connection took over the device's id",
+}
 LEVEL_WORDS = {"critical": "URGENT", "warning": "Alert", "cleared": "Resolved", "test": "Test"}
 # Quiet hours hold back what can wait; critical alerts (and a test the user asked for) cannot.
 HELD_IN_QUIET_HOURS = frozenset({"warning", "cleared"})
@@ -127,11 +132,16 @@ def describe(item: Mapping) -> str:
         if level == "cleared":
             return "the watch is sending readings again"
         return "no readings from the watch"
-    if kind == "security":
-        return "security: another connection took over the device's id"
     if kind == "service":
+        if key == "offline":
+            service = item["device"]
+            return f"service {service} {'is back online' if level == 'cleared' else 'is offline'}"
         problem = SERVICE_PROBLEMS.get(key, key.replace("_", " "))
         return f"service recovered: {problem}" if level == "cleared" else f"service: {problem}"
+    if kind == "security":
+        # the key's tail (an account name) is a detail, not for the default text
+        problem = key.split(":", 1)[0]
+        return f"security: {SECURITY_PROBLEMS.get(problem, problem.replace('_', ' '))}"
     return kind.replace("_", " ")
 
 

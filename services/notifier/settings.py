@@ -78,6 +78,11 @@ class Settings:
         1800.0,
         "seconds without a plausible reading before a watch counts as silent; `0` = off",
     )
+    service_grace: float = setting(
+        "NOTIFIER_SERVICE_GRACE",
+        60.0,
+        "seconds a service may be offline (a restart) before the admins are told",
+    )
     mqtt: MqttSettings = section(MqttSettings)
     smtp: SmtpSettings = section(SmtpSettings)
 

@@ -23,13 +23,18 @@ def failed_sign_ins(conn: sqlite3.Connection, account: str, failures: int, patie
     """Record the alerts for ``failures`` failed sign-ins of ``account``."""
     now_ms = int(time.time() * 1000)
     message = f"{failures} failed sign-ins for the account {account!r} in 15 minutes"
-    alerts = [Alert(DEVICE, "security", f"signin_failures:{account}", "warning", message, now_ms)]
+    # One alert: the notifier tells the admins of every security alert, and the patient's
+    # circle too when the alert names a patient.
     if patient:
         mine = f"{failures} failed sign-ins to your account in 15 minutes; if it was not you,"
         mine += " change your password and turn on two-step sign-in"
-        alerts.append(
+        alerts = [
             Alert(DEVICE, "security", "signin_failures", "warning", mine, now_ms, patient=patient)
-        )
+        ]
+    else:
+        alerts = [
+            Alert(DEVICE, "security", f"signin_failures:{account}", "warning", message, now_ms)
+        ]
     conn.executemany(
         "INSERT INTO security_alerts (at, topic_kind, body) VALUES (?, 'service', ?)",
         [(now_ms // 1000, json.dumps(a.as_json())) for a in alerts],

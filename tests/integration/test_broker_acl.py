@@ -214,13 +214,13 @@ READS = {
             "smartcab/alerts/services/recorder",
             "smartcab/devices/wch/patient",
             "smartcab/devices/wch/vitals/heart_rate",
+            "smartcab/services/web/status",  # a service offline is told to the admins
         ],
         [
             "smartcab/devices/wch/cmd",
             "smartcab/devices/img/image",
             "smartcab/devices/cab/inventory",
             "smartcab/reports/requests",
-            "smartcab/services/web/status",
         ],
     ),
     "reporter": (

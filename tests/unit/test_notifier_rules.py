@@ -135,6 +135,13 @@ def test_repeats_say_they_are_reminders_and_clears_say_so():
         ({"kind": "service", "key": "spool_full", "level": "critical"}, "spool is full"),
         ({"kind": "silent", "key": "watch_silent", "level": "warning"}, "no readings"),
         ({"kind": "test", "key": "test", "level": "test"}, "test message"),
+        ({"kind": "service", "key": "offline", "level": "critical", "device": "gw"}, "gw is off"),
+        ({"kind": "service", "key": "offline", "level": "cleared", "device": "gw"}, "gw is back"),
+        ({"kind": "security", "key": "signin_failures:ann", "level": "warning"}, "sign-ins"),
+        (
+            {"kind": "security", "key": "connection_replaced", "level": "warning"},
+            "another connection",
+        ),
     ],
 )
 def test_every_kind_of_alert_has_words(item, words):
