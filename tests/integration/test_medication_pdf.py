@@ -2,34 +2,17 @@
 
 from datetime import UTC, datetime, timedelta
 
-from services.common.medication import doses, store
+from services.common.medication import doses
 from services.reporter import render
 from services.reporter.model import Patient, Period, Report
 from services.reporter.settings import Settings
 from services.reporter.webdb import WebDirectory
-from services.web import accounts
-from services.web import db as schema
 from tests.support import pdf as pdftools
-
-
-def _record(tmp_path):
-    path = tmp_path / "web.sqlite3"
-    schema.migrate(path)
-    conn = schema.connect(path)
-    patient, _ = accounts.create_patient(conn, "ann@example.org", "ann", "correct horse battery 7")
-    med = store.add(
-        conn,
-        patient.id,
-        store.clean({"name": "Aspirin 75 mg", "item": "Aspirin", "times": "08:00", "dose": "1"}),
-        None,
-        "test",
-    )
-    conn.execute("UPDATE medications SET created_at = 0")  # listed long ago
-    return conn, patient, store.get(conn, patient.id, med.id)
+from tests.support.medication import one_medication
 
 
 def test_the_pdf_report_shows_each_medications_adherence(tmp_path):
-    conn, _patient, med = _record(tmp_path)
+    conn, _patient, med = one_medication(tmp_path)
     start = datetime(2026, 1, 5, tzinfo=UTC)
     first = int(datetime(2026, 1, 5, 8, tzinfo=UTC).timestamp())
     for day in range(4):

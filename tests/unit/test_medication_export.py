@@ -6,30 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 from fhir.resources.R4B.bundle import Bundle
 
-from services.common.medication import adherence, doses, store
+from services.common.medication import adherence, doses
 from services.reporter import medication_export
-from services.web import accounts
-from services.web import db as schema
-
-
-def _record(tmp_path):
-    path = tmp_path / "web.sqlite3"
-    schema.migrate(path)
-    conn = schema.connect(path)
-    patient, _ = accounts.create_patient(conn, "ann@example.org", "ann", "correct horse battery 7")
-    med = store.add(
-        conn,
-        patient.id,
-        store.clean({"name": "Aspirin 75 mg", "item": "Aspirin", "times": "08:00", "dose": "1"}),
-        None,
-        "test",
-    )
-    conn.execute("UPDATE medications SET created_at = 0")  # listed long ago
-    return conn, patient, store.get(conn, patient.id, med.id)
+from tests.support.medication import one_medication
 
 
 def test_taken_doses_are_administrations_and_every_dose_is_a_csv_row(tmp_path):
-    conn, _patient, med = _record(tmp_path)
+    conn, _patient, med = one_medication(tmp_path)
     start = datetime(2026, 1, 5, tzinfo=UTC)
     end = start + timedelta(days=3)
     day1 = int(datetime(2026, 1, 5, 8, tzinfo=UTC).timestamp())
