@@ -196,6 +196,15 @@ def find_patient(conn: sqlite3.Connection, username: str) -> User | None:
     return User.from_row(row) if row else None
 
 
+def require_patient(conn: sqlite3.Connection, username: str) -> User:
+    """The patient named ``username`` (any case, spaces trimmed), or NotFound."""
+    name = username.strip().lower()
+    found = find_patient(conn, name)
+    if found is None:
+        raise NotFound(f"no patient {name!r}")
+    return found
+
+
 def all_users(conn: sqlite3.Connection) -> list[User]:
     rows = conn.execute("SELECT * FROM users ORDER BY role, COALESCE(username, dr_id)")
     return [User.from_row(r) for r in rows]

@@ -369,13 +369,6 @@ def meds() -> None:
     """Each patient's medication list (what the cabinet's dose tracker follows)."""
 
 
-def _patient(conn: sqlite3.Connection, username: str) -> accounts.User:
-    found = accounts.find_patient(conn, username.strip().lower())
-    if found is None:
-        raise NotFound(f"no patient {username!r}")
-    return found
-
-
 @meds.command("add")
 @click.option("--patient", required=True, help="user name")
 @click.option("--name", required=True, help="name and strength, e.g. 'Metformin 500 mg'")
@@ -388,7 +381,7 @@ def _patient(conn: sqlite3.Connection, username: str) -> accounts.User:
 def meds_add(patient, name, item, times, window, dose, days, stock) -> None:
     """Add a medication to a patient's list."""
     conn = _conn()
-    user = _patient(conn, patient)
+    user = accounts.require_patient(conn, patient)
     form = {"name": name, "item": item, "times": times, "window": window, "dose": dose}
     form |= {"days": days, "stock": stock}
     med = medications.add(conn, user.id, form, None, medication_store.CLI_ACTOR)
@@ -401,7 +394,7 @@ def meds_add(patient, name, item, times, window, dose, days, stock) -> None:
 def meds_list(patient: str) -> None:
     """A patient's current medications."""
     conn = _conn()
-    for med in medication_store.listed(conn, _patient(conn, patient).id):
+    for med in medication_store.listed(conn, accounts.require_patient(conn, patient).id):
         stock = "-" if med.stock is None else f"{med.stock:g}"
         click.echo(
             f"{med.id:<5} {med.name:32} dose {med.dose:g} at {med.times:18}"
@@ -416,7 +409,7 @@ def meds_list(patient: str) -> None:
 def meds_remove(patient: str, medication: int) -> None:
     """Stop MEDICATION (its id, from ``meds list``); its doses stay in the record."""
     conn = _conn()
-    user = _patient(conn, patient)
+    user = accounts.require_patient(conn, patient)
     med = medications.remove(conn, user.id, medication, None, medication_store.CLI_ACTOR)
     access.admin_action(conn, None, "meds.remove", f"{user.username}: {med.name}")
     click.echo(f"medication {med.id} ({med.name}) removed for {user.username}")

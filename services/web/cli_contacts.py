@@ -8,7 +8,7 @@ import click
 from services.common import carecircle as cc
 
 from . import access, accounts, circle
-from .errors import NotFound, ValidationError
+from .errors import ValidationError
 
 
 def build(conn_of: Callable[[], sqlite3.Connection]) -> click.Group:
@@ -17,12 +17,6 @@ def build(conn_of: Callable[[], sqlite3.Connection]) -> click.Group:
     @click.group()
     def contacts() -> None:
         """Who is told about a patient's alerts (their care circle)."""
-
-    def patient_of(conn: sqlite3.Connection, username: str) -> accounts.User:
-        found = accounts.find_patient(conn, username.strip().lower())
-        if found is None:
-            raise NotFound(f"no patient {username.strip().lower()!r}")
-        return found
 
     @contacts.command("add")
     @click.option("--patient", required=True, help="the patient's user name")
@@ -33,7 +27,7 @@ def build(conn_of: Callable[[], sqlite3.Connection]) -> click.Group:
     def add(patient: str, name: str, url: str, levels: str, tier: int) -> None:
         """Add a contact to a patient's circle."""
         conn = conn_of()
-        found = patient_of(conn, patient)
+        found = accounts.require_patient(conn, patient)
         wanted = circle.check_levels(levels.split(","))
         contact_id = circle.add(conn, found.username, name, url, levels=wanted, tier=tier)
         access.admin_action(conn, None, "contact.add", f"{found.username} / {name} #{contact_id}")
@@ -44,7 +38,7 @@ def build(conn_of: Callable[[], sqlite3.Connection]) -> click.Group:
     def list_(patient: str) -> None:
         """A patient's circle: id, tier, levels, name and the channel, masked."""
         conn = conn_of()
-        for c in cc.contacts(conn, patient_of(conn, patient).username):
+        for c in cc.contacts(conn, accounts.require_patient(conn, patient).username):
             levels = ",".join(sorted(c.levels))
             click.echo(f"{c.id:5} tier {c.tier} {levels:17} {c.name:24} {circle.mask(c.channel)}")
 
@@ -54,7 +48,7 @@ def build(conn_of: Callable[[], sqlite3.Connection]) -> click.Group:
     def remove(patient: str, contact_id: int) -> None:
         """Remove a contact from a patient's circle."""
         conn = conn_of()
-        found = patient_of(conn, patient)
+        found = accounts.require_patient(conn, patient)
         if not cc.remove_contact(conn, contact_id, found.username):
             raise ValidationError(f"no contact {contact_id} in {found.username}'s circle")
         access.admin_action(conn, None, "contact.remove", f"{found.username} #{contact_id}")
