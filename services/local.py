@@ -3,16 +3,17 @@
 Starts Mosquitto and InfluxDB with the project's configuration and data under
 ``SMARTCAB_DATA_DIR``, then every service and a simulated fleet. On the first run it
 creates demo accounts (a patient who owns the simulated devices, a doctor she shares
-with, an admin) and prints their logins. Ctrl-C (or SIGTERM) stops everything; a
-second run keeps the data and the accounts.
+with, an admin), prints their logins and gives the patient a month of history
+(``services/demo``). Ctrl-C (or SIGTERM) stops everything; a second run keeps the data
+and the accounts and adds nothing to the demo.
 """
 
 import getpass
 import os
-import secrets
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -20,24 +21,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from services.common.errors import SmartcabError
+from services.common.medication.settings import MedicationSettings
+from services.demo import DEVICES, seed
+from services.demo.accounts import LOGINS_FILE, DemoError, demo_accounts
+from services.demo.fleet import simulator_args
+
 ROOT = Path(__file__).resolve().parents[1]
 
 SERVICES = ("gateway", "recorder", "scheduler", "web", "reporter", "notifier", "pillbox")
-
-
-# the simulated fleet's ids (firmware/sim: 2 watches, a camera, a cabinet)
-DEMO_DEVICES = ("wch-01", "wch-02", "img", "cab")
-DEMO_PATIENT = ("demo", "demo@example.com")
-DEMO_DOCTOR = ("DR-DEMO", "Dr Demo", "IC-DEMO")
-DEMO_ADMIN = ("admin", "admin@example.com")
-DEMO_MEDICATIONS = (
-    ("Aspirin 75 mg", "Aspirin", "08:00"),
-    ("Vitamin C 500 mg", "Vitamin C", "08:00,20:00"),
-)
-
-
-class DemoError(Exception):
-    """The web's admin CLI refused a demo step."""
 
 
 @dataclass
@@ -90,92 +82,6 @@ def _influx_conf(data: Path, http_port: int) -> Path:
         .replace("@DATA@", str(folder))
     )
     return conf
-
-
-def _web_cli(env: dict[str, str], *args: str, password: str | None = None) -> str:
-    """Run ``python -m services.web ARGS`` (the documented admin CLI) and return its output."""
-    argv = [sys.executable, "-m", "services.web", *args]
-    if password is not None:
-        argv.append("--password-stdin")
-    done = subprocess.run(
-        argv,
-        cwd=ROOT,
-        env=env,
-        input=None if password is None else password + "\n",
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    if done.returncode != 0:
-        raise DemoError(f"{' '.join(args[:2])}: {done.stderr.strip() or done.stdout.strip()}")
-    return done.stdout
-
-
-def _totp_secret(output: str) -> str:
-    for line in output.splitlines():
-        if line.startswith("TOTP secret: "):
-            return line.removeprefix("TOTP secret: ").strip()
-    raise DemoError("the CLI printed no TOTP secret")
-
-
-def demo_accounts(env: dict[str, str], data: Path, web_url: str) -> str:
-    """Create the demo accounts on the first run and return how to sign in with them.
-
-    The logins are kept in ``demo-logins.txt`` (owner-only) so later runs print them
-    again instead of creating anything.
-    """
-    saved = data / "demo-logins.txt"
-    if saved.exists():
-        return saved.read_text()
-    existing = {line.split()[1] for line in _web_cli(env, "users", "list").splitlines() if line}
-    if {DEMO_PATIENT[0], DEMO_DOCTOR[0], DEMO_ADMIN[0]} & existing:
-        return (
-            "  demo accounts exist but their logins were not saved; set new passwords with\n"
-            "  .venv/bin/python -m services.web users reset-password LOGIN\n"
-        )
-    patient_pw, doctor_pw, admin_pw = (secrets.token_urlsafe(12) for _ in range(3))
-    username, email = DEMO_PATIENT
-    dr_id, dr_name, dr_ic = DEMO_DOCTOR
-    admin, admin_email = DEMO_ADMIN
-    _web_cli(
-        env, "users", "add-patient", "--email", email, "--username", username, password=patient_pw
-    )
-    doctor = ("add-doctor", "--id", dr_id, "--name", dr_name, "--ic", dr_ic)
-    doctor_totp = _totp_secret(_web_cli(env, "users", *doctor, password=doctor_pw))
-    admin_args = ("add-admin", "--email", admin_email, "--username", admin)
-    admin_totp = _totp_secret(_web_cli(env, "users", *admin_args, password=admin_pw))
-    for device in DEMO_DEVICES:
-        _web_cli(env, "devices", "assign", device, "--patient", username)
-    _web_cli(env, "shares", "grant", "--patient", username, "--doctor", dr_id)
-    for name, item, times in DEMO_MEDICATIONS:  # items the simulated cabinet holds
-        _web_cli(
-            env,
-            "meds",
-            "add",
-            "--patient",
-            username,
-            "--name",
-            name,
-            "--item",
-            item,
-            "--at",
-            times,
-            "--stock",
-            "28",
-        )
-    text = (
-        f"  sign in at {web_url}/login\n"
-        f"  patient  Users tab:   email {email}, user name {username}, password {patient_pw}\n"
-        f"           owns {', '.join(DEMO_DEVICES)} and shares with {dr_id}\n"
-        f"  doctor   Doctors tab: Dr_ID {dr_id}, Dr_name {dr_name}, Dr_IC {dr_ic},"
-        f" password {doctor_pw}\n"
-        f"           TOTP secret {doctor_totp} (add it to an authenticator app)\n"
-        f"  admin    Users tab:   email {admin_email}, user name {admin}, password {admin_pw}\n"
-        f"           TOTP secret {admin_totp}\n"
-    )
-    saved.touch(mode=0o600)
-    saved.write_text(text)
-    return text
 
 
 def _missing_packages() -> list[str]:
@@ -280,21 +186,33 @@ class Launcher:
             return False
         return True
 
-    def start_services(self) -> bool:
-        """Every service, then the simulated devices; False if a stop came first."""
-        for service in SERVICES:
+    def start_services(self, demo: bool) -> bool:
+        """Every service, then the simulated devices; False if a stop came first.
+
+        With ``demo``, the demo's month of history goes in once the recorder runs and
+        before the dose tracker starts (the week of doses is already decided), and the
+        camera's first photo once the devices are online.
+        """
+        later = ("pillbox",) if demo else ()
+        for service in [s for s in SERVICES if s not in later]:
             if self.stopping:
                 return False
             self.start(service, [sys.executable, "-m", f"services.{service}"])
+        if demo:
+            _seed("a month of history", seed.seed_history, self.env)
+        for service in later:
+            self.start(service, [sys.executable, "-m", f"services.{service}"])
+        if self.stopping:
+            return False
         gateway = f"127.0.0.1:{self.env['GATEWAY_PORT']}"
+        timezone = MedicationSettings.from_env(self.env).timezone
         self.start(
             "simulator",
-            [
-                *(sys.executable, "-m", "firmware.sim", "--gateway", gateway),
-                *("--watches", "2", "--cameras", "1", "--cabinets", "1"),
-            ],
+            [sys.executable, "-m", "firmware.sim", "--gateway", gateway, *simulator_args(timezone)],
         )
-        return True
+        if demo:
+            _seed("the camera's first photo", seed.seed_snapshot, self.env)
+        return not self.stopping
 
     def watch(self) -> int:
         """Until a stop is asked for or a child exits; the exit code of ``make run``."""
@@ -319,10 +237,10 @@ def _banner(env: dict[str, str], data: Path, web_url: str, logins: str) -> None:
     print(f"  MQTT broker    mqtt://127.0.0.1:{mqtt_port}  (try: mosquitto_sub -t 'smartcab/#' -v)")
     gateway_reach = _reach(gateway_host, "GATEWAY_HOST")
     print(f"  device gateway tcp://{gateway_host}:{gateway_port}  ({gateway_reach})")
-    print(f"                 simulated: {', '.join(DEMO_DEVICES)}; boards on Wi-Fi need the LAN")
+    print(f"                 simulated: {', '.join(DEVICES)}; boards on Wi-Fi need the LAN")
     print(f"  InfluxDB       {env['INFLUX_URL']}  (database {database})")
     if logins:
-        print(f"Demo accounts (kept in {data / 'demo-logins.txt'}):")
+        print(f"Demo accounts (kept in {data / LOGINS_FILE}):")
         print(logins, end="")
     print("Press Ctrl-C to stop.", flush=True)
 
@@ -333,19 +251,42 @@ def main() -> int:
     if not _ready_to_start(env):
         return 1
     launcher = Launcher(env, data)
+    try:
+        return _run(launcher, env, data, web_url)
+    except BaseException:
+        _shutdown(launcher.children, 1)  # no broker or database left behind by a crash
+        raise
+
+
+def _run(launcher: Launcher, env: dict[str, str], data: Path, web_url: str) -> int:
     if not launcher.start_stores():
         return _shutdown(launcher.children, 1)
     # Before the services start, so the recorder tags the very first readings with the patient.
     logins = ""
-    if env.get("SMARTCAB_DEMO", "1") not in ("0", "false", "no", "off"):
+    demo = env.get("SMARTCAB_DEMO", "1") not in ("0", "false", "no", "off")
+    if demo:
         try:
             logins = demo_accounts(env, data, web_url)
         except (DemoError, subprocess.TimeoutExpired) as exc:
             print(f"demo accounts not created: {exc}", file=sys.stderr)
-    if not launcher.start_services():
+            demo = False
+    if demo:
+        demo = _seed("the health record", seed.seed_record, env)
+    if not launcher.start_services(demo):
         return _shutdown(launcher.children, 0)
     _banner(env, data, web_url, logins)
     return _shutdown(launcher.children, launcher.watch())
+
+
+def _seed(what: str, step, env: dict[str, str]) -> bool:
+    """One step of the demo's seeding; a failure is said and the product runs on without it."""
+    print(f"demo: {what}...", flush=True)
+    try:
+        step(env)
+    except (DemoError, SmartcabError, OSError, sqlite3.Error) as exc:
+        print(f"demo: {what} not added: {exc}", file=sys.stderr, flush=True)
+        return False
+    return True
 
 
 def _reach(host: str, setting: str) -> str:

@@ -59,7 +59,8 @@ MAKE_RUN = [
         "SMARTCAB_DEMO",
         "`1`",
         "true or false",
-        "create the demo accounts (a patient, a doctor, an admin) on the first `make run`",
+        "create the demo accounts (a patient, a doctor, an admin) on the first `make run`,"
+        " with a month of the patient's history (`services/demo`)",
     ),
 ]
 # The compose file's own variables: defaults come from docker-compose.yml itself.

@@ -33,6 +33,20 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--shelf-every", type=float, default=30.0, help="mean seconds between cabinet changes"
     )
+    parser.add_argument(
+        "--items",
+        help="what each cabinet holds, NAME:POSITIONS,... (default: three products at random);"
+        " an item of one position is a box that is taken out and put back, one of several"
+        " holds packs that are used up and restocked",
+    )
+    parser.add_argument(
+        "--taken-at",
+        action="append",
+        default=[],
+        metavar="ITEM=HH:MM[,HH:MM]",
+        help="a box taken out at these times of day (UTC) instead of at random, as a"
+        " patient takes a medicine; repeat for each item",
+    )
     parser.add_argument("--backoff-ms", type=int, default=500)
     parser.add_argument("--backoff-max-ms", type=int, default=30000)
     parser.add_argument(
@@ -43,6 +57,38 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--stats-every", type=float, default=10.0, help="seconds; 0 = quiet")
     parser.add_argument("--log-level", default="INFO")
     return parser.parse_args(argv)
+
+
+def parse_items(text: str | None) -> list[tuple[str, int]] | None:
+    """``Aspirin:1,Oats:3`` -> [("Aspirin", 1), ("Oats", 3)]."""
+    if not text:
+        return None
+    out = []
+    for part in text.split(","):
+        name, _, count = part.strip().rpartition(":")
+        if not name or not count.isdigit() or not 1 <= int(count) <= 8:
+            raise SystemExit(f"--items: {part!r} is not NAME:POSITIONS (1 to 8)")
+        out.append((name, int(count)))
+    return out
+
+
+def parse_routine(entries: list[str]) -> dict[str, list[float]]:
+    """``["Aspirin=08:00", "Vitamin C=08:00,20:00"]`` -> item -> UTC seconds of the day."""
+    out: dict[str, list[float]] = {}
+    for entry in entries:
+        item, _, times = entry.partition("=")
+        try:
+            seconds = [
+                int(h) * 3600 + int(m) * 60
+                for h, m in (t.strip().split(":") for t in times.split(","))
+                if 0 <= int(h) < 24 and 0 <= int(m) < 60
+            ]
+        except ValueError:
+            seconds = []
+        if not item.strip() or not seconds:
+            raise SystemExit(f"--taken-at: {entry!r} is not ITEM=HH:MM[,HH:MM]")
+        out[item.strip()] = seconds
+    return out
 
 
 def options(args: argparse.Namespace) -> Options:
@@ -67,6 +113,8 @@ def options(args: argparse.Namespace) -> Options:
         finger_off_rate=args.finger_off_rate,
         motion_rate=args.motion_rate,
         shelf_every_s=args.shelf_every,
+        items=parse_items(args.items),
+        routine=parse_routine(args.taken_at),
         backoff_ms=args.backoff_ms,
         backoff_max_ms=args.backoff_max_ms,
         spread_sources=False if args.no_spread else None,

@@ -19,7 +19,7 @@ from firmware.smartcab import cabinet, camera, client, watch
 from services.common.protocol import ProtocolError
 
 from . import hardware
-from .frames import make_frames
+from .frames import make_frame, make_frames
 
 log = logging.getLogger("firmware.sim")
 
@@ -45,6 +45,8 @@ class Options:
     finger_off_rate: float = 0.05
     motion_rate: float = 0.03
     shelf_every_s: float = 30.0
+    items: list[tuple[str, int]] | None = None  # each cabinet's (item, positions); None: random
+    routine: dict[str, list[float]] = field(default_factory=dict)  # box -> UTC seconds of day
     cabinet_poll_ms: int = 200
     cabinet_debounce_ms: int = 400
     frames: int = 6
@@ -85,13 +87,19 @@ class Fleet:
         self.stats: Counter[str] = Counter()
         self._stop = asyncio.Event()
         self._sources = self._source_addresses()
-        frames = make_frames(opts.frames, self.rng.randrange(1 << 30)) if opts.cameras else []
+        cabinets = [
+            (device_id, *self._cabinet())
+            for device_id in device_ids("cab", opts.cabinets, opts.first_index)
+        ]
+        unpaired = max(0, opts.cameras - opts.cabinets)
+        frames = make_frames(opts.frames, self.rng.randrange(1 << 30)) if unpaired else []
         for device_id in device_ids("wch", opts.watches, opts.first_index):
             self._add(device_id, self._watch())
-        for device_id in device_ids("img", opts.cameras, opts.first_index):
-            self._add(device_id, camera.Camera(hardware.FakeCam(frames, self._rng())))
-        for device_id in device_ids("cab", opts.cabinets, opts.first_index):
-            self._add(device_id, *self._cabinet())
+        for i, device_id in enumerate(device_ids("img", opts.cameras, opts.first_index)):
+            shelf = cabinets[i][2] if i < len(cabinets) else None
+            self._add(device_id, camera.Camera(self._camera(frames, shelf)))
+        for device_id, app, shelf in cabinets:
+            self._add(device_id, app, shelf)
 
     def _rng(self) -> random.Random:
         return random.Random(self.rng.randrange(1 << 62))
@@ -115,13 +123,28 @@ class Fleet:
         app.body = body
         return app
 
+    def _camera(self, frames: list[bytes], shelf) -> hardware.FakeCam:
+        """A camera looking into the cabinet of the same number, or at stock photos."""
+        rng = self._rng()
+        if shelf is None:
+            return hardware.FakeCam(frames, rng)
+
+        def draw() -> bytes:
+            return make_frame(rng, stock=list(zip(shelf.items, shelf.present, strict=True)))
+
+        return hardware.FakeCam(frames, rng, draw=draw)
+
     def _cabinet(self):
         o = self.opts
         rng = self._rng()
-        names = rng.sample(PRODUCTS, 3)
-        slots = [[name, list(range(rng.randint(1, 3)))] for name in names]
+        if o.items:
+            slots = [[name, list(range(count))] for name, count in o.items]
+        else:
+            slots = [[name, list(range(rng.randint(1, 3)))] for name in rng.sample(PRODUCTS, 3)]
         items, _pins = cabinet.layout({"slots": slots})
-        shelf = hardware.Shelf(len(items), rng, every_s=o.shelf_every_s)
+        shelf = hardware.Shelf(
+            len(items), rng, every_s=o.shelf_every_s, items=items, routine=o.routine
+        )
         strip = hardware.FakeStrip(len(items))
         app = cabinet.Cabinet(
             items, shelf, strip, poll_ms=o.cabinet_poll_ms, debounce_ms=o.cabinet_debounce_ms

@@ -228,31 +228,73 @@ def watch_i2c(body: Body, clock=time.monotonic, speed: float = 1.0) -> FakeI2C:
 
 
 class FakeCam:
-    """An ESP32-CAM that returns one of a set of JPEG frames."""
+    """An ESP32-CAM that returns one of a set of JPEG frames, or what ``draw()`` shows now."""
 
-    def __init__(self, frames: list[bytes], rng: random.Random):
+    def __init__(self, frames: list[bytes], rng: random.Random, draw=None):
         self.frames = frames
         self.rng = rng
+        self.draw = draw
 
     def capture(self) -> bytes:
+        if self.draw is not None:
+            return self.draw()
         return self.rng.choice(self.frames)
 
 
+DAY_S = 86400.0
+
+
 class Shelf:
-    """Cabinet positions that people empty and refill now and then, with contact bounce."""
+    """A cabinet's positions as a person uses them, with contact bounce.
+
+    Every ``every_s`` seconds on average someone takes something out. An item with
+    several positions holds packs (bars, sachets): one is taken and stays gone, and an
+    empty item is restocked whole. An item with one position holds a box (a medicine,
+    a jar): it is taken out and put back a minute or two later. ``routine`` names
+    boxes that are taken at set times of day instead (UTC seconds of the day, as a
+    patient takes a medicine), read from ``wall``. Without ``items`` every position is
+    a box of its own.
+    """
 
     BOUNCE_S = 0.03
+    BACK_S = (30.0, 120.0)
 
-    def __init__(self, positions: int, rng: random.Random, clock=time.monotonic, every_s=30.0):
+    def __init__(
+        self,
+        positions: int,
+        rng: random.Random,
+        clock=time.monotonic,
+        every_s=30.0,
+        items: list[str] | None = None,
+        routine: dict[str, list[float]] | None = None,
+        wall=time.time,
+    ):
         self.rng = rng
         self.clock = clock
+        self.wall = wall
         self.every_s = every_s
-        self.present = [rng.random() < 0.7 for _ in range(positions)]
+        self.items = list(items) if items is not None else [str(i) for i in range(positions)]
+        self.present = [True] * positions
         self.bouncing_until = [0.0] * positions
+        self.back_at: dict[int, float] = {}  # position -> when its box is put back
+        self.routine = {k: sorted(v) for k, v in (routine or {}).items() if k in self.items}
         self.next_change = clock() + self._gap()
+        self.next_routine = self._routine_after(wall())
 
     def _gap(self) -> float:
         return self.rng.expovariate(1.0 / self.every_s) if self.every_s > 0 else math.inf
+
+    def _routine_after(self, moment: float) -> tuple[float, str] | None:
+        """The next (time, item) of the routine after ``moment`` (wall clock)."""
+        day = moment - moment % DAY_S
+        found = [
+            (day + extra + at, item)
+            for item, times in self.routine.items()
+            for at in times
+            for extra in (0.0, DAY_S)
+            if day + extra + at > moment
+        ]
+        return min(found) if found else None
 
     def set(self, position: int, present: bool) -> None:
         """Put an item at or take it from ``position`` (tests and the simulation)."""
@@ -260,12 +302,43 @@ class Shelf:
             self.present[position] = present
             self.bouncing_until[position] = self.clock() + self.BOUNCE_S
 
+    def positions(self, item: str) -> list[int]:
+        return [i for i, name in enumerate(self.items) if name == item]
+
+    def use(self, item: str) -> None:
+        """Someone reaches for ``item``: a pack or the box out, or an empty item restocked."""
+        spots = self.positions(item)
+        full = [i for i in spots if self.present[i]]
+        if not full and len(spots) == 1:
+            return  # the box is out already
+        if not full:
+            for i in spots:  # restocked
+                self.set(i, True)
+                self.back_at.pop(i, None)
+            return
+        taken = self.rng.choice(full)
+        self.set(taken, False)
+        if len(spots) == 1:
+            self.back_at[taken] = self.clock() + self.rng.uniform(*self.BACK_S)
+
+    def _advance(self, now: float) -> None:
+        for i, at in list(self.back_at.items()):
+            if now >= at:
+                del self.back_at[i]
+                self.set(i, True)
+        random_items = sorted(set(self.items) - set(self.routine))
+        while now >= self.next_change:
+            if random_items:
+                self.use(self.rng.choice(random_items))
+            self.next_change += self._gap()
+        wall = self.wall()
+        while self.next_routine is not None and wall >= self.next_routine[0]:
+            self.use(self.next_routine[1])
+            self.next_routine = self._routine_after(self.next_routine[0])
+
     def read(self) -> list[bool]:
         now = self.clock()
-        while now >= self.next_change:
-            i = self.rng.randrange(len(self.present))
-            self.set(i, not self.present[i])
-            self.next_change += self._gap()
+        self._advance(now)
         return [
             self.rng.random() < 0.5 if now < self.bouncing_until[i] else self.present[i]
             for i in range(len(self.present))
