@@ -56,6 +56,8 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     app.jinja_env.filters["when"] = _when
     app.jinja_env.filters["day"] = _day
     app.jinja_env.globals["metric_table"] = data.METRIC_TABLE
+    app.jinja_env.filters["reading"] = data.format_reading
+    app.jinja_env.filters["source"] = data.source_label
     return app
 
 

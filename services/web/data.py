@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from services.common import metrics
+from services.common.devices import MANUAL_PREFIX
 from services.common.metrics import GROUP_BY_KEY, GROUPS, Group
 from services.common.quality import flag_reason
 
@@ -47,14 +48,31 @@ class Card:
     metrics: tuple[str, ...]
     about: str
     ranges: tuple[tuple[str, str, str], ...]  # (label, usual range, unit) per metric
+    source: str | None = None  # which device the reading came from, when that is a question
 
 
-def cards(latest: Mapping[str, dict]) -> list[Card]:
-    """The four cards in their fixed order, from ``latest`` (metric -> reading)."""
-    return [_card(group, latest) for group in GROUPS]
+def source_label(device: str | None) -> str:
+    """How a reading's source reads on a card or a row: the device id, or "typed in"."""
+    if not device:
+        return ""
+    return "typed in" if device.startswith(MANUAL_PREFIX) else device
 
 
-def _card(group: Group, latest: Mapping[str, dict]) -> Card:
+def format_reading(value: float | None, metric: str) -> str:
+    """A value with its metric's decimals from the one metric table (``–`` for none)."""
+    return metrics.BY_KEY[metric].format(value)
+
+
+def cards(latest: Mapping[str, dict], sources: bool = False) -> list[Card]:
+    """The four cards in their fixed order, from ``latest`` (metric -> reading).
+
+    With ``sources`` (a patient with more than one watch), each card says which device
+    its reading came from, so two watches' values do not pass for one jumpy reading.
+    """
+    return [_card(group, latest, sources) for group in GROUPS]
+
+
+def _card(group: Group, latest: Mapping[str, dict], sources: bool = False) -> Card:
     # Blood pressure's card shows "sys/dia" and follows the systolic reading's time.
     readings = [latest.get(m.key) for m in group.metrics]
     first = readings[0]
@@ -75,6 +93,7 @@ def _card(group: Group, latest: Mapping[str, dict]) -> Card:
         tuple(m.key for m in group.metrics),
         group.about,
         tuple((m.label, m.range_text, m.unit) for m in group.metrics),
+        source_label(first.get("device")) if sources and first else None,
     )
 
 

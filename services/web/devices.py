@@ -34,6 +34,11 @@ def for_patient(conn: sqlite3.Connection, patient_id: int) -> list[str]:
     return [r["device_id"] for r in rows]
 
 
+def several_watches(conn: sqlite3.Connection, patient_id: int) -> bool:
+    """Whether the patient wears more than one watch (the pages then name each source)."""
+    return sum(1 for d in for_patient(conn, patient_id) if kind_of(d) == "watch") > 1
+
+
 def assignments(conn: sqlite3.Connection) -> list[tuple[str, str | None]]:
     """Every device with its patient's user name (None when unassigned)."""
     rows = conn.execute(

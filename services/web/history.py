@@ -35,21 +35,24 @@ def _reading(r: history.Reading) -> dict:
 
 
 def _group(readings: list[history.Reading]) -> list[tuple[dict, int]]:
-    """Newest-first readings joined into (row, oldest reading's time) pairs."""
+    """Newest-first readings joined into (row, oldest reading's time) pairs.
+
+    A row is one device's near-simultaneous metrics. Two watches reporting at the same
+    moment interleave their readings; each still joins its own device's row instead of
+    starting a new, mostly empty one every time the device changes.
+    """
     out: list[tuple[dict, int]] = []
+    newest: dict[str, int] = {}  # device -> index of its newest row in ``out``
     for r in readings:
-        row = out[-1][0] if out else None
-        if (
-            row is None
-            or row["device"] != r.device
-            or row["ts"] - r.time_ms > ROW_JOIN_MS
-            or r.metric in row
-        ):
+        i = newest.get(r.device)
+        row = out[i][0] if i is not None else None
+        if row is None or row["ts"] - r.time_ms > ROW_JOIN_MS or r.metric in row:
             row = {"ts": r.time_ms, "device": r.device, "flagged": False}
             out.append((row, r.time_ms))
+            i = newest[r.device] = len(out) - 1
         row[r.metric] = r.value
         row["flagged"] = row["flagged"] or r.flagged
-        out[-1] = (row, r.time_ms)
+        out[i] = (row, r.time_ms)
     return out
 
 
@@ -123,13 +126,16 @@ class HealthData:
         groups = _group(list(page.rows))
         if page.next_before_ms is None and len(groups) <= size:
             return [row for row, _ in groups], None
-        # The next page starts before the cursor's millisecond, so a row of another
-        # device at that same millisecond goes on this page, not nowhere.
+        # The next page holds the readings before the cursor: the oldest reading of this
+        # page's rows. A row of another device that reaches back to that moment or
+        # later (readings interleaved, or at the same millisecond) goes on this page,
+        # not nowhere.
         cut = min(size, len(groups))
-        while cut < len(groups) and groups[cut][0]["ts"] == groups[cut - 1][1]:
+        cursor = min(oldest for _, oldest in groups[:cut])
+        while cut < len(groups) and groups[cut][0]["ts"] >= cursor:
+            cursor = min(cursor, groups[cut][1])
             cut += 1
-        groups = groups[:cut]
-        return [row for row, _ in groups], groups[-1][1]
+        return [row for row, _ in groups[:cut]], cursor
 
     def sheet_range(self, patient: str, start: datetime, end: datetime) -> Iterator[dict]:
         """Every row between ``start`` and ``end``, newest first, for the CSV download."""

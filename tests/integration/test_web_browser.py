@@ -204,13 +204,14 @@ def test_the_day_chart_is_drawn_from_five_minute_means(page):
 def test_the_data_sheet_lists_readings_newest_first_and_marks_the_flagged_one(site, page):
     page.goto(f"{site.base}/p/alice/datasheet")
     rows = page.locator("table.sheet tbody tr")
-    expect(rows.first).to_contain_text("150.00")  # newest first
+    # newest first, each value with its metric's decimals (heart rate 0, temperature 1)
+    expect(rows.first.locator("td").nth(1)).to_have_text("150")
     expect(rows.nth(1)).to_contain_text("128/82")
-    expect(rows.nth(2)).to_contain_text("93.00")
-    expect(rows.nth(2)).to_contain_text("37.20")
+    expect(rows.nth(2).locator("td").nth(1)).to_have_text("93")
+    expect(rows.nth(2).locator("td").nth(2)).to_have_text("37.2")
     flagged = page.locator("table.sheet tbody tr.flagged")
     expect(flagged).to_have_count(1)
-    expect(flagged).to_contain_text("8.00")
+    expect(flagged.locator("td").nth(1)).to_have_text("8")
     browser.screenshot(page, "05-datasheet")
 
 

@@ -87,6 +87,75 @@ def test_data_sheet_pages_lose_no_row_when_two_devices_share_a_millisecond(influ
     assert len(seen) == 12 and len(set(seen)) == 12
 
 
+def test_two_watches_at_the_same_moments_make_one_whole_row_each(influxdb):
+    settings = InfluxSettings(url=influxdb.url, database="vitals")
+    metrics = ("heart_rate", "temperature", "spo2")
+    with InfluxClient(settings) as client:
+        client.ensure_database()
+        # both watches answer each request within the same few milliseconds, interleaved
+        client.write(
+            _line(device, "erin", metric, 70 + i, T0 + i * 30_000 + 2 * k + d)
+            for i in range(10)
+            for k, metric in enumerate(metrics)
+            for d, device in enumerate(("wch-01", "wch-02"))
+        )
+    data = HealthData(settings)
+    try:
+        seen, before = [], None
+        while True:
+            rows, before = data.sheet("erin", before, 4)
+            seen += rows
+            if before is None:
+                break
+    finally:
+        data.close()
+    assert len(seen) == 20  # one row per watch and moment, not one per reading
+    assert all(set(metrics) <= set(r) for r in seen)
+    assert sorted((r["device"], r["heart_rate"]) for r in seen) == sorted(
+        (device, 70 + i) for i in range(10) for device in ("wch-01", "wch-02")
+    )
+
+
+def test_a_patient_with_two_watches_sees_each_readings_source(influxdb, tmp_path, auth):
+    from services.web import create_app, db, devices, stop_background
+    from services.web.settings import Settings
+
+    settings = InfluxSettings(url=influxdb.url, database="vitals")
+    with InfluxClient(settings) as client:
+        client.ensure_database()
+        client.write(
+            [
+                _line("wch-01", "erin", "heart_rate", 72.58, T0),
+                _line("wch-02", "erin", "heart_rate", 64.2, T0 + 1),
+                _line("manual-erin", "erin", "bp_systolic", 121, T0 + 2),
+                _line("manual-erin", "erin", "bp_diastolic", 79, T0 + 2),
+            ]
+        )
+    env = {"SMARTCAB_DATA_DIR": str(tmp_path / "web"), "WEB_LIVE": "0", **influxdb.env()}
+    app = create_app({"TESTING": True}, settings=Settings.from_env(env))
+    try:
+        erin, _ = auth.make_patient(app, "erin")
+        conn = db.connect(app.config["DATABASE"])
+        for device in ("wch-01", "wch-02"):
+            devices.assign(conn, device, erin.id)
+        conn.close()
+        client = app.test_client()
+        auth.sign_in_patient(client, "erin")
+        sheet = client.get("/p/erin/datasheet").get_data(as_text=True)
+        assert "<th>Source</th>" in sheet
+        for source, value in (("wch-01", "73"), ("wch-02", "64"), ("typed in", "121/79")):
+            assert f'<td class="source">{source}</td>' in sheet
+            assert f"<td>{value}</td>" in sheet
+        monitoring = client.get("/p/erin/monitoring").get_data(as_text=True)
+        assert 'data-sources="1"' in monitoring
+        assert '<span class="source">from wch-02</span>' in monitoring  # the newest heart rate
+        assert '<span class="source">from typed in</span>' in monitoring
+        home = client.get("/p/erin").get_data(as_text=True)
+        assert '<small class="source">from wch-02</small>' in home
+    finally:
+        stop_background(app)
+
+
 def test_csv_range_and_chart_series(health):
     start = datetime.fromtimestamp((T0 + 20 * 30_000) / 1000, UTC)
     end = datetime.fromtimestamp((T0 + 40 * 30_000) / 1000, UTC)
@@ -174,7 +243,8 @@ def test_the_json_and_csv_views_over_real_data(health, influxdb, tmp_path, monke
         assert len(lines) == 61 and lines[1].startswith("2026-03-01T00:29:30.003Z,119,36.5,")
         assert sum(line.endswith(",yes") for line in lines) == 1
         page = client.get("/p/alice/datasheet").get_data(as_text=True)
-        assert page.count('class="flagged"') == 0 and "119.00" in page
+        assert page.count('class="flagged"') == 0 and "<td>119</td>" in page  # 0 decimals
+        assert "<td>36.5</td>" in page and "Source" not in page  # one watch: no source
         assert "Older" in page
         recent = client.get("/api/p/alice/recent?metric=heart_rate").json
         assert [r["value"] for r in recent][:2] == [119, 118]

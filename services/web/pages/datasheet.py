@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 from flask import Response, g, jsonify, render_template, request
 
-from .. import data, ranges
+from .. import data, devices, ranges
+from ..db import get_db
 from ..errors import DataUnavailable
 from . import PatientPages, health, rate_limit
 
@@ -36,6 +37,7 @@ def datasheet():
         "datasheet.html",
         patient=g.patient,
         rows=rows,
+        sources=devices.several_watches(get_db(), g.patient.id),
         first=before is None,
         older=older,
         error=error,

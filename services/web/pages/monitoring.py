@@ -19,7 +19,7 @@ from flask import (
 
 from services.common import logs
 
-from .. import access, data, sessions
+from .. import access, data, devices, sessions
 from .. import db as database
 from ..errors import DataUnavailable, ValidationError
 from ..handlers import wants_json
@@ -35,10 +35,12 @@ def _page(entry_error: str | None = None) -> str:
         latest, error = health().latest(patient.username), None
     except DataUnavailable as exc:
         latest, error = {}, str(exc)  # the cards show "no reading" and why
+    sources = devices.several_watches(database.get_db(), patient.id)
     return render_template(
         "monitoring.html",
         patient=patient,
-        cards=data.cards(latest),
+        cards=data.cards(latest, sources),
+        sources=sources,
         error=error,
         entry_error=entry_error,
         can_enter=g.user.id == patient.id,

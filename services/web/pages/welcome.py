@@ -17,7 +17,8 @@ def welcome():
     live = hub()
     states = live.device_states(owned) if live else dict.fromkeys(owned, "unknown")
     try:
-        glance = data.cards(health().latest(patient.username))
+        sources = devices.several_watches(get_db(), patient.id)
+        glance = data.cards(health().latest(patient.username), sources)
     except DataUnavailable:
         glance = []  # the page still shows the devices
     notified = circle.alerts(get_db(), patient.username, 5)

@@ -56,6 +56,9 @@
     card.querySelector(".num").textContent = text;
     const t = card.querySelector(".updated time");
     t.dataset.ts = ts; t.textContent = when(ts);
+    // a patient with several watches: say whose reading this is (data.source_label)
+    const source = card.querySelector(".updated .source");
+    if (source && r.device) source.textContent = `from ${r.device.startsWith("manual-") ? "typed in" : r.device}`;
     card.classList.toggle("flagged", !!r.flagged);
     const flag = card.querySelector(".flag");
     flag.hidden = !r.flagged;
