@@ -201,6 +201,19 @@ def test_the_day_chart_is_drawn_from_five_minute_means(page):
     browser.screenshot(page, "04-report-day")
 
 
+def test_a_range_longer_than_the_readings_starts_at_the_first_one(page):
+    # a week of history in the 30-day view: the chart begins a week ago, not 23 empty days
+    page.select_option("#range", "month")
+    chart = page.locator("#chart svg[data-drawn]")
+    expect(chart).to_have_attribute("data-fitted", "1")
+    expect(page.locator("#chart-note")).to_contain_text("Readings start")
+    start = int(chart.get_attribute("data-start"))
+    assert abs(time.time() * 1000 - 7 * 86_400_000 - start) < 3_600_000
+    page.select_option("#range", "week")  # the week is full: nothing to fit
+    expect(chart.first).to_have_attribute("data-fitted", "")
+    expect(page.locator("#chart-note")).not_to_contain_text("Readings start")
+
+
 def test_the_data_sheet_lists_readings_newest_first_and_marks_the_flagged_one(site, page):
     page.goto(f"{site.base}/p/alice/datasheet")
     rows = page.locator("table.sheet tbody tr")

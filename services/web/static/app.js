@@ -80,7 +80,7 @@
       const metric = list.dataset.recent;
       try {
         const rows = await getJSON(`recent?metric=${metric}`);
-        list.replaceChildren(...(rows.length ? rows.map((r) => recentItem(r, metric)) : [el("li", { class: "muted" }, "No readings yet.")]));
+        list.replaceChildren(...(rows.length ? rows.map((r) => recentItem(r, metric)) : [el("li", { class: "muted" }, "Nothing recorded: wear the watch, or add a reading by hand.")]));
         list.dataset.loaded = "1";
       } catch (e) { list.replaceChildren(el("li", { class: "muted" }, "History is unavailable right now.")); }
     });
@@ -170,10 +170,25 @@
     if (p.get("range") === "custom" && !(p.get("start") && p.get("end"))) return;
     const note = document.getElementById("chart-note");
     try {
-      chartData = await getJSON(`series?${p}`);
+      chartData = await fitted(await getJSON(`series?${p}`), p);
       note.textContent = chartData.interval_ms ? `Each point is the mean of ${Math.round(chartData.interval_ms / 60000) || "<1"} min; the shaded band spans min to max. Flagged readings are left out.` : "";
+      if (chartData.fitted) note.textContent += ` Readings start ${when(chartData.start)}: the chart begins there.`;
     } catch (e) { chartData = null; note.textContent = "History is unavailable right now."; }
     drawChart();
+  }
+  // A range much longer than the readings (a new watch, a first run) is asked for again
+  // from the first reading on, so a few minutes of data fill the chart, in finer buckets,
+  // instead of making one dot at its right edge.
+  async function fitted(data, p) {
+    if (p.get("range") === "custom") return data;
+    const firsts = Object.values(data.metrics).filter((s) => s.length).map((s) => s[0].t - data.interval_ms / 2);
+    if (!firsts.length) return data;
+    const first = Math.min(...firsts);
+    if (first - data.start < (data.end - data.start) / 10) return data;
+    const q = new URLSearchParams({ range: "custom", start: new Date(first).toISOString(), end: new Date(data.end).toISOString(), metrics: p.get("metrics") });
+    const fit = await getJSON(`series?${q}`);
+    fit.fitted = true;
+    return fit;
   }
   function selectedGroups() {
     return [...controls.querySelectorAll("input[name=metric]:checked")].map((c) => c.dataset.parts.split(","));
@@ -190,6 +205,7 @@
     const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, height: H, "data-drawn": "1" });
     chartBox.append(root);
     root.dataset.metrics = groups.flat().join(",");
+    if (chartData) { root.dataset.start = chartData.start; root.dataset.fitted = chartData.fitted ? "1" : ""; }
     const anyData = chartData && groups.flat().some((k) => (chartData.metrics[k] || []).length);
     if (!anyData) {
       const t = svg("text", { x: W / 2, y: H / 2, "text-anchor": "middle", class: "empty" });
