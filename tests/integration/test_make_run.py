@@ -159,7 +159,12 @@ def test_make_run_starts_everything_with_demo_accounts_and_stops_cleanly_twice(t
             interval=1,
             what="readings of the demo patient's simulated watches in InfluxDB",
         )
-        assert {r["device"] for r in rows} == {"wch"}  # one watch on the demo patient
+        # one watch on the demo patient, and her blood pressure typed in
+        assert {r["device"] for r in rows} == {"wch", "manual-demo"}
+        # the first page load already shows a month: the demo's history went in first
+        month_ago = 'SELECT count("value") FROM "vitals" WHERE time < now() - 29d'
+        assert database.count(month_ago) > 0
+        history = database.count('SELECT count("value") FROM "vitals" WHERE time < now() - 1h')
         children = descendants(run.proc.pid)
         assert len(children) >= 9  # broker, database, six services, simulator
     finally:
@@ -186,6 +191,10 @@ def test_make_run_starts_everything_with_demo_accounts_and_stops_cleanly_twice(t
         ).stdout.splitlines()
         assert sorted(line.split()[1] for line in users) == ["DR-DEMO", "admin", "demo"]
         assert database.count('SELECT count("value") FROM "vitals"') > 0  # kept from run one
+        # ... and the demo's history is not added twice
+        assert database.count('SELECT count("value") FROM "vitals" WHERE time < now() - 1h') == (
+            history
+        )
     finally:
         code = run.stop(signal.SIGTERM)
     assert code == 0
