@@ -13,6 +13,7 @@ from services.common import logs
 from services.common.devices import KIND_NAMES, kind_of
 from services.common.errors import ConfigError
 from services.common.mqtt import MqttClient
+from services.common.topics import gateway_service
 from services.common.usage import parse_service_args
 
 from .bridge import Bridge
@@ -33,21 +34,11 @@ async def serve(
     """Run until ``stop`` is set (or SIGTERM/SIGINT), then close everything cleanly."""
     loop = asyncio.get_running_loop()
     stop = stop or asyncio.Event()
-    client = MqttClient(
-        settings.mqtt,
-        "gateway",
-        client_id=f"{settings.mqtt.topic_root}-gateway",
-        queue_size=settings.mqtt_queue,
-    )
-    bridge = Bridge(client, settings.mqtt_queue)
-    if settings.ha.enabled:
-        bridge.discovery = Discovery(
-            client.topics, settings.ha.prefix, lambda t, p: bridge.publish_retained(t, p)
-        )
+    client, bridge = _mqtt_side(settings)
     fleet = Fleet(settings, registry, bridge)
     # paho runs on this loop (see MqttClient.run), so its callbacks may call the fleet;
     # call_soon keeps them from running inside paho's read of the socket.
-    bridge.attach(fleet.on_command, fleet.on_stale_status, loop.call_soon)
+    bridge.attach(fleet.on_command, fleet.cluster, loop.call_soon)
     mqtt_stop = asyncio.Event()
     mqtt_task = asyncio.create_task(client.run(mqtt_stop))
     server = await asyncio.start_server(fleet.handle, settings.host, settings.port, backlog=1024)
@@ -61,6 +52,7 @@ async def serve(
         logging.INFO,
         "gateway.listening",
         address=f"{settings.host}:{port}",
+        gateway=settings.gateway_id or "-",
         registry="enforced" if registry.enforcing else "trusted-lan",
     )
     for device_id in registry.without_token:
@@ -82,6 +74,26 @@ async def serve(
         await server.wait_closed()
         mqtt_stop.set()
         await mqtt_task
+
+
+def _mqtt_side(settings: Settings) -> tuple[MqttClient, Bridge]:
+    """The broker connection and the bridge over it, with discovery if it is on."""
+    service = gateway_service(settings.gateway_id)
+    client = MqttClient(
+        settings.mqtt,
+        service,  # its own status topic and last will, and a client id of its own
+        client_id=f"{settings.mqtt.topic_root}-{service}",
+        queue_size=settings.mqtt_queue,
+    )
+    bridge = Bridge(client, settings.mqtt_queue)
+    if settings.ha.enabled:
+        bridge.discovery = Discovery(
+            client.topics,
+            settings.ha.prefix,
+            lambda t, p: bridge.publish_retained(t, p),
+            settings.gateway_id,
+        )
+    return client, bridge
 
 
 def _token_command(argv: list[str]) -> int:

@@ -3,10 +3,18 @@
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from services.common.devices import GATEWAY_ID
+from services.common.errors import ConfigError
 from services.common.protocol import DEFAULT_MAX_FRAME
 from services.common.settings import MqttSettings, read_env, section, setting
 
 from .discovery import DiscoverySettings
+
+
+def _gateway_id(value: str) -> str:
+    if not GATEWAY_ID.fullmatch(value):
+        raise ConfigError(f"GATEWAY_ID must be 1 to 32 letters, digits, '-' or '_', got {value!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -15,6 +23,14 @@ class Settings:
 
     host: str = setting("GATEWAY_HOST", "0.0.0.0", "address to listen on")
     port: int = setting("GATEWAY_PORT", 5050, "TCP port the devices connect to", minimum=0)
+    gateway_id: str | None = setting(
+        "GATEWAY_ID",
+        None,
+        "this gateway's id when several run side by side (docs/scale.md): its status becomes"
+        " `services/gateway-<id>/status` and it records which devices it holds; one gateway"
+        " needs none",
+        clean=_gateway_id,
+    )
     devices_file: str | None = setting(
         "GATEWAY_DEVICES",
         None,
