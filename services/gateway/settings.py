@@ -31,6 +31,23 @@ class Settings:
         " needs none",
         clean=_gateway_id,
     )
+    tls_port: int | None = setting(
+        "GATEWAY_TLS_PORT",
+        None,
+        "TCP port of a second listener speaking the same device protocol inside TLS, beside"
+        " the plain `GATEWAY_PORT` (unset: none); needs `GATEWAY_TLS_CERT` and `GATEWAY_TLS_KEY`",
+        kind="int",
+        minimum=0,
+    )
+    tls_cert: str | None = setting(
+        "GATEWAY_TLS_CERT",
+        None,
+        "the TLS listener's certificate chain (PEM), e.g. `server.crt` from"
+        " `scripts/make-certs.sh`",
+    )
+    tls_key: str | None = setting(
+        "GATEWAY_TLS_KEY", None, "the TLS listener's private key (PEM), e.g. `server.key`"
+    )
     devices_file: str | None = setting(
         "GATEWAY_DEVICES",
         None,
@@ -111,4 +128,7 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
-        return read_env(cls, env)
+        settings = read_env(cls, env)
+        if settings.tls_port is not None and not (settings.tls_cert and settings.tls_key):
+            raise ConfigError("GATEWAY_TLS_PORT needs GATEWAY_TLS_CERT and GATEWAY_TLS_KEY")
+        return settings
