@@ -3,9 +3,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 # What the product needs, then what only the tests use (PDF read-back, the browser,
-# network faults, the HTTPS deployment check, Node.js for the MicroPython VM).
+# network faults, the HTTPS deployment check, Node.js for the MicroPython VM, the TCP
+# load balancer in front of several gateways).
 RUN_PACKAGES := mosquitto mosquitto-clients influxdb fonts-dejavu-core
-TEST_PACKAGES := $(RUN_PACKAGES) poppler-utils chromium iproute2 openssl caddy nodejs
+TEST_PACKAGES := $(RUN_PACKAGES) poppler-utils chromium iproute2 openssl caddy nodejs haproxy
 
 # Python 3.13 (Debian 13, recent Ubuntu) checks certificates strictly (VERIFY_X509_STRICT),
 # so the TLS broker and the HTTPS dashboard are tested on it too. Debian 12 has no
@@ -14,11 +15,11 @@ PYTHON313 ?= $(shell for p in $$(command -v python3.13) $$HOME/.pyenv/versions/3
 	"$$p" -c 'import ssl' 2>/dev/null && echo "$$p" && break; done)
 VENV313 ?= .venv313
 # On 3.13: what differs between 3.11 and 3.13 for this product (the ssl module's strict
-# certificate checks: the TLS broker, the HTTPS dashboard, the deploy checks) plus the
-# unit tests. `make test TESTS_313=` runs the whole suite there, where one test still
+# certificate checks: the TLS broker, the HTTPS dashboard, the deploy checks, the devices'
+# TLS listener) plus the unit tests. `make test TESTS_313=` runs the whole suite there, where one test still
 # leaves an SQLite connection unclosed, which 3.13 reports as a ResourceWarning.
 TESTS_313 ?= tests/unit tests/integration/test_deploy.py tests/integration/test_deploy_https.py \
-	tests/integration/test_broker_acl.py
+	tests/integration/test_broker_acl.py tests/integration/test_gateway_tls.py
 
 .PHONY: run test test-313 lint format system-deps venv mpvm clean
 

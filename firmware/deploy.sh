@@ -1,6 +1,6 @@
 #!/bin/sh
 # Copy one board's firmware onto a MicroPython ESP32 with mpremote.
-# usage: firmware/deploy.sh watch|camera|cabinet [config.json] [mpremote connect target]
+# usage: [CA=ca.crt] firmware/deploy.sh watch|camera|cabinet [config.json] [mpremote connect target]
 set -eu
 board=${1:?usage: $0 watch|camera|cabinet [config.json] [port]}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -20,6 +20,10 @@ done
 # the boot module that finishes or undoes an update: outside the library an update replaces
 $mp cp "$here/otaboot.py" :lib/otaboot.py
 $mp cp "$config" :config.json
+# the CA a board with "tls": true trusts (its "tls_ca", ca.crt by default)
+if [ -n "${CA:-}" ]; then
+    $mp cp "$CA" :ca.crt
+fi
 $mp cp "$here/boards/$board/main.py" :main.py
 $mp reset
 echo "$board firmware copied; watch it with: mpremote connect $port repl"

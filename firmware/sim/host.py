@@ -2,6 +2,7 @@
 
 import logging
 import socket
+import ssl
 import time
 
 from firmware.smartcab import board
@@ -46,3 +47,8 @@ class HostPlatform:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.connects += 1
         return sock
+
+    def wrap_tls(self, sock: socket.socket, ca: bytes, hostname: str) -> ssl.SSLSocket:
+        """TLS as the board does it: only ``ca`` (DER) is trusted, the name is checked."""
+        context = ssl.create_default_context(cadata=ca)
+        return context.wrap_socket(sock, server_hostname=hostname)

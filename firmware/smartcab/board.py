@@ -1,7 +1,9 @@
-"""The board's main loop: Wi-Fi, one blocking socket, the app, reconnects, watchdog.
+"""The board's main loop: Wi-Fi, one socket, the app, reconnects, watchdog.
 
 ``run(app, cfg, platform)`` is the same on the ESP32 and under CPython; only the
 ``platform`` differs (``Platform`` here, ``firmware.sim.host.HostPlatform`` on a PC).
+With ``"tls": true`` in config.json the platform wraps the socket in TLS, trusting only
+the CA in ``tls_ca`` (the gateway's ``GATEWAY_TLS_PORT``); the loop above it is the same.
 """
 
 import json
@@ -93,6 +95,45 @@ class Platform:
             raise
         return sock
 
+    def wrap_tls(self, sock, ca, hostname):
+        """TLS over ``sock``, verifying the gateway's certificate against ``ca`` (DER)."""
+        import ssl
+
+        # ssl.wrap_socket takes one DER CA on every MicroPython since 1.21 (mbedtls ports)
+        stream = ssl.wrap_socket(
+            sock, cert_reqs=ssl.CERT_REQUIRED, cadata=ca, server_hostname=hostname
+        )
+        return TlsStream(stream)
+
+
+class TlsStream:
+    """MicroPython's TLS stream with the two socket calls ``serve`` makes.
+
+    Its SSLSocket has only read() and write(), and a blocking read(n) waits for all n
+    bytes, so after the handshake it runs non-blocking: poll() says when to read, read()
+    gives what has arrived (None: a record not whole yet), write() waits for room.
+    """
+
+    def __init__(self, stream):
+        self.stream = stream  # what poll() watches
+        stream.setblocking(False)
+        self._writable = select.poll()
+        self._writable.register(stream, select.POLLOUT)
+
+    def recv(self, size):
+        return self.stream.read(size)
+
+    def send(self, data):
+        while True:
+            n = self.stream.write(data)
+            if n is not None:
+                return n
+            if not self._writable.poll(IO_TIMEOUT_S * 1000):
+                raise OSError("tls: write timed out")
+
+    def close(self):
+        self.stream.close()
+
 
 def write_all(sock, data):
     """Write every byte: send() may take only part of a large chunk."""
@@ -104,11 +145,48 @@ def write_all(sock, data):
         view = view[n:]
 
 
+def ca_der(path):
+    """The CA certificate in ``path`` (PEM as make-certs.sh writes it, or DER) as DER."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if b"-----BEGIN" not in data:
+        return data
+    import binascii
+
+    body = data.split(b"-----BEGIN CERTIFICATE-----")[1].split(b"-----END CERTIFICATE-----")[0]
+    return binascii.a2b_base64(b"".join(body.split()))
+
+
+def open_link(platform, cfg, host, port):
+    """The connection to the gateway: a plain socket, or TLS when config.json says so."""
+    sock = platform.connect(host, port)
+    if not cfg.get("tls"):
+        return sock
+    try:
+        try:
+            ca = ca_der(cfg.get("tls_ca", "ca.crt"))
+        except (ValueError, IndexError) as exc:
+            raise OSError("tls: tls_ca is not a PEM or DER certificate: %r" % (exc,)) from exc
+        return platform.wrap_tls(sock, ca, cfg.get("tls_hostname") or host)
+    except BaseException:
+        sock.close()
+        raise
+
+
+def _receive(sock):
+    """What the gateway sent; None when a TLS record has not arrived whole yet."""
+    data = sock.recv(RECV_SIZE)
+    pending = getattr(sock, "pending", None)  # CPython's TLS keeps decrypted bytes poll misses
+    while data and pending is not None and pending():
+        data += sock.recv(RECV_SIZE)
+    return data
+
+
 def serve(sock, session, clock, platform, stop=None):
     """Drive one connection until it fails (OSError, ProtocolError) or an update is offered."""
     app = session.app
     poller = select.poll()
-    poller.register(sock, select.POLLIN)
+    poller.register(getattr(sock, "stream", sock), select.POLLIN)
     while stop is None or not stop():
         platform.feed()
         chunk = session.next_chunk()
@@ -121,7 +199,9 @@ def serve(sock, session, clock, platform, stop=None):
         for _obj, flags in poller.poll(wait):
             if flags & (select.POLLHUP | select.POLLERR):
                 raise OSError("connection lost")
-            data = sock.recv(RECV_SIZE)
+            data = _receive(sock)
+            if data is None:
+                continue
             if not data:
                 raise OSError("gateway closed the connection")
             session.feed(data, clock.now())
@@ -144,7 +224,7 @@ def run(app, cfg, platform, stop=None):
         session = None
         try:
             platform.join_wifi(cfg)
-            sock = platform.connect(host, port)
+            sock = open_link(platform, cfg, host, port)
             session = _session(app, cfg)
             serve(sock, session, clock, platform, stop)
         except (OSError, device_link.ProtocolError) as exc:

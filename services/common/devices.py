@@ -10,9 +10,12 @@ lower-case prefixes. ``normalise_id`` only trims the white space a person may ty
 around an id.
 """
 
+import json
+import re
 from dataclasses import dataclass, field
 
-from .topics import OFFLINE, ONLINE, Topics
+from .timeutil import rfc3339_ms
+from .topics import OFFLINE, ONLINE, Topics, gateway_of_service
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,8 @@ PREFIX_LEN = 3
 # The gateway refuses them from the network, so no device can pose as a typed-in reading.
 MANUAL_PREFIX = "manual-"
 RESERVED_PREFIXES: tuple[str, ...] = (MANUAL_PREFIX,)
+# A gateway's id (``GATEWAY_ID``) is one level of its status topic and the holder payload.
+GATEWAY_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
 def manual_device(username: str) -> str:
@@ -77,24 +82,68 @@ def may_report(kind: str | None, what: str) -> bool:
     return found is not None and what in found.reports
 
 
+@dataclass(frozen=True)
+class Holder:
+    """Which gateway holds a device, and with which of its connections."""
+
+    gateway: str
+    connection: str
+
+
+def holder_body(gateway_id: str, connection: str, ts_ms: int) -> str:
+    """The retained ``devices/<id>/gateway`` payload a gateway with an id publishes."""
+    return json.dumps({"gateway": gateway_id, "connection": connection, "ts": rfc3339_ms(ts_ms)})
+
+
+def parse_holder(payload: bytes | str) -> Holder | None:
+    """A ``devices/<id>/gateway`` payload; None when empty (no gateway holds it).
+
+    Raises ValueError for anything else than the JSON ``holder_body`` makes.
+    """
+    text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else payload
+    if not text.strip():
+        return None
+    body = json.loads(text)
+    gateway = body.get("gateway") if isinstance(body, dict) else None
+    if not isinstance(gateway, str) or not GATEWAY_ID.fullmatch(gateway):
+        raise ValueError(f"holder payload names no gateway: {text[:60]!r}")
+    connection = body.get("connection", "")
+    return Holder(gateway, connection if isinstance(connection, str) else "")
+
+
 @dataclass
 class Availability:
-    """Device online = its retained status says ``online`` AND the gateway is online.
+    """Device online = its status says ``online`` AND the gateway holding it is online.
 
-    The gateway's own status is its last will, so when the gateway dies every device's
-    retained ``online`` stops counting at once. Feed it the payloads of
-    ``Topics.service_status("gateway")`` and ``Topics.device_status(id)``.
+    A gateway's own status is its last will, so when a gateway dies every device it held
+    stops counting at once, whatever their retained ``online`` says. Which gateway holds
+    a device comes from the retained ``devices/<id>/gateway``; with none (one gateway
+    without an id, as in a home) it is the gateway of ``services/gateway/status``. Feed it
+    ``Topics.device_status(id)``, ``Topics.device_gateway(id)`` and every
+    ``Topics.service_status(name)`` (``set_service`` keeps the gateways' and ignores the
+    rest).
     """
 
-    gateway: str = OFFLINE
     devices: dict[str, str] = field(default_factory=dict)
+    gateways: dict[str, str] = field(default_factory=dict)  # id ("" = unnamed) -> status
+    holders: dict[str, str] = field(default_factory=dict)  # device -> gateway id
 
-    def set_gateway(self, payload: str) -> bool:
-        """Record the gateway's status; False (ignored) for a payload that is neither."""
+    @property
+    def gateway(self) -> str:
+        """The status of the gateway without an id."""
+        return self.gateways.get("", OFFLINE)
+
+    def set_gateway(self, payload: str, gateway_id: str = "") -> bool:
+        """Record a gateway's status; False (ignored) for a payload that is neither."""
         if payload not in (ONLINE, OFFLINE):
             return False
-        self.gateway = payload
+        self.gateways[gateway_id] = payload
         return True
+
+    def set_service(self, name: str, payload: str) -> bool:
+        """Record a service's status if the service is a gateway; False otherwise."""
+        gateway_id = gateway_of_service(name)
+        return gateway_id is not None and self.set_gateway(payload, gateway_id)
 
     def set_device(self, device_id: str, payload: str) -> bool:
         """Record a device's status; False (ignored) for a payload that is neither."""
@@ -103,8 +152,29 @@ class Availability:
         self.devices[device_id] = payload
         return True
 
+    def set_holder(self, device_id: str, payload: bytes | str) -> bool:
+        """Record which gateway holds a device; False (ignored) for a payload not a holder's."""
+        try:
+            holder = parse_holder(payload)
+        except ValueError:
+            return False
+        if holder is None:
+            self.holders.pop(device_id, None)
+        else:
+            self.holders[device_id] = holder.gateway
+        return True
+
+    def holder(self, device_id: str) -> str:
+        """The id of the gateway holding the device (``""``: the one without an id)."""
+        return self.holders.get(device_id, "")
+
+    def devices_of(self, gateway_id: str) -> list[str]:
+        """The devices the gateway holds, online or not."""
+        return sorted(d for d in self.devices if self.holder(d) == gateway_id)
+
     def online(self, device_id: str) -> bool:
-        return self.gateway == ONLINE and self.devices.get(device_id) == ONLINE
+        gateway = self.gateways.get(self.holder(device_id), OFFLINE)
+        return gateway == ONLINE and self.devices.get(device_id) == ONLINE
 
     def state(self, device_id: str) -> str:
         return ONLINE if self.online(device_id) else OFFLINE
@@ -113,6 +183,6 @@ class Availability:
         return sorted(d for d in self.devices if kind_of(d) == kind and self.online(d))
 
 
-def availability_topics(topics: Topics, device_id: str) -> list[str]:
+def availability_topics(topics: Topics, device_id: str, gateway_id: str | None = None) -> list[str]:
     """The two topics whose payloads must both be ``online`` (Home Assistant's "all")."""
-    return [topics.device_status(device_id), topics.service_status("gateway")]
+    return [topics.device_status(device_id), topics.gateway_status(gateway_id)]

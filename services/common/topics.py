@@ -10,8 +10,12 @@ from .metrics import BY_KEY
 from .timeutil import rfc3339_ms
 
 DEVICE_STATUS = "status"
+DEVICE_GATEWAY = "gateway"
 ONLINE = "online"
 OFFLINE = "offline"
+# The one gateway of a home needs no id and keeps ``services/gateway/status``; each of
+# several gateways is ``gateway-<GATEWAY_ID>``, a service like the others.
+GATEWAY_SERVICE = "gateway"
 
 
 @dataclass(frozen=True)
@@ -25,6 +29,10 @@ class Topics:
 
     def device_status(self, device_id: str) -> str:
         return self.device(device_id, DEVICE_STATUS)
+
+    def device_gateway(self, device_id: str) -> str:
+        """Retained: which gateway holds the device (published only by gateways with an id)."""
+        return self.device(device_id, DEVICE_GATEWAY)
 
     def vitals(self, device_id: str, metric: str) -> str:
         return self.device(device_id, "vitals", metric)
@@ -51,6 +59,14 @@ class Topics:
 
     def service_status(self, name: str) -> str:
         return f"{self.root}/services/{name}/status"
+
+    def gateway_status(self, gateway_id: str | None) -> str:
+        """A gateway's retained status: ``services/gateway/status`` for the one without an id."""
+        return self.service_status(gateway_service(gateway_id))
+
+    @property
+    def all_service_status(self) -> str:
+        return self.service_status("+")
 
     def device_alert(self, device_id: str) -> str:
         return f"{self.root}/alerts/devices/{device_id}"
@@ -88,6 +104,10 @@ class Topics:
     def all_device_status(self) -> str:
         return self.device("+", DEVICE_STATUS)
 
+    @property
+    def all_device_gateways(self) -> str:
+        return self.device("+", DEVICE_GATEWAY)
+
     # notifications (the notifier's events about its messages) -----------------------
 
     @property
@@ -114,6 +134,21 @@ class Topics:
         if not parts[2] or not parts[4]:
             return None
         return parts[2], parts[4]
+
+
+def gateway_service(gateway_id: str | None) -> str:
+    """The service name a gateway's status goes under: ``gateway`` or ``gateway-<id>``."""
+    return f"{GATEWAY_SERVICE}-{gateway_id}" if gateway_id else GATEWAY_SERVICE
+
+
+def gateway_of_service(name: str) -> str | None:
+    """The gateway id a service name stands for (``""``: the one without an id), or None."""
+    if name == GATEWAY_SERVICE:
+        return ""
+    prefix = f"{GATEWAY_SERVICE}-"
+    if name.startswith(prefix) and len(name) > len(prefix):
+        return name[len(prefix) :]
+    return None
 
 
 def vitals_body(device_id: str, metric: str, value: float, ts_ms: int) -> dict:

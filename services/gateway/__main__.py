@@ -6,6 +6,7 @@ import contextlib
 import logging
 import resource
 import signal
+import ssl
 import sys
 from collections.abc import Callable
 
@@ -13,6 +14,7 @@ from services.common import logs
 from services.common.devices import KIND_NAMES, kind_of
 from services.common.errors import ConfigError
 from services.common.mqtt import MqttClient
+from services.common.topics import gateway_service
 from services.common.usage import parse_service_args
 
 from .bridge import Bridge
@@ -29,40 +31,23 @@ async def serve(
     registry: Registry,
     stop: asyncio.Event | None = None,
     on_listening: Callable[[int], None] | None = None,
+    tls: ssl.SSLContext | None = None,
 ) -> None:
     """Run until ``stop`` is set (or SIGTERM/SIGINT), then close everything cleanly."""
     loop = asyncio.get_running_loop()
     stop = stop or asyncio.Event()
-    client = MqttClient(
-        settings.mqtt,
-        "gateway",
-        client_id=f"{settings.mqtt.topic_root}-gateway",
-        queue_size=settings.mqtt_queue,
-    )
-    bridge = Bridge(client, settings.mqtt_queue)
-    if settings.ha.enabled:
-        bridge.discovery = Discovery(
-            client.topics, settings.ha.prefix, lambda t, p: bridge.publish_retained(t, p)
-        )
+    client, bridge = _mqtt_side(settings)
     fleet = Fleet(settings, registry, bridge)
     # paho runs on this loop (see MqttClient.run), so its callbacks may call the fleet;
     # call_soon keeps them from running inside paho's read of the socket.
-    bridge.attach(fleet.on_command, fleet.on_stale_status, loop.call_soon)
+    bridge.attach(fleet.on_command, fleet.cluster, loop.call_soon)
     mqtt_stop = asyncio.Event()
     mqtt_task = asyncio.create_task(client.run(mqtt_stop))
-    server = await asyncio.start_server(fleet.handle, settings.host, settings.port, backlog=1024)
-    port = server.sockets[0].getsockname()[1]
+    servers = await _listen(settings, fleet, tls)
     for sig in (signal.SIGTERM, signal.SIGINT):
         # not possible off the main thread, where the benchmarks run the gateway
         with contextlib.suppress(RuntimeError, ValueError):
             loop.add_signal_handler(sig, stop.set)
-    logs.event(
-        log,
-        logging.INFO,
-        "gateway.listening",
-        address=f"{settings.host}:{port}",
-        registry="enforced" if registry.enforcing else "trusted-lan",
-    )
     for device_id in registry.without_token:
         logs.event(
             log,
@@ -72,16 +57,84 @@ async def serve(
             hint="anyone on the network may use this id; give the board a token",
         )
     if on_listening:
-        on_listening(port)
+        on_listening(servers[0].sockets[0].getsockname()[1])
     try:
         await stop.wait()
     finally:
         logs.event(log, logging.INFO, "gateway.stopping", devices=len(fleet.devices))
-        server.close()
+        for server in servers:
+            server.close()
         await fleet.close_all()
-        await server.wait_closed()
+        for server in servers:
+            await server.wait_closed()
         mqtt_stop.set()
         await mqtt_task
+
+
+async def _listen(
+    settings: Settings, fleet: Fleet, tls: ssl.SSLContext | None
+) -> list[asyncio.Server]:
+    """The plain listener, and the TLS one when ``GATEWAY_TLS_PORT`` is set."""
+    plain = await asyncio.start_server(fleet.handle, settings.host, settings.port, backlog=1024)
+    servers, where = [plain], {"address": f"{settings.host}:{_port_of(plain)}"}
+    if settings.tls_port is not None:
+        secure = await asyncio.start_server(
+            fleet.handle,
+            settings.host,
+            settings.tls_port,
+            ssl=tls or tls_context(settings),
+            ssl_handshake_timeout=settings.handshake_timeout,
+            backlog=1024,
+        )
+        servers.append(secure)
+        where["tls_address"] = f"{settings.host}:{_port_of(secure)}"
+    logs.event(
+        log,
+        logging.INFO,
+        "gateway.listening",
+        **where,
+        gateway=settings.gateway_id or "-",
+        registry="enforced" if fleet.registry.enforcing else "trusted-lan",
+    )
+    return servers
+
+
+def _port_of(server: asyncio.Server) -> int:
+    return server.sockets[0].getsockname()[1]
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext:
+    """The TLS listener's context, from ``GATEWAY_TLS_CERT`` and ``GATEWAY_TLS_KEY``."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(settings.tls_cert, settings.tls_key)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(
+            f"cannot load the TLS certificate {settings.tls_cert} with the key"
+            f" {settings.tls_key}: {exc}"
+        ) from exc
+    return context
+
+
+def _mqtt_side(settings: Settings) -> tuple[MqttClient, Bridge]:
+    """The broker connection and the bridge over it, with discovery if it is on."""
+    service = gateway_service(settings.gateway_id)
+    client = MqttClient(
+        settings.mqtt,
+        service,  # its own status topic and last will, and a client id of its own
+        client_id=f"{settings.mqtt.topic_root}-{service}",
+        queue_size=settings.mqtt_queue,
+    )
+    bridge = Bridge(client, settings.mqtt_queue)
+    if settings.ha.enabled:
+        bridge.discovery = Discovery(
+            client.topics,
+            settings.ha.prefix,
+            lambda t, p: bridge.publish_retained(t, p),
+            settings.gateway_id,
+        )
+    return client, bridge
 
 
 def _token_command(argv: list[str]) -> int:
@@ -122,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
         registry = Registry.from_settings(settings.devices_file, settings.trusted_lan)
+        tls = tls_context(settings) if settings.tls_port is not None else None
     except ConfigError as exc:
         logs.event(log, logging.ERROR, "gateway.bad_config", error=exc)
         return 2
@@ -135,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
             max_connections=settings.max_connections,
             hint="raise the hard limit (ulimit -Hn) or lower GATEWAY_MAX_CONNECTIONS",
         )
-    asyncio.run(serve(settings, registry))
+    asyncio.run(serve(settings, registry, tls=tls))
     return 0
 
 

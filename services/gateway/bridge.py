@@ -18,7 +18,6 @@ from services.common.topics import OFFLINE, ONLINE, vitals_body
 log = logging.getLogger(__name__)
 
 CommandHandler = Callable[[str, bytes], None]
-StaleHandler = Callable[[str], None]
 
 
 class Bridge:
@@ -37,16 +36,21 @@ class Bridge:
         self._overflow_logged = 0.0
         self._overflowing = False
         self._on_command: CommandHandler | None = None
-        self._on_stale: StaleHandler | None = None
+        self._cluster = None  # services/gateway/cluster.py, given by attach()
         self._dispatch: Callable[..., object] | None = None
         # Home Assistant discovery (services/gateway/discovery.py), when HA_DISCOVERY is on
         self.discovery = None
         # device -> patient, from the web's retained assignments: an alert names its patient
         self.patients: dict[str, str] = {}
 
-    def attach(self, on_command: CommandHandler, on_stale: StaleHandler, dispatch) -> None:
-        """Route commands and stale retained statuses to the fleet via ``dispatch``."""
-        self._on_command, self._on_stale, self._dispatch = on_command, on_stale, dispatch
+    def attach(self, on_command: CommandHandler, cluster, dispatch) -> None:
+        """Route commands to the fleet and the gateways' records to ``cluster`` via ``dispatch``."""
+        self._on_command, self._cluster, self._dispatch = on_command, cluster, dispatch
+        # The holder records and the gateways' statuses first: a starting gateway then has
+        # them when the retained device statuses arrive.
+        self.client.route(self.topics.all_device_gateways, self._holder, qos=1)
+        if cluster.named:
+            self.client.route(self.topics.all_service_status, self._service_status, qos=1)
         self.client.route(self.topics.all_cmds, self._command, qos=1)
         self.client.route(self.topics.all_device_status, self._device_status, qos=1)
         self.client.route(self.topics.patient("+"), self._patient, qos=1)
@@ -62,10 +66,17 @@ class Bridge:
         self._dispatch(self._on_command, device_id, bytes(message.payload))
 
     def _device_status(self, device_id: str, message: mqtt.MQTTMessage) -> None:
-        if message.retain and message.payload == ONLINE.encode():
-            # A retained "online" we did not just publish is left over from a
-            # gateway that died; the fleet clears it unless the device is here.
-            self._dispatch(self._on_stale, device_id)
+        payload = bytes(message.payload)
+        # Alone, only a retained "online" matters (one left over from a gateway that died);
+        # among several, every status does (services/gateway/cluster.py).
+        if self._cluster.named or (message.retain and payload == ONLINE.encode()):
+            self._dispatch(self._cluster.on_status, device_id, payload, message.retain)
+
+    def _holder(self, device_id: str, message: mqtt.MQTTMessage) -> None:
+        self._dispatch(self._cluster.on_holder, device_id, bytes(message.payload), message.retain)
+
+    def _service_status(self, name: str, message: mqtt.MQTTMessage) -> None:
+        self._dispatch(self._cluster.on_service, name, bytes(message.payload))
 
     def saturated(self) -> bool:
         """True while the broker is up but more than half the queue is unacknowledged.
@@ -80,6 +91,10 @@ class Bridge:
         self._publish(
             self.topics.device_status(device_id), ONLINE if online else OFFLINE, retain=True
         )
+
+    def holder(self, device_id: str, body: str) -> None:
+        """Record, retained, which gateway holds the device (empty: none)."""
+        self._publish(self.topics.device_gateway(device_id), body, retain=True)
 
     def firmware(self, device_id: str, version: str) -> None:
         """Publish, retained, the firmware version the device reported in its hello."""

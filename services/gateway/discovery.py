@@ -51,9 +51,12 @@ def object_id(text: str) -> str:
 class Discovery:
     """Builds the config payloads and publishes each once per gateway process."""
 
-    def __init__(self, topics: Topics, prefix: str, publish: Publish) -> None:
+    def __init__(
+        self, topics: Topics, prefix: str, publish: Publish, gateway_id: str | None = None
+    ) -> None:
         self.topics = topics
         self.prefix = prefix
+        self.gateway_id = gateway_id
         self._publish = publish
         self._announced: set[str] = set()
         self._items: dict[str, set[str]] = {}
@@ -70,8 +73,10 @@ class Discovery:
             "name": name,
             "unique_id": f"{node}_{object_id(entity)}",
             "object_id": f"{node}_{object_id(entity)}",
-            # a device is available only while it AND the gateway are online
-            "availability": [{"topic": t} for t in availability_topics(self.topics, device_id)],
+            # a device is available only while it AND the gateway holding it are online
+            "availability": [
+                {"topic": t} for t in availability_topics(self.topics, device_id, self.gateway_id)
+            ],
             "availability_mode": "all",
             "payload_available": ONLINE,
             "payload_not_available": OFFLINE,
@@ -148,6 +153,11 @@ class Discovery:
         self._announced.add(device_id)
         for topic, body in self.configs(device_id, kind).items():
             self._publish(topic, json.dumps(body))
+
+    def forget(self, device_id: str) -> None:
+        """Another gateway holds the device now (and announced it with its own status)."""
+        self._announced.discard(device_id)
+        self._items.pop(device_id, None)
 
     def inventory(self, device_id: str, items: Mapping[str, int]) -> None:
         """Announce a sensor for each item not seen before on this cabinet."""

@@ -20,6 +20,7 @@ from services.common.protocol import (
 from services.common.timeutil import MonotonicClock
 
 from .bridge import Bridge
+from .cluster import Cluster
 from .payloads import PayloadError, decode_image, decode_inventory, is_inventory
 from .registry import DeviceRefused, Registry
 from .settings import Settings
@@ -54,6 +55,7 @@ class Device:
         self.awaiting_answer = False
         self._timer: asyncio.TimerHandle | None = None
         self.closed = False
+        self.close_reason = ""
 
     def enqueue(self, cmd: str) -> str | None:
         """Queue a command; return an error message if it cannot be queued."""
@@ -76,6 +78,7 @@ class Device:
         if self.closed:
             return
         self.closed = True
+        self.close_reason = reason
         if self._timer:
             self._timer.cancel()
         for cmd in self.commands:
@@ -128,6 +131,7 @@ class Fleet:
         self.registry = registry
         self.bridge = bridge
         self.devices: dict[str, Device] = {}
+        self.cluster = Cluster(settings.gateway_id, bridge, self.devices)
         self.connections = 0
         self._per_address: Counter[str] = Counter()
         self._clock = MonotonicClock()
@@ -232,6 +236,7 @@ class Fleet:
             previous.close("replaced by a newer connection with the same id")
         device = Device(self, hello.device_id, kind, writer, peer)
         self.devices[hello.device_id] = device
+        self.cluster.registered(device)
         self.bridge.status(device.device_id, True)
         self.bridge.announce(device.device_id, kind)
         if hello.version is not None:
@@ -245,7 +250,8 @@ class Fleet:
         if self.devices.get(device.device_id) is device:
             del self.devices[device.device_id]
             self._clock.forget(device.device_id)
-            self.bridge.status(device.device_id, False)
+            if self.cluster.unregistered(device):
+                self.bridge.status(device.device_id, False)
 
     async def _serve(self, reader: asyncio.StreamReader, link: GatewayLink, device: Device) -> None:
         settings = self.settings
@@ -260,7 +266,7 @@ class Fleet:
                 raise Closed(f"idle for {timeout:g} s") from None
             if not data:
                 if device.closed:
-                    raise Closed("replaced by a newer connection with the same id")
+                    raise Closed(device.close_reason)
                 return
             events = link.feed(data)
             out = link.data_to_send()
@@ -271,7 +277,7 @@ class Fleet:
                 while self.bridge.saturated():
                     await asyncio.sleep(BACKPRESSURE_POLL)
                 self._on_event(device, ev)
-        raise Closed("replaced by a newer connection with the same id")
+        raise Closed(device.close_reason)
 
     def _on_event(self, device: Device, ev: object) -> None:
         if isinstance(ev, Reading):
@@ -305,6 +311,8 @@ class Fleet:
 
     def on_command(self, device_id: str, payload: bytes) -> None:
         """An MQTT command for ``device_id`` (runs on the event loop)."""
+        if not self.cluster.answers(device_id):
+            return  # another gateway holds it, or answers for it (cluster.py)
         cmd = payload.decode("ascii", "replace").strip()
         if cmd.encode() not in COMMANDS:
             self.bridge.cmd_result(device_id, cmd[:16], False, "unknown command")
@@ -316,12 +324,6 @@ class Fleet:
         error = device.enqueue(cmd)
         if error:
             self.bridge.cmd_result(device_id, cmd, False, error)
-
-    def on_stale_status(self, device_id: str) -> None:
-        """A retained ``online`` for a device that is not connected here."""
-        if device_id not in self.devices:
-            logs.event(log, logging.INFO, "device.stale_online_cleared", device=device_id)
-            self.bridge.status(device_id, False)
 
     async def close_all(self) -> None:
         """Close every device connection and wait for their handlers to finish."""

@@ -3,10 +3,18 @@
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from services.common.devices import GATEWAY_ID
+from services.common.errors import ConfigError
 from services.common.protocol import DEFAULT_MAX_FRAME
 from services.common.settings import MqttSettings, read_env, section, setting
 
 from .discovery import DiscoverySettings
+
+
+def _gateway_id(value: str) -> str:
+    if not GATEWAY_ID.fullmatch(value):
+        raise ConfigError(f"GATEWAY_ID must be 1 to 32 letters, digits, '-' or '_', got {value!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -15,6 +23,31 @@ class Settings:
 
     host: str = setting("GATEWAY_HOST", "0.0.0.0", "address to listen on")
     port: int = setting("GATEWAY_PORT", 5050, "TCP port the devices connect to", minimum=0)
+    gateway_id: str | None = setting(
+        "GATEWAY_ID",
+        None,
+        "this gateway's id when several run side by side (docs/scale.md): its status becomes"
+        " `services/gateway-<id>/status` and it records which devices it holds; one gateway"
+        " needs none",
+        clean=_gateway_id,
+    )
+    tls_port: int | None = setting(
+        "GATEWAY_TLS_PORT",
+        None,
+        "TCP port of a second listener speaking the same device protocol inside TLS, beside"
+        " the plain `GATEWAY_PORT` (unset: none); needs `GATEWAY_TLS_CERT` and `GATEWAY_TLS_KEY`",
+        kind="int",
+        minimum=0,
+    )
+    tls_cert: str | None = setting(
+        "GATEWAY_TLS_CERT",
+        None,
+        "the TLS listener's certificate chain (PEM), e.g. `server.crt` from"
+        " `scripts/make-certs.sh`",
+    )
+    tls_key: str | None = setting(
+        "GATEWAY_TLS_KEY", None, "the TLS listener's private key (PEM), e.g. `server.key`"
+    )
     devices_file: str | None = setting(
         "GATEWAY_DEVICES",
         None,
@@ -95,4 +128,7 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
-        return read_env(cls, env)
+        settings = read_env(cls, env)
+        if settings.tls_port is not None and not (settings.tls_cert and settings.tls_key):
+            raise ConfigError("GATEWAY_TLS_PORT needs GATEWAY_TLS_CERT and GATEWAY_TLS_KEY")
+        return settings

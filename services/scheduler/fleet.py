@@ -24,7 +24,8 @@ class Fleet:
         t = self.topics
         self.router = Router()
         self.router.add(t.all_device_status, self._device_status)
-        self.router.add(t.service_status("gateway"), self._gateway_status)
+        self.router.add(t.all_device_gateways, self._holder)
+        self.router.add(t.all_service_status, self._service_status)
         # Only the time of a reading matters: losing one now and then costs nothing.
         self.router.add(t.vitals("+", "+"), self._reading, qos=0)
 
@@ -35,8 +36,11 @@ class Fleet:
         """Update from a status or vitals message received at ``now``."""
         self.router.dispatch(topic, payload, now)
 
-    def _gateway_status(self, payload: bytes, now: float) -> None:
-        self.availability.set_gateway(payload.decode("utf-8", "replace"))
+    def _service_status(self, name: str, payload: bytes, now: float) -> None:
+        self.availability.set_service(name, payload.decode("utf-8", "replace"))
+
+    def _holder(self, device: str, payload: bytes, now: float) -> None:
+        self.availability.set_holder(device, payload)
 
     def _device_status(self, device: str, payload: bytes, now: float) -> None:
         self.availability.set_device(device, payload.decode("utf-8", "replace"))
@@ -45,7 +49,7 @@ class Fleet:
         self.last_reading[device] = now
 
     def online(self, device: str) -> bool:
-        """Online iff the device says so AND the gateway that said it is still online."""
+        """Online iff the device says so AND the gateway holding it is still online."""
         return self.availability.online(device)
 
     def of_kind(self, kind: str) -> list[str]:

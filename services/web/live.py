@@ -107,7 +107,8 @@ class Hub:
         router.add(t.manual_vitals("+", "+"), self._on_manual_reading)
         router.add(t.device_status("+"), self._on_device_status)
         router.add(t.patient("+"), self._on_assignment)
-        router.add(t.service_status("gateway"), self._on_gateway_status)
+        router.add(t.device_gateway("+"), self._on_holder)
+        router.add(t.all_service_status, self._on_service_status)
         router.add(t.device_alert("+"), self._on_alert)
         router.add(t.inventory("+"), self._on_inventory)
         router.add(t.image("+"), self._on_image)
@@ -242,9 +243,15 @@ class Hub:
             shown = self.availability.states([device])[device]
             self._fan_out_for(device, "status", {"device": device, "state": shown})
 
-    def _on_gateway_status(self, message: mqtt.MQTTMessage) -> None:
-        if not self.availability.set_gateway(_text(message)):
-            return
+    def _on_holder(self, device: str, message: mqtt.MQTTMessage) -> None:
+        if self.availability.set_holder(device, bytes(message.payload)):
+            shown = self.availability.states([device])[device]
+            if shown != "unknown":  # its status comes on its own
+                self._fan_out_for(device, "status", {"device": device, "state": shown})
+
+    def _on_service_status(self, name: str, message: mqtt.MQTTMessage) -> None:
+        if not self.availability.set_service(name, _text(message)):
+            return  # not a gateway's status, or not online/offline
         for patient, devices in self.assignments.by_patient().items():
             for device, shown in self.availability.states(devices).items():
                 self.listeners.fan_out(patient, "status", {"device": device, "state": shown})

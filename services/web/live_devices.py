@@ -52,6 +52,16 @@ class Availability:
         with self._lock:
             return self._rule.set_gateway(state)
 
+    def set_service(self, name: str, state: str) -> bool:
+        """Take a service's status; True only for a gateway's online or offline."""
+        with self._lock:
+            return self._rule.set_service(name, state)
+
+    def set_holder(self, device: str, payload: bytes) -> bool:
+        """Take which gateway holds a device; False (and nothing changes) for a bad record."""
+        with self._lock:
+            return self._rule.set_holder(device, payload)
+
     def states(self, devices: Iterable[str]) -> dict[str, str]:
         """``online``, ``offline`` or ``unknown`` per device, by the availability rule."""
         with self._lock:

@@ -39,11 +39,13 @@ WRITES = {
             "smartcab/devices/cab/inventory",
             "smartcab/devices/img/image",
             "smartcab/devices/cab/cmd/result",
+            "smartcab/devices/wch/gateway",
             "smartcab/alerts/devices/wch",
             "homeassistant/light/smartcab_cab/led_strip/config",
         ],
         [
             "smartcab/services/recorder/status",
+            "smartcab/services/gateway-b/status",  # another gateway's: only with its own line
             "smartcab/devices/cab/cmd",
             "smartcab/devices/wch/patient",
             "smartcab/alerts/services/recorder",
@@ -155,7 +157,13 @@ READS = {
         ],
     ),
     "gateway": (
-        ["smartcab/devices/wch/cmd", "smartcab/devices/wch/status", "smartcab/devices/wch/patient"],
+        [
+            "smartcab/devices/wch/cmd",
+            "smartcab/devices/wch/status",
+            "smartcab/devices/wch/patient",
+            "smartcab/devices/wch/gateway",
+            "smartcab/services/gateway-b/status",
+        ],
         [
             "smartcab/devices/wch/vitals/heart_rate",
             "smartcab/alerts/devices/wch",
@@ -178,6 +186,8 @@ READS = {
             "smartcab/services/scheduler/status",
             "smartcab/devices/wch/status",
             "smartcab/services/gateway/status",
+            "smartcab/services/gateway-b/status",
+            "smartcab/devices/wch/gateway",
             "smartcab/devices/wch/vitals/heart_rate",
         ],
         [

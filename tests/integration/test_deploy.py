@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # The compose specification's JSON schema, vendored: see tests/data/README.md.
 SCHEMA = json.loads((ROOT / "tests" / "data" / "compose-spec.json").read_text())
 APP_SERVICES = ("gateway", "recorder", "scheduler", "web", "reporter", "notifier", "pillbox")
-# what docker compose interpolates: $VAR, ${VAR}, ${VAR:-default}, ${VAR:?error}
+# what docker compose interpolates: $VAR, ${VAR}, ${VAR:-default}, ${VAR:?error}, ${VAR:+value}
 VARIABLE = re.compile(r"\$\{?([A-Z_][A-Z0-9_]*)")
 
 
@@ -87,7 +87,7 @@ def test_only_the_proxy_the_gateway_and_the_tls_broker_face_the_network(compose)
     assert published == {
         "mosquitto": ["${MQTT_TLS_PORT:-8883}:8883"],
         "influxdb": ["127.0.0.1:${INFLUX_PORT:-8086}:8086"],
-        "gateway": ["${GATEWAY_PORT:-5050}:5050"],
+        "gateway": ["${GATEWAY_PORT:-5050}:5050", "${GATEWAY_TLS_PORT:-5051}:5051"],
         "caddy": [
             "${HTTP_PORT:-80}:80",
             "${HTTPS_PORT:-443}:443",

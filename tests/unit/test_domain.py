@@ -6,7 +6,7 @@ import pytest
 
 from services.common import devices, metrics, protocol
 from services.common.devices import Availability, availability_topics, kind_of
-from services.common.topics import Topics, vitals_body
+from services.common.topics import Topics, gateway_of_service, vitals_body
 
 
 def test_every_wire_unit_has_one_metric_record_and_back():
@@ -121,3 +121,48 @@ def test_the_vitals_body_carries_the_metric_unit_and_an_rfc3339_time():
     assert json.loads(json.dumps(body)) == body
     with pytest.raises(KeyError):
         vitals_body("wch01", "glucose", 5.0, 0)
+
+
+def test_each_device_follows_the_gateway_that_holds_it():
+    seen = Availability()
+    for device in ("wch-a", "wch-b", "wch-old"):
+        assert seen.set_device(device, "online")
+    assert seen.set_holder("wch-a", devices.holder_body("gw-a", "c1", 0))
+    assert seen.set_holder("wch-b", devices.holder_body("gw-b", "c2", 0).encode())
+    assert seen.set_service("gateway-gw-a", "online") and seen.set_service("gateway-gw-b", "online")
+    assert not seen.set_service("recorder", "online"), "not a gateway"
+    assert seen.online("wch-a") and seen.online("wch-b")
+    assert not seen.online("wch-old"), "no record: the gateway without an id, not online"
+    assert seen.set_service("gateway-gw-a", "offline")  # gw-a died: its last will
+    assert not seen.online("wch-a") and seen.online("wch-b")
+    assert seen.devices_of("gw-b") == ["wch-b"] and seen.devices_of("") == ["wch-old"]
+    # the device reconnected through gw-b: it is online again, by gw-b's status
+    assert seen.set_holder("wch-a", devices.holder_body("gw-b", "c3", 0))
+    assert seen.online("wch-a") and seen.holder("wch-a") == "gw-b"
+    # a record cleared (the gateway without an id took it) falls back to that gateway
+    assert seen.set_holder("wch-a", b"") and seen.holder("wch-a") == ""
+    assert seen.set_gateway("online") and seen.online("wch-a") and seen.online("wch-old")
+
+
+def test_a_bad_holder_record_changes_nothing():
+    seen = Availability()
+    assert seen.set_holder("wch", devices.holder_body("gw-a", "c1", 0))
+    for bad in (b"gw-b", b"{}", b'{"gateway": "a/b"}', b'{"gateway": 3}', b"[1]", b"\xff{"):
+        assert not seen.set_holder("wch", bad)
+    assert seen.holder("wch") == "gw-a"
+    assert devices.parse_holder(devices.holder_body("gw-a", "c1", 0)) == devices.Holder(
+        "gw-a", "c1"
+    )
+
+
+def test_gateway_topics_keep_the_single_gateways_names():
+    topics = Topics("root")
+    assert topics.gateway_status(None) == "root/services/gateway/status"
+    assert topics.gateway_status("gw-a") == "root/services/gateway-gw-a/status"
+    assert topics.device_gateway("wch") == "root/devices/wch/gateway"
+    assert availability_topics(topics, "wch", "gw-a") == [
+        "root/devices/wch/status",
+        "root/services/gateway-gw-a/status",
+    ]
+    assert gateway_of_service("gateway") == "" and gateway_of_service("gateway-gw-a") == "gw-a"
+    assert gateway_of_service("gateway-") is None and gateway_of_service("web") is None

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from firmware.sim import hardware
-from firmware.smartcab import cabinet, camera, client, max30102, mlx90614, watch
+from firmware.smartcab import board, cabinet, camera, client, max30102, mlx90614, watch
 from services.common import protocol as p
 
 # --- MLX90614 --------------------------------------------------------------
@@ -486,3 +486,14 @@ def test_watch_readings_reach_the_gateway_link_whole(cuts):
         p.Reading("temp", 36.6, b""),
         p.Reading("spo2", 97.0, b""),
     ]
+
+
+def test_the_ca_for_tls_is_read_as_der_from_pem_or_der(tmp_path):
+    der = bytes(range(256)) * 3
+    body = base64.encodebytes(der).decode()  # 76-character lines, as openssl writes them
+    pem = tmp_path / "ca.crt"
+    pem.write_text(f"-----BEGIN CERTIFICATE-----\n{body}-----END CERTIFICATE-----\n")
+    raw = tmp_path / "ca.der"
+    raw.write_bytes(der)
+    assert board.ca_der(str(pem)) == der
+    assert board.ca_der(str(raw)) == der

@@ -22,6 +22,19 @@ def test_availability_needs_the_device_and_the_gateway_online():
     assert a.states(["wch"]) == {"wch": "online"}, "an unknown state changes nothing"
 
 
+def test_availability_follows_the_gateway_holding_each_device():
+    a = Availability()
+    record = json.dumps({"gateway": "gw-b", "connection": "c1", "ts": "2026-01-01T00:00:00Z"})
+    assert a.set_device("wch", "online") and a.set_holder("wch", record.encode())
+    assert a.set_gateway("online")  # the gateway without an id: not the one holding it
+    assert a.states(["wch"]) == {"wch": "offline"}
+    assert a.set_service("gateway-gw-b", "online") and not a.set_service("web", "online")
+    assert a.states(["wch"]) == {"wch": "online"}
+    assert not a.set_holder("wch", b"not json")
+    assert a.set_service("gateway-gw-b", "offline")
+    assert a.states(["wch"]) == {"wch": "offline"}
+
+
 def test_assignments_follow_the_retained_topic_and_an_empty_one_clears():
     a = Assignments()
     a.set("wch", "alice")

@@ -1,5 +1,7 @@
 """The scheduler's pure parts: ticks, the availability rule, the seed's skip rule, settings."""
 
+import json
+
 from services.common.topics import Topics
 from services.scheduler.__main__ import jobs
 from services.scheduler.fleet import Fleet
@@ -73,3 +75,16 @@ def test_settings_and_jobs_follow_the_environment():
     ]
     no_inventory = {"SCHEDULER_INVENTORY_INTERVAL": "0", "SCHEDULER_REPORT_INTERVAL": "0"}
     assert [j.name for j in jobs(Settings.from_env(no_inventory))] == ["bpm"]
+
+
+def test_with_several_gateways_a_dead_ones_watches_are_not_asked():
+    f = Fleet(Topics())
+    for gw, device in (("gw-a", "wch-01"), ("gw-b", "wch-02")):
+        f.on_message(f"smartcab/services/gateway-{gw}/status", b"online", 0)
+        holder = json.dumps({"gateway": gw, "connection": "c", "ts": "2026-01-01T00:00:00.000Z"})
+        f.on_message(f"smartcab/devices/{device}/gateway", holder.encode(), 0)
+        f.on_message(status(device), b"online", 0)
+    assert f.online_of_kind("watch") == ["wch-01", "wch-02"]
+    f.on_message("smartcab/services/gateway-gw-a/status", b"offline", 1)
+    assert f.online_of_kind("watch") == ["wch-02"]
+    assert f.bpm_skip_reason("wch-01", 2, 30, 20) == "offline"

@@ -4,6 +4,7 @@ import pytest
 
 from services.common.errors import ConfigError
 from services.common.settings import env_bool
+from services.gateway.settings import Settings as GatewaySettings
 from services.web.settings import Settings as WebSettings
 
 
@@ -28,3 +29,23 @@ def test_an_env_file_with_empty_values_keeps_the_services_defaults():
     # must not turn on-by-default features off.
     settings = WebSettings.from_env({"WEB_LIVE": "", "SMTP_STARTTLS": ""})
     assert settings.live is True and settings.smtp.starttls is True
+
+
+def test_a_gateway_id_is_one_plain_topic_level():
+    assert GatewaySettings.from_env({}).gateway_id is None, "one gateway needs none"
+    assert GatewaySettings.from_env({"GATEWAY_ID": "gw-a_2"}).gateway_id == "gw-a_2"
+    for bad in ("gw/a", "gw+", "#", "g" * 33, "gw a"):
+        with pytest.raises(ConfigError, match="GATEWAY_ID must be"):
+            GatewaySettings.from_env({"GATEWAY_ID": bad})
+
+
+def test_the_tls_listener_needs_its_port_certificate_and_key_together():
+    files = {"GATEWAY_TLS_CERT": "server.crt", "GATEWAY_TLS_KEY": "server.key"}
+    settings = GatewaySettings.from_env({"GATEWAY_TLS_PORT": "5051", **files})
+    assert (settings.tls_port, settings.tls_key) == (5051, "server.key")
+    assert GatewaySettings.from_env({}).tls_port is None
+    with pytest.raises(ConfigError, match="GATEWAY_TLS_PORT needs GATEWAY_TLS_CERT"):
+        GatewaySettings.from_env({"GATEWAY_TLS_PORT": "5051", "GATEWAY_TLS_CERT": "server.crt"})
+    assert GatewaySettings.from_env(files).tls_port is None, "files alone start no listener"
+    with pytest.raises(ConfigError, match="GATEWAY_TLS_PORT must be a whole number"):
+        GatewaySettings.from_env({"GATEWAY_TLS_PORT": "tls", **files})
