@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from services.common import history, reports
+from services.common.influx import Query
 from services.common.reports import InvalidReportMessage, ReportFiles, Requester
 from services.common.topics import Topics
 from services.reporter.errors import DirectoryUnavailable
@@ -264,22 +265,28 @@ def test_the_web_reads_back_what_the_reporter_stored(tmp_path):
 def test_alert_and_inventory_queries_are_the_ones_both_sides_run():
     alice = history.Subject(patient="alice")
     start, end = datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 8, tzinfo=UTC)
-    span = "time >= '2026-11-01T00:00:00.000000Z' AND time < '2026-11-08T00:00:00.000000Z'"
-    assert history.alerts_query(alice, 10) == (
+    span = "time >= $start AND time < $end"
+    bounds = {"start": "2026-11-01T00:00:00.000000Z", "end": "2026-11-08T00:00:00.000000Z"}
+    who = {"patient": "alice"}
+    assert history.alerts_query(alice, 10) == Query(
         'SELECT "message", "value", "device", "kind", "key", "level" FROM "alerts"'
-        " WHERE \"patient\" = 'alice' ORDER BY time DESC LIMIT 10"
+        ' WHERE "patient" = $patient ORDER BY time DESC LIMIT 10',
+        who,
     )
-    assert history.alerts_query(alice, 25, start, end) == (
+    assert history.alerts_query(alice, 25, start, end) == Query(
         'SELECT "message", "value", "device", "kind", "key", "level" FROM "alerts"'
-        f" WHERE \"patient\" = 'alice' AND {span} ORDER BY time DESC LIMIT 25"
+        f' WHERE "patient" = $patient AND {span} ORDER BY time DESC LIMIT 25',
+        who | bounds,
     )
-    assert history.alert_levels_query(alice, start, end) == (
+    assert history.alert_levels_query(alice, start, end) == Query(
         'SELECT count("message") AS "count" FROM "alerts"'
-        f' WHERE "patient" = \'alice\' AND {span} GROUP BY "level"'
+        f' WHERE "patient" = $patient AND {span} GROUP BY "level"',
+        who | bounds,
     )
-    assert history.inventory_changes_query(alice, start, end) == (
+    assert history.inventory_changes_query(alice, start, end) == Query(
         'SELECT difference("count") AS "diff" FROM "inventory"'
-        f' WHERE "patient" = \'alice\' AND {span} GROUP BY "device", "item"'
+        f' WHERE "patient" = $patient AND {span} GROUP BY "device", "item"',
+        who | bounds,
     )
 
 
