@@ -82,6 +82,8 @@ DEPLOYMENT = {
     ),
 }
 SHARED = (MqttSettings, InfluxSettings, SmtpSettings)
+# Folders several services share, listed once with the shared settings.
+FOLDERS = ("SMARTCAB_DATA_DIR", "SMARTCAB_REPORTS_DIR")
 SERVICES = [
     ("Gateway", "services.gateway", GatewaySettings),
     ("Recorder and alerts", "services.recorder", RecorderSettings),
@@ -154,8 +156,9 @@ def shared_sections(cls: type) -> list[str]:
         words.append("[InfluxDB](#influxdb)")
     if SmtpSettings in names:
         words.append("[SMTP](#smtp)")
-    if any(field.metadata.get("env") == "SMARTCAB_DATA_DIR" for field in env_fields(cls)):
-        words.append("`SMARTCAB_DATA_DIR`")
+    for name in FOLDERS:
+        if any(field.metadata.get("env") == name for field in env_fields(cls)):
+            words.append(f"`{name}`")
     return words
 
 
@@ -172,10 +175,12 @@ def deployment_rows() -> Iterator[tuple[str, str, str, str]]:
 
 def render() -> str:
     """The whole of docs/configuration.md."""
-    data_dir = next(f for f in env_fields(WebSettings) if f.name == "data_dir")
-    data_row = ("SMARTCAB_DATA_DIR", shown_default(data_dir), accepts(data_dir))
-    shared = [*setting_rows(MqttSettings, set()), (*data_row, data_dir.metadata["doc"])]
-    skip = {f.metadata["env"] for cls in SHARED for f in env_fields(cls)} | {data_row[0]}
+    folders = [f for f in env_fields(WebSettings) if f.metadata["env"] in FOLDERS]
+    shared = [*setting_rows(MqttSettings, set())]
+    shared += [
+        (f.metadata["env"], shown_default(f), accepts(f), f.metadata["doc"]) for f in folders
+    ]
+    skip = {f.metadata["env"] for cls in SHARED for f in env_fields(cls)} | set(FOLDERS)
     out = [INTRO, "## Shared by every service", "", *table([*shared, *LOGGING]), ""]
     out += ["## InfluxDB", "", "Read by the recorder, the web dashboard and the reporter.", ""]
     out += [*table(setting_rows(InfluxSettings, set())), ""]

@@ -72,6 +72,40 @@ def test_services_are_built_from_one_dockerfile_and_kept_healthy(compose):
     assert "fonts-dejavu-core" in dockerfile
 
 
+def _mounts(service: dict) -> dict[str, tuple[str, bool]]:
+    """Each named volume a service mounts: (where, read only)."""
+    out = {}
+    for volume in service.get("volumes", []):
+        name, target, *mode = volume.split(":")
+        if not name.startswith("."):
+            out[name] = (target, mode == ["ro"])
+    return out
+
+
+def test_reports_have_a_volume_the_reporter_writes_and_the_rest_it_reads_read_only(compose):
+    services = compose["services"]
+    reporter, web = _mounts(services["reporter"]), _mounts(services["web"])
+    assert reporter == {"app-data": ("/data", True), "reports": ("/reports", False)}
+    assert web == {"app-data": ("/data", False), "reports": ("/reports", True)}
+    assert [n for n, s in services.items() if "reports" in _mounts(s)] == ["web", "reporter"]
+    # both services find the reports where the volume is mounted, the web's database in /data
+    from services.reporter.settings import Settings as ReporterSettings
+    from services.web.settings import Settings as WebSettings
+
+    for name, cls in (("reporter", ReporterSettings), ("web", WebSettings)):
+        env = {**services[name]["environment"], "SMARTCAB_DATA_DIR": "/data"}
+        env = {k: v for k, v in env.items() if k.startswith("SMARTCAB_")}
+        assert cls.from_env(env).reports_dir == Path("/reports"), name
+    assert ReporterSettings.from_env({"SMARTCAB_DATA_DIR": "/data"}).web_database == Path(
+        "/data/web.sqlite3"
+    )
+    # a new named volume copies its mount point's owner: the image's user must own /reports
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(
+        r"mkdir -p /data /reports && chown smartcab:smartcab /data /reports", dockerfile
+    )
+
+
 def test_the_gateway_is_in_trusted_lan_mode_only_when_chosen(compose):
     env = compose["services"]["gateway"]["environment"]
     assert env["GATEWAY_TRUSTED_LAN"] == "${GATEWAY_TRUSTED_LAN:-0}"
