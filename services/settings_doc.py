@@ -64,6 +64,10 @@ MAKE_RUN = [
 ]
 # The compose file's own variables: defaults come from docker-compose.yml itself.
 DEPLOYMENT = {
+    "COMPOSE_PROFILES": (
+        "read by `docker compose` itself: `production` runs the gateway that enforces the"
+        " device registry; `--profile demo` runs the demo's trusted-LAN gateway instead"
+    ),
     "WEB_DOMAIN": "host name in the HTTPS redirect; put it in the certificate too",
     "HTTP_PORT": "host port that redirects to HTTPS",
     "HTTPS_PORT": "host port of the dashboard",
@@ -167,7 +171,7 @@ def compose_defaults(compose: Path = ROOT / "docker-compose.yml") -> dict[str, s
 
 
 def deployment_rows() -> Iterator[tuple[str, str, str, str]]:
-    defaults = compose_defaults()
+    defaults = {"COMPOSE_PROFILES": "production", **compose_defaults()}
     for name, meaning in DEPLOYMENT.items():
         default = f"`{defaults[name]}`" if defaults.get(name) else "(set by `deploy-setup.sh`)"
         yield name, default, "–", meaning
