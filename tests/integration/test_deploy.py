@@ -431,7 +431,13 @@ def test_grafana_reads_influxql_as_a_read_only_user_of_the_vitals_bucket(compose
     )
     script = ROOT / "deploy" / "influxdb" / "grafana-reader.sh"
     assert os.access(script, os.X_OK)  # the image runs only executable scripts
-    create = re.search(r"influx v1 auth create (.+?)\n\S", script.read_text(), re.S).group(1)
+    text = script.read_text()
+    assert text.startswith("#!/bin/bash\n") and "set -euo pipefail" in text
+    # under pipefail, `influx ... | grep -q` fails when grep stops reading early, and a
+    # failing init script makes the image wipe the first setup
+    commands = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
+    assert not [line for line in commands if re.search(r"influx .*\|\s*grep -q", line)]
+    create = re.search(r"influx v1 auth create (.+?)\n\S", text, re.S).group(1)
     assert "--username grafana" in create
     assert '--read-bucket "$bucket_id"' in create
     assert "--write-bucket" not in create
