@@ -63,14 +63,7 @@ async def serve(
         address=f"{settings.host}:{port}",
         registry="enforced" if registry.enforcing else "trusted-lan",
     )
-    for device_id in registry.without_token:
-        logs.event(
-            log,
-            logging.WARNING,
-            "gateway.device_without_token",
-            device=device_id,
-            hint="anyone on the network may use this id; give the board a token",
-        )
+    _warn_about(settings, registry)
     if on_listening:
         on_listening(port)
     try:
@@ -82,6 +75,29 @@ async def serve(
         await server.wait_closed()
         mqtt_stop.set()
         await mqtt_task
+
+
+def _warn_about(settings: Settings, registry: Registry) -> None:
+    """What a deployer should know at start: an empty registry, devices without tokens."""
+    if registry.empty:
+        # Started anyway: the setup makes it empty on purpose, and the token command that
+        # fills it runs in this container (docker compose exec gateway ...).
+        logs.event(
+            log,
+            logging.WARNING,
+            "gateway.registry_empty",
+            registry=settings.devices_file,
+            hint="no device can connect: add each one ('python -m services.gateway token <id>'"
+            " prints its entry) and restart the gateway",
+        )
+    for device_id in registry.without_token:
+        logs.event(
+            log,
+            logging.WARNING,
+            "gateway.device_without_token",
+            device=device_id,
+            hint="anyone on the network may use this id; give the board a token",
+        )
 
 
 def _token_command(argv: list[str]) -> int:
