@@ -102,3 +102,27 @@ def test_a_carer_reads_the_medication_list_and_cannot_change_it(app, auth):
     listed = patient.get("/api/p/alice/medications").get_json()
     assert [(m["name"], m["times"]) for m in listed["medications"]] == [("Aspirin", "08:00")]
     assert listed["timezone"] != "Pacific/Kiritimati"
+
+
+def test_test_messages_are_limited_per_person(app, auth):
+    """Each "Send a test" goes to an address the patient typed: not a way to spam one."""
+    auth.make_patient(app, "alice")
+    alice = app.test_client()
+    auth.sign_in_patient(alice, "alice")
+    token = auth.csrf(alice, "/p/alice/care-circle")
+    form = {"csrf_token": token, "name": "Someone", "channel": "victim@example.org"}
+    assert alice.post("/p/alice/care-circle", data={**form, "levels": "warning"}).status_code == 302
+    contact_id = re.search(r"/care-circle/(\d+)/test", alice.get("/p/alice/care-circle").text)[1]
+    test = f"/p/alice/care-circle/{contact_id}/test"
+    answers = [alice.post(test, data={"csrf_token": token}).status_code for _ in range(21)]
+    assert answers == [302] * 20 + [429]
+    refused = alice.post(test, data={"csrf_token": token})
+    assert refused.status_code == 429 and "Too many test messages and invitations" in refused.text
+    conn = schema.connect(app.config["DATABASE"])
+    try:
+        queued = conn.execute(
+            "SELECT COUNT(*) FROM deliveries WHERE alert_id LIKE 'test-%'"
+        ).fetchone()[0]
+    finally:
+        conn.close()
+    assert queued == 20
