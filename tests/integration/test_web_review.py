@@ -6,6 +6,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+import pyotp
 import pytest
 
 from services.web import access, accounts, carers
@@ -13,6 +14,7 @@ from services.web import db as schema
 from tests.support import browser
 
 PASSWORD = "correct horse battery 7"
+CSRF_REFUSED = "did not come from this site"
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
@@ -126,3 +128,52 @@ def test_test_messages_are_limited_per_person(app, auth):
     finally:
         conn.close()
     assert queued == 20
+
+
+def _patient_urls(app) -> list[tuple[str, str]]:
+    """Every (method, URL) of a patient's pages and APIs, for alice, with made-up ids."""
+    values = {"device": "wch-01", "name": "x.jpg", "report_id": "r-1", "contact_id": 1}
+    values |= {"med_id": 1}
+    out = []
+    for rule in app.url_map.iter_rules():
+        if "username" not in rule.arguments:
+            continue
+        args = {a: values.get(a, "alice") for a in rule.arguments}
+        args["username"] = "alice"
+        path = rule.build(args, append_unknown=False)[1]
+        out += [(m, path) for m in sorted(rule.methods - {"HEAD", "OPTIONS"})]
+    return out
+
+
+def test_every_patient_page_and_api_refuses_strangers_and_forms_without_a_token(app, auth):
+    auth.make_patient(app, "alice")
+    auth.make_patient(app, "bob")
+    urls = _patient_urls(app)
+    patient_views = sum(len(bp.roles) for bp in app.blueprints.values() if hasattr(bp, "roles"))
+    assert len(urls) == patient_views > 40  # every view of every patient page, not a few
+    _, secret = auth.make_doctor(app)  # a doctor alice does not share with
+    anonymous, bob, doctor = app.test_client(), app.test_client(), app.test_client()
+    auth.sign_in_patient(bob, "bob")
+    auth.sign_in_doctor(doctor, pyotp.TOTP(secret).now())
+    strangers = [(bob, auth.csrf(bob, "/p/bob")), (doctor, auth.csrf(doctor, "/doctor"))]
+    for method, path in urls:
+        # a stranger, with a valid token, is refused the same way for every patient URL
+        for client, token in strangers:
+            answer = client.open(path, method=method, data={"csrf_token": token})
+            assert answer.status_code == 403, (method, path, answer.status_code)
+        # nobody signed in: the sign-in page, or 401 for an API (a form first needs a token)
+        answer = anonymous.open(path, method=method)
+        if method == "POST":
+            answer = anonymous.post(path, headers={"Accept": "application/json"})
+            assert answer.status_code == 403 and CSRF_REFUSED in answer.get_json()["detail"]
+        elif path.startswith("/api/"):
+            assert answer.status_code == 401, path
+        else:
+            assert answer.status_code == 302 and "/login?next=" in answer.headers["Location"]
+    # and alice herself: no form of hers is taken without the token
+    alice = app.test_client()
+    auth.sign_in_patient(alice, "alice")
+    for method, path in urls:
+        if method == "POST":
+            answer = alice.post(path, data={"name": "x"}, headers={"Accept": "application/json"})
+            assert answer.status_code == 403 and CSRF_REFUSED in answer.get_json()["detail"], path
