@@ -177,3 +177,36 @@ def test_every_patient_page_and_api_refuses_strangers_and_forms_without_a_token(
         if method == "POST":
             answer = alice.post(path, data={"name": "x"}, headers={"Accept": "application/json"})
             assert answer.status_code == 403 and CSRF_REFUSED in answer.get_json()["detail"], path
+
+
+def test_another_patients_ids_are_not_found_through_ones_own_urls(app, auth):
+    """Bob's medication or contact, named in alice's own URLs, is neither found nor changed."""
+    for name in ("alice", "bob"):
+        auth.make_patient(app, name)
+    bob = app.test_client()
+    auth.sign_in_patient(bob, "bob")
+    token = auth.csrf(bob, "/p/bob/medications")
+    med = {"csrf_token": token, "name": "Insulin", "times": "08:00", "item": "Insulin"}
+    bob.post("/p/bob/medications", data=med)
+    son = {"csrf_token": token, "name": "Son", "channel": "son@example.org", "levels": "warning"}
+    bob.post("/p/bob/care-circle", data=son)
+    med_id = bob.get("/api/p/bob/medications").get_json()["medications"][0]["id"]
+    contact_id = re.search(r"/care-circle/(\d+)/test", bob.get("/p/bob/care-circle").text)[1]
+    alice = app.test_client()
+    auth.sign_in_patient(alice, "alice")
+    mine = auth.csrf(alice, "/p/alice/medications")
+    edit = {"csrf_token": mine, "name": "Water", "times": "09:00", "item": "Water"}
+    assert alice.post(f"/p/alice/medications/{med_id}", data=edit).status_code == 400
+    assert alice.post(f"/p/alice/medications/{med_id}/remove", data=edit).status_code == 400
+    for action in ("edit", "remove", "test", "invite"):
+        answer = alice.post(f"/p/alice/care-circle/{contact_id}/{action}", data=edit)
+        assert answer.status_code in (400, 404), action  # invite: mail is off here
+    assert [m["name"] for m in bob.get("/api/p/bob/medications").get_json()["medications"]] == [
+        "Insulin"
+    ]
+    conn = schema.connect(app.config["DATABASE"])
+    try:
+        assert conn.execute("SELECT COUNT(*) FROM care_contacts").fetchone()[0] == 1
+        assert conn.execute("SELECT COUNT(*) FROM deliveries").fetchone()[0] == 0
+    finally:
+        conn.close()
