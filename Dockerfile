@@ -21,9 +21,10 @@ RUN pip install --no-compile . && rm -rf /app/build
 COPY deploy/healthcheck.py /app/healthcheck.py
 
 RUN useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin smartcab \
-    && mkdir -p /data && chown smartcab:smartcab /data
+    && mkdir -p /data /reports && chown smartcab:smartcab /data /reports
 USER smartcab
-VOLUME ["/data"]
+# a new named volume takes its mount point's owner: /reports is the reporter's to write
+VOLUME ["/data", "/reports"]
 EXPOSE 5050 5000
 
 CMD ["python", "-m", "services.gateway"]

@@ -1,6 +1,7 @@
 """Figure 6: the dashboard's month chart API against the same InfluxQL sent directly."""
 
 import http.cookiejar
+import json
 import os
 import re
 import subprocess
@@ -84,7 +85,8 @@ def _direct(influx: InfluxDB) -> None:
     subject = history.Subject(patient="alice")
     for metric in METRICS:
         q = history.series_query(subject, metric, start, end, bucket)
-        url = f"{influx.url}/query?" + urllib.parse.urlencode({"db": "vitals", "q": q})
+        fields = {"db": "vitals", "q": q.text, "params": json.dumps(q.params)}
+        url = f"{influx.url}/query?" + urllib.parse.urlencode(fields)
         with urllib.request.urlopen(url) as response:
             response.read()
 

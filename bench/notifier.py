@@ -32,6 +32,7 @@ def _services(workdir: Path, broker: Mosquitto, influx: InfluxDB) -> tuple[list,
     env = {**broker.env(), **data}
     gateway = {"GATEWAY_HOST": "127.0.0.1", "GATEWAY_PORT": str(port)}
     notifier = {"NOTIFIER_DIGEST_WINDOW": "0", "NOTIFIER_SILENT_AFTER": "0"}
+    notifier["NOTIFIER_ALLOWED_HOSTS"] = "127.0.0.1"  # the benchmark's webhook is on loopback
     procs = [
         ServiceProcess("gateway", workdir, {**env, **gateway}).start(),
         ServiceProcess("recorder", workdir, {**env, **influx.env()}).start(),

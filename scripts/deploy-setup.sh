@@ -61,6 +61,11 @@ if grep -q '^GATEWAY_DEVICES=$' .env; then
   sed -i 's|^GATEWAY_DEVICES=$|GATEWAY_DEVICES=/etc/smartcab/devices.toml|' .env
   echo "set GATEWAY_DEVICES in .env: the gateway enforces the registry"
 fi
+# `docker compose up` runs the production profile's gateway (the demo profile has its own)
+if ! grep -q '^COMPOSE_PROFILES=' .env; then
+  printf 'COMPOSE_PROFILES=production\n' >>.env
+  echo "added COMPOSE_PROFILES=production to .env: docker compose up runs the registry's gateway"
+fi
 # ---------------------------------------------------------------------------------------
 scripts/broker-accounts.sh "$secrets/mqtt"
 scripts/make-certs.sh "$secrets/certs" "$@"
@@ -73,4 +78,4 @@ mkdir -p "$secrets/broker"
 cp "$secrets/mqtt/passwords" "$secrets/certs/ca.crt" "$secrets/certs/server.crt" \
    "$secrets/certs/server.key" "$secrets/broker/"
 echo "ready: docker compose up -d"
-echo "demo (simulated devices, trusted-LAN mode): GATEWAY_TRUSTED_LAN=1 GATEWAY_DEVICES= docker compose --profile demo up -d"
+echo "or the demo (simulated devices, a trusted-LAN gateway only they reach): docker compose --profile demo up -d"

@@ -65,6 +65,10 @@ MAKE_RUN = [
 ]
 # The compose file's own variables: defaults come from docker-compose.yml itself.
 DEPLOYMENT = {
+    "COMPOSE_PROFILES": (
+        "read by `docker compose` itself: `production` runs the gateway that enforces the"
+        " device registry; `--profile demo` runs the demo's trusted-LAN gateway instead"
+    ),
     "WEB_DOMAIN": "host name in the HTTPS redirect; put it in the certificate too",
     "HTTP_PORT": "host port that redirects to HTTPS",
     "HTTPS_PORT": "host port of the dashboard",
@@ -83,6 +87,8 @@ DEPLOYMENT = {
     ),
 }
 SHARED = (MqttSettings, InfluxSettings, SmtpSettings)
+# Folders several services share, listed once with the shared settings.
+FOLDERS = ("SMARTCAB_DATA_DIR", "SMARTCAB_REPORTS_DIR")
 SERVICES = [
     ("Gateway", "services.gateway", GatewaySettings),
     ("Recorder and alerts", "services.recorder", RecorderSettings),
@@ -155,8 +161,9 @@ def shared_sections(cls: type) -> list[str]:
         words.append("[InfluxDB](#influxdb)")
     if SmtpSettings in names:
         words.append("[SMTP](#smtp)")
-    if any(field.metadata.get("env") == "SMARTCAB_DATA_DIR" for field in env_fields(cls)):
-        words.append("`SMARTCAB_DATA_DIR`")
+    for name in FOLDERS:
+        if any(field.metadata.get("env") == name for field in env_fields(cls)):
+            words.append(f"`{name}`")
     return words
 
 
@@ -165,7 +172,7 @@ def compose_defaults(compose: Path = ROOT / "docker-compose.yml") -> dict[str, s
 
 
 def deployment_rows() -> Iterator[tuple[str, str, str, str]]:
-    defaults = compose_defaults()
+    defaults = {"COMPOSE_PROFILES": "production", **compose_defaults()}
     for name, meaning in DEPLOYMENT.items():
         default = f"`{defaults[name]}`" if defaults.get(name) else "(set by `deploy-setup.sh`)"
         yield name, default, "–", meaning
@@ -173,10 +180,12 @@ def deployment_rows() -> Iterator[tuple[str, str, str, str]]:
 
 def render() -> str:
     """The whole of docs/configuration.md."""
-    data_dir = next(f for f in env_fields(WebSettings) if f.name == "data_dir")
-    data_row = ("SMARTCAB_DATA_DIR", shown_default(data_dir), accepts(data_dir))
-    shared = [*setting_rows(MqttSettings, set()), (*data_row, data_dir.metadata["doc"])]
-    skip = {f.metadata["env"] for cls in SHARED for f in env_fields(cls)} | {data_row[0]}
+    folders = [f for f in env_fields(WebSettings) if f.metadata["env"] in FOLDERS]
+    shared = [*setting_rows(MqttSettings, set())]
+    shared += [
+        (f.metadata["env"], shown_default(f), accepts(f), f.metadata["doc"]) for f in folders
+    ]
+    skip = {f.metadata["env"] for cls in SHARED for f in env_fields(cls)} | set(FOLDERS)
     out = [INTRO, "## Shared by every service", "", *table([*shared, *LOGGING]), ""]
     out += ["## InfluxDB", "", "Read by the recorder, the web dashboard and the reporter.", ""]
     out += [*table(setting_rows(InfluxSettings, set())), ""]

@@ -12,7 +12,10 @@ if [ -z "$bucket_id" ]; then
   bucket_id=$(influx bucket list --org "$org" --name "${DOCKER_INFLUXDB_INIT_BUCKET:?}" \
     --hide-headers | cut -f1)
 fi
-if influx v1 auth list --org "$org" --hide-headers | grep -qwF grafana; then
+# The whole list first, then the match: `influx ... | grep -q` under pipefail can fail when
+# grep stops reading early, and a failing script makes the image wipe its first setup.
+existing=$(influx v1 auth list --org "$org" --hide-headers)
+if grep -qwF grafana <<<"$existing"; then
   echo "grafana-reader: the v1 user grafana exists already"
   exit 0
 fi

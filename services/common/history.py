@@ -1,6 +1,7 @@
 """Vitals, alerts and inventory history for the dashboard and reports: InfluxQL and its calls.
 
-The ``*_query`` functions are pure (text in, InfluxQL out) so they are easy to
+The ``*_query`` functions are pure (values in, a ``Query`` out: InfluxQL with
+``$name`` placeholders and the values InfluxDB binds to them) so they are easy to
 test; the others run them on an ``InfluxClient`` and return plain dataclasses.
 Charts, latest values and summaries leave out flagged readings (see
 ``quality.py``); the raw data sheet shows them, with their reason. docs/schema.md
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from .errors import SmartcabError
-from .influx import InfluxClient, quote_ident, quote_str
+from .influx import InfluxClient, Query, quote_ident
 
 MEASUREMENT = "vitals"
 ALERTS = "alerts"  # written by the recorder (docs/schema.md)
@@ -52,17 +53,26 @@ class Subject:
     def conditions(self) -> list[str]:
         out = []
         if self.device:
-            out.append(f'"device" = {quote_str(self.device)}')
+            out.append('"device" = $device')
         if self.patient:
-            out.append(f'"patient" = {quote_str(self.patient)}')
+            out.append('"patient" = $patient')
+        return out
+
+    def params(self) -> dict[str, str]:
+        """The values the conditions' placeholders stand for."""
+        out = {}
+        if self.device:
+            out["device"] = self.device
+        if self.patient:
+            out["patient"] = self.patient
         return out
 
 
 def rfc3339(moment: datetime) -> str:
-    """An InfluxQL time literal (aware datetimes only: naive ones are ambiguous)."""
+    """A time InfluxQL compares ``time`` with (aware datetimes only: naive ones are ambiguous)."""
     if moment.tzinfo is None:
         raise ValueError("use timezone-aware datetimes")
-    return quote_str(moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def bucket_seconds(start: datetime, end: datetime, max_points: int = 300) -> int:
@@ -78,7 +88,7 @@ def _duration(seconds: int) -> str:
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds % size == 0:
             return f"{seconds // size}{unit}"
-    return f"{seconds}s"
+    return f"{int(seconds)}s"
 
 
 def _where(
@@ -89,40 +99,48 @@ def _where(
     plausible_only: bool = True,
     before_ms: int | None = None,
     through_ms: int | None = None,
-) -> str:
+) -> tuple[str, dict]:
+    """The WHERE clause, its values bound apart; only integers are written in (by int())."""
     conditions = subject.conditions()
+    params: dict = subject.params()
     if metric:
-        conditions.append(f'"metric" = {quote_str(metric)}')
+        conditions.append('"metric" = $metric')
+        params["metric"] = metric
     if plausible_only:
         conditions.append(PLAUSIBLE_ONLY)
     if start:
-        conditions.append(f"time >= {rfc3339(start)}")
+        conditions.append("time >= $start")
+        params["start"] = rfc3339(start)
     if end:
-        conditions.append(f"time < {rfc3339(end)}")
+        conditions.append("time < $end")
+        params["end"] = rfc3339(end)
     if before_ms is not None:
         conditions.append(f"time < {int(before_ms)}ms")
     if through_ms is not None:
         conditions.append(f"time <= {int(through_ms)}ms")
-    return " WHERE " + " AND ".join(conditions) if conditions else ""
+    return (" WHERE " + " AND ".join(conditions) if conditions else ""), params
 
 
-def latest_query(subject: Subject, since: datetime | None = None) -> str:
+def latest_query(subject: Subject, since: datetime | None = None) -> Query:
     """The newest plausible value of each metric, with its time."""
-    return (
-        f'SELECT last("value") AS "value" FROM {quote_ident(MEASUREMENT)}'
-        f'{_where(subject, start=since)} GROUP BY "metric"'
+    where, params = _where(subject, start=since)
+    return Query(
+        f'SELECT last("value") AS "value" FROM {quote_ident(MEASUREMENT)}{where} GROUP BY "metric"',
+        params,
     )
 
 
 def series_query(
     subject: Subject, metric: str, start: datetime, end: datetime, bucket: int | None = None
-) -> str:
+) -> Query:
     """Mean, min and max of one metric per time bucket, sized to the range."""
     bucket = bucket or bucket_seconds(start, end)
-    return (
+    where, params = _where(subject, metric, start, end)
+    return Query(
         'SELECT mean("value") AS "mean", min("value") AS "min", max("value") AS "max" '
-        f"FROM {quote_ident(MEASUREMENT)}{_where(subject, metric, start, end)} "
-        f"GROUP BY time({_duration(bucket)}) fill(none)"
+        f"FROM {quote_ident(MEASUREMENT)}{where} "
+        f"GROUP BY time({_duration(bucket)}) fill(none)",
+        params,
     )
 
 
@@ -135,14 +153,14 @@ def rows_query(
     start: datetime | None = None,
     end: datetime | None = None,
     through_ms: int | None = None,
-) -> str:
+) -> Query:
     """Raw readings, newest first, flagged ones included; page with ``before_ms`` or ``offset``."""
     # The before_ms cursor is exact for one device (the gateway gives each of
     # its readings its own millisecond); for a patient with several devices two
     # readings can share the page's last millisecond: every_row() pages safely.
     if limit < 1:
         raise ValueError("limit must be at least 1")
-    where = _where(
+    where, params = _where(
         subject,
         metric,
         start,
@@ -151,25 +169,27 @@ def rows_query(
         before_ms=before_ms,
         through_ms=through_ms,
     )
-    query = (
+    text = (
         'SELECT "value", "metric", "device", "patient", "flagged", "reason" '
         f"FROM {quote_ident(MEASUREMENT)}{where} ORDER BY time DESC LIMIT {int(limit)}"
     )
     if offset:
-        query += f" OFFSET {int(offset)}"
-    return query
+        text += f" OFFSET {int(offset)}"
+    return Query(text, params)
 
 
-def daily_query(subject: Subject, start: datetime, end: datetime, tz: str | None = None) -> str:
+def daily_query(subject: Subject, start: datetime, end: datetime, tz: str | None = None) -> Query:
     """Per day and metric: mean, min, max and count of plausible readings."""
-    query = (
+    where, params = _where(subject, start=start, end=end)
+    text = (
         'SELECT mean("value") AS "mean", min("value") AS "min", max("value") AS "max", '
         f'count("value") AS "count" FROM {quote_ident(MEASUREMENT)}'
-        f'{_where(subject, start=start, end=end)} GROUP BY time(1d), "metric" fill(none)'
+        f'{where} GROUP BY time(1d), "metric" fill(none)'
     )
     if tz:
-        query += f" tz({quote_str(tz)})"
-    return query
+        text += " tz($tz)"
+        params["tz"] = tz
+    return Query(text, params)
 
 
 def alerts_query(
@@ -177,32 +197,36 @@ def alerts_query(
     limit: int,
     start: datetime | None = None,
     end: datetime | None = None,
-) -> str:
+) -> Query:
     """The newest ``limit`` alert events, optionally of ``[start, end)`` only."""
-    where = _where(subject, start=start, end=end, plausible_only=False)
-    return (
+    where, params = _where(subject, start=start, end=end, plausible_only=False)
+    return Query(
         'SELECT "message", "value", "device", "kind", "key", "level" '
-        f"FROM {quote_ident(ALERTS)}{where} ORDER BY time DESC LIMIT {int(limit)}"
+        f"FROM {quote_ident(ALERTS)}{where} ORDER BY time DESC LIMIT {int(limit)}",
+        params,
     )
 
 
-def alert_levels_query(subject: Subject, start: datetime, end: datetime) -> str:
+def alert_levels_query(subject: Subject, start: datetime, end: datetime) -> Query:
     """How many alert events of each ``level`` fell in ``[start, end)``."""
-    return (
-        f'SELECT count("message") AS "count" FROM {quote_ident(ALERTS)}'
-        f'{_where(subject, start=start, end=end, plausible_only=False)} GROUP BY "level"'
+    where, params = _where(subject, start=start, end=end, plausible_only=False)
+    return Query(
+        f'SELECT count("message") AS "count" FROM {quote_ident(ALERTS)}{where} GROUP BY "level"',
+        params,
     )
 
 
-def inventory_changes_query(subject: Subject, start: datetime, end: datetime) -> str:
+def inventory_changes_query(subject: Subject, start: datetime, end: datetime) -> Query:
     """Each change (``diff``) of an item's count between consecutive reports of one cabinet.
 
     The first report inside the range has nothing to compare with, so a caller that
     wants the change into the range asks from a little earlier.
     """
-    return (
+    where, params = _where(subject, start=start, end=end, plausible_only=False)
+    return Query(
         f'SELECT difference("count") AS "diff" FROM {quote_ident(INVENTORY)}'
-        f'{_where(subject, start=start, end=end, plausible_only=False)} GROUP BY "device", "item"'
+        f'{where} GROUP BY "device", "item"',
+        params,
     )
 
 

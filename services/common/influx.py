@@ -2,15 +2,18 @@
 
 Writes are line protocol to ``/write?db=<db>&precision=ms``; reads are InfluxQL
 on ``/query`` with ``epoch=ms``. Flux is never used, so 1.x, 2.x and 3 answer
-alike. Every failure is translated into the small hierarchy below so callers
-decide between "retry later" (``InfluxUnavailable``) and "this will never work"
-(the others).
+alike. Values never go into the InfluxQL text: a ``Query`` carries them apart and
+``/query`` binds them to its ``$name`` placeholders (its ``params``), so a name
+with a quote, a backslash or a newline is only ever data. Every failure is
+translated into the small hierarchy below so callers decide between "retry
+later" (``InfluxUnavailable``) and "this will never work" (the others).
 """
 
 import base64
 import json
+import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
@@ -66,6 +69,37 @@ class InfluxSettings:
 
 
 Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Query:
+    """InfluxQL with ``$name`` placeholders and the values InfluxDB binds to them."""
+
+    text: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+def join(queries: Iterable[Query]) -> Query:
+    """Several statements sent as one request, their values bound together.
+
+    A name the statements bind to different values is renamed in the later ones
+    (``$metric`` becomes ``$metric_2``); the texts hold no values, so renaming a
+    placeholder cannot touch anything else.
+    """
+    params: dict[str, Any] = {}
+    texts = []
+    for i, query in enumerate(queries):
+        text = query.text
+        for name, value in query.params.items():
+            bound = name
+            if name in params and (type(params[name]), params[name]) != (type(value), value):
+                bound = f"{name}_{i}"
+                text = re.sub(rf"\${name}(?![A-Za-z0-9_])", f"${bound}", text)
+            params[bound] = value
+        texts.append(text)
+    return Query(";\n".join(texts), params)
+
+
 _WRITING_STATEMENTS = ("CREATE", "DROP", "ALTER", "GRANT", "REVOKE", "DELETE", "KILL", "SET")
 
 
@@ -157,15 +191,15 @@ class InfluxClient:
         self._request("POST", "/write", {"db": self.database, "precision": "ms"}, body)
         return len(batch)
 
-    def query_raw(
-        self, influxql: str, params: Mapping[str, Any] | None = None, database: str | None = None
-    ) -> list[dict]:
+    def query_raw(self, influxql: Query | str, database: str | None = None) -> list[dict]:
         """Run InfluxQL and return the ``results`` list; an error in any statement raises."""
-        fields = {"q": influxql, "epoch": "ms", "db": database or self.database}
-        if params:
-            fields["params"] = json.dumps(dict(params))
+        if isinstance(influxql, str):
+            influxql = Query(influxql)
+        fields = {"q": influxql.text, "epoch": "ms", "db": database or self.database}
+        if influxql.params:
+            fields["params"] = json.dumps(dict(influxql.params))
         # 1.x wants POST for statements that change things; 2.7's /query only promises GET.
-        method = "POST" if influxql.lstrip().upper().startswith(_WRITING_STATEMENTS) else "GET"
+        method = "POST" if influxql.text.lstrip().upper().startswith(_WRITING_STATEMENTS) else "GET"
         response = self._request(method, "/query", fields)
         try:
             results = json.loads(response.data)["results"]
@@ -178,11 +212,9 @@ class InfluxClient:
                 raise InfluxRejected(f"InfluxQL error: {result['error']}")
         return results
 
-    def query(
-        self, influxql: str, params: Mapping[str, Any] | None = None, database: str | None = None
-    ) -> list[Row]:
+    def query(self, influxql: Query | str, database: str | None = None) -> list[Row]:
         """Run one InfluxQL statement and return its rows; series tags are merged into rows."""
-        results = self.query_raw(influxql, params, database)
+        results = self.query_raw(influxql, database)
         return rows_of(results[0]) if results else []
 
     def databases(self) -> list[str]:
@@ -222,13 +254,8 @@ def rows_of(result: Mapping[str, Any]) -> list[Row]:
 
 
 def quote_ident(name: str) -> str:
-    """An InfluxQL identifier in double quotes."""
+    """An InfluxQL identifier in double quotes (a database name: 1.x binds no identifiers)."""
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def quote_str(value: str) -> str:
-    """An InfluxQL string literal in single quotes."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def _error_text(data: bytes) -> str:

@@ -27,7 +27,7 @@ ROLES = ("patient", "doctor")  # who may ask on the requests topic
 SCHEDULER_ROLE = "scheduler"  # weekly reports' requester
 FLAGGED = ("mark", "exclude")
 DEFAULT_PERIOD = {"days": 7}
-REPORTS_FOLDER = "reports"  # under the data directory
+REPORTS_FOLDER = "reports"  # a result's `file` starts with it; the default folder's name
 WEEKLY_PREFIX = "weekly-"
 OUT_OF_RANGE = "period must fall within the years 1 to 9999, in UTC and in the report's time zone"
 NAME_RULE = "1-64 letters, digits, '.', '_' or '-'"
@@ -400,18 +400,15 @@ def _check_details(body: dict, fmt: str, wanted) -> None:
 
 @dataclass(frozen=True)
 class ReportFiles:
-    """Where reports live: ``<data_dir>/reports/<patient>/<id>.<ext>`` and ``<id>.json``.
+    """Where reports live: ``<root>/<patient>/<id>.<ext>`` and ``<id>.json``.
 
+    ``root`` is ``SMARTCAB_REPORTS_DIR`` (``$SMARTCAB_DATA_DIR/reports`` unless set).
     The ``.json`` beside each file is its result as announced, so a patient's
-    reports can be listed from disk. Results name their file relative to the
-    data directory (``reports/alice/<id>.pdf``).
+    reports can be listed from disk. Results name their file as ``reports/`` and
+    the path under the root (``reports/alice/<id>.pdf``), wherever the root is.
     """
 
-    data_dir: Path
-
-    @property
-    def root(self) -> Path:
-        return self.data_dir / REPORTS_FOLDER
+    root: Path
 
     def folder(self, patient: str) -> Path:
         return self.root / check_name(patient, "patient")
@@ -427,14 +424,15 @@ class ReportFiles:
 
     def relative(self, path: Path) -> str:
         """``path`` as a result's ``file`` names it."""
-        return path.relative_to(self.data_dir).as_posix()
+        return f"{REPORTS_FOLDER}/{path.relative_to(self.root).as_posix()}"
 
     def locate(self, patient: str, file: object) -> Path | None:
         """The existing file a result's ``file`` names, only if it is in the patient's folder."""
-        if not isinstance(file, str) or not file:
+        prefix = f"{REPORTS_FOLDER}/"
+        if not isinstance(file, str) or not file.startswith(prefix):
             return None
         folder = self.folder(patient).resolve()
-        path = (self.data_dir / file).resolve()
+        path = (self.root / file.removeprefix(prefix)).resolve()
         return path if path.parent == folder and path.is_file() else None
 
     def ids(self, patient: str) -> list[str]:

@@ -188,6 +188,22 @@ def data_dir_setting() -> Any:
     )
 
 
+def reports_dir_setting() -> Any:
+    """``SMARTCAB_REPORTS_DIR``: the reporter writes report files there, the web serves them."""
+    return setting(
+        "SMARTCAB_REPORTS_DIR",
+        None,
+        "report files (PDF, CSV, FHIR): the reporter writes them, the web serves them; a"
+        " folder of their own lets the reporter read the rest of the data read only",
+        shown="`$SMARTCAB_DATA_DIR/reports`",
+    )
+
+
+def reports_dir(data_dir: Path, chosen: str | None) -> Path:
+    """``SMARTCAB_REPORTS_DIR`` when set, else ``reports`` in the data directory."""
+    return Path(chosen) if chosen else data_dir / "reports"
+
+
 def check_base_url(url: str) -> None:
     """``WEB_BASE_URL`` goes into links people click, so it must be a web address."""
     if not url.startswith(("http://", "https://")):

@@ -48,14 +48,7 @@ async def serve(
         # not possible off the main thread, where the benchmarks run the gateway
         with contextlib.suppress(RuntimeError, ValueError):
             loop.add_signal_handler(sig, stop.set)
-    for device_id in registry.without_token:
-        logs.event(
-            log,
-            logging.WARNING,
-            "gateway.device_without_token",
-            device=device_id,
-            hint="anyone on the network may use this id; give the board a token",
-        )
+    _warn_about(settings, registry)
     if on_listening:
         on_listening(servers[0].sockets[0].getsockname()[1])
     try:
@@ -135,6 +128,29 @@ def _mqtt_side(settings: Settings) -> tuple[MqttClient, Bridge]:
             settings.gateway_id,
         )
     return client, bridge
+
+
+def _warn_about(settings: Settings, registry: Registry) -> None:
+    """What a deployer should know at start: an empty registry, devices without tokens."""
+    if registry.empty:
+        # Started anyway: the setup makes it empty on purpose, and the token command that
+        # fills it runs in this container (docker compose exec gateway ...).
+        logs.event(
+            log,
+            logging.WARNING,
+            "gateway.registry_empty",
+            registry=settings.devices_file,
+            hint="no device can connect: add each one ('python -m services.gateway token <id>'"
+            " prints its entry) and restart the gateway",
+        )
+    for device_id in registry.without_token:
+        logs.event(
+            log,
+            logging.WARNING,
+            "gateway.device_without_token",
+            device=device_id,
+            hint="anyone on the network may use this id; give the board a token",
+        )
 
 
 def _token_command(argv: list[str]) -> int:

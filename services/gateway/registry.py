@@ -51,6 +51,11 @@ class Registry:
         return self._entries is not None
 
     @property
+    def empty(self) -> bool:
+        """A registry that lists no device: every device is refused until one is added."""
+        return self._entries == {}
+
+    @property
     def without_token(self) -> list[str]:
         """The ids that may connect without a token (logged as a warning at start)."""
         return sorted(e.device_id for e in (self._entries or {}).values() if e.allow_without_token)
@@ -100,6 +105,8 @@ class Registry:
         if self._entries is None:
             return kind_of(device_id)
         entry = self._entries.get(device_id)
+        if entry is None and not self._entries:
+            raise DeviceRefused("unknown device id (the registry lists no device yet)")
         if entry is None:
             raise DeviceRefused("unknown device id")
         if token is None:

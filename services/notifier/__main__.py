@@ -31,6 +31,7 @@ def subscriptions(settings: Settings) -> list[tuple[str, int]]:
 def run(settings: Settings, stop: threading.Event) -> int:
     """Open the outbox, connect, notify until ``stop`` is set; returns an exit code."""
     channels.load()  # before the send workers start: importing is not thread-safe
+    egress = settings.egress
     try:
         conn = outbox.connect(settings.database)
     except (sqlite3.Error, OSError) as exc:
@@ -50,7 +51,9 @@ def run(settings: Settings, stop: threading.Event) -> int:
         engine = Engine(
             settings,
             conn,
-            send=lambda channel, title, body: channels.send(channel, title, body, settings.smtp),
+            send=lambda channel, title, body: channels.send(
+                channel, title, body, settings.smtp, egress
+            ),
             publish=lambda topic, payload: client.publish(topic, payload, qos=1),
             ack=client.ack,
         )

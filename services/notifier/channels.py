@@ -9,6 +9,8 @@ from urllib.parse import quote, urlencode
 from services.common.errors import SmartcabError
 from services.common.smtp import SmtpSettings
 
+from .egress import Egress, guarded, refusal
+
 EMAIL = re.compile(r"^[^@\s/:]+@[^@\s/:]+\.[^@\s/:]+$")
 
 
@@ -70,8 +72,11 @@ def target_url(channel: str, smtp: SmtpSettings) -> str:
     return mail_url(smtp, channel) if is_email(channel) else channel.strip()
 
 
-def send(channel: str, title: str, body: str, smtp: SmtpSettings) -> None:
-    """Send one message or raise ChannelError with Apprise's own reason."""
+def send(channel: str, title: str, body: str, smtp: SmtpSettings, egress: Egress) -> None:
+    """Send one message or raise ChannelError with Apprise's own reason.
+
+    Only to public addresses and those ``egress`` allows (see egress.py).
+    """
     apprise = load()
     url = target_url(channel, smtp)
     notifier = apprise.Apprise()
@@ -81,8 +86,14 @@ def send(channel: str, title: str, body: str, smtp: SmtpSettings) -> None:
     try:
         if not notifier.add(url):
             raise ChannelError("the channel is not a valid e-mail address or Apprise URL")
-        ok = notifier.notify(title=title, body=body)
+        if len(notifier) != 1:
+            # several URLs in one would be sent from other threads, outside the guard
+            raise ChannelError("a channel is one e-mail address or one Apprise URL")
+        with guarded(egress) as refused:
+            ok = notifier.notify(title=title, body=body)
     finally:
         logger.removeHandler(captured)
+    if not ok and refused:
+        raise ChannelError(refusal(refused[0]))
     if not ok:
         raise ChannelError("; ".join(captured.lines[-3:]) or "the channel refused the message")

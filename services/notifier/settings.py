@@ -15,6 +15,8 @@ from services.common.settings import (
 )
 from services.common.smtp import SmtpSettings
 
+from .egress import Egress
+
 # The web's SQLite file under SMARTCAB_DATA_DIR: the care circle and the outbox live there.
 DATABASE_FILE = "web.sqlite3"
 
@@ -78,6 +80,13 @@ class Settings:
         1800.0,
         "seconds without a plausible reading before a watch counts as silent; `0` = off",
     )
+    allowed_hosts: str | None = setting(
+        "NOTIFIER_ALLOWED_HOSTS",
+        None,
+        "host names, addresses or networks (`,`-separated) of the deployment's own network"
+        " that contacts' channels may reach, e.g. a LAN webhook; anything else not on the"
+        " public internet is refused (the SMTP server always may be reached)",
+    )
     service_grace: float = setting(
         "NOTIFIER_SERVICE_GRACE",
         60.0,
@@ -100,4 +109,10 @@ class Settings:
         defaults = {"client_id": f"{mqtt.topic_root}-notifier"}
         settings = read_env(cls, env, defaults=defaults, mqtt=mqtt)
         check_base_url(settings.base_url)
+        _ = settings.egress  # refuses an entry that is not a host, an address or a network
         return settings
+
+    @property
+    def egress(self) -> Egress:
+        """Where channels may connect besides public addresses: the listed hosts, SMTP."""
+        return Egress.parse(self.allowed_hosts, self.smtp.host)

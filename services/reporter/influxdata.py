@@ -13,7 +13,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from services.common import history
-from services.common.influx import InfluxClient, quote_str, rows_of
+from services.common.influx import InfluxClient, Query, join, rows_of
 
 from . import rollups
 from .model import VITALS, AlertEntry, ChartPoint, Period, SnackDay, VitalSummary
@@ -23,21 +23,9 @@ EXPORT_PAGE = 10_000
 EXPORT_MAX_ROWS = 500_000
 
 
-def _range(period: Period) -> str:
-    return f"time >= {history.rfc3339(period.start)} AND time < {history.rfc3339(period.end)}"
-
-
-def _who(patient: str) -> str:
-    return f'"patient" = {quote_str(patient)}'
-
-
-def _tz(tz: str) -> str:
-    return "" if tz == "UTC" else f" tz({quote_str(tz)})"
-
-
-def _many(client: InfluxClient, statements: list[str]) -> list[list[dict]]:
+def _many(client: InfluxClient, statements: list[Query]) -> list[list[dict]]:
     """Run several statements in one request; one row list per statement."""
-    results = client.query_raw(";\n".join(statements))
+    results = client.query_raw(join(statements))
     return [rows_of(result) for result in results]
 
 
@@ -127,17 +115,32 @@ def score(
     client: InfluxClient, patient: str, period: Period, alert_level: int, tz: str
 ) -> dict | None:
     """Statistics of the stored partial scores, or None when none was computed."""
-    where = f"{_who(patient)} AND {_range(period)}"
+    where = '"patient" = $patient AND time >= $start AND time < $end'
+    params = {
+        "patient": patient,
+        "start": history.rfc3339(period.start),
+        "end": history.rfc3339(period.end),
+        "alert_level": int(alert_level),
+        "tz": tz,
+    }
+    by_day = " GROUP BY time(1d) fill(none)" + ("" if tz == "UTC" else " tz($tz)")
     stats, peak, high, daily = _many(
         client,
         [
-            'SELECT count("score") AS "n", mean("score") AS "mean", last("score") AS "latest"'
-            f' FROM "news2_partial" WHERE {where}',
-            f'SELECT max("score") AS "max" FROM "news2_partial" WHERE {where}',
-            f'SELECT count("score") AS "n" FROM "news2_partial" WHERE {where}'
-            f' AND "score" >= {int(alert_level)}',
-            f'SELECT max("score") AS "max" FROM "news2_partial" WHERE {where}'
-            f" GROUP BY time(1d) fill(none){_tz(tz)}",
+            Query(
+                'SELECT count("score") AS "n", mean("score") AS "mean", last("score") AS "latest"'
+                f' FROM "news2_partial" WHERE {where}',
+                params,
+            ),
+            Query(f'SELECT max("score") AS "max" FROM "news2_partial" WHERE {where}', params),
+            Query(
+                f'SELECT count("score") AS "n" FROM "news2_partial" WHERE {where}'
+                ' AND "score" >= $alert_level',
+                params,
+            ),
+            Query(
+                f'SELECT max("score") AS "max" FROM "news2_partial" WHERE {where}{by_day}', params
+            ),
         ],
     )
     if not stats or not stats[0].get("n"):

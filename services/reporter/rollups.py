@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from influxdb_client import Point, WritePrecision
 
 from services.common import history, logs
-from services.common.influx import InfluxClient, InfluxError, quote_str, rows_of
+from services.common.influx import InfluxClient, InfluxError, Query, join, rows_of
 
 from .model import VITALS, Period
 
@@ -64,30 +64,45 @@ def _who(patient: str) -> str:
     return " AND ".join(history.Subject(patient=patient).conditions())
 
 
+def _bound(patient: str) -> dict:
+    """The values behind ``_who`` and ``_in_range``'s placeholders."""
+    params: dict = history.Subject(patient=patient).params()
+    for metric, (_, _, low, high) in VITALS.items():
+        params |= {f"{metric}_name": metric, f"{metric}_low": low, f"{metric}_high": high}
+    return params
+
+
 def _in_range() -> str:
     return " OR ".join(
-        f'("metric" = {quote_str(metric)} AND "value" >= {low!r} AND "value" <= {high!r})'
-        for metric, (_, _, low, high) in VITALS.items()
+        f'("metric" = ${metric}_name AND "value" >= ${metric}_low AND "value" <= ${metric}_high)'
+        for metric in VITALS
     )
 
 
-def _totals(patient: str, start_ms: int, end_ms: int) -> str:
-    return (
+def _totals(patient: str, start_ms: int, end_ms: int) -> Query:
+    return Query(
         f'SELECT count("value") AS "total" FROM "vitals" WHERE {_who(patient)}'
-        f' AND {_span(start_ms, end_ms)} GROUP BY time(1h), "metric" fill(none)'
+        f' AND {_span(start_ms, end_ms)} GROUP BY time(1h), "metric" fill(none)',
+        _bound(patient),
     )
 
 
-def _aggregates(patient: str, start_ms: int, end_ms: int) -> list[str]:
+def _aggregates(patient: str, start_ms: int, end_ms: int) -> list[Query]:
     """Totals, plausible statistics and in-range counts per hour and metric of one span."""
     where = f'{_who(patient)} AND "flagged" = false AND {_span(start_ms, end_ms)}'
     return [
         _totals(patient, start_ms, end_ms),
-        'SELECT count("value") AS "count", sum("value") AS "sum", min("value") AS "min",'
-        f' max("value") AS "max" FROM "vitals" WHERE {where}'
-        ' GROUP BY time(1h), "metric" fill(none)',
-        f'SELECT count("value") AS "in_range" FROM "vitals" WHERE {where} AND ({_in_range()})'
-        ' GROUP BY time(1h), "metric" fill(none)',
+        Query(
+            'SELECT count("value") AS "count", sum("value") AS "sum", min("value") AS "min",'
+            f' max("value") AS "max" FROM "vitals" WHERE {where}'
+            ' GROUP BY time(1h), "metric" fill(none)',
+            _bound(patient),
+        ),
+        Query(
+            f'SELECT count("value") AS "in_range" FROM "vitals" WHERE {where} AND ({_in_range()})'
+            ' GROUP BY time(1h), "metric" fill(none)',
+            _bound(patient),
+        ),
     ]
 
 
@@ -109,7 +124,7 @@ def _computed(client: InfluxClient, patient: str, spans: list[tuple[int, int]]) 
     if not spans:
         return {}
     statements = [s for start, end in spans for s in _aggregates(patient, start, end)]
-    results = [rows_of(r) for r in client.query_raw(";\n".join(statements))]
+    results = [rows_of(r) for r in client.query_raw(join(statements))]
     slots: dict[Key, Slot] = {}
     for i in range(0, len(results), 3):
         totals, stats, in_range = results[i : i + 3]
@@ -178,10 +193,17 @@ def hourly(
         raw, stored = (
             rows_of(r)
             for r in client.query_raw(
-                _totals(patient, first, closed_end)
-                + f';\nSELECT * FROM "{MEASUREMENT}" WHERE {_who(patient)}'
-                f' AND "v" = {quote_str(VERSION)} AND {_span(first, closed_end)}'
-                ' GROUP BY "metric"'
+                join(
+                    [
+                        _totals(patient, first, closed_end),
+                        Query(
+                            f'SELECT * FROM "{MEASUREMENT}" WHERE {_who(patient)}'
+                            f' AND "v" = $version AND {_span(first, closed_end)}'
+                            ' GROUP BY "metric"',
+                            {"patient": patient, "version": VERSION},
+                        ),
+                    ]
+                )
             )
         )
         raw_totals = {(r["metric"], r["time"]): int(r["total"]) for r in raw}

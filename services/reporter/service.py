@@ -37,7 +37,7 @@ class Reporter:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.topics = Topics(settings.mqtt.topic_root)
-        self.files = ReportFiles(settings.data_dir)
+        self.files = ReportFiles(settings.reports_dir)
         self._queue: queue.Queue = queue.Queue(maxsize=settings.queue_size)
         self._influx = InfluxClient(settings.influx)
         self._rollups = rollups.Keeper(settings.rollup_days)

@@ -9,7 +9,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from services.common.alerts import AlertSettings
 from services.common.errors import ConfigError
 from services.common.influx import InfluxSettings
-from services.common.settings import MqttSettings, data_dir_setting, read_env, section, setting
+from services.common.settings import (
+    MqttSettings,
+    data_dir_setting,
+    read_env,
+    reports_dir,
+    reports_dir_setting,
+    section,
+    setting,
+)
 
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu")
 _NEWS2 = next(f for f in dataclasses.fields(AlertSettings) if f.name == "news2_alert_score")
@@ -20,6 +28,7 @@ class Settings:
     """Where reports go, which fonts they use, and how much one request may ask for."""
 
     data_dir: Path = data_dir_setting()
+    reports_folder: str | None = reports_dir_setting()
     timezone: str = setting(
         "REPORT_TIMEZONE",
         "UTC",
@@ -56,7 +65,8 @@ class Settings:
 
     @property
     def reports_dir(self) -> Path:
-        return self.data_dir / "reports"
+        """The only folder the reporter writes to."""
+        return reports_dir(self.data_dir, self.reports_folder)
 
     @property
     def web_database(self) -> Path:

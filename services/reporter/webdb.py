@@ -7,6 +7,7 @@ It reads the tables as those migrations define them, and refuses, saying so, a
 database the web has not migrated that far. docs/reports.md lists the columns read.
 """
 
+import os
 import sqlite3
 from datetime import datetime
 from pathlib import Path
@@ -39,7 +40,14 @@ class WebDirectory:
             self._conn.execute("PRAGMA query_only = ON")
             found = self._schema_version()
         except sqlite3.Error as exc:
-            raise DirectoryUnavailable(f"the web database {path} cannot be read: {exc}") from exc
+            hint = ""
+            if not os.access(path.parent, os.W_OK):
+                # A WAL database is readable from a read-only folder only while its -wal and
+                # -shm files exist, which the running web service keeps.
+                hint = " (its folder is read only here: is the web service running?)"
+            raise DirectoryUnavailable(
+                f"the web database {path} cannot be read: {exc}{hint}"
+            ) from exc
         if found < WEB_SCHEMA_VERSION:
             self._conn.close()
             raise DirectoryUnavailable(

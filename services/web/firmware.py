@@ -21,7 +21,8 @@ from services.common.devices import KIND_NAMES, kind_of
 
 from .errors import NotFound, ValidationError
 
-VERSION_RE = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
+# A version is a folder name beside the kind's "current" file: never ".", ".." or that.
+VERSION_RE = re.compile(r"^(?!current$)[A-Za-z0-9_-][A-Za-z0-9_.-]{0,31}$")
 NAME_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,39}$")
 SUFFIXES = (".py", ".json")
 MANIFEST = "manifest.json"
@@ -79,7 +80,9 @@ class Store:
         if kind not in KIND_NAMES:
             raise ValidationError(f"kind must be one of {', '.join(KIND_NAMES)}")
         if not VERSION_RE.match(version):
-            raise ValidationError("version: letters, digits, '.', '_' or '-', at most 32")
+            raise ValidationError(
+                "version: letters, digits, '.', '_' or '-' (not first), at most 32; not 'current'"
+            )
         _check_files(files)
         target = self.root / kind / version
         if target.exists():

@@ -1,4 +1,4 @@
-"""Per-user limits on costly actions: report requests, large exports, device commands.
+"""Per-user limits on costly actions: reports, large exports, device commands, messages out.
 
 Counted in memory (one web process serves the dashboard): a restart forgets the
 counts, which only ever lets someone in earlier, never locks them out.
@@ -25,6 +25,8 @@ LIMITS = {
     "report": Limit(10, 3600, "report requests"),
     "export": Limit(20, 3600, "large exports"),
     "command": Limit(30, 60, "device commands"),
+    # each sends a message to an address the user typed: not a way to spam anyone
+    "outbound": Limit(20, 3600, "test messages and invitations"),
 }
 
 

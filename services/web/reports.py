@@ -34,35 +34,35 @@ def new_request(requester, patient: str, fmt: str, days: int) -> dict:
         raise ValidationError(f"This report cannot be asked for: {exc}.") from exc
 
 
-def stored_result(data_dir: Path, patient: str, report_id: str) -> dict | None:
+def stored_result(reports_dir: Path, patient: str, report_id: str) -> dict | None:
     """The result the reporter wrote beside the file, if this id is one of the patient's."""
     try:
-        path = ReportFiles(data_dir).sidecar(patient, report_id)
+        path = ReportFiles(reports_dir).sidecar(patient, report_id)
         result = reports.check_result(json.loads(path.read_text()), complete=False)
     except (OSError, ValueError, InvalidReportMessage):
         return None
     return result if result.get("patient") == patient else None
 
 
-def listing(data_dir: Path, patient: str, limit: int = 10) -> list[dict]:
+def listing(reports_dir: Path, patient: str, limit: int = 10) -> list[dict]:
     """The patient's stored reports and exports, newest first."""
     try:
-        ids = ReportFiles(data_dir).ids(patient)
+        ids = ReportFiles(reports_dir).ids(patient)
     except InvalidReportMessage:
         return []
     found = []
     for report_id in ids:
-        result = stored_result(data_dir, patient, report_id)
+        result = stored_result(reports_dir, patient, report_id)
         if result and result.get("ok"):
             found.append(result)
     found.sort(key=lambda r: str(r.get("created", "")), reverse=True)
     return found[:limit]
 
 
-def file_of(data_dir: Path, patient: str, report_id: str) -> tuple[Path, dict] | None:
+def file_of(reports_dir: Path, patient: str, report_id: str) -> tuple[Path, dict] | None:
     """The report's file (inside the patient's folder only) and its result."""
-    result = stored_result(data_dir, patient, report_id)
+    result = stored_result(reports_dir, patient, report_id)
     if not result or not result.get("ok"):
         return None
-    path = ReportFiles(data_dir).locate(patient, result["file"])
+    path = ReportFiles(reports_dir).locate(patient, result["file"])
     return (path, result) if path else None

@@ -9,7 +9,7 @@ from waitress import create_server
 from services.common import logs
 from services.common.errors import ConfigError
 
-from . import create_app, start_background, stop_background
+from . import create_app, db, start_background, stop_background
 from .settings import Settings
 
 log = logging.getLogger("services.web")
@@ -29,6 +29,10 @@ def serve() -> int:
         logs.event(log, logging.ERROR, "web.bad_config", error=exc)
         return 2
     app = create_app(settings=settings)
+    # Held open while the dashboard runs, so the database's -wal and -shm files stay:
+    # the reporter, which mounts the data read only, cannot create them to read it.
+    holder = db.connect(settings.database)
+    holder.execute("SELECT COUNT(*) FROM schema_version").fetchone()  # opens the WAL
     start_background(app)
     server = create_server(
         app,
@@ -69,5 +73,6 @@ def serve() -> int:
         stop_background(app)  # closes live streams so worker threads finish
         server.close()
         server.task_dispatcher.shutdown(timeout=5)
+        holder.close()
     logs.event(log, logging.INFO, "web.stopped")
     return 0

@@ -13,6 +13,8 @@ from services.common.settings import (
     data_dir_setting,
     read_env,
     read_field,
+    reports_dir,
+    reports_dir_setting,
     section,
     setting,
 )
@@ -29,6 +31,7 @@ class Settings:
         "WEB_THREADS", 32, "waitress worker threads (each open live stream holds one)", minimum=4
     )
     data_dir: Path = data_dir_setting()
+    reports_folder: str | None = reports_dir_setting()
     base_url: str = setting(
         "WEB_BASE_URL",
         "http://localhost:5000",
@@ -88,6 +91,11 @@ class Settings:
     @property
     def database(self) -> Path:
         return self.data_dir / "web.sqlite3"
+
+    @property
+    def reports_dir(self) -> Path:
+        """Where the reporter puts reports; the web only reads them."""
+        return reports_dir(self.data_dir, self.reports_folder)
 
     @property
     def secret_key_path(self) -> Path:

@@ -213,6 +213,8 @@ def make_notifier(tmp_path, broker, data_dir):
         "NOTIFIER_RETRY_MAX": "1",
         "NOTIFIER_DIGEST_WINDOW": "0",
         "NOTIFIER_SILENT_AFTER": "0",
+        # the tests' webhooks listen on loopback, which channels may not reach otherwise
+        "NOTIFIER_ALLOWED_HOSTS": "127.0.0.1",
     }
     started: list[ServiceProcess] = []
 

@@ -15,8 +15,11 @@ import pytest
 import yaml
 
 from services.gateway.registry import DeviceRefused, Registry
+from tests.support import services
 from tests.support.net import free_port
 from tests.support.secure_broker import ProductionMosquitto, make_accounts, make_certs
+from tests.support.seed_clients import SeedWatch, closed_by_peer, raw_client
+from tests.support.services import ServiceProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 # The compose specification's JSON schema, vendored: see tests/data/README.md.
@@ -49,7 +52,7 @@ def test_the_compose_file_follows_the_compose_specification(compose):
 
 def test_services_are_built_from_one_dockerfile_and_kept_healthy(compose):
     services = compose["services"]
-    for name in (*APP_SERVICES, "simulator"):
+    for name in (*APP_SERVICES, "gateway-demo", "simulator"):
         assert services[name]["build"] == "."
         assert services[name]["image"] == "health-plus:latest"
     for name, service in services.items():
@@ -57,7 +60,10 @@ def test_services_are_built_from_one_dockerfile_and_kept_healthy(compose):
         if name != "simulator":  # the simulator is a client; nothing connects to it
             assert service["healthcheck"]["test"], name
     assert services["simulator"]["profiles"] == ["demo"]
-    assert all("profiles" not in s for n, s in services.items() if n != "simulator")
+    assert services["gateway-demo"]["profiles"] == ["demo"]
+    assert services["gateway"]["profiles"] == ["production"]
+    others = [n for n, s in services.items() if n not in ("simulator", "gateway", "gateway-demo")]
+    assert all("profiles" not in services[n] for n in others)
     declared = set(compose["volumes"])
     used = {
         volume.split(":", 1)[0]
@@ -72,13 +78,94 @@ def test_services_are_built_from_one_dockerfile_and_kept_healthy(compose):
     assert "fonts-dejavu-core" in dockerfile
 
 
-def test_the_gateway_is_in_trusted_lan_mode_only_when_chosen(compose):
-    env = compose["services"]["gateway"]["environment"]
-    assert env["GATEWAY_TRUSTED_LAN"] == "${GATEWAY_TRUSTED_LAN:-0}"
-    assert env["GATEWAY_DEVICES"] == "${GATEWAY_DEVICES:-}"
-    # the setup script's message names the explicit choice for the demo's simulated devices
-    setup = (ROOT / "scripts" / "deploy-setup.sh").read_text()
-    assert "GATEWAY_TRUSTED_LAN=1 GATEWAY_DEVICES= docker compose --profile demo up" in setup
+def _mounts(service: dict) -> dict[str, tuple[str, bool]]:
+    """Each named volume a service mounts: (where, read only)."""
+    out = {}
+    for volume in service.get("volumes", []):
+        name, target, *mode = volume.split(":")
+        if not name.startswith("."):
+            out[name] = (target, mode == ["ro"])
+    return out
+
+
+def test_reports_have_a_volume_the_reporter_writes_and_the_rest_it_reads_read_only(compose):
+    services = compose["services"]
+    reporter, web = _mounts(services["reporter"]), _mounts(services["web"])
+    assert reporter == {"app-data": ("/data", True), "reports": ("/reports", False)}
+    assert web == {"app-data": ("/data", False), "reports": ("/reports", True)}
+    assert [n for n, s in services.items() if "reports" in _mounts(s)] == ["web", "reporter"]
+    # both services find the reports where the volume is mounted, the web's database in /data
+    from services.reporter.settings import Settings as ReporterSettings
+    from services.web.settings import Settings as WebSettings
+
+    for name, cls in (("reporter", ReporterSettings), ("web", WebSettings)):
+        env = {**services[name]["environment"], "SMARTCAB_DATA_DIR": "/data"}
+        env = {k: v for k, v in env.items() if k.startswith("SMARTCAB_")}
+        assert cls.from_env(env).reports_dir == Path("/reports"), name
+    assert ReporterSettings.from_env({"SMARTCAB_DATA_DIR": "/data"}).web_database == Path(
+        "/data/web.sqlite3"
+    )
+    # a new named volume copies its mount point's owner: the image's user must own /reports
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(
+        r"mkdir -p /data /reports && chown smartcab:smartcab /data /reports", dockerfile
+    )
+
+
+def _started_gateway(service: dict, copy: Path, tmp_path: Path, broker) -> ServiceProcess:
+    """The real gateway with the environment compose gives ``service`` (on test ports)."""
+    # the broker and the listening address are the test's; everything else is compose's
+    skip = ("MQTT_", "GATEWAY_HOST", "GATEWAY_PORT")
+    env = {k: v for k, v in service["environment"].items() if not k.startswith(skip)}
+    for volume in service.get("volumes", []):  # the registry, where its mount puts it
+        source, target, *_ = volume.split(":")
+        if env["GATEWAY_DEVICES"].startswith(target + "/"):
+            env["GATEWAY_DEVICES"] = str(copy / source) + env["GATEWAY_DEVICES"][len(target) :]
+    workdir = tmp_path / service["profiles"][0]
+    workdir.mkdir()
+    return services.gateway(workdir, broker.env(), **env).start()
+
+
+def test_the_demo_profile_runs_a_trusted_lan_gateway_and_production_the_registrys(tmp_path, broker):
+    copy = set_up(tmp_path)
+    env = dotenv(copy / ".env")
+    production = services_run(env)  # docker compose up -d
+    demo = services_run(env, ["demo"])  # docker compose --profile demo up -d
+    # one gateway each: two on one broker would answer for each other's devices
+    assert [n for n in production if n.startswith("gateway")] == ["gateway"]
+    assert [n for n in demo if n.startswith("gateway")] == ["gateway-demo"]
+    assert "simulator" not in production and "simulator" in demo
+    chosen = {k: v for k, v in production["gateway"]["environment"].items() if "GATEWAY_" in k}
+    assert chosen["GATEWAY_DEVICES"] == "/etc/smartcab/devices.toml"
+    assert chosen["GATEWAY_TRUSTED_LAN"] == "0"
+    assert production["gateway"]["ports"] == ["5050:5050"]
+    # the demo's gateway chooses trusted-LAN mode itself, whatever .env says, and only the
+    # simulator reaches it: it publishes no port
+    for env_said in (env, {**env, "GATEWAY_TRUSTED_LAN": "0"}):
+        gateway = services_run(env_said, ["demo"])["gateway-demo"]
+        assert gateway["environment"]["GATEWAY_TRUSTED_LAN"] == "1"
+        assert gateway["environment"]["GATEWAY_DEVICES"] == ""
+        assert "ports" not in gateway
+    simulator = demo["simulator"]
+    assert "gateway-demo:5050" in simulator["command"]
+    assert simulator["depends_on"] == {"gateway-demo": {"condition": "service_healthy"}}
+    # both started for real with what compose gives them: the demo's accepts a simulated
+    # watch, production's refuses it (the setup's registry is empty)
+    demo_gateway = _started_gateway(demo["gateway-demo"], copy, tmp_path, broker)
+    production_gateway = _started_gateway(production["gateway"], copy, tmp_path, broker)
+    try:
+        demo_gateway.wait_log("registry=trusted-lan")
+        watch = SeedWatch(demo_gateway.port, b"wch-01")
+        demo_gateway.wait_log("event=device.online device=wch-01")
+        watch.close()
+        production_gateway.wait_log("registry=enforced")
+        sock = raw_client(production_gateway.port)
+        sock.send(b"new~wch-01")
+        assert closed_by_peer(sock)
+        production_gateway.wait_log("refused: unknown device id")
+    finally:
+        demo_gateway.stop()
+        production_gateway.stop()
 
 
 def test_only_the_proxy_the_gateway_and_the_tls_broker_face_the_network(compose):
@@ -102,10 +189,8 @@ def test_only_the_proxy_the_gateway_and_the_tls_broker_face_the_network(compose)
     assert "reverse_proxy web:5000" in caddyfile
 
 
-def test_every_file_the_deployment_uses_is_in_the_repository_or_made_by_the_setup_script(
-    compose, tmp_path
-):
-    # run scripts/deploy-setup.sh in a copy, as a new user would
+def set_up(tmp_path: Path) -> Path:
+    """A copy of the checkout where scripts/deploy-setup.sh ran, as a new user would run it."""
     copy = tmp_path / "checkout"
     shutil.copytree(ROOT / "scripts", copy / "scripts")
     shutil.copy(ROOT / ".env.example", copy / ".env.example")
@@ -115,6 +200,61 @@ def test_every_file_the_deployment_uses_is_in_the_repository_or_made_by_the_setu
         check=True,
         capture_output=True,
     )
+    return copy
+
+
+def dotenv(path: Path) -> dict[str, str]:
+    lines = path.read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+
+
+# ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?error}, ${NAME?error}, $NAME and $$
+INTERPOLATED = re.compile(r"\$\$|\$\{([A-Z_][A-Z0-9_]*)(?:(:?[-?])([^}]*))?\}|\$([A-Z_][A-Z0-9_]*)")
+
+
+def interpolate(value, env: dict[str, str]):
+    """A value of the compose file as docker compose interpolates it."""
+    if isinstance(value, dict):
+        return {k: interpolate(v, env) for k, v in value.items()}
+    if isinstance(value, list):
+        return [interpolate(v, env) for v in value]
+    if not isinstance(value, str):
+        return value
+
+    def one(match: re.Match) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        name, how, other = match.group(1) or match.group(4), match.group(2), match.group(3)
+        found = env.get(name)
+        unset = found is None or (found == "" and how and how.startswith(":"))
+        if how in (":-", "-"):
+            return other if unset else found
+        if how in (":?", "?") and unset:
+            raise ValueError(f"{name}: {other}")
+        return found or ""
+
+    return INTERPOLATED.sub(one, value)
+
+
+def services_run(env: dict[str, str], profiles: list[str] | None = None) -> dict[str, dict]:
+    """What `docker compose [--profile P] up` starts: each service, interpolated.
+
+    As compose does: ``--profile`` replaces ``COMPOSE_PROFILES`` (from the shell or .env);
+    a service without profiles always runs.
+    """
+    active = set(profiles or env.get("COMPOSE_PROFILES", "").split(","))
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return {
+        name: interpolate(service, env)
+        for name, service in compose["services"].items()
+        if not service.get("profiles") or active & set(service["profiles"])
+    }
+
+
+def test_every_file_the_deployment_uses_is_in_the_repository_or_made_by_the_setup_script(
+    compose, tmp_path
+):
+    copy = set_up(tmp_path)
     made = copy / "deploy" / "secrets"
 
     def exists(path: str) -> bool:
@@ -189,9 +329,10 @@ def names_read_by(service: str) -> set[str]:
     return env.read | {"LOG_LEVEL"}  # LOG_LEVEL: services/common/logs.py, every service
 
 
-@pytest.mark.parametrize("service", APP_SERVICES)
-def test_every_setting_given_to_a_service_is_one_it_reads(compose, service):
-    definition = compose["services"][service]
+@pytest.mark.parametrize("name", [*APP_SERVICES, "gateway-demo"])
+def test_every_setting_given_to_a_service_is_one_it_reads(compose, name):
+    definition = compose["services"][name]
+    service = name.removesuffix("-demo")
     given = set(definition["environment"])
     for env_file in definition.get("env_file", []):
         assert env_file == f"deploy/secrets/mqtt/{service}.env"  # its own broker account
@@ -205,8 +346,8 @@ def test_env_example_lists_every_setting_and_nothing_else(compose):
     interpolated = set(VARIABLE.findall((ROOT / "docker-compose.yml").read_text()))
     # every variable the compose file takes from .env is in .env.example ...
     assert sorted(interpolated - set(example)) == []
-    # ... and every line of .env.example reaches something
-    assert sorted(set(example) - interpolated) == []
+    # ... and every line of .env.example reaches something (compose itself reads its own)
+    assert sorted(set(example) - interpolated) == ["COMPOSE_PROFILES"]
     # every setting the services read is either listed or set by the compose file itself
     read = set().union(*(names_read_by(s) for s in APP_SERVICES))
     fixed = set().union(*(compose["services"][s]["environment"] for s in APP_SERVICES))
@@ -290,7 +431,13 @@ def test_grafana_reads_influxql_as_a_read_only_user_of_the_vitals_bucket(compose
     )
     script = ROOT / "deploy" / "influxdb" / "grafana-reader.sh"
     assert os.access(script, os.X_OK)  # the image runs only executable scripts
-    create = re.search(r"influx v1 auth create (.+?)\n\S", script.read_text(), re.S).group(1)
+    text = script.read_text()
+    assert text.startswith("#!/bin/bash\n") and "set -euo pipefail" in text
+    # under pipefail, `influx ... | grep -q` fails when grep stops reading early, and a
+    # failing init script makes the image wipe the first setup
+    commands = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
+    assert not [line for line in commands if re.search(r"influx .*\|\s*grep -q", line)]
+    create = re.search(r"influx v1 auth create (.+?)\n\S", text, re.S).group(1)
     assert "--username grafana" in create
     assert '--read-bucket "$bucket_id"' in create
     assert "--write-bucket" not in create

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from services.common.devices import MANUAL_PREFIX
 from services.gateway.registry import hash_token
+from tests.support.net import wait_until
 from tests.support.seed_clients import SeedDevice, SeedWatch, closed_by_peer, raw_client
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -135,3 +136,27 @@ def test_a_board_allowed_without_a_token_connects_and_a_listed_one_needs_its_tok
     assert closed_by_peer(sock)
     gw.wait_log("refused: token required")
     old_board.close()
+
+
+def test_an_empty_registry_starts_the_gateway_with_a_warning_and_says_why_devices_are_refused(
+    tmp_path, make_gateway
+):
+    # what scripts/deploy-setup.sh makes: comments only, no device yet
+    registry = tmp_path / "devices.toml"
+    registry.write_text("# The devices that may connect to the gateway.\n")
+    gw = make_gateway(GATEWAY_DEVICES=str(registry))
+    # it runs, so `docker compose exec gateway python -m services.gateway token <id>` can
+    # fill the registry, and says plainly that nothing can connect yet
+    line = gw.wait_log("event=gateway.registry_empty")
+    assert line.split()[2] == "WARNING" and str(registry) in line
+    assert "no device can connect" in line and "services.gateway token <id>" in line
+    sock = raw_client(gw.port)
+    sock.send(b"new~wch-01")
+    assert closed_by_peer(sock)
+    gw.wait_log("refused: unknown device id (the registry lists no device yet)")
+    # a registry with a device is not called empty
+    registry.write_text(f'[devices."wch-01"]\nkind = "watch"\ntoken_sha256 = "{hash_token("t")}"\n')
+    gw.stop()
+    listed = make_gateway(GATEWAY_DEVICES=str(registry))  # logs to the same file
+    wait_until(lambda: listed.log_text().count("event=gateway.listening") == 2, what="a start")
+    assert listed.log_text().count("event=gateway.registry_empty") == 1

@@ -131,6 +131,10 @@ def test_a_board_fetches_its_release_with_its_token_only(app):
         ("watch", "1.0", {}),
         ("watch", "1.0", {"a.sh": b""}),
         ("watch", "1.0", {"manifest.json": b"{}"}),
+        ("watch", "..", {"a.py": b""}),  # a version is a folder of the kind
+        ("watch", ".", {"a.py": b""}),
+        ("watch", ".hidden", {"a.py": b""}),
+        ("watch", "current", {"a.py": b""}),  # the file naming the current release
     ],
 )
 def test_bad_bundles_are_refused(tmp_path, kind, version, files):

@@ -89,8 +89,9 @@ def test_totp_secrets_are_encrypted_at_rest_and_clear_ones_are_migrated(
     auth, tmp_path, app, client
 ):
     _, secret = auth.make_doctor(app)
-    stored = db.connect(app.config["DATABASE"]).execute("SELECT totp_secret FROM users")
-    value = stored.fetchone()[0]
+    conn = db.connect(app.config["DATABASE"])
+    value = conn.execute("SELECT totp_secret FROM users").fetchone()[0]
+    conn.close()
     assert value.startswith("gAAAAA") and secret not in value
     auth.make_patient(app)
     clear = pyotp.random_base32()

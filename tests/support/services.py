@@ -15,8 +15,16 @@ ROOT = Path(__file__).resolve().parents[2]
 class ServiceProcess:
     """One service process with its own environment and log file."""
 
-    def __init__(self, name: str, workdir: Path, env: dict[str, str], port: int | None = None):
+    def __init__(
+        self,
+        name: str,
+        workdir: Path,
+        env: dict[str, str],
+        port: int | None = None,
+        wrapper: tuple[str, ...] = (),
+    ):
         self.name = name
+        self.wrapper = wrapper  # a command that execs the service in the end (e.g. unshare)
         self.workdir = workdir
         self.port = port
         self.log = workdir / f"{name}.log"
@@ -31,7 +39,7 @@ class ServiceProcess:
     def start(self) -> "ServiceProcess":
         self._log_file = self.log.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", f"services.{self.name}"],
+            [*self.wrapper, sys.executable, "-m", f"services.{self.name}"],
             cwd=ROOT,
             env=self.env,
             stdout=self._log_file,

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from services.common import history, reports
+from services.common.influx import Query
 from services.common.reports import InvalidReportMessage, ReportFiles, Requester
 from services.common.topics import Topics
 from services.reporter.errors import DirectoryUnavailable
@@ -205,10 +206,9 @@ def test_a_reader_needs_only_whose_report_it_is_its_format_and_its_file():
 
 
 def test_the_layout_puts_each_report_in_its_patients_folder(tmp_path):
-    files = ReportFiles(tmp_path)
-    assert files.root == tmp_path / "reports"
-    assert files.folder("alice") == tmp_path / "reports" / "alice"
-    assert files.sidecar("alice", "r-1") == tmp_path / "reports" / "alice" / "r-1.json"
+    files = ReportFiles(tmp_path / "anywhere")
+    assert files.folder("alice") == tmp_path / "anywhere" / "alice"
+    assert files.sidecar("alice", "r-1") == tmp_path / "anywhere" / "alice" / "r-1.json"
     pdf = files.document("alice", "r-1", "pdf")
     fhir = files.document("alice", "r-1", "fhir")
     assert (pdf.name, fhir.name, files.document("alice", "r-1", "csv").name) == (
@@ -225,7 +225,7 @@ def test_the_layout_puts_each_report_in_its_patients_folder(tmp_path):
 
 
 def test_the_layout_lists_results_and_locates_files_only_in_the_patients_folder(tmp_path):
-    files = ReportFiles(tmp_path)
+    files = ReportFiles(tmp_path / "reports")
     assert files.ids("alice") == []
     folder = files.folder("alice")
     folder.mkdir(parents=True)
@@ -239,23 +239,24 @@ def test_the_layout_lists_results_and_locates_files_only_in_the_patients_folder(
     assert files.locate("alice", "reports/bob/b.pdf") is None
     assert files.locate("alice", "reports/alice/../bob/b.pdf") is None
     assert files.locate("alice", None) is None
+    assert files.locate("alice", "alice/r-1.pdf") is None  # a result's file starts "reports/"
 
 
 def test_the_web_reads_back_what_the_reporter_stored(tmp_path):
     from services.reporter import storage
 
-    files = ReportFiles(tmp_path)
+    files = ReportFiles(tmp_path / "own-volume")
     stored = storage.store(files, "alice", "r-1", "csv", b"a,b\n")
     assert stored["file"] == "reports/alice/r-1.csv" and stored["size"] == 4
     bounds = (datetime(2026, 11, 17, tzinfo=UTC), datetime(2026, 11, 24, tzinfo=UTC))
     result = reports.success("r-1", DOCTOR, "alice", "csv", bounds, stored, NOW)
     storage.save_meta(files, "alice", "r-1", result)
     assert storage.load(files, "alice", "r-1") == result
-    assert webreports.listing(tmp_path, "alice") == [result]
-    assert webreports.stored_result(tmp_path, "bob", "r-1") is None
-    path, found = webreports.file_of(tmp_path, "alice", "r-1")
+    assert webreports.listing(files.root, "alice") == [result]
+    assert webreports.stored_result(files.root, "bob", "r-1") is None
+    path, found = webreports.file_of(files.root, "alice", "r-1")
     assert path.read_bytes() == b"a,b\n" and found == result
-    assert webreports.file_of(tmp_path, "alice", "../r-1") is None
+    assert webreports.file_of(files.root, "alice", "../r-1") is None
 
 
 # --- the shared history queries ---
@@ -264,22 +265,28 @@ def test_the_web_reads_back_what_the_reporter_stored(tmp_path):
 def test_alert_and_inventory_queries_are_the_ones_both_sides_run():
     alice = history.Subject(patient="alice")
     start, end = datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 8, tzinfo=UTC)
-    span = "time >= '2026-11-01T00:00:00.000000Z' AND time < '2026-11-08T00:00:00.000000Z'"
-    assert history.alerts_query(alice, 10) == (
+    span = "time >= $start AND time < $end"
+    bounds = {"start": "2026-11-01T00:00:00.000000Z", "end": "2026-11-08T00:00:00.000000Z"}
+    who = {"patient": "alice"}
+    assert history.alerts_query(alice, 10) == Query(
         'SELECT "message", "value", "device", "kind", "key", "level" FROM "alerts"'
-        " WHERE \"patient\" = 'alice' ORDER BY time DESC LIMIT 10"
+        ' WHERE "patient" = $patient ORDER BY time DESC LIMIT 10',
+        who,
     )
-    assert history.alerts_query(alice, 25, start, end) == (
+    assert history.alerts_query(alice, 25, start, end) == Query(
         'SELECT "message", "value", "device", "kind", "key", "level" FROM "alerts"'
-        f" WHERE \"patient\" = 'alice' AND {span} ORDER BY time DESC LIMIT 25"
+        f' WHERE "patient" = $patient AND {span} ORDER BY time DESC LIMIT 25',
+        who | bounds,
     )
-    assert history.alert_levels_query(alice, start, end) == (
+    assert history.alert_levels_query(alice, start, end) == Query(
         'SELECT count("message") AS "count" FROM "alerts"'
-        f' WHERE "patient" = \'alice\' AND {span} GROUP BY "level"'
+        f' WHERE "patient" = $patient AND {span} GROUP BY "level"',
+        who | bounds,
     )
-    assert history.inventory_changes_query(alice, start, end) == (
+    assert history.inventory_changes_query(alice, start, end) == Query(
         'SELECT difference("count") AS "diff" FROM "inventory"'
-        f' WHERE "patient" = \'alice\' AND {span} GROUP BY "device", "item"'
+        f' WHERE "patient" = $patient AND {span} GROUP BY "device", "item"',
+        who | bounds,
     )
 
 

@@ -4,6 +4,7 @@ import csv
 import io
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -244,3 +245,5 @@ def test_settings_check_time_zone_and_fonts(tmp_path):
         Settings.from_env({"REPORT_FONT": str(tmp_path / "none.ttf")})
     settings = Settings.from_env({"SMARTCAB_DATA_DIR": str(tmp_path)})
     assert settings.reports_dir == tmp_path / "reports" and settings.max_days == 366
+    own = Settings.from_env({"SMARTCAB_DATA_DIR": str(tmp_path), "SMARTCAB_REPORTS_DIR": "/r"})
+    assert own.reports_dir == Path("/r") and own.web_database == tmp_path / "web.sqlite3"

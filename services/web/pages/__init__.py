@@ -115,5 +115,5 @@ def health():
     return current_app.extensions["smartcab.data"]
 
 
-def data_dir():
-    return current_app.config["SETTINGS"].data_dir
+def reports_dir():
+    return current_app.config["SETTINGS"].reports_dir

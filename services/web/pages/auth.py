@@ -27,12 +27,14 @@ FAILED = "Sign-in failed. Check what you typed and try again."
 
 def _safe_next(target: str | None) -> str | None:
     """Only same-site paths, so the sign-in form cannot bounce people elsewhere."""
-    if not target:
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return None
+    # Browsers read "\" as "/" and drop tabs and newlines: "/\evil.example" and
+    # "/\t/evil.example" would leave the site.
+    if "\\" in target or any(ord(c) < 0x20 or ord(c) == 0x7F for c in target):
         return None
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return None
-    return target
+    return None if parts.scheme or parts.netloc else target
 
 
 def home_for(user: accounts.User) -> str:

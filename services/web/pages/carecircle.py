@@ -9,8 +9,8 @@ from services.common import logs
 
 from .. import access, carers, circle
 from ..db import get_db
-from ..errors import AccessDenied, NotFound, ValidationError
-from . import DOCTOR, PATIENT, PatientPages
+from ..errors import AccessDenied, NotFound, RateLimited, ValidationError
+from . import DOCTOR, PATIENT, PatientPages, rate_limit
 
 log = logging.getLogger(__name__)
 bp = PatientPages("carecircle", __name__)
@@ -37,7 +37,7 @@ def _page(error: str | None = None) -> str:
     )
 
 
-bp.show_errors(_page, ValidationError, NotFound, AccessDenied)
+bp.show_errors(_page, ValidationError, NotFound, AccessDenied, RateLimited)
 
 
 def _back(**flash):
@@ -90,6 +90,7 @@ def contact_remove(contact_id: int):
 @bp.route("/p/<username>/care-circle/<int:contact_id>/test", methods=["POST"], roles=PATIENT)
 def contact_test(contact_id: int):
     found = _own(contact_id)
+    rate_limit("outbound")
     cc.queue_test(get_db(), contact_id)
     logs.event(log, logging.INFO, "web.contact_test", patient=g.patient.username, contact=found.id)
     return _back(tested=found.name)
@@ -125,6 +126,7 @@ def carer_invite(contact_id: int):
     mailer = current_app.extensions["smartcab.mailer"]
     if not mailer.enabled:
         raise ValidationError("This deployment cannot send email, so invitations are off.")
+    rate_limit("outbound")
     email = request.form.get("email", "").strip() or found.channel
     token = carers.invite(get_db(), patient, email, found.name, contact_id)
     link = f"{current_app.config['BASE_URL']}{url_for('carer.accept', token=token)}"

@@ -8,7 +8,7 @@ from .. import access, circle, data, records, reports
 from ..db import get_db
 from ..errors import DataUnavailable
 from ..security import login_required
-from . import data_dir, health
+from . import health, reports_dir
 
 bp = Blueprint("doctor", __name__)
 
@@ -23,7 +23,7 @@ def _summary(patient, since: int | None) -> dict:
         out["new_alerts"] = sum(1 for a in alerts if since and a["ts_ms"] > since * 1000)
     except DataUnavailable as exc:
         out["error"] = str(exc)  # the record's changes and reports still show
-    found = reports.listing(data_dir(), patient.username)
+    found = reports.listing(reports_dir(), patient.username)
     out["reports"] = [r for r in found if str(r.get("id", "")).startswith("weekly-")][:2]
     out["notified"] = circle.alerts(get_db(), patient.username, 5)
     changes = records.changes_since(get_db(), patient.id, since or 0) if since else {}

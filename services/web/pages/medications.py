@@ -12,6 +12,9 @@ from ..db import get_db
 from ..errors import ValidationError
 from . import PATIENT, PatientPages
 
+# The patient and their doctors edit the list; a carer reads it, as the record.
+EDITORS = ("patient", "doctor")
+
 bp = PatientPages("medications", __name__)
 OUTCOME_WORDS = {
     "on_time": "taken on time",
@@ -57,6 +60,7 @@ def _page(error: str | None = None) -> str:
         due=med_list.due_now(conn, patient.id, tz, _now()),
         error=error,
         can_mark=g.user.id == patient.id,
+        can_edit=g.user.role in EDITORS,
     )
 
 
@@ -72,25 +76,25 @@ def medications():
     return _page()
 
 
-@bp.route("/p/<username>/medications", methods=["POST"])
+@bp.route("/p/<username>/medications", methods=["POST"], roles=EDITORS)
 def medication_add():
     med_list.add(get_db(), g.patient.id, request.form, g.user.id, g.user.login)
     return _back()
 
 
-@bp.route("/p/<username>/medications/<int:med_id>", methods=["POST"])
+@bp.route("/p/<username>/medications/<int:med_id>", methods=["POST"], roles=EDITORS)
 def medication_edit(med_id: int):
     med_list.update(get_db(), g.patient.id, med_id, request.form, g.user.id, g.user.login)
     return _back()
 
 
-@bp.route("/p/<username>/medications/<int:med_id>/remove", methods=["POST"])
+@bp.route("/p/<username>/medications/<int:med_id>/remove", methods=["POST"], roles=EDITORS)
 def medication_remove(med_id: int):
     med_list.remove(get_db(), g.patient.id, med_id, g.user.id, g.user.login)
     return _back()
 
 
-@bp.route("/p/<username>/medications/timezone", methods=["POST"])
+@bp.route("/p/<username>/medications/timezone", methods=["POST"], roles=EDITORS)
 def medication_timezone():
     name = request.form.get("timezone", "")
     med_list.set_timezone(get_db(), g.patient.id, name, g.user.id, g.user.login)

@@ -9,7 +9,7 @@ from services.common import logs
 
 from .. import data, questionnaire, ranges, records, reports
 from ..db import get_db
-from . import DOCTOR, FORM_ERRORS, PatientPages, data_dir, health, hub, rate_limit
+from . import DOCTOR, FORM_ERRORS, PatientPages, health, hub, rate_limit, reports_dir
 
 log = logging.getLogger(__name__)
 bp = PatientPages("report", __name__)
@@ -28,7 +28,7 @@ def _page(record_error: str | None = None) -> str:
         notes=records.notes(conn, patient.id),
         tests=records.TESTS,
         areas=records.AREAS,
-        reports=reports.listing(data_dir(), patient.username),
+        reports=reports.listing(reports_dir(), patient.username),
         formats=reports.FORMATS,
         periods=reports.PERIODS,
         is_doctor=g.user.role == "doctor",
@@ -111,7 +111,7 @@ def report_status(report_id: str):
     state = live.report_state(report_id) if live else None
     if state is not None and state.get("patient") != patient.username:
         state = None  # another patient's request: as unknown as a made-up id
-    stored = reports.stored_result(data_dir(), patient.username, report_id)
+    stored = reports.stored_result(reports_dir(), patient.username, report_id)
     if stored is not None:
         state = {**stored, "stage": "done"}
     if state is None:
@@ -124,7 +124,7 @@ def report_status(report_id: str):
 
 @bp.route("/p/<username>/reports/<report_id>")
 def report_download(report_id: str):
-    found = reports.file_of(data_dir(), g.patient.username, report_id)
+    found = reports.file_of(reports_dir(), g.patient.username, report_id)
     if found is None:
         abort(404)
     path, result = found
