@@ -82,7 +82,7 @@ class Bridge:
         )
 
     def firmware(self, device_id: str, version: str) -> None:
-        """Publish, retained, the firmware version the device reported in its hello."""
+        """Publish, retained, the firmware version the device reported; ``""`` clears it."""
         self._publish(self.topics.firmware(device_id), version, retain=True)
 
     def announce(self, device_id: str, kind: str | None) -> None:

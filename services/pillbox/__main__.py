@@ -36,7 +36,13 @@ def run(settings: Settings, stop: threading.Event) -> int:
         SERVICE,
         client_id=f"{settings.mqtt.topic_root}-pillbox",
         clean_session=False,  # inventory changes made while we are away are kept for us
-        subscriptions=[(topics.inventory("+"), 1)],
+        # the boards' firmware versions (who takes the slot command) and their comings
+        # and goings (a cabinet back online gets its cue again), both retained
+        subscriptions=[
+            (topics.inventory("+"), 1),
+            (topics.firmware("+"), 1),
+            (topics.device_status("+"), 1),
+        ],
         on_message=inbox.put,
     )
     conn = connect(settings.database)
@@ -44,6 +50,8 @@ def run(settings: Settings, stop: threading.Event) -> int:
     # matched here, not on the MQTT thread: every step runs on this one thread
     router = Router()
     router.add(topics.inventory("+"), partial(_safely, tracker.on_inventory))
+    router.add(topics.firmware("+"), tracker.on_firmware)
+    router.add(topics.device_status("+"), tracker.on_status)
     client.start()
     logs.event(log, logging.INFO, "pillbox.started", db=settings.database, tick=settings.tick)
     connected_at: float | None = None
@@ -55,7 +63,7 @@ def run(settings: Settings, stop: threading.Event) -> int:
             settled = connected_at is not None and (
                 time.monotonic() - connected_at >= settings.settle
             )
-            _safely(tracker.tick, _now(), decide=settled)
+            _safely(tracker.tick, _now(), settled=settled)
     finally:
         logs.event(log, logging.INFO, "pillbox.stopping", decided=tracker.decided)
         client.stop()

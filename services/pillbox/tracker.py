@@ -16,8 +16,9 @@ from services.common.alerts import Alert
 from services.common.medication import MedicationError, doses, schedule, store
 from services.common.medication.store import Medication
 from services.common.timeutil import parse_rfc3339
-from services.common.topics import Topics
+from services.common.topics import ONLINE, Topics
 
+from . import cues as cue
 from .settings import Settings
 
 log = logging.getLogger("services.pillbox")
@@ -58,8 +59,22 @@ class Tracker:
         self.conn = conn
         self.publish = publish
         self.topics = Topics(settings.mqtt.topic_root)
-        self.lit: dict[str, bool] | None = None  # cabinet -> cue shown, read on first use
+        self.lit: dict[str, cue.Cue] | None = None  # cabinet -> what it shows, read on first use
+        self.versions: dict[str, str] = {}  # cabinet -> the firmware version it announced
+        self.reconnected: set[str] = set()  # cabinets whose cue is sent again on the next look
         self.decided = 0
+        self.settled = False
+
+    # --- the cabinets' state ---------------------------------------------------------
+
+    def on_firmware(self, device: str, payload: bytes, now: datetime) -> None:
+        """A board's version (``~v=``): our firmware, which takes the slot command; empty: not."""
+        self.versions[device] = payload.decode("utf-8", "replace").strip()
+
+    def on_status(self, device: str, payload: bytes, now: datetime) -> None:
+        """A cabinet that (re)connected may have lost its lights: its cue goes again."""
+        if payload == ONLINE.encode():
+            self.reconnected.add(device)
 
     # --- inventory -------------------------------------------------------------------
 
@@ -72,7 +87,8 @@ class Tracker:
             return
         before = doses.last_counts(self.conn, device)
         newer = {k: v for k, v in items.items() if k not in before or before[k][1] < ts_ms}
-        doses.save_counts(self.conn, device, newer, ts_ms)
+        places = {name: i for i, name in enumerate(items)}  # the slot command counts these
+        doses.save_counts(self.conn, device, newer, ts_ms, places)
         owner = doses.patient_of(self.conn, device)
         if owner is None:
             return
@@ -83,7 +99,8 @@ class Tracker:
         for med in store.listed(self.conn, owner[0]):
             if med.item in dropped:
                 self._removal(med, owner[1], device, moment)
-        self.cues(now)
+        if self.settled:
+            self.cues(now)
 
     def _removal(self, med: Medication, username: str, device: str, moment: datetime) -> None:
         tz = self._tz(med.patient_id)
@@ -124,11 +141,16 @@ class Tracker:
 
     # --- the clock ---------------------------------------------------------------------
 
-    def tick(self, now: datetime, decide: bool = True) -> None:
-        """Light or clear cues; with ``decide``, call the doses whose window closed missed."""
-        if decide:
+    def tick(self, now: datetime, settled: bool = True) -> None:
+        """Once ``settled``, call closed windows missed and light or clear the cues.
+
+        Settled: connected long enough for what the broker kept for us (inventory
+        changes, the boards' retained versions) to have arrived first.
+        """
+        if settled:
+            self.settled = True
             self.close_windows(now)
-        self.cues(now)
+            self.cues(now)
 
     def close_windows(self, now: datetime) -> None:
         since = now - timedelta(hours=self.settings.lookback_hours)
@@ -163,23 +185,31 @@ class Tracker:
                     )
 
     def cues(self, now: datetime) -> None:
-        """``lon`` to a cabinet when a dose of its items is due, ``lof`` once none is."""
-        if self.lit is None:
-            self.lit = doses.cues(self.conn)  # what we told the cabinets before a restart
-        wanted: dict[str, bool] = {}
+        """Light each cabinet for the doses due from it: a slot on our firmware, else ``lon``."""
+        if self.lit is None:  # what we told the cabinets before a restart
+            self.lit = {d: cue.Cue.decode(*v) for d, v in doses.cues(self.conn).items()}
+        wanted: dict[str, cue.Cue] = {cabinet: cue.NONE for cabinet in self.lit}
         for med in store.everyone(self.conn):
             cabinets = self._cabinets_holding(med)
             due = self._waiting(med, now)
             for cabinet in cabinets:
-                wanted[cabinet] = wanted.get(cabinet, False) or due
-        for cabinet, on in wanted.items():
-            shown = self.lit.get(cabinet)
-            if shown == on or (shown is None and not on):
-                continue  # unchanged, or never lit by us and nothing due: leave it alone
-            self.publish(self.topics.cmd(cabinet), "lon" if on else "lof")
-            logs.event(log, logging.INFO, "pillbox.cue", device=cabinet, on=on)
-            self.lit[cabinet] = on
-            doses.save_cue(self.conn, cabinet, on)
+                shown = self._cue_for(cabinet, med.item) if due else cue.NONE
+                wanted[cabinet] = wanted.get(cabinet, cue.NONE) | shown
+        for cabinet, want in wanted.items():
+            resend = cabinet in self.reconnected
+            self.reconnected.discard(cabinet)
+            sent = cue.commands(self.lit.get(cabinet), want, resend)
+            for command in sent:
+                self.publish(self.topics.cmd(cabinet), command)
+            if sent:
+                logs.event(log, logging.INFO, "pillbox.cue", device=cabinet, sent=",".join(sent))
+                self.lit[cabinet] = want
+                doses.save_cue(self.conn, cabinet, want.whole, want.encode())
+
+    def _cue_for(self, cabinet: str, item: str) -> cue.Cue:
+        """The item's slot on a board that announced our firmware, else the shelf light."""
+        place = doses.positions(self.conn, cabinet).get(item)
+        return cue.for_item(place, bool(self.versions.get(cabinet)))
 
     def _waiting(self, med: Medication, now: datetime) -> bool:
         """Whether a dose of ``med`` is in its cue time and not taken yet."""

@@ -152,6 +152,8 @@ MIGRATIONS: list[tuple[int, str]] = [
     (auth_schema.NUMBER, auth_schema.SQL),
     # the medication list, its change log, patients' time zones, doses (docs/medication.md)
     (5, medication_schema.SCHEMA),
+    # slots in the cabinets, the slots lit, the dose tracker's outbox (docs/medications.md)
+    (6, medication_schema.MIGRATION_6),
 ]
 
 

@@ -200,7 +200,12 @@ READS = {
         ["other/secret"],
     ),
     "pillbox": (
-        ["smartcab/devices/cab/inventory", "smartcab/services/pillbox/status"],
+        [
+            "smartcab/devices/cab/inventory",
+            "smartcab/services/pillbox/status",
+            "smartcab/devices/cab/firmware",
+            "smartcab/devices/cab/status",
+        ],
         [
             "smartcab/devices/wch/vitals/heart_rate",
             "smartcab/alerts/devices/cab",

@@ -6,11 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from firmware.smartcab import cabinet
 from services.common.medication import doses, store
 from services.web import accounts, devices
 from services.web import db as schema
 from tests.support.boards import BoardThread, make_cabinet
 from tests.support.net import wait_until
+from tests.support.seed_clients import SeedCabinet
 from tests.support.services import ServiceProcess
 
 CAB = "cab01"
@@ -121,3 +123,42 @@ def test_nothing_taken_raises_the_medication_alert_when_the_window_closes(
     assert doses.get(conn, med.id, int(due.timestamp())).status == "missed"
     time.sleep(1.5)
     assert len(_alerts(mqtt_log)) == 1  # once, not on every tick
+
+
+def test_our_board_lights_the_items_slot_the_prototypes_board_gets_lon(
+    gateway, mqtt_log, app_db, pillbox
+):
+    conn, patient = app_db
+    devices.assign(conn, "cab02", patient.id)
+    app, shelf, strip = make_cabinet([["Zinc", [1]], ["Metformin", [2, 3]]])
+    shelf.present = [True, True, True]
+    seed = SeedCabinet(gateway.port, {"Oats": 2, "Aspirin": 1}, name=b"cab02")
+    seed_cmd = "smartcab/devices/cab02/cmd"
+    # with ota_url the board announces its version (~v=): our firmware, slot command and all
+    with BoardThread(app, gateway.port, CAB, ota_url="http://127.0.0.1:9"):
+        mqtt_log.wait(f"smartcab/devices/{CAB}/firmware", where=lambda m: m.payload != b"")
+        mqtt_log.wait(f"smartcab/devices/{CAB}/inventory")
+        mqtt_log.wait("smartcab/devices/cab02/inventory")
+        due = datetime.now(UTC) + timedelta(seconds=6)
+        metformin = _add(conn, patient, "Metformin 500 mg", "Metformin", due, 0.1)
+        aspirin = _add(conn, patient, "Aspirin 75 mg", "Aspirin", due, 0.1)
+        pillbox()
+        # Metformin is the cabinet's second item: slot 01, both its positions lit
+        mqtt_log.wait(CMD, where=lambda m: m.payload == b"ls01", timeout=15)
+        wait_until(lambda: strip.shown[1:] == [cabinet.DUE_COLOUR] * 2, what="the slot lit")
+        assert strip.shown[0] != cabinet.DUE_COLOUR
+        mqtt_log.wait(seed_cmd, where=lambda m: m.payload == b"lon", timeout=10)
+        wait_until(lambda: seed.lights_on is True, what="the prototype's cabinet lit")
+        shelf.set(1, False)  # one Metformin taken out
+        mqtt_log.wait(CMD, where=lambda m: m.payload == b"lof", timeout=10)
+        wait_until(lambda: not app.lit_slots, what="the slot dark again")
+        seed.set("Aspirin", 0)
+        mqtt_log.wait(seed_cmd, where=lambda m: m.payload == b"lof", timeout=10)
+        wait_until(lambda: seed.lights_on is False, what="the prototype's light off")
+    seed.close()
+    assert mqtt_log.payloads(CMD) == [b"ls01", b"lof"]  # never lon: the slot says it all
+    # the prototype's board saw only the commands it knows, one per recv()
+    assert seed.received == [b"lon", b"lof"] and seed.ignored == []
+    for med in (metformin, aspirin):
+        dose = doses.get(conn, med.id, int(due.timestamp()))
+        assert dose.status == "taken" and dose.source == "cabinet", med.name
