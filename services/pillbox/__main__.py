@@ -52,6 +52,7 @@ def run(settings: Settings, stop: threading.Event) -> int:
     router.add(topics.inventory("+"), partial(_safely, tracker.on_inventory))
     router.add(topics.firmware("+"), tracker.on_firmware)
     router.add(topics.device_status("+"), tracker.on_status)
+    _safely(tracker.outbox.prune)
     client.start()
     logs.event(log, logging.INFO, "pillbox.started", db=settings.database, tick=settings.tick)
     connected_at: float | None = None

@@ -2,30 +2,30 @@
 
 Everything it decides is in the app database (``doses``, ``cabinet_counts``), so a
 restarted tracker picks up where it was: a removal it saw is not counted again and
-a window that closed while it was away is still decided.
+a window that closed while it was away is still decided. The alert a decision calls
+for is written to the outbox in the same transaction, so it cannot be lost between
+the two (``outbox``).
 """
 
 import json
 import logging
 import sqlite3
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from services.common import logs
-from services.common.alerts import Alert
 from services.common.medication import MedicationError, doses, schedule, store
 from services.common.medication.store import Medication
 from services.common.timeutil import parse_rfc3339
 from services.common.topics import ONLINE, Topics
 
 from . import cues as cue
+from . import messages
+from .messages import KIND, SERVICE
+from .outbox import Outbox, Publish
 from .settings import Settings
 
 log = logging.getLogger("services.pillbox")
-
-Publish = Callable[[str, str], None]
-KIND = "medication"
-SERVICE = "pillbox"
+__all__ = ["KIND", "SERVICE", "Tracker", "connect", "parse_inventory"]
 
 
 def connect(path) -> sqlite3.Connection:
@@ -62,6 +62,7 @@ class Tracker:
         self.lit: dict[str, cue.Cue] | None = None  # cabinet -> what it shows, read on first use
         self.versions: dict[str, str] = {}  # cabinet -> the firmware version it announced
         self.reconnected: set[str] = set()  # cabinets whose cue is sent again on the next look
+        self.outbox = Outbox(conn, publish)
         self.decided = 0
         self.settled = False
 
@@ -101,6 +102,7 @@ class Tracker:
                 self._removal(med, owner[1], device, moment)
         if self.settled:
             self.cues(now)
+        self.flush()
 
     def _removal(self, med: Medication, username: str, device: str, moment: datetime) -> None:
         tz = self._tz(med.patient_id)
@@ -108,19 +110,28 @@ class Tracker:
         if slot is None:
             logs.event(log, logging.INFO, "pillbox.not_a_dose", medication=med.id, device=device)
             return
-        timing = schedule.timing(slot, moment)
-        outcome = doses.record_taken(
-            self.conn, med.id, slot.key, timing, int(moment.timestamp()), "cabinet"
-        )
+        with doses.transaction(self.conn):  # the dose, the stock and its alerts: one step
+            outcome = doses.record_taken(
+                self.conn,
+                med.id,
+                slot.key,
+                schedule.timing(slot, moment),
+                int(moment.timestamp()),
+                "cabinet",
+            )
+            if outcome != doses.ALREADY:
+                self._taken(med, username, slot, outcome, moment)
         logs.event(
             log, logging.INFO, "pillbox.dose", medication=med.id, due=slot.key, outcome=outcome
         )
-        if outcome == doses.ALREADY:
-            return
+
+    def _taken(self, med: Medication, username: str, slot, outcome: str, moment: datetime):
+        """A dose newly seen taken: its stock, and the alerts a doubled or late one raises."""
         self.decided += 1
         doses.use_stock(self.conn, med.id, med.dose)
-        when = _local(slot.due, tz)
+        when = _local(slot.due, self._tz(med.patient_id))
         if outcome == doses.DOUBLED:
+            removals = doses.get(self.conn, med.id, slot.key).removals
             self._alert(
                 med,
                 username,
@@ -128,6 +139,8 @@ class Tracker:
                 f"Doubled dose: {med.name} (due {when}) was"
                 " taken out of the cabinet more than once in its window",
                 moment,
+                key=f"doubled-{med.id}-{slot.key}",
+                once=f"doubled-{med.id}-{slot.key}-{removals}",
             )
         elif outcome == doses.RECOVERED:
             self._alert(
@@ -136,6 +149,8 @@ class Tracker:
                 "cleared",
                 f"{med.name} (due {when}) was taken after all: the cabinet's message arrived late",
                 moment,
+                key=messages.dose_key(med, slot.key),
+                once=f"recovered-{med.id}-{slot.key}",
             )
         self._check_refill(med.id, med.patient_id, username, moment)
 
@@ -151,6 +166,13 @@ class Tracker:
             self.settled = True
             self.close_windows(now)
             self.cues(now)
+        self.flush()
+
+    def flush(self) -> None:
+        """Send what the outbox owes: new alerts, and any a crash kept from the broker."""
+        sent = self.outbox.flush()
+        if sent:
+            logs.event(log, logging.INFO, "pillbox.published", messages=sent)
 
     def close_windows(self, now: datetime) -> None:
         since = now - timedelta(hours=self.settings.lookback_hours)
@@ -172,17 +194,25 @@ class Tracker:
             for slot in slots:
                 if slot.closes > now or slot.closes <= created or slot.key in known:
                     continue
-                if doses.record_missed(self.conn, med.id, slot.key):
-                    self.decided += 1
-                    logs.event(log, logging.INFO, "pillbox.missed", medication=med.id, due=slot.key)
-                    self._alert(
-                        med,
-                        names.get(med.patient_id),
-                        "warning",
-                        f"Missed dose: {med.name} due {_local(slot.due, tz)} ({tz}); nothing"
-                        f" was taken from the cabinet or marked taken by {_local(slot.closes, tz)}",
-                        slot.closes,
-                    )
+                self._missed(med, names.get(med.patient_id), slot, tz)
+
+    def _missed(self, med: Medication, username: str | None, slot, tz: str) -> None:
+        """Nothing seen by the end of the window: the dose is missed, and its alert owed."""
+        with doses.transaction(self.conn):
+            if not doses.record_missed(self.conn, med.id, slot.key):
+                return
+            self._alert(
+                med,
+                username,
+                "warning",
+                f"Missed dose: {med.name} due {_local(slot.due, tz)} ({tz}); nothing"
+                f" was taken from the cabinet or marked taken by {_local(slot.closes, tz)}",
+                slot.closes,
+                key=messages.dose_key(med, slot.key),
+                once=f"missed-{med.id}-{slot.key}",
+            )
+        self.decided += 1
+        logs.event(log, logging.INFO, "pillbox.missed", medication=med.id, due=slot.key)
 
     def cues(self, now: datetime) -> None:
         """Light each cabinet for the doses due from it: a slot on our firmware, else ``lon``."""
@@ -239,25 +269,18 @@ class Tracker:
         if left is not None and left <= days:
             doses.mark_refill_alerted(self.conn, med.id)
             text = f"Refill soon: {med.name} has {med.stock:g} left, about {left:.0f} days"
-            self._alert(med, username, "warning", text, now, key=f"refill-{med.id}")
+            # one condition per time it runs low: the next refill re-arms it
+            key = f"refill-{med.id}-{int(now.timestamp())}"
+            self._alert(med, username, "warning", text, now, key=key, once=key)
 
-    def _alert(self, med, username, level, message, at: datetime, key: str | None = None):
+    def _alert(self, med, username, level, message, at: datetime, key: str, once: str) -> None:
+        """Owe an alert (``once``: its outbox key); called inside the decision's transaction."""
         cabinets = self._cabinets_holding(med)
-        device = cabinets[0] if cabinets else SERVICE
-        alert = Alert(
-            device=device,
-            kind=KIND,
-            key=key or f"dose-{med.id}",
-            level=level,
-            message=message,
-            ts_ms=int(at.timestamp() * 1000),
-            patient=username,
+        topic, payload = messages.alert(
+            self.topics, med, username, cabinets, level, message, at, key
         )
-        topic = self.topics.device_alert(device) if cabinets else self.topics.service_alert(SERVICE)
-        self.publish(topic, json.dumps(alert.as_json()))
-        logs.event(
-            log, logging.INFO, "pillbox.alert", key=alert.key, alert_level=level, device=device
-        )
+        if self.outbox.add(once, topic, payload):
+            logs.event(log, logging.INFO, "pillbox.alert", key=key, alert_level=level, topic=topic)
 
     def _tz(self, patient_id: int) -> str:
         return store.timezone_of(self.conn, patient_id, self.settings.medication.timezone)

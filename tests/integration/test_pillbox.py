@@ -11,6 +11,7 @@ from services.common.medication import doses, store
 from services.web import accounts, devices
 from services.web import db as schema
 from tests.support.boards import BoardThread, make_cabinet
+from tests.support.mqtt import TopicLog
 from tests.support.net import wait_until
 from tests.support.seed_clients import SeedCabinet
 from tests.support.services import ServiceProcess
@@ -118,7 +119,7 @@ def test_nothing_taken_raises_the_medication_alert_when_the_window_closes(
         [alert] = mqtt_log.wait(ALERT, timeout=20)
         mqtt_log.wait(CMD, where=lambda m: m.payload == b"lof", timeout=10)
     body = json.loads(alert.payload)
-    assert body["kind"] == "medication" and body["key"] == f"dose-{med.id}"
+    assert body["kind"] == "medication" and body["key"] == f"dose-{med.id}-{int(due.timestamp())}"
     assert "Missed dose: Aspirin 75 mg" in body["message"] and body["patient"] == "ann"
     assert doses.get(conn, med.id, int(due.timestamp())).status == "missed"
     time.sleep(1.5)
@@ -162,3 +163,35 @@ def test_our_board_lights_the_items_slot_the_prototypes_board_gets_lon(
     for med in (metformin, aspirin):
         dose = doses.get(conn, med.id, int(due.timestamp()))
         assert dose.status == "taken" and dose.source == "cabinet", med.name
+
+
+def test_a_missed_dose_alert_survives_a_tracker_killed_before_the_broker_had_it(
+    broker, app_db, pillbox
+):
+    conn, patient = app_db
+    # a kept session: what is published while this subscriber reconnects waits for it
+    watch = TopicLog(broker.host, broker.port, [ALERT], client_id="alert-watch", clean=False)
+    with watch:
+        due = datetime.now(UTC) + timedelta(seconds=4)
+        med = _add(conn, patient, "Aspirin 75 mg", "Aspirin", due, 0.05)  # closes 6 s after
+        tracker = pillbox()
+        tracker.wait_log("pillbox.cue")  # settled and following the clock
+        broker.stop()  # the tracker loses the broker before the window closes
+        tracker.wait_log("pillbox.missed", timeout=20)
+        # decided and its alert handed to the MQTT client, which has no broker to give it
+        # to: killed now, the old way lost the alert with the client's queue
+        tracker.kill()
+        assert doses.get(conn, med.id, int(due.timestamp())).status == "missed"
+        [owed] = conn.execute("SELECT key, published_at FROM pillbox_outbox").fetchall()
+        assert owed["key"] == f"missed-{med.id}-{int(due.timestamp())}"
+        assert owed["published_at"] is None
+        broker.start()
+        pillbox()
+        [alert] = watch.wait(ALERT, timeout=20)
+        wait_until(
+            lambda: conn.execute("SELECT published_at FROM pillbox_outbox").fetchone()[0],
+            what="the outbox row marked published",
+        )
+    body = json.loads(alert.payload)
+    assert body["key"] == f"dose-{med.id}-{int(due.timestamp())}" and body["patient"] == "ann"
+    assert "Missed dose: Aspirin 75 mg" in body["message"]
