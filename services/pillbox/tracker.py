@@ -12,7 +12,7 @@ import logging
 import sqlite3
 from datetime import UTC, datetime, timedelta
 
-from services.common import logs
+from services.common import logs, reminders
 from services.common.medication import MedicationError, doses, schedule, store
 from services.common.medication.store import Medication
 from services.common.timeutil import parse_rfc3339
@@ -222,6 +222,8 @@ class Tracker:
         for med in store.everyone(self.conn):
             cabinets = self._cabinets_holding(med)
             due = self._waiting(med, now)
+            if due is not None:
+                self._remind(med, due, cabinets)
             for cabinet in cabinets:
                 shown = self._cue_for(cabinet, med.item) if due else cue.NONE
                 wanted[cabinet] = wanted.get(cabinet, cue.NONE) | shown
@@ -241,13 +243,29 @@ class Tracker:
         place = doses.positions(self.conn, cabinet).get(item)
         return cue.for_item(place, bool(self.versions.get(cabinet)))
 
-    def _waiting(self, med: Medication, now: datetime) -> bool:
-        """Whether a dose of ``med`` is in its cue time and not taken yet."""
+    def _waiting(self, med: Medication, now: datetime) -> schedule.Slot | None:
+        """The dose of ``med`` in its cue time and not taken yet, if there is one."""
         sched = med.schedule(self._tz(med.patient_id))
         for slot in schedule.slots_between(sched, now, now + timedelta(microseconds=1)):
             if schedule.cue_on(slot, now) and doses.get(self.conn, med.id, slot.key) is None:
-                return True
-        return False
+                return slot
+        return None
+
+    def _remind(self, med: Medication, slot: schedule.Slot, cabinets: list[str]) -> None:
+        """Owe the patient's reminder of this dose, once; the notifier tells who chose it."""
+        username = doses.usernames(self.conn, {med.patient_id}).get(med.patient_id)
+        if username is None:
+            return
+        body = reminders.payload(
+            username,
+            cabinets[0] if cabinets else SERVICE,
+            med.id,
+            med.name,
+            int(slot.due.timestamp() * 1000),
+            int(slot.closes.timestamp() * 1000),
+        )
+        if self.outbox.add(f"reminder-{med.id}-{slot.key}", self.topics.reminder(username), body):
+            logs.event(log, logging.INFO, "pillbox.reminder", medication=med.id, due=slot.key)
 
     def _cabinets_holding(self, med: Medication) -> list[str]:
         """The patient's cabinets that last reported the item (all of them if none did)."""

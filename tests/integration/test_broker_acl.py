@@ -99,6 +99,7 @@ WRITES = {
             "smartcab/services/pillbox/status",
             "smartcab/devices/cab/cmd",
             "smartcab/alerts/devices/cab",
+            "smartcab/reminders/ann",
         ],
         [
             "smartcab/devices/cab/inventory",
@@ -220,6 +221,7 @@ READS = {
             "smartcab/devices/wch/patient",
             "smartcab/devices/wch/vitals/heart_rate",
             "smartcab/services/web/status",  # a service offline is told to the admins
+            "smartcab/reminders/ann",
         ],
         [
             "smartcab/devices/wch/cmd",

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from firmware.smartcab import cabinet
+from services.common import carecircle as cc
 from services.common.medication import doses, store
 from services.web import accounts, devices
 from services.web import db as schema
@@ -195,3 +196,46 @@ def test_a_missed_dose_alert_survives_a_tracker_killed_before_the_broker_had_it(
     body = json.loads(alert.payload)
     assert body["key"] == f"dose-{med.id}-{int(due.timestamp())}" and body["patient"] == "ann"
     assert "Missed dose: Aspirin 75 mg" in body["message"]
+
+
+def test_the_reminder_reaches_the_contacts_who_chose_it_saying_no_more_than_they_chose(
+    app_db, pillbox, make_notifier, hook
+):
+    conn, patient = app_db
+    now = datetime.now(UTC)
+    cc.add_contact(conn, "ann", "Ann's phone", hook.url("/ann"), levels=(), reminders="named")
+    cc.add_contact(conn, "ann", "Carol", hook.url("/carol"), reminders="dose", detailed=True)
+    cc.add_contact(conn, "ann", "Dr Tan", hook.url("/dr"), tier=2)
+    # in quiet hours until long after the window: the reminder would come too late
+    quiet = [(now + timedelta(hours=h)).strftime("%H:%M") for h in (-1, 1)]
+    cc.add_contact(
+        conn,
+        "ann",
+        "Night owl",
+        hook.url("/owl"),
+        reminders="named",
+        quiet_start=quiet[0],
+        quiet_end=quiet[1],
+    )
+    make_notifier()
+    due = now + timedelta(seconds=8)
+    _add(conn, patient, "Aspirin 75 mg", "Aspirin", due, 0.1)
+    pillbox().wait_log("pillbox.reminder", timeout=15)
+    [mine] = hook.wait("/ann")
+    [carol] = hook.wait("/carol")
+    assert "Reminder: Aspirin 75 mg is due" in mine["message"]
+    assert mine["title"] == "Health Plus - Reminder: ann, Aspirin 75 mg is due"
+    # Carol chose only that a dose is due: no medicine, and detailed adds no device either
+    assert "a dose of medicine is due" in carol["message"]
+    assert "Aspirin" not in carol["title"] + carol["message"] and CAB not in carol["message"]
+    wait_until(
+        lambda: (
+            [d["status"] for d in cc.recent_deliveries(conn, "ann") if d["contact"] == "Night owl"]
+            == ["expired"]
+        ),
+        what="the night owl's reminder dropped",
+    )
+    time.sleep(1)
+    assert hook.posts("/dr") == [] and hook.posts("/owl") == []  # no reminders chosen / too late
+    assert len(hook.posts("/ann")) == 1
+    assert cc.notifications_for(conn, "ann") == []  # a reminder is no alert

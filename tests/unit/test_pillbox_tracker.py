@@ -116,6 +116,11 @@ def test_a_restart_mid_window_neither_loses_nor_doubles_a_dose(home):
     assert (dose.status, dose.timing, dose.removals) == ("taken", "on_time", 1)
     assert broker.on(ALERTS) == []
     assert broker.on(f"smartcab/devices/{CAB}/cmd") == ["lon", "lof"]
+    # the patient's reminder went once, when the on-time window opened, restart or not
+    [reminder] = [json.loads(p) for p in broker.on("smartcab/reminders/ann")]
+    assert reminder["medication"] == "Aspirin 75 mg" and reminder["device"] == CAB
+    assert reminder["ts_ms"] == int(due.timestamp() * 1000)
+    assert reminder["closes_ms"] == int((due + timedelta(hours=1)).timestamp() * 1000)
 
 
 def test_doses_across_the_spring_and_autumn_clock_changes(home):
