@@ -239,3 +239,64 @@ def test_the_reminder_reaches_the_contacts_who_chose_it_saying_no_more_than_they
     assert hook.posts("/dr") == [] and hook.posts("/owl") == []  # no reminders chosen / too late
     assert len(hook.posts("/ann")) == 1
     assert cc.notifications_for(conn, "ann") == []  # a reminder is no alert
+
+
+def _dose_at(conn, med, due):
+    return doses.get(conn, med.id, int(due.timestamp()))
+
+
+def _sleep_until(moment: datetime) -> None:
+    time.sleep(max(0.0, (moment - datetime.now(UTC)).total_seconds()))
+
+
+def test_a_restart_after_the_dose_was_taken_neither_loses_nor_doubles_it(
+    gateway, mqtt_log, app_db, pillbox
+):
+    conn, patient = app_db
+    seed = SeedCabinet(gateway.port, {"Aspirin": 2}, name=CAB.encode())
+    mqtt_log.wait(f"smartcab/devices/{CAB}/inventory")
+    due = datetime.now(UTC) + timedelta(seconds=5)
+    med = _add(conn, patient, "Aspirin 75 mg", "Aspirin", due, 0.1, stock="20")  # closes +12 s
+    tracker = pillbox()
+    mqtt_log.wait(CMD, where=lambda m: m.payload == b"lon", timeout=15)
+    seed.set("Aspirin", 1)
+    wait_until(lambda: _dose_at(conn, med, due) is not None, what="the dose recorded")
+    mqtt_log.wait(CMD, where=lambda m: m.payload == b"lof", timeout=10)
+    tracker.stop()  # restarted in the window: the retained inventory comes again
+    pillbox()
+    _sleep_until(due + timedelta(seconds=14))  # the window has closed
+    seed.close()
+    dose = _dose_at(conn, med, due)
+    assert (dose.status, dose.removals, dose.source) == ("taken", 1, "cabinet")
+    assert store.get(conn, patient.id, med.id).stock == 19  # once
+    assert _alerts(mqtt_log) == []  # neither missed nor doubled
+    assert mqtt_log.payloads(CMD) == [b"lon", b"lof"] and seed.received == [b"lon", b"lof"]
+
+
+def test_a_change_queued_while_the_tracker_was_down_counts_at_the_gateways_time(
+    gateway, mqtt_log, app_db, pillbox
+):
+    conn, patient = app_db
+    seed = SeedCabinet(gateway.port, {"Aspirin": 2}, name=CAB.encode())
+    mqtt_log.wait(f"smartcab/devices/{CAB}/inventory")
+    due = datetime.now(UTC) + timedelta(seconds=6)
+    med = _add(conn, patient, "Aspirin 75 mg", "Aspirin", due, 0.05)  # on time +-3 s, closes +6 s
+    tracker = pillbox()
+    tracker.wait_log("pillbox.cue", timeout=15)  # subscribed with its kept session, settled
+    tracker.stop()
+    inventory = f"smartcab/devices/{CAB}/inventory"
+    _sleep_until(due)
+    seed.set("Aspirin", 1)  # taken out on time, while nobody follows the cabinet ...
+    [taken] = mqtt_log.wait(inventory, count=2)[1:]
+    seed.set("Aspirin", 2)  # ... and put back: the retained inventory shows no drop at all
+    mqtt_log.wait(inventory, count=3)
+    _sleep_until(due + timedelta(seconds=8))  # the window has closed
+    pillbox()  # the broker hands over the two changes it kept
+    wait_until(lambda: _dose_at(conn, med, due) is not None, timeout=15, what="the dose")
+    dose = _dose_at(conn, med, due)
+    stamped = json.loads(taken.payload)["ts"]
+    assert (dose.status, dose.timing) == ("taken", "on_time")  # by the gateway's time
+    assert dose.taken_at == int(datetime.fromisoformat(stamped).timestamp())
+    time.sleep(1)
+    seed.close()
+    assert _alerts(mqtt_log) == []  # not called missed before the kept changes arrived
