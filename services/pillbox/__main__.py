@@ -36,6 +36,9 @@ def run(settings: Settings, stop: threading.Event) -> int:
         SERVICE,
         client_id=f"{settings.mqtt.topic_root}-pillbox",
         clean_session=False,  # inventory changes made while we are away are kept for us
+        # acknowledged once handled (and committed): one that arrived just before a crash
+        # is delivered again
+        manual_ack=True,
         # the boards' firmware versions (who takes the slot command) and their comings
         # and goings (a cabinet back online gets its cue again), both retained
         subscriptions=[
@@ -60,7 +63,7 @@ def run(settings: Settings, stop: threading.Event) -> int:
         while not stop.is_set():
             if connected_at is None and client.connected:
                 connected_at = time.monotonic()
-            _drain(router, inbox, settings.tick)
+            _drain(router, inbox, settings.tick, client.ack)
             settled = connected_at is not None and (
                 time.monotonic() - connected_at >= settings.settle
             )
@@ -72,8 +75,8 @@ def run(settings: Settings, stop: threading.Event) -> int:
     return 0
 
 
-def _drain(router: Router, inbox: queue.Queue, wait: float) -> None:
-    """Handle the messages that arrive within ``wait`` seconds."""
+def _drain(router: Router, inbox: queue.Queue, wait: float, ack) -> None:
+    """Handle the messages that arrive within ``wait`` seconds, acknowledging each after."""
     deadline = time.monotonic() + wait
     while (left := deadline - time.monotonic()) > 0:
         try:
@@ -81,6 +84,7 @@ def _drain(router: Router, inbox: queue.Queue, wait: float) -> None:
         except queue.Empty:
             return
         router.dispatch(message.topic, bytes(message.payload), _now())
+        ack(message)
 
 
 def _safely(step, *args, **kwargs) -> None:

@@ -86,6 +86,15 @@ class Tracker:
         except (ValueError, KeyError, TypeError) as exc:
             logs.event(log, logging.WARNING, "pillbox.bad_inventory", device=device, error=exc)
             return
+        # the counts and the doses they show in one transaction: a tracker that dies
+        # in between has neither, and the broker, not yet acknowledged, sends it again
+        with doses.transaction(self.conn):
+            self._counts(device, items, ts_ms)
+        if self.settled:
+            self.cues(now)
+        self.flush()
+
+    def _counts(self, device: str, items: dict[str, int], ts_ms: int) -> None:
         before = doses.last_counts(self.conn, device)
         newer = {k: v for k, v in items.items() if k not in before or before[k][1] < ts_ms}
         places = {name: i for i, name in enumerate(items)}  # the slot command counts these
@@ -94,15 +103,10 @@ class Tracker:
         if owner is None:
             return
         dropped = {k for k, v in newer.items() if k in before and v < before[k][0]}
-        if not dropped:
-            return
         moment = datetime.fromtimestamp(ts_ms / 1000, UTC)
-        for med in store.listed(self.conn, owner[0]):
+        for med in store.listed(self.conn, owner[0]) if dropped else []:
             if med.item in dropped:
                 self._removal(med, owner[1], device, moment)
-        if self.settled:
-            self.cues(now)
-        self.flush()
 
     def _removal(self, med: Medication, username: str, device: str, moment: datetime) -> None:
         tz = self._tz(med.patient_id)
