@@ -1,13 +1,12 @@
 """The care circle and the notification outbox: tables and SQL, shared by the notifier and web.
 
-Both live in the web's SQLite database. A patient's circle is a list of contacts,
-each with a channel (an email address or an Apprise URL), the alert levels they
-want, quiet hours in their own time zone and a tier (who is told first). Every
+Both live in the web's SQLite database. A patient's circle is a list of contacts, each
+with a channel (an email address or an Apprise URL), the alert levels they want, quiet
+hours in their own time zone, a tier (who is told first) and their dose reminders. Every
 alert that arrives becomes one ``notifications`` row (keyed by its alert id, so a
-redelivered alert is the same row) and one ``deliveries`` row per contact and
-round (round 0 is the first message, later rounds the repeats until someone
-acknowledges). The unique keys are what make a restart or a redelivery send
-nothing twice. Times are Unix seconds.
+redelivered alert is the same row) and one ``deliveries`` row per contact and round
+(round 0 is the first message, later rounds the repeats until someone acknowledges).
+The unique keys make a restart or a redelivery send nothing twice. Times are Unix seconds.
 """
 
 import sqlite3
@@ -173,6 +172,8 @@ def add_contact(
     wanted = sorted(set(levels))
     if any(level not in LEVELS for level in wanted) or not (wanted or reminders):
         raise CareCircleError(f"levels must be among {', '.join(LEVELS)}, got {wanted}")
+    if reminders not in dose_reminders.CHOICES:
+        raise CareCircleError(f"reminders must be one of {', '.join(dose_reminders.CHOICES)}")
     if not name.strip() or not channel.strip():
         raise CareCircleError("a contact needs a name and a channel")
     if (quiet_start is None) != (quiet_end is None):
