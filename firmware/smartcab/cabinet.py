@@ -3,10 +3,18 @@
 Each item has one or more positions, each with a sensor that reads true while an
 item stands there; an item's count is the number of occupied positions. The
 inventory goes out (convention 1) on connect, on every settled change and on
-``inv``. LED ``i`` sits under position ``i`` and shows a cue when it changes.
+``inv``, its items always in the order of the config's ``slots``: that order is
+what the slot command ``ls<NN>`` counts (``ls00`` the first item). LED ``i`` sits
+under position ``i`` and shows a cue when it changes; ``ls<NN>`` lights the LEDs
+of that item's positions until ``lof``.
 """
 
 import json
+
+try:
+    from . import wire  # on the board: lib/smartcab/wire.py
+except ImportError:
+    from services.common import wire
 
 POLL_MS = 20
 DEBOUNCE_MS = 100
@@ -15,6 +23,7 @@ ON_COLOUR = (60, 60, 60)
 OFF_COLOUR = (0, 0, 0)
 TAKEN_COLOUR = (255, 60, 0)
 RETURNED_COLOUR = (0, 160, 0)
+DUE_COLOUR = (0, 90, 255)  # a dose of this slot's medicine is due (ls<NN>)
 
 
 class Cabinet:
@@ -24,6 +33,11 @@ class Cabinet:
 
     def __init__(self, items, sensors, strip=None, poll_ms=POLL_MS, debounce_ms=DEBOUNCE_MS):
         self.items = items  # item name per position, in strip order
+        self.names = []  # each item once, in the order of the config's slots
+        for name in items:
+            if name not in self.names:
+                self.names.append(name)
+        self.lit_slots = set()  # indexes into names, lit by ls<NN>
         self.sensors = sensors
         self.strip = strip
         self.poll_ms = poll_ms
@@ -46,7 +60,10 @@ class Cabinet:
         return out
 
     def inventory(self):
-        return json.dumps(self.counts()).encode()
+        """The counts as JSON, items in slot order (MicroPython's dicts keep no order)."""
+        counts = self.counts()
+        parts = [json.dumps(name) + ": " + str(counts[name]) for name in self.names]
+        return ("{" + ", ".join(parts) + "}").encode()
 
     def on_start(self, session, now):
         if self.stable is None:
@@ -60,10 +77,18 @@ class Cabinet:
             self._send(session)
         elif name == "lof":
             self.lights_on = False
+            self.lit_slots = set()
             self._show(now)
         elif name == "lon":
             self.lights_on = True
             self._show(now)
+        else:
+            slot = wire.slot_of(name.encode())
+            if slot is not None and slot < len(self.names):
+                self.lit_slots.add(slot)
+                self._show(now)
+            elif slot is not None:
+                self.log("cabinet: no slot %d" % slot)
 
     def next_poll(self, now):
         return self.poll_ms
@@ -116,8 +141,9 @@ class Cabinet:
         if strip is None:
             return
         base = ON_COLOUR if self.lights_on else OFF_COLOUR
+        due = [self.names.index(self.items[i]) in self.lit_slots for i in range(len(self.items))]
         for i in range(len(strip)):
-            colour = base
+            colour = DUE_COLOUR if i < len(due) and due[i] else base
             if i in self._cues and i < len(self.stable):
                 colour = RETURNED_COLOUR if self.stable[i] else TAKEN_COLOUR
             strip[i] = colour

@@ -1,13 +1,12 @@
 """The care circle and the notification outbox: tables and SQL, shared by the notifier and web.
 
-Both live in the web's SQLite database. A patient's circle is a list of contacts,
-each with a channel (an email address or an Apprise URL), the alert levels they
-want, quiet hours in their own time zone and a tier (who is told first). Every
+Both live in the web's SQLite database. A patient's circle is a list of contacts, each
+with a channel (an email address or an Apprise URL), the alert levels they want, quiet
+hours in their own time zone, a tier (who is told first) and their dose reminders. Every
 alert that arrives becomes one ``notifications`` row (keyed by its alert id, so a
-redelivered alert is the same row) and one ``deliveries`` row per contact and
-round (round 0 is the first message, later rounds the repeats until someone
-acknowledges). The unique keys are what make a restart or a redelivery send
-nothing twice. Times are Unix seconds.
+redelivered alert is the same row) and one ``deliveries`` row per contact and round
+(round 0 is the first message, later rounds the repeats until someone acknowledges).
+The unique keys make a restart or a redelivery send nothing twice. Times are Unix seconds.
 """
 
 import sqlite3
@@ -15,6 +14,8 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from . import reminders as dose_reminders
 
 PENDING = "pending"  # due, not sent yet
 HELD = "held"  # waiting for the contact's quiet hours or the digest window to end
@@ -115,6 +116,7 @@ class Contact:
     position: int
     detailed: bool
     notify_clear: bool
+    reminders: str = ""  # dose reminders: "", "dose" or "named" (services/common/reminders.py)
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> "Contact":
@@ -131,12 +133,13 @@ class Contact:
             position=row["position"],
             detailed=bool(row["detailed"]),
             notify_clear=bool(row["notify_clear"]),
+            reminders=row["reminders"] or "",
         )
 
 
 def ensure_schema(conn: sqlite3.Connection) -> None:
     """Create the care-circle tables if missing; safe to call on every start."""
-    for statement in SCHEMA.split(";"):
+    for statement in (SCHEMA + ";" + dose_reminders.SCHEMA).split(";"):
         if statement.strip():
             conn.execute(statement)
 
@@ -163,11 +166,14 @@ def add_contact(
     detailed: bool = False,
     notify_clear: bool = False,
     user_id: int | None = None,
+    reminders: str = "",
 ) -> int:
     """Add a contact to ``patient``'s circle and return its id."""
     wanted = sorted(set(levels))
-    if not wanted or any(level not in LEVELS for level in wanted):
+    if any(level not in LEVELS for level in wanted) or not (wanted or reminders):
         raise CareCircleError(f"levels must be among {', '.join(LEVELS)}, got {wanted}")
+    if reminders not in dose_reminders.CHOICES:
+        raise CareCircleError(f"reminders must be one of {', '.join(dose_reminders.CHOICES)}")
     if not name.strip() or not channel.strip():
         raise CareCircleError("a contact needs a name and a channel")
     if (quiet_start is None) != (quiet_end is None):
@@ -192,6 +198,7 @@ def add_contact(
             time.time(),
         ),
     )
+    dose_reminders.set_choice(conn, int(cursor.lastrowid), reminders)
     return int(cursor.lastrowid)
 
 
@@ -206,14 +213,20 @@ def remove_contact(conn: sqlite3.Connection, contact_id: int, patient: str | Non
 def contacts(conn: sqlite3.Connection, patient: str | None) -> list[Contact]:
     """``patient``'s circle in order (tier, then position); None: the admins' circle."""
     rows = conn.execute(
-        "SELECT * FROM care_contacts WHERE patient IS ? ORDER BY tier, position, id", (patient,)
+        f"{_CONTACTS} WHERE c.patient IS ? ORDER BY c.tier, c.position, c.id", (patient,)
     )
     return [Contact.from_row(row) for row in rows]
 
 
 def contact(conn: sqlite3.Connection, contact_id: int) -> Contact | None:
-    row = conn.execute("SELECT * FROM care_contacts WHERE id = ?", (contact_id,)).fetchone()
+    row = conn.execute(f"{_CONTACTS} WHERE c.id = ?", (contact_id,)).fetchone()
     return Contact.from_row(row) if row else None
+
+
+_CONTACTS = (
+    "SELECT c.*, r.choice AS reminders FROM care_contacts c"
+    " LEFT JOIN contact_reminders r ON r.contact_id = c.id"
+)
 
 
 def patient_name(conn: sqlite3.Connection, patient: str | None) -> str:
@@ -342,7 +355,8 @@ def due_deliveries(conn: sqlite3.Connection, now: float) -> list[sqlite3.Row]:
     return conn.execute(
         "SELECT d.id, d.alert_id, d.contact_id, d.round, d.status, d.attempts, d.next_try,"
         " n.patient, n.device, n.kind, n.key, n.level, n.value, n.message, n.ts_ms,"
-        " n.opened_by FROM deliveries d JOIN notifications n ON n.alert_id = d.alert_id"
+        " n.opened_by, e.expires_at FROM deliveries d JOIN notifications n"
+        " ON n.alert_id = d.alert_id LEFT JOIN notification_expiry e ON e.alert_id = n.alert_id"
         " WHERE d.status IN (?, ?, ?) AND d.next_try <= ? ORDER BY d.next_try, d.id",
         (*UNSENT, now),
     ).fetchall()
@@ -475,12 +489,12 @@ def recent_deliveries(conn: sqlite3.Connection, patient: str | None, limit: int 
 
 
 def notifications_for(conn: sqlite3.Connection, patient: str | None, limit: int = 50) -> list[dict]:
-    """The patient's latest alerts, with who acknowledged each and when."""
+    """The patient's latest alerts, with who acknowledged each and when (no reminders)."""
     return _row_dicts(
         conn.execute(
             "SELECT alert_id, device, kind, key, level, value, message, ts_ms, received_at,"
             " starts, closed_at, acked_at, acked_by FROM notifications WHERE patient IS ?"
-            " ORDER BY received_at DESC, id DESC LIMIT ?",
+            " AND kind != 'reminder' ORDER BY received_at DESC, id DESC LIMIT ?",
             (patient, limit),
         )
     )

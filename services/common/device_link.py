@@ -6,11 +6,14 @@ and the tests. Like ``wire``, it keeps to what MicroPython runs.
 
 from .wire import (
     COMMANDS,
+    DIGITS,
     HEADER_SIZE,
     HELLO_PREFIX,
     ID_REQUEST,
     SEND,
     SIZE_PREFIX,
+    SLOT_COMMAND_LEN,
+    SLOT_PREFIX,
     START,
     UNITS,
     VERSION_PREFIX,
@@ -50,7 +53,7 @@ class SendGranted:
 
 
 class Command:
-    """A command for the device: one of ``COMMANDS``."""
+    """A command for the device: one of ``COMMANDS``, or a slot command (``ls07``)."""
 
     def __init__(self, name):
         self.name = name
@@ -110,6 +113,8 @@ class DeviceLink:
 
     def _match_token(self):
         head = bytes(self._buf[:5])
+        if head[:2] == SLOT_PREFIX:
+            return self._match_slot(head)
         partial = False
         for token in _DEVICE_TOKENS:
             if head[: len(token)] == token:
@@ -119,6 +124,16 @@ class DeviceLink:
         if partial:
             return None
         raise ProtocolError("unexpected bytes from gateway %r" % head)
+
+    def _match_slot(self, head):
+        """``ls`` and two digits, or None while they are still arriving."""
+        command = head[:SLOT_COMMAND_LEN]
+        for b in command[2:]:
+            if b not in DIGITS:
+                raise ProtocolError("malformed slot command %r" % command)
+        if len(command) < SLOT_COMMAND_LEN:
+            return None
+        return command
 
 
 def hello(device_id, token=None, version=None):

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from .timeutil import rfc3339_ms
 from .topics import OFFLINE, ONLINE, Topics, gateway_of_service
+from .wire import slot_of
 
 
 @dataclass(frozen=True)
@@ -27,12 +28,15 @@ class DeviceKind:
     model: str  # as Home Assistant shows it
     commands: tuple[str, ...]
     reports: tuple[str, ...]  # topic kinds it publishes: vitals, image, inventory
+    slots: bool = False  # takes the slot command ls00 ... ls99 (boards on our firmware)
 
 
 KINDS: tuple[DeviceKind, ...] = (
     DeviceKind("watch", "wch", "Smartwatch (ESP32)", ("bpm",), ("vitals",)),
     DeviceKind("camera", "img", "ESP32-CAM", ("img",), ("image",)),
-    DeviceKind("cabinet", "cab", "Smart cabinet (ESP32)", ("lon", "lof", "inv"), ("inventory",)),
+    DeviceKind(
+        "cabinet", "cab", "Smart cabinet (ESP32)", ("lon", "lof", "inv"), ("inventory",), True
+    ),
 )
 # Every board running this project's firmware takes it (docs/protocol.md); the web's
 # firmware rollout sends it, so it is no button and no kind lists it.
@@ -74,6 +78,17 @@ def commands_of(kind: str | None) -> tuple[str, ...]:
     """The commands a device of ``kind`` accepts (none for an unknown kind)."""
     found = BY_NAME.get(kind) if kind else None
     return found.commands if found else ()
+
+
+def accepts(kind: str | None, cmd: str) -> bool:
+    """Whether a device of ``kind`` takes ``cmd``: one of its commands, or a slot command.
+
+    The firmware update ``upd`` is not here: every board on our firmware takes it.
+    """
+    found = BY_NAME.get(kind) if kind else None
+    if found is None:
+        return False
+    return cmd in found.commands or (found.slots and slot_of(cmd.encode()) is not None)
 
 
 def may_report(kind: str | None, what: str) -> bool:

@@ -49,9 +49,13 @@ FORMATS = {
     "pdf": Format("application/pdf", "pdf"),
     "csv": Format("text/csv", "csv"),
     "fhir": Format("application/fhir+json", "fhir.json"),
+    # the medication record: one row per scheduled dose (docs/reports.md)
+    "doses": Format("text/csv", "doses.csv"),
 }
-# A sidecar of an id ending in this would be another report's FHIR file.
+# An id ending in one of these would name another report's file: ``r.fhir``'s sidecar is
+# ``r``'s FHIR file, ``r.doses``'s CSV is ``r``'s doses file.
 _RESERVED_SUFFIX = ".fhir"
+_RESERVED_SUFFIXES = (_RESERVED_SUFFIX, ".doses")
 
 
 # --- ids and names ---
@@ -60,7 +64,9 @@ _RESERVED_SUFFIX = ".fhir"
 def is_report_id(value: object) -> bool:
     """Whether ``value`` may name a report (its topics and files)."""
     return (
-        isinstance(value, str) and bool(ID_RE.match(value)) and not value.endswith(_RESERVED_SUFFIX)
+        isinstance(value, str)
+        and bool(ID_RE.match(value))
+        and not value.endswith(_RESERVED_SUFFIXES)
     )
 
 
@@ -68,8 +74,8 @@ def check_id(value: object, what: str = "id") -> str:
     """``value`` if it is a usable report id."""
     if not isinstance(value, str) or not ID_RE.match(value):
         raise InvalidReportMessage(f"{what} is missing or not {NAME_RULE}")
-    if value.endswith(_RESERVED_SUFFIX):
-        raise InvalidReportMessage(f"{what} may not end in {_RESERVED_SUFFIX}")
+    if value.endswith(_RESERVED_SUFFIXES):
+        raise InvalidReportMessage(f"{what} may not end in {' or '.join(_RESERVED_SUFFIXES)}")
     return value
 
 

@@ -121,6 +121,10 @@ class Topics:
             return f"{self.root}/notifications/services/events"
         return f"{self.root}/notifications/patients/{patient}/events"
 
+    def reminder(self, patient: str) -> str:
+        """``<root>/reminders/<patient>``: a dose of the patient's is due (the dose tracker's)."""
+        return f"{self.root}/reminders/{patient}"
+
     # Readings a patient types into the dashboard have a topic space of their own, so the
     # web's broker account needs no right to speak for any device.
     def manual_vitals(self, username: str, metric: str) -> str:

@@ -15,6 +15,14 @@ SEND = b"send"
 SIZE_PREFIX = b"size-"
 COMMANDS = (b"bpm", b"img", b"lof", b"lon", b"inv", b"upd")
 MAX_COMMAND_LEN = 4
+# The slot command, for boards on this project's firmware: "ls" and two digits lights
+# the LEDs of one slot (the cabinet's 00th to 99th item) until "lof". Four bytes that
+# equal none of the prototype's commands and hold none of the words its loops look for
+# ("id", "start", "send"), so the prototype's firmware, comparing each recv() with
+# b"lof" and so on, passes it by.
+SLOT_PREFIX = b"ls"
+SLOT_COMMAND_LEN = 4
+MAX_SLOT = 99
 
 # unit on the wire -> (metric name on MQTT, unit shown to people)
 UNITS = {
@@ -47,6 +55,29 @@ class ProtocolError(Exception):
     def __init__(self, reason):
         super().__init__(reason)
         self.reason = reason
+
+
+def slot_command(slot):
+    """The command that lights slot ``slot`` (0 to 99): ``ls07``."""
+    if not 0 <= slot <= MAX_SLOT:
+        raise ValueError("slot must be 0 to %d" % MAX_SLOT)
+    return SLOT_PREFIX + ("%02d" % slot).encode()
+
+
+def slot_of(command):
+    """The slot a slot command (bytes) lights, or None if it is not one."""
+    if len(command) != SLOT_COMMAND_LEN or command[:2] != SLOT_PREFIX:
+        return None
+    digits = command[2:]
+    for b in digits:
+        if b not in DIGITS:
+            return None
+    return int(bytes(digits).decode())
+
+
+def is_command(command):
+    """Whether ``command`` (bytes) is one the gateway may write to a device."""
+    return command in COMMANDS or slot_of(command) is not None
 
 
 def frame(message):

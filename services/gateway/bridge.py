@@ -97,7 +97,7 @@ class Bridge:
         self._publish(self.topics.device_gateway(device_id), body, retain=True)
 
     def firmware(self, device_id: str, version: str) -> None:
-        """Publish, retained, the firmware version the device reported in its hello."""
+        """Publish, retained, the firmware version the device reported; ``""`` clears it."""
         self._publish(self.topics.firmware(device_id), version, retain=True)
 
     def announce(self, device_id: str, kind: str | None) -> None:

@@ -6,9 +6,8 @@ import socket
 from collections import Counter, deque
 
 from services.common import logs
-from services.common.devices import BY_NAME, UPDATE_COMMAND, is_reserved, may_report
+from services.common.devices import BY_NAME, UPDATE_COMMAND, accepts, is_reserved, may_report
 from services.common.protocol import (
-    COMMANDS,
     BadReading,
     GatewayLink,
     Hello,
@@ -16,6 +15,7 @@ from services.common.protocol import (
     ProtocolError,
     Reading,
     SizeDeclared,
+    is_command,
 )
 from services.common.timeutil import MonotonicClock
 
@@ -60,7 +60,7 @@ class Device:
     def enqueue(self, cmd: str) -> str | None:
         """Queue a command; return an error message if it cannot be queued."""
         known = BY_NAME.get(self.kind) if self.kind else None
-        if known is not None and cmd not in known.commands and cmd != UPDATE_COMMAND:
+        if known is not None and not accepts(self.kind, cmd) and cmd != UPDATE_COMMAND:
             return f"{cmd} is not a {self.kind} command"
         if len(self.commands) >= self.fleet.settings.cmd_queue:
             return "command queue full"
@@ -239,8 +239,9 @@ class Fleet:
         self.cluster.registered(device)
         self.bridge.status(device.device_id, True)
         self.bridge.announce(device.device_id, kind)
-        if hello.version is not None:
-            self.bridge.firmware(device.device_id, hello.version)
+        # no version (the prototype's firmware): clear the one a board with ours left, so
+        # the dose tracker sends such a board only commands the prototype knows
+        self.bridge.firmware(device.device_id, hello.version or "")
         logs.event(
             log, logging.INFO, "device.online", device=device.device_id, kind=kind, peer=peer
         )
@@ -314,7 +315,7 @@ class Fleet:
         if not self.cluster.answers(device_id):
             return  # another gateway holds it, or answers for it (cluster.py)
         cmd = payload.decode("ascii", "replace").strip()
-        if cmd.encode() not in COMMANDS:
+        if not is_command(cmd.encode()):
             self.bridge.cmd_result(device_id, cmd[:16], False, "unknown command")
             return
         device = self.devices.get(device_id)

@@ -21,7 +21,8 @@ def subscriptions(settings: Settings) -> list[tuple[str, int]]:
     """Alerts at QoS 1 (kept by the broker while we are away); readings at QoS 0."""
     topics = Topics(settings.mqtt.topic_root)
     # service statuses are retained: the present state of each arrives on every connect
-    wanted = [(topics.all_alerts, 1), (topics.service_status("+"), 1)]
+    # dose reminders from the dose tracker: QoS 1 too, a reminder is worth keeping
+    wanted = [(topics.all_alerts, 1), (topics.service_status("+"), 1), (topics.reminder("+"), 1)]
     if settings.silent_after > 0:
         # only when readings arrive matters: QoS 0, so the broker keeps none of them for us
         wanted += [(topics.patient("+"), 1), (topics.vitals("+", "+"), 0)]

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 import paho.mqtt.client as mqtt
 
 from services.common import carecircle as cc
-from services.common import logs
+from services.common import logs, reminders
 from services.common.errors import MqttError
 from services.common.router import Router
 from services.common.topics import Topics
@@ -55,6 +55,7 @@ class Engine:
         self._intake_routes.add(self.topics.vitals("+", "+"), self._reading)
         self._intake_routes.add(self.topics.service_status("+"), self._service_status)
         self._intake_routes.add(self.topics.all_alerts, self._alert)
+        self._intake_routes.add(self.topics.reminder("+"), self._reminder)
         self._send = send
         self._publish = publish
         self._ack = ack
@@ -143,10 +144,20 @@ class Engine:
         self._store_message(message, now)  # acknowledged there, once stored
         return True
 
-    def _store_message(self, message: mqtt.MQTTMessage, now: float) -> None:
+    def _reminder(self, patient: str, message: mqtt.MQTTMessage, now: float) -> bool:
+        self._store_message(message, now, patient)  # acknowledged there, once stored
+        return True
+
+    def _store_message(
+        self, message: mqtt.MQTTMessage, now: float, reminder_for: str | None = None
+    ) -> None:
+        """An alert (or, for a patient, a dose reminder) into the outbox, then acknowledged."""
         try:
-            alert = json.loads(bytes(message.payload))
-            stored = self._store(alert, now)
+            if reminder_for is None:
+                stored = self._store(json.loads(bytes(message.payload)), now)
+            else:
+                body = reminders.parse(bytes(message.payload), reminder_for)
+                stored = self._store(body, now, outbox.record_reminder)
         except (ValueError, outbox.BadAlert) as exc:
             logs.event(log, logging.WARNING, "alert.dropped", topic=message.topic, reason=exc)
             stored = True  # it can never be stored: do not keep it forever
@@ -155,9 +166,9 @@ class Engine:
         else:
             self._unstored.append(message)  # not acknowledged: tried again on the next tick
 
-    def _store(self, alert: dict, now: float) -> bool:
+    def _store(self, alert: dict, now: float, record=outbox.record) -> bool:
         try:
-            alert_id, new = outbox.record(self.conn, alert, now)
+            alert_id, new = record(self.conn, alert, now)
         except sqlite3.Error as exc:
             logs.event(log, logging.ERROR, "outbox.unavailable", error=exc)
             return False
@@ -177,7 +188,7 @@ class Engine:
     def _tick(self) -> None:
         unstored, self._unstored = self._unstored, []
         for message in unstored:
-            self._store_message(message, time.time())
+            self._intake(message)  # routed again: an alert or a reminder
         now = time.time()
         for alert in self.silence.check(now) + self.services.check(now):
             self._store(alert, now)

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from services.common import carecircle as cc
+from services.common import reminders
 from services.common.alerts import EVENT_KINDS
 
 from . import rules
@@ -131,6 +132,23 @@ def record(conn: sqlite3.Connection, alert: dict, now: float) -> tuple[str, bool
     return alert_id, True
 
 
+def record_reminder(conn: sqlite3.Connection, reminder: dict, now: float) -> tuple[str, bool]:
+    """Store one dose reminder (``reminders.parse``) and queue it to each contact who chose it.
+
+    Not an alert: no tier or level applies, nothing escalates, and it expires when the
+    dose's window closes.
+    """
+    alert_id = rules.alert_id(reminder)
+    with transaction(conn):
+        if not cc.insert_notification(conn, alert_id, reminder, now):
+            return alert_id, False
+        reminders.set_expiry(conn, alert_id, reminder["expires_at"])
+        for contact in cc.contacts(conn, reminder["patient"]):
+            if contact.reminders:
+                cc.add_delivery(conn, alert_id, contact.id, 0, now)
+    return alert_id, True
+
+
 def _queue_first(conn: sqlite3.Connection, alert: dict, alert_id: str, now: float) -> None:
     """Round 0 to the first tier that wants the alert's level."""
     first = tiers(circle(conn, alert.get("patient"), alert["kind"]), alert["level"])[:1]
@@ -204,11 +222,15 @@ def _hold_back(
     going = []
     for row in rows:
         until = rules.held_until(row["level"], quiet_end)
-        if until is None:
+        sends_at = now if until is None else until.timestamp()
+        if row["expires_at"] is not None and sends_at >= row["expires_at"]:
+            reminders.expire(conn, row["id"])  # it would come too late to be of use
+        elif until is None:
             going.append(row)
         else:
             held.append((row, until.timestamp()))
-    urgent = any(row["level"] == "critical" or row["kind"] == "test" for row in going)
+    # what is due at a time (a critical alert, a test, a dose reminder) never waits
+    urgent = any(row["level"] in rules.NEVER_WAIT or row["kind"] == "test" for row in going)
     until = rules.digest_hold(
         cc.last_sent_at(conn, contact.id), now, settings.digest_window, urgent
     )
@@ -230,6 +252,7 @@ def _message(
         detailed=contact.detailed,
         base_url=settings.base_url,
         timezone=contact.timezone,
+        named=contact.reminders == reminders.NAMED,
     )
     return Message(contact, tuple(rows), title, body)
 

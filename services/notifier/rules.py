@@ -17,9 +17,19 @@ SECURITY_PROBLEMS = {
     "signin_failures": "repeated failed sign-ins",
     "connection_replaced": "another connection took over the device's id",
 }
-LEVEL_WORDS = {"critical": "URGENT", "warning": "Alert", "cleared": "Resolved", "test": "Test"}
+LEVEL_WORDS = {
+    "critical": "URGENT",
+    "warning": "Alert",
+    "cleared": "Resolved",
+    "test": "Test",
+    "reminder": "Reminder",
+}
 # Quiet hours hold back what can wait; critical alerts (and a test the user asked for) cannot.
-HELD_IN_QUIET_HOURS = frozenset({"warning", "cleared"})
+# A dose reminder is held too, and dropped if the hours end after its dose's window.
+HELD_IN_QUIET_HOURS = frozenset({"warning", "cleared", "reminder"})
+# Levels that never wait for a digest window: urgent, or due at a time.
+NEVER_WAIT = frozenset({"critical", "reminder"})
+REMINDER = "reminder"
 
 
 def alert_id(alert: Mapping) -> str:
@@ -112,11 +122,13 @@ def due_rounds(
     return due
 
 
-def describe(item: Mapping) -> str:
-    """The kind of alert in words, without any value."""
+def describe(item: Mapping, named: bool = False) -> str:
+    """The kind of alert in words, without any value; a reminder names its medicine if ``named``."""
     kind, key, level = item["kind"], item["key"], item["level"]
     if kind == "test":
         return "a test message: this channel works"
+    if kind == REMINDER:
+        return f"{item.get('message')} is due" if named else "a dose of medicine is due"
     if kind == "threshold":
         # the dashboard's label for the metric; values appear only in detailed messages
         name = BY_KEY[key].in_words if key in BY_KEY else key.replace("_", " ")
@@ -157,12 +169,15 @@ def compose(
     detailed: bool,
     base_url: str,
     timezone: str = "UTC",
+    named: bool = False,
 ) -> tuple[str, str]:
     """Title and body of one message (a digest when several alerts go together).
 
     The default text names the patient and the kind of alert and links to the
-    dashboard; the alert's own values and message only when ``detailed``. Every
-    item must be about the same patient: a message never mixes two patients' data.
+    dashboard; the alert's own values and message only when ``detailed``. A dose
+    reminder says a dose is due, and names the medicine only when ``named`` (the
+    contact's choice; ``detailed`` adds nothing to it). Every item must be about the
+    same patient: a message never mixes two patients' data.
     """
     if not items:
         raise ValueError("nothing to compose")
@@ -170,23 +185,25 @@ def compose(
         raise ValueError("a message must be about one patient")
     lines = []
     for item in items:
-        line = f"{LEVEL_WORDS.get(item['level'], item['level'])}: {describe(item)}"
+        line = f"{LEVEL_WORDS.get(item['level'], item['level'])}: {describe(item, named)}"
         if item.get("round"):
             line = f"Reminder, not acknowledged yet - {line}"
         line += f" ({_when(item['ts_ms'], timezone)})"
-        if detailed and item["kind"] != "test":
+        if detailed and item["kind"] not in ("test", REMINDER):
             line += f" - {item.get('message') or ''} [device {item['device']}]".rstrip()
         lines.append(line)
-        if item["kind"] != "test":
+        if item["kind"] not in ("test", REMINDER):  # nothing to acknowledge
             lines.append(f"  {base_url}/alerts/{item['alert_id']}")
     if len(items) == 1:
         head = items[0]
         title = f"Health Plus - {LEVEL_WORDS.get(head['level'], head['level'])}: {patient}"
-        title += f", {describe(head)}"
+        title += f", {describe(head, named)}"
     else:
         title = f"Health Plus - {len(items)} alerts for {patient}"
     intro = f"For {patient}:" if len(items) == 1 else f"{len(items)} alerts for {patient}:"
     footer = "Open the link to see the dashboard and acknowledge."
     if all(item["kind"] == "test" for item in items):
         footer = f"Dashboard: {base_url}/"
+    elif all(item["kind"] == REMINDER for item in items):
+        footer = f"Mark it taken on the dashboard: {base_url}/"
     return title, "\n".join([intro, *lines, "", footer])

@@ -36,7 +36,16 @@ def run(settings: Settings, stop: threading.Event) -> int:
         SERVICE,
         client_id=f"{settings.mqtt.topic_root}-pillbox",
         clean_session=False,  # inventory changes made while we are away are kept for us
-        subscriptions=[(topics.inventory("+"), 1)],
+        # acknowledged once handled (and committed): one that arrived just before a crash
+        # is delivered again
+        manual_ack=True,
+        # the boards' firmware versions (who takes the slot command) and their comings
+        # and goings (a cabinet back online gets its cue again), both retained
+        subscriptions=[
+            (topics.inventory("+"), 1),
+            (topics.firmware("+"), 1),
+            (topics.device_status("+"), 1),
+        ],
         on_message=inbox.put,
     )
     conn = connect(settings.database)
@@ -44,6 +53,9 @@ def run(settings: Settings, stop: threading.Event) -> int:
     # matched here, not on the MQTT thread: every step runs on this one thread
     router = Router()
     router.add(topics.inventory("+"), partial(_safely, tracker.on_inventory))
+    router.add(topics.firmware("+"), tracker.on_firmware)
+    router.add(topics.device_status("+"), tracker.on_status)
+    _safely(tracker.outbox.prune)
     client.start()
     logs.event(log, logging.INFO, "pillbox.started", db=settings.database, tick=settings.tick)
     connected_at: float | None = None
@@ -51,11 +63,11 @@ def run(settings: Settings, stop: threading.Event) -> int:
         while not stop.is_set():
             if connected_at is None and client.connected:
                 connected_at = time.monotonic()
-            _drain(router, inbox, settings.tick)
+            _drain(router, inbox, settings.tick, client.ack)
             settled = connected_at is not None and (
                 time.monotonic() - connected_at >= settings.settle
             )
-            _safely(tracker.tick, _now(), decide=settled)
+            _safely(tracker.tick, _now(), settled=settled)
     finally:
         logs.event(log, logging.INFO, "pillbox.stopping", decided=tracker.decided)
         client.stop()
@@ -63,8 +75,8 @@ def run(settings: Settings, stop: threading.Event) -> int:
     return 0
 
 
-def _drain(router: Router, inbox: queue.Queue, wait: float) -> None:
-    """Handle the messages that arrive within ``wait`` seconds."""
+def _drain(router: Router, inbox: queue.Queue, wait: float, ack) -> None:
+    """Handle the messages that arrive within ``wait`` seconds, acknowledging each after."""
     deadline = time.monotonic() + wait
     while (left := deadline - time.monotonic()) > 0:
         try:
@@ -72,6 +84,7 @@ def _drain(router: Router, inbox: queue.Queue, wait: float) -> None:
         except queue.Empty:
             return
         router.dispatch(message.topic, bytes(message.payload), _now())
+        ack(message)
 
 
 def _safely(step, *args, **kwargs) -> None:

@@ -92,7 +92,7 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("serve", help="answer report requests over MQTT (the default)")
     for name, helptext in (
         ("render", "write a PDF report"),
-        ("export", "write a CSV or FHIR file"),
+        ("export", "write a CSV, FHIR or doses CSV file"),
     ):
         cmd = sub.add_parser(name, help=helptext)
         cmd.add_argument("--patient", required=True, help="the patient's user name")
@@ -104,7 +104,12 @@ def parser() -> argparse.ArgumentParser:
             "--flagged", choices=("mark", "exclude"), default="mark", help="FHIR: flagged readings"
         )
         if name == "export":
-            cmd.add_argument("--format", choices=("csv", "fhir"), required=True)
+            cmd.add_argument(
+                "--format",
+                choices=("csv", "fhir", "doses"),
+                required=True,
+                help="csv: the readings; fhir: a FHIR R4 Bundle; doses: one row per scheduled dose",
+            )
     return top
 
 

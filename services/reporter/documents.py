@@ -32,6 +32,8 @@ def produce(
     if fmt == "pdf":
         report = collect.gather(settings, client, patient, period, requested_by, directory, now)
         return render.render(settings, report)
+    if fmt == "doses":
+        return _doses(settings, directory, patient, period)
     try:
         readings = influxdata.readings(client, patient.username, period.start, period.end)
     except history.TooManyReadings as exc:
@@ -54,3 +56,14 @@ def produce(
             meds, doses, patient_url, patient.username
         )
     return json.dumps(bundle, ensure_ascii=False, indent=1).encode("utf-8")
+
+
+def _doses(settings: Settings, directory: WebDirectory | None, patient: Patient, period) -> bytes:
+    """One row per scheduled dose of the period, from the web's database (no InfluxDB)."""
+    if directory is None:
+        raise BadRequest("the doses export needs the web's database (SMARTCAB_DATA_DIR)")
+    record = directory.medication_doses(patient.username, period, settings.timezone)
+    if record is None:  # a patient without the medication tables yet: no doses
+        return medication_export.doses_csv([], patient.username, settings.timezone)
+    _meds, doses, tz = record
+    return medication_export.doses_csv(doses, patient.username, tz)

@@ -182,7 +182,8 @@ def _describe(action: str) -> str:
         return ACTIONS[action]
     if action.startswith("report."):
         kind, _, verdict = action.partition(" ")
-        return f"Report service: {kind.split('.', 1)[1].upper()} {verdict}"
+        fmt = kind.split(".", 1)[1]
+        return f"Report service: {'doses CSV' if fmt == 'doses' else fmt.upper()} {verdict}"
     if action.startswith("api_") or action == "report_status":
         return "Read your data"
     if action.startswith("share.grant"):

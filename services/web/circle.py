@@ -10,6 +10,7 @@ import sqlite3
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from services.common import carecircle as cc
+from services.common import reminders
 
 from . import accounts
 from .errors import NotFound, ValidationError
@@ -25,6 +26,7 @@ STATUS_TEXT = {
     cc.SENT: "sent",
     cc.GIVEN_UP: "given up",
     cc.CANCELLED: "not needed (acknowledged)",
+    reminders.EXPIRED: "not sent: the dose's window had closed",
 }
 KIND_TEXT = {
     "threshold": "Reading out of range",
@@ -32,6 +34,7 @@ KIND_TEXT = {
     "silent": "Watch silent",
     "service": "Service alert",
     "test": "Test message",
+    "reminder": "Dose reminder",
 }
 
 
@@ -50,11 +53,21 @@ def check_channel(channel: str) -> str:
         ) from exc
 
 
-def check_levels(levels: list[str]) -> list[str]:
+def check_levels(levels: list[str], none_ok: bool = False) -> list[str]:
+    """The alert levels chosen; none at all only for a contact who wants dose reminders."""
     wanted = [x.strip() for x in levels if x.strip()]
-    if not wanted or any(x not in cc.LEVELS for x in wanted):
+    if (not wanted and not none_ok) or any(x not in cc.LEVELS for x in wanted):
         raise ValidationError("Levels are warning, critical or both.")
     return wanted
+
+
+def check_reminders(value: str | None) -> str:
+    try:
+        return reminders.check_choice(value)
+    except ValueError as exc:
+        raise ValidationError(
+            "Dose reminders: none, that a dose is due, or with its name."
+        ) from exc
 
 
 def mask(channel: str) -> str:
@@ -84,8 +97,9 @@ def contact_fields(form) -> dict:
     if tier not in TIERS:
         raise ValidationError("The tier is 1, 2 or 3.")
     position = form.get("position", 0, type=int)
+    wants_reminders = check_reminders(form.get("reminders"))
     return {
-        "levels": check_levels(form.getlist("levels")),
+        "levels": check_levels(form.getlist("levels"), none_ok=bool(wants_reminders)),
         "quiet_start": quiet_start,
         "quiet_end": quiet_end,
         "timezone": zone,
@@ -93,6 +107,7 @@ def contact_fields(form) -> dict:
         "position": max(0, position or 0),
         "detailed": bool(form.get("detailed")),
         "notify_clear": bool(form.get("notify_clear")),
+        "reminders": wants_reminders,
     }
 
 
@@ -135,6 +150,7 @@ def update(conn: sqlite3.Connection, patient: str, contact_id: int, form) -> Non
             patient,
         ),
     )
+    reminders.set_choice(conn, contact_id, fields["reminders"])
 
 
 def contact_owner(conn: sqlite3.Connection, contact_id: int) -> int | None:

@@ -24,23 +24,36 @@ def build(conn_of: Callable[[], sqlite3.Connection]) -> click.Group:
     @click.option("--url", required=True, help="an email address or an Apprise URL")
     @click.option("--levels", default="warning,critical", show_default=True)
     @click.option("--tier", type=click.IntRange(1, 3), default=1, show_default=True)
-    def add(patient: str, name: str, url: str, levels: str, tier: int) -> None:
+    @click.option(
+        "--reminders",
+        type=click.Choice(["none", "dose", "named"]),
+        default="none",
+        show_default=True,
+        help="dose reminders: none, that a dose is due, or with the medicine's name",
+    )
+    def add(patient: str, name: str, url: str, levels: str, tier: int, reminders: str) -> None:
         """Add a contact to a patient's circle."""
         conn = conn_of()
         found = accounts.require_patient(conn, patient)
-        wanted = circle.check_levels(levels.split(","))
-        contact_id = circle.add(conn, found.username, name, url, levels=wanted, tier=tier)
+        chosen = "" if reminders == "none" else reminders
+        wanted = circle.check_levels(levels.split(","), none_ok=bool(chosen))
+        contact_id = circle.add(
+            conn, found.username, name, url, levels=wanted, tier=tier, reminders=chosen
+        )
         access.admin_action(conn, None, "contact.add", f"{found.username} / {name} #{contact_id}")
         click.echo(f"contact {contact_id} ({name}) added to {found.username}'s circle")
 
     @contacts.command("list")
     @click.option("--patient", required=True, help="the patient's user name")
     def list_(patient: str) -> None:
-        """A patient's circle: id, tier, levels, name and the channel, masked."""
+        """A patient's circle: id, tier, levels, name, the channel masked, dose reminders."""
         conn = conn_of()
         for c in cc.contacts(conn, accounts.require_patient(conn, patient).username):
             levels = ",".join(sorted(c.levels))
-            click.echo(f"{c.id:5} tier {c.tier} {levels:17} {c.name:24} {circle.mask(c.channel)}")
+            told = f" dose reminders ({c.reminders})" if c.reminders else ""
+            click.echo(
+                f"{c.id:5} tier {c.tier} {levels:17} {c.name:24} {circle.mask(c.channel)}{told}"
+            )
 
     @contacts.command("remove")
     @click.option("--patient", required=True, help="the patient's user name")

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from flask import Flask, current_app, g
 
+from services.common import reminders
 from services.common.medication import schema as medication_schema
 
 from . import auth_schema, carers
@@ -150,8 +151,11 @@ MIGRATIONS: list[tuple[int, str]] = [
     (3, carers.MIGRATION),  # carer accounts and the care circle
     # 4: sign-in hardening (idle sessions, pending TOTP, recovery codes, security alerts).
     (auth_schema.NUMBER, auth_schema.SQL),
-    # the medication list, its change log, patients' time zones, doses (docs/medication.md)
+    # the medication list, its change log, patients' time zones, doses (docs/medications.md)
     (5, medication_schema.SCHEMA),
+    # slots in the cabinets, the slots lit, the dose tracker's outbox, contacts' dose
+    # reminders and notifications' expiry (docs/medications.md, docs/notifications.md)
+    (6, medication_schema.MIGRATION_6 + ";" + reminders.SCHEMA),
 ]
 
 

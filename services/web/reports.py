@@ -13,14 +13,19 @@ from services.common.reports import InvalidReportMessage, ReportFiles, Requester
 
 from .errors import ValidationError
 
-FORMATS = {"pdf": "PDF report", "csv": "CSV export", "fhir": "FHIR export"}
+FORMATS = {
+    "pdf": "PDF report",
+    "csv": "CSV export",
+    "fhir": "FHIR export",
+    "doses": "Doses CSV",
+}
 PERIODS = (7, 30, 90)
 
 
 def new_request(requester, patient: str, fmt: str, days: int) -> dict:
     """A request as docs/reports.md defines it; the requester comes from the signed-in user."""
     if fmt not in FORMATS:
-        raise ValidationError("Choose PDF, CSV or FHIR.")
+        raise ValidationError("Choose PDF, CSV, FHIR or the doses CSV.")
     if days not in PERIODS:
         raise ValidationError("Choose 7, 30 or 90 days.")
     who = (

@@ -101,6 +101,7 @@ WRITES = {
             "smartcab/services/pillbox/status",
             "smartcab/devices/cab/cmd",
             "smartcab/alerts/devices/cab",
+            "smartcab/reminders/ann",
         ],
         [
             "smartcab/devices/cab/inventory",
@@ -210,7 +211,12 @@ READS = {
         ["other/secret"],
     ),
     "pillbox": (
-        ["smartcab/devices/cab/inventory", "smartcab/services/pillbox/status"],
+        [
+            "smartcab/devices/cab/inventory",
+            "smartcab/services/pillbox/status",
+            "smartcab/devices/cab/firmware",
+            "smartcab/devices/cab/status",
+        ],
         [
             "smartcab/devices/wch/vitals/heart_rate",
             "smartcab/alerts/devices/cab",
@@ -225,6 +231,7 @@ READS = {
             "smartcab/devices/wch/patient",
             "smartcab/devices/wch/vitals/heart_rate",
             "smartcab/services/web/status",  # a service offline is told to the admins
+            "smartcab/reminders/ann",
         ],
         [
             "smartcab/devices/wch/cmd",

@@ -107,7 +107,7 @@ def test_gateway_end_refuses_the_same_malformed_messages(vm):
 
 
 def test_device_end_parses_the_gateways_bytes_in_every_chunking(vm):
-    stream = p.ID_REQUEST_FRAME + b"start" + b"bpmsendimglofloninv"
+    stream = p.ID_REQUEST_FRAME + b"start" + b"bpmsendimglofloninvls07"
     here = cpython_steps()
     cuts = cut_sets(stream, seed=7)
     vm.step(f"STREAM = vmsteps.unhex({stream.hex()!r})")
@@ -115,7 +115,7 @@ def test_device_end_parses_the_gateways_bytes_in_every_chunking(vm):
     assert [tuple(g) for g in got] == [here["device_session"](stream, c) for c in cuts]
     assert got[0] == [
         [["IdRequested"], ["Started"], ["Command", "bpm"], ["SendGranted"]]
-        + [["Command", c] for c in ("img", "lof", "lon", "inv")],
+        + [["Command", c] for c in ("img", "lof", "lon", "inv", "ls07")],
         True,
     ]
 
@@ -294,7 +294,9 @@ def test_cabinet_board_loop_serves_rounds_within_an_esp32s_heap(vm):
     for _ in range(3):
         turn(vm, gateway)
     assert gateway.take()[0] == p.Hello("cab", None)
-    assert inventory(vm, gateway) == {"Nutella": 1, "Pepsi": 2, "Pringles": 0}
+    first = inventory(vm, gateway)
+    assert first == {"Nutella": 1, "Pepsi": 2, "Pringles": 0}
+    assert list(first) == ["Nutella", "Pepsi", "Pringles"]  # slot order, what ls<NN> counts
     heaps = []
     for i in range(40):
         assert inventory(vm, gateway, b"inv")["Pepsi"] == 2
@@ -302,6 +304,9 @@ def test_cabinet_board_loop_serves_rounds_within_an_esp32s_heap(vm):
         assert vm.eval("strip.shown[:4]") == [list(cabinet_colour("OFF"))] * 4
         turn(vm, gateway, b"lon")
         assert vm.eval("strip.shown[:4]") == [list(cabinet_colour("ON"))] * 4
+        turn(vm, gateway, b"ls01")  # Pepsi, the second slot: its two positions
+        on, due = list(cabinet_colour("ON")), list(cabinet_colour("DUE"))
+        assert vm.eval("strip.shown[:4]") == [on, on, due, due]
         vm.step(f"machine.levels[14] = {i % 2}")  # a Pringles can put back or taken
         counts = inventory(vm, gateway, turns=200)
         assert counts["Pringles"] == (0 if i % 2 else 1), (i, counts)

@@ -9,7 +9,13 @@ import pytest
 from services.common.protocol import ID_REQUEST_FRAME
 from tests.support.mosquitto import mosquitto_sub
 from tests.support.net import wait_until
-from tests.support.seed_clients import SeedDevice, SeedWatch, closed_by_peer, raw_client
+from tests.support.seed_clients import (
+    SeedCabinet,
+    SeedDevice,
+    SeedWatch,
+    closed_by_peer,
+    raw_client,
+)
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 40 + b"\xff\xd9"
 INVENTORY = {"Nutella": 0, "Pepsi": 1, "Pringles": 0}
@@ -75,6 +81,37 @@ def test_seed_cabinet_inventory_and_lights(gateway, mqtt_log):
     wait_until(lambda: len(results(mqtt_log, "cab")) == 2, what="two command results")
     assert [r["cmd"] for r in results(mqtt_log, "cab")] == ["lof", "lon"]
     cabinet.close()
+
+
+def test_the_slot_command_reaches_a_cabinet_and_the_prototypes_firmware_passes_it_by(
+    gateway, mqtt_log
+):
+    cabinet = SeedCabinet(gateway.port, INVENTORY)
+    watch = SeedWatch(gateway.port)
+    mqtt_log.wait("smartcab/devices/cab/inventory")
+    for cmd in ("lon", "ls01", "ls7", "lof"):
+        mqtt_log.publish("smartcab/devices/cab/cmd", cmd)
+    mqtt_log.publish("smartcab/devices/wch/cmd", "ls01")
+    wait_until(lambda: len(results(mqtt_log, "cab")) == 4, what="four command results")
+    assert results(mqtt_log, "cab") == [
+        {"cmd": "lon", "ok": True, "error": None},
+        {"cmd": "ls7", "ok": False, "error": "unknown command"},  # refused at once
+        {"cmd": "ls01", "ok": True, "error": None},
+        {"cmd": "lof", "ok": True, "error": None},
+    ]
+    wait_until(lambda: len(cabinet.received) == 3, what="three commands at the cabinet")
+    # one per recv(): the slot command matched none of lof, lon, inv and changed nothing
+    assert cabinet.received == [b"lon", b"ls01", b"lof"] and cabinet.ignored == [b"ls01"]
+    assert cabinet.lights_on is False
+    wait_until(lambda: results(mqtt_log, "wch"), what="the watch's result")
+    assert results(mqtt_log, "wch") == [
+        {"cmd": "ls01", "ok": False, "error": "ls01 is not a watch command"}
+    ]
+    # the prototype's cabinet reports no version: the retained one, if any, is cleared
+    [version] = mqtt_log.wait("smartcab/devices/cab/firmware")
+    assert version.payload == b""
+    cabinet.close()
+    watch.close()
 
 
 def test_mosquitto_sub_sees_the_spec_topics(gateway, broker):

@@ -125,6 +125,29 @@ def test_patient_adds_edits_tests_and_removes_a_contact(auth, app, db):
     assert "Added Carol to your care circle" in log and "Removed Carol B" in log
 
 
+def test_a_contact_chooses_dose_reminders_and_what_they_say(auth, app, db):
+    client, token = _patient(auth, app)
+    # reminders only, no alert levels: the patient's own phone
+    assert _add(client, token, name="My phone", levels=[], reminders="named").status_code == 302
+    assert _add(client, token, levels=[]).status_code == 400  # neither alerts nor reminders
+    assert _add(client, token, reminders="everything").status_code == 400
+    (phone,) = carecircle.contacts(db, "alice")
+    assert (phone.reminders, phone.levels) == ("named", frozenset())
+    page = client.get("/p/alice/care-circle").text
+    assert "dose reminders with the medicine" in page and "Dose reminders" in page
+    edit = client.post(
+        f"/p/alice/care-circle/{phone.id}/edit",
+        data={"csrf_token": token, "levels": ["critical"], "timezone": "UTC", "reminders": "dose"},
+    )
+    assert edit.status_code == 302
+    assert carecircle.contact(db, phone.id).reminders == "dose"
+    client.post(
+        f"/p/alice/care-circle/{phone.id}/edit",
+        data={"csrf_token": token, "levels": ["critical"], "timezone": "UTC", "reminders": ""},
+    )
+    assert carecircle.contact(db, phone.id).reminders == ""
+
+
 def test_forged_and_foreign_requests_are_refused(auth, app, db):
     client, token = _patient(auth, app)
     _add(client, token)

@@ -54,7 +54,24 @@ def test_contacts_are_added_listed_and_removed(cli_env, tmp_path):
     browser.cli(
         cli_env, "contacts", "add", "--patient", "ann", "--name", "Dan", "--url", "dan@example.org"
     )
+    # the patient's own phone: dose reminders with the medicine's name, no alerts
+    browser.cli(
+        cli_env,
+        "contacts",
+        "add",
+        "--patient",
+        "ann",
+        "--name",
+        "Phone",
+        "--url",
+        "ntfys://ann",
+        "--levels",
+        "",
+        "--reminders",
+        "named",
+    )
     listing = browser.cli(cli_env, "contacts", "list", "--patient", "ann")
+    assert "dose reminders (named)" in listing.splitlines()[-1]
     assert "Carol" in listing and "ntfys://ann-…" in listing and "critical" in listing
     assert "d…@example.org" in listing and "ann-family-alerts" not in listing
     contact_id = listing.split()[0]
@@ -67,7 +84,7 @@ def test_contacts_are_added_listed_and_removed(cli_env, tmp_path):
         actions = [r[0] for r in conn.execute("SELECT action FROM admin_log ORDER BY id")]
     finally:
         conn.close()
-    assert actions.count("contact.add") == 2 and actions[-1] == "contact.remove"
+    assert actions.count("contact.add") == 3 and actions[-1] == "contact.remove"
 
 
 def test_contacts_refuse_bad_input(cli_env):

@@ -70,8 +70,11 @@ def test_reports_are_made_followed_and_served_to_the_right_people(
     assert pdf.headers["Referrer-Policy"] == "no-referrer"
     csv = _ask(auth, patient, "csv")
     assert _download(patient, csv["url"]).data.startswith(b"time,patient,device,metric")
+    doses = _ask(auth, patient, "doses")  # the medication record: one row per scheduled dose
+    assert doses["ok"] is True and doses["format"] == "doses", doses
+    assert _download(patient, doses["url"]).data.startswith(b"patient,medication,cabinet_item")
     listed = patient.get("/p/alice/report").text
-    assert "PDF report" in listed and "CSV export" in listed
+    assert "PDF report" in listed and "CSV export" in listed and "Doses CSV" in listed
 
     doc = report_app.test_client()
     auth.sign_in_doctor(doc, pyotp.TOTP(secret).now())

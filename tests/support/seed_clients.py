@@ -5,7 +5,10 @@ gateway works with firmware that was never changed. A socket timeout keeps a
 broken test from hanging.
 """
 
+import json
+import queue
 import socket
+import threading
 
 from services.common.protocol import ID_REQUEST_FRAME
 
@@ -62,6 +65,87 @@ class SeedWatch(SeedDevice):
             self.sock.send(f"{bpm_value:.2f},bpm".encode())
             self.sock.send(f"{temperature:.2f},temp".encode())
         return data
+
+
+class SeedCabinet(SeedDevice):
+    """The original cabinet firmware's loop, on a thread.
+
+    It sends its inventory (convention 1) at start and whenever an item is taken or put
+    back, and otherwise waits on ``recv(35)``, comparing the whole message: ``b"lof"``
+    turns the strip off, ``b"lon"`` on, ``b"inv"`` sends the inventory again. Anything
+    else matches none of them and is passed by; it is kept in ``ignored``.
+    """
+
+    def __init__(self, port: int, items: dict[str, int], name: bytes = b"cab", **kw):
+        super().__init__(port, name, **kw)
+        self.items = dict(items)
+        self.lights_on: bool | None = None
+        self.received: list[bytes] = []
+        self.ignored: list[bytes] = []
+        self._changes: queue.Queue = queue.Queue()
+        self._stop = threading.Event()
+        self.sock.settimeout(0.1)
+        self._send_inventory()
+        self.thread = threading.Thread(target=self._loop, name="seed-cabinet", daemon=True)
+        self.thread.start()
+
+    def set(self, item: str, count: int) -> None:
+        """An item taken out or put back: the next inventory says so."""
+        self._changes.put((item, count))
+
+    def _send_inventory(self) -> None:
+        body = json.dumps(self.items).encode()
+        self.sock.send(b"size-%d" % len(body))
+        while b"send" not in self._recv(32):  # a command arriving now is lost, as on the board
+            continue
+        self.sock.send(body)
+
+    def _recv(self, size: int) -> bytes:
+        while not self._stop.is_set():
+            try:
+                data = self.sock.recv(size)
+            except TimeoutError:
+                continue
+            if not data:
+                raise ConnectionError("the gateway closed the connection")
+            return data
+        raise ConnectionError("stopped")
+
+    def _loop(self) -> None:
+        try:
+            while not self._stop.is_set():
+                try:
+                    item, count = self._changes.get_nowait()
+                    self.items[item] = count
+                    self._send_inventory()
+                    continue
+                except queue.Empty:
+                    pass
+                try:
+                    req_server = self.sock.recv(35)
+                except TimeoutError:
+                    continue
+                if not req_server:
+                    return
+                self._command(req_server)
+        except ConnectionError:
+            return
+
+    def _command(self, req_server: bytes) -> None:
+        self.received.append(req_server)
+        if req_server == b"lof":  # request to close lights
+            self.lights_on = False
+        elif req_server == b"lon":
+            self.lights_on = True
+        elif req_server == b"inv":
+            self._send_inventory()
+        else:
+            self.ignored.append(req_server)
+
+    def close(self) -> None:
+        self._stop.set()
+        self.thread.join(5)
+        super().close()
 
 
 # Raw sockets for tests that speak the gateway's protocol by hand.

@@ -387,6 +387,32 @@ def test_cabinet_debounces_and_coalesces():
     assert strip.shown == [(0, 0, 0)] * 3
 
 
+def test_cabinet_lights_one_slot_on_the_slot_command_until_lof():
+    pins = Pins([True, True, True, False])
+    strip = hardware.FakeStrip(4)
+    app = cabinet.Cabinet(["Zinc", "Aspirin", "Aspirin", "Oats"], pins, strip)
+    logged = []
+    app.log = lambda *a: logged.append(a)
+    session = started(app)
+    expected = b'{"Zinc": 1, "Aspirin": 2, "Oats": 0}'
+    assert drain(session) == [b"size-%d" % len(expected)]
+    session.feed(b"send", 0)
+    # the inventory lists items in slot order, which is what ls<NN> counts
+    assert b"".join(drain(session)) == expected
+    session.feed(b"lof", 10)
+    session.feed(b"ls01", 20)  # Aspirin: both its positions
+    off, due = cabinet.OFF_COLOUR, cabinet.DUE_COLOUR
+    assert strip.shown == [off, due, due, off]
+    session.feed(b"lon", 30)  # the shelf light comes on; the slot stays lit
+    assert strip.shown == [cabinet.ON_COLOUR, due, due, cabinet.ON_COLOUR]
+    session.feed(b"ls0", 40)
+    session.feed(b"2ls07", 50)  # split across reads; slot 7 does not exist: logged, ignored
+    assert strip.shown == [cabinet.ON_COLOUR, due, due, due]
+    assert logged == [("cabinet: no slot 7",)]
+    session.feed(b"lof", 60)
+    assert strip.shown == [off] * 4 and app.lit_slots == set()
+
+
 def test_layout_from_config():
     items, pins = cabinet.layout({"slots": [["Pepsi", [25, 26]], ["Oats", [4]]]})
     assert items == ["Pepsi", "Pepsi", "Oats"]

@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from services.common import reminders
 from services.common.errors import ConfigError
 from services.common.smtp import SmtpSettings
 from services.notifier import channels, rules
@@ -126,6 +127,40 @@ def test_repeats_say_they_are_reminders_and_clears_say_so():
     cleared = {**ALERT, "level": "cleared", "message": "heart_rate back within thresholds (70)"}
     title, _ = rules.compose("Ann", [cleared], detailed=False, base_url="http://x")
     assert "Resolved" in title and "heart rate back within its limits" in title
+
+
+def test_a_dose_reminder_names_the_medicine_only_for_a_contact_who_chose_that():
+    body = reminders.parse(
+        reminders.payload("ann", "cab01", 3, "Aspirin 75 mg", 1_764_576_000_000, 1_764_583_200_000),
+        "ann",
+    )
+    item = {**body, "alert_id": "r1"}
+    title, text = rules.compose("Ann Lee", [item], detailed=True, base_url="http://x")
+    # detailed adds nothing to a reminder: the medicine is told only by choice
+    assert "Aspirin" not in title + text and "cab01" not in text
+    assert title == "Health Plus - Reminder: Ann Lee, a dose of medicine is due"
+    assert "(01 Dec 08:00 UTC)" in text and "/alerts/" not in text
+    assert text.endswith("Mark it taken on the dashboard: http://x/")
+    title, text = rules.compose("Ann Lee", [item], detailed=False, base_url="http://x", named=True)
+    assert "Aspirin 75 mg is due" in title and "Reminder: Aspirin 75 mg is due" in text
+    assert item["expires_at"] == 1_764_583_200  # when the dose's window closes
+    night = rules.quiet_until("22:00", "07:00", "UTC", at("2026-12-01T23:00:00+00:00"))
+    assert rules.held_until("reminder", night) == night  # held; dropped if past its window
+
+
+@pytest.mark.parametrize(
+    ("raw", "why"),
+    [
+        (b"{", "not JSON"),
+        (b'{"patient": "bob"}', "names the patient"),
+        (b'{"patient": "ann", "medication": ""}', "its name"),
+        (b'{"patient": "ann", "medication": "A", "ts_ms": 5, "closes_ms": 5}', "closing after"),
+        (b'{"patient": "ann", "medication": "A", "ts_ms": 5, "closes_ms": 9}', "key and device"),
+    ],
+)
+def test_a_malformed_reminder_is_refused_with_its_reason(raw, why):
+    with pytest.raises(reminders.BadReminder, match=why):
+        reminders.parse(raw, "ann")
 
 
 @pytest.mark.parametrize(

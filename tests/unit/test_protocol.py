@@ -245,6 +245,42 @@ def test_device_link_parses_gateway_bytes_in_any_chunking():
         assert link.registered
 
 
+def test_device_link_parses_slot_commands_in_any_chunking():
+    stream = p.ID_REQUEST_FRAME + b"start" + b"ls00lofls07lonls99inv"
+    expected = [p.IdRequested(), p.Started()] + [
+        p.Command(c) for c in ("ls00", "lof", "ls07", "lon", "ls99", "inv")
+    ]
+    for cut in range(len(stream) + 1):
+        link = p.DeviceLink()
+        assert link.feed(stream[:cut]) + link.feed(stream[cut:]) == expected, cut
+
+
+def test_slot_commands_are_four_bytes_the_prototype_never_mistakes():
+    assert [p.slot_command(n) for n in (0, 7, 99)] == [b"ls00", b"ls07", b"ls99"]
+    assert [p.slot_of(c) for c in (b"ls00", b"ls42", b"ls4", b"ls4x", b"lsa0", b"lon")] == [
+        0,
+        42,
+        None,
+        None,
+        None,
+        None,
+    ]
+    for slot in range(p.MAX_SLOT + 1):
+        command = p.slot_command(slot)
+        assert len(command) <= p.MAX_COMMAND_LEN and command not in p.COMMANDS
+        # the prototype's loops look for these words with `in`
+        assert not any(word in command for word in (b"id", b"start", b"send"))
+        assert p.is_command(command)
+    with pytest.raises(ValueError):
+        p.slot_command(100)
+    assert not p.is_command(b"ls1") and not p.is_command(b"xyz")
+    for junk in (b"lsx1", b"ls1-"):
+        link = p.DeviceLink()
+        link.feed(p.ID_REQUEST_FRAME + b"start")
+        with pytest.raises(p.ProtocolError, match="malformed slot command"):
+            link.feed(junk)
+
+
 def test_device_link_refuses_junk():
     link = p.DeviceLink()
     link.feed(p.ID_REQUEST_FRAME)

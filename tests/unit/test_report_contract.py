@@ -61,7 +61,8 @@ def test_a_weekly_id_round_trips_through_its_announcement_topic():
 
 
 @pytest.mark.parametrize(
-    "value", [None, 7, "", "_invalid", ".hidden", "a/b", "a+b", "a#", "x" * 65, "r-1.fhir"]
+    "value",
+    [None, 7, "", "_invalid", ".hidden", "a/b", "a+b", "a#", "x" * 65, "r-1.fhir", "r-1.doses"],
 )
 def test_unusable_ids_are_refused(value):
     assert not reports.is_report_id(value)
@@ -108,7 +109,7 @@ def test_the_web_builds_requests_the_contract_accepts():
         (body(requester={"role": "scheduler", "id": "weekly"}), "requester must be"),
         (body(requester={"role": "patient"}), "requester.id is missing"),
         (body(patient=""), "patient is missing"),
-        (body(format="PDF"), "format must be one of pdf, csv, fhir"),
+        (body(format="PDF"), "format must be one of pdf, csv, fhir, doses"),
         (body(flagged=True), "flagged must be mark or exclude"),
         (body(period=[7]), "period must be an object"),
         (body(period={"days": "7"}), r"period.days must be a whole number from 1 to 366"),
@@ -216,6 +217,11 @@ def test_the_layout_puts_each_report_in_its_patients_folder(tmp_path):
         "r-1.fhir.json",
         "r-1.csv",
     )
+    doses = files.document("alice", "r-1", "doses")
+    assert doses.name == "r-1.doses.csv" and reports.FORMATS["doses"].media_type == "text/csv"
+    # that name is no other report's: an id ending in .doses is refused
+    with pytest.raises(InvalidReportMessage, match=r"may not end in \.fhir or \.doses"):
+        reports.check_id("r-1.doses")
     assert files.relative(pdf) == "reports/alice/r-1.pdf"
     for bad in ("../bob", "a/b", ""):
         with pytest.raises(InvalidReportMessage, match="patient"):

@@ -5,8 +5,10 @@ that sees the same removal again, or a second marking on the dashboard, never
 counts a dose twice.
 """
 
+import contextlib
 import sqlite3
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from services.common.devices import kind_of
@@ -27,6 +29,21 @@ class Dose:
     @property
     def doubled(self) -> bool:
         return self.removals > 1
+
+
+@contextlib.contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on any error); inside another, part of it."""
+    if conn.in_transaction:
+        yield conn
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 def _dose(row) -> Dose:
@@ -69,8 +86,7 @@ def record_taken(conn, med_id: int, due_at: int, timing: str, taken_at: int, sou
     after the window closed turns the missed dose into a taken one (``recovered``).
     """
     now = int(time.time())
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn):
         found = get(conn, med_id, due_at)
         if found is None:
             conn.execute(
@@ -102,10 +118,6 @@ def record_taken(conn, med_id: int, due_at: int, timing: str, taken_at: int, sou
             outcome = DOUBLED
         else:
             outcome = ALREADY
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return outcome
 
 
@@ -144,26 +156,39 @@ def last_counts(conn, device_id: str) -> dict[str, tuple[int, int]]:
     return {r["item"]: (r["count"], r["ts_ms"]) for r in rows}
 
 
-def save_counts(conn, device_id: str, items: dict[str, int], ts_ms: int) -> None:
+def positions(conn, device_id: str) -> dict[str, int]:
+    """item -> its place (from 0) in the cabinet's last inventory: its slot."""
+    rows = conn.execute(
+        "SELECT item, position FROM cabinet_counts WHERE device_id = ? AND position IS NOT NULL",
+        (device_id,),
+    )
+    return {r["item"]: r["position"] for r in rows}
+
+
+def save_counts(
+    conn, device_id: str, items: dict[str, int], ts_ms: int, places: dict[str, int]
+) -> None:
+    """Each item's count and its place in the inventory it came in."""
     for item, count in items.items():
         conn.execute(
-            "INSERT INTO cabinet_counts (device_id, item, count, ts_ms) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT(device_id, item) DO UPDATE SET count = excluded.count,"
-            " ts_ms = excluded.ts_ms",
-            (device_id, item, count, ts_ms),
+            "INSERT INTO cabinet_counts (device_id, item, count, ts_ms, position)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT(device_id, item) DO UPDATE SET"
+            " count = excluded.count, ts_ms = excluded.ts_ms, position = excluded.position",
+            (device_id, item, count, ts_ms, places.get(item)),
         )
 
 
-def cues(conn) -> dict[str, bool]:
-    """cabinet -> whether the tracker last lit its cue (kept across restarts)."""
-    return {r["device_id"]: bool(r["lit"]) for r in conn.execute("SELECT * FROM cabinet_cues")}
+def cues(conn) -> dict[str, tuple[bool, str]]:
+    """cabinet -> (shelf light on, slots lit) as the tracker last set them, across restarts."""
+    rows = conn.execute("SELECT device_id, lit, slots FROM cabinet_cues")
+    return {r["device_id"]: (bool(r["lit"]), r["slots"]) for r in rows}
 
 
-def save_cue(conn, device_id: str, lit: bool) -> None:
+def save_cue(conn, device_id: str, lit: bool, slots: str = "") -> None:
     conn.execute(
-        "INSERT INTO cabinet_cues (device_id, lit) VALUES (?, ?)"
-        " ON CONFLICT(device_id) DO UPDATE SET lit = excluded.lit",
-        (device_id, int(lit)),
+        "INSERT INTO cabinet_cues (device_id, lit, slots) VALUES (?, ?, ?)"
+        " ON CONFLICT(device_id) DO UPDATE SET lit = excluded.lit, slots = excluded.slots",
+        (device_id, int(lit), slots),
     )
 
 

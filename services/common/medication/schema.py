@@ -58,3 +58,21 @@ CREATE TABLE cabinet_cues (
     lit INTEGER NOT NULL
 )
 """
+
+# Migration 6: where each item sits in its cabinet's inventory (the slot command counts
+# it), the slots the tracker lit, and the tracker's outbox: an alert or reminder is
+# written in the same transaction as the decision that calls for it and marked
+# published once the broker has it, so a tracker that dies in between sends it on start.
+MIGRATION_6 = """
+ALTER TABLE cabinet_counts ADD COLUMN position INTEGER;
+ALTER TABLE cabinet_cues ADD COLUMN slots TEXT NOT NULL DEFAULT '';
+CREATE TABLE pillbox_outbox (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    topic TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    published_at INTEGER
+);
+CREATE INDEX pillbox_outbox_unpublished ON pillbox_outbox(published_at)
+"""

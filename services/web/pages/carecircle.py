@@ -5,7 +5,7 @@ import logging
 from flask import current_app, g, redirect, render_template, request, url_for
 
 from services.common import carecircle as cc
-from services.common import logs
+from services.common import logs, reminders
 
 from .. import access, carers, circle
 from ..db import get_db
@@ -32,6 +32,7 @@ def _page(error: str | None = None) -> str:
         invites=carers.pending_invites(conn, patient.id),
         levels=cc.LEVELS,
         tiers=circle.TIERS,
+        reminder_choices=reminders.CHOICES,
         mail=current_app.extensions["smartcab.mailer"].enabled,
         error=error,
     )
