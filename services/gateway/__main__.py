@@ -42,7 +42,7 @@ async def serve(
     bridge = Bridge(client, settings.mqtt_queue)
     if settings.ha.enabled:
         bridge.discovery = Discovery(
-            client.topics, settings.ha.prefix, lambda t, p: bridge.publish_retained(t, p)
+            client.topics, settings.ha.prefix, bridge.publish_retained, settings.ha.dashboard_url
         )
     fleet = Fleet(settings, registry, bridge)
     # paho runs on this loop (see MqttClient.run), so its callbacks may call the fleet;

@@ -233,7 +233,7 @@ class Fleet:
         device = Device(self, hello.device_id, kind, writer, peer)
         self.devices[hello.device_id] = device
         self.bridge.status(device.device_id, True)
-        self.bridge.announce(device.device_id, kind)
+        self.bridge.announce(device.device_id, kind, hello.version)
         if hello.version is not None:
             self.bridge.firmware(device.device_id, hello.version)
         logs.event(
