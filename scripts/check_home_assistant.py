@@ -359,6 +359,25 @@ def check_availability(ha: HomeAssistant, watch: SeedWatch, gateway: subprocess.
     check(value(states, "Health Plus gateway Connection") == "off", "the gateway shows off")
 
 
+def check_gateway_restart(ha: HomeAssistant, port: int) -> SeedDevice:
+    """A new gateway knows nothing of the items announced before it: a cabinet whose
+    inventory lost one while the gateway was down leaves that item's config in place."""
+    print("the gateway restarts; an item left while it was down")
+    cabinet = SeedDevice(port, b"cab")
+    cabinet.send_sized(json.dumps({"Müsli": 1}, ensure_ascii=False).encode())
+    states = ha.wait_for(
+        "the cabinet back, the item that left unknown",
+        lambda s: (
+            value(s, "Cabinet cab Tea (green)") == "unknown"
+            and value(s, "Cabinet cab LED strip") not in (None, "unavailable")
+        ),
+    )
+    check(value(states, "Health Plus gateway Connection") == "on", "the gateway shows on again")
+    check(value(states, "Cabinet cab Müsli") == "1", "Müsli reads 1")
+    check(True, "Tea (green), no longer in the inventory, reads unknown")
+    return cabinet
+
+
 def scenario(ha: HomeAssistant, broker: Mosquitto, python: str, folder: Path) -> None:
     gateway, port = start_gateway(python, broker, folder)
     devices: list[SeedDevice] = []
@@ -372,6 +391,8 @@ def scenario(ha: HomeAssistant, broker: Mosquitto, python: str, folder: Path) ->
         check_item_leaves(ha, devices[1])
         check_restart(ha)
         check_availability(ha, watch, gateway)
+        gateway, port = start_gateway(python, broker, folder)
+        devices.append(check_gateway_restart(ha, port))
         warnings = ha.warnings()
         check(
             warnings == [],
