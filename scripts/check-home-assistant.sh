@@ -34,8 +34,8 @@ if [ ! -x "$venv/bin/hass" ]; then
     echo "making $venv with $ha_python (once; a few minutes)" >&2
     "$ha_python" -m venv "$venv"
     "$venv/bin/pip" install -q "homeassistant==$HA_VERSION"
-    # what the MQTT integration and the frontend (HA will not start without it) require,
-    # installed now: the check runs HA with --skip-pip
+    # what the MQTT integration and the frontend (HA will not start without it) require;
+    # HA installs anything else it misses on its first start
     mapfile -t needed < <("$venv/bin/python" - <<'PY'
 import json
 from pathlib import Path
@@ -47,6 +47,10 @@ for name in ("mqtt", "frontend"):
     print("\n".join(json.loads(manifest.read_text())["requirements"]))
 PY
 )
+    case "$HA_VERSION" in
+        # their cloud integration's acme predates josepy 2, which pip would pick
+        2024.*) needed+=("josepy<2") ;;
+    esac
     "$venv/bin/pip" install -q "${needed[@]}"
 fi
 if [ ! -x "$PYTHON" ]; then

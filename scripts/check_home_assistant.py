@@ -11,7 +11,6 @@ from what docs/deploy.md promises. Nothing is left running.
 import argparse
 import asyncio
 import base64
-import io
 import json
 import os
 import signal
@@ -24,7 +23,6 @@ from pathlib import Path
 
 import aiohttp
 from homeassistant.const import __version__ as HA_VERSION
-from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -81,11 +79,13 @@ class HomeAssistant:
     def start(self) -> None:
         out = (self.folder / "hass.out").open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "homeassistant", "-c", str(self.folder), "--skip-pip"],
+            # without --skip-pip: a release whose core integrations' packages do not come
+            # with it (2024.3) installs them into this virtualenv on its first start
+            [sys.executable, "-m", "homeassistant", "-c", str(self.folder)],
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-        self._wait(lambda: self._get("/api/onboarding", auth=False) is not None, 120, "HA's API")
+        self._wait(lambda: self._get("/api/onboarding", auth=False) is not None, 600, "HA's API")
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -227,10 +227,19 @@ def start_gateway(python: str, broker: Mosquitto, folder: Path) -> tuple[subproc
     return proc, port
 
 
-def jpeg() -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (64, 48), (15, 139, 141)).save(out, "JPEG")
-    return out.getvalue()
+# a real 16x12 JPEG (Pillow is not in every Home Assistant release to make one)
+JPEG = base64.b64decode(
+    "/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDABALDA4MChAODQ4SERATGCgaGBYWGDEjJR0oOjM9PDkzODdASFxOQERX"
+    "RTc4UG1RV19iZ2hnPk1xeXBkeFxlZ2P/2wBDARESEhgVGC8aGi9jQjhCY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2Nj"
+    "Y2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2P/wAARCAAMABADASIAAhEBAxEB/8QAHwAAAQUBAQEBAQEAAAAAAAAA"
+    "AAECAwQFBgcICQoL/8QAtRAAAgEDAwIEAwUFBAQAAAF9AQIDAAQRBRIhMUEGE1FhByJxFDKBkaEII0KxwRVS0fAk"
+    "M2JyggkKFhcYGRolJicoKSo0NTY3ODk6Q0RFRkdISUpTVFVWV1hZWmNkZWZnaGlqc3R1dnd4eXqDhIWGh4iJipKT"
+    "lJWWl5iZmqKjpKWmp6ipqrKztLW2t7i5usLDxMXGx8jJytLT1NXW19jZ2uHi4+Tl5ufo6erx8vP09fb3+Pn6/8QA"
+    "HwEAAwEBAQEBAQEBAQAAAAAAAAECAwQFBgcICQoL/8QAtREAAgECBAQDBAcFBAQAAQJ3AAECAxEEBSExBhJBUQdh"
+    "cRMiMoEIFEKRobHBCSMzUvAVYnLRChYkNOEl8RcYGRomJygpKjU2Nzg5OkNERUZHSElKU1RVVldYWVpjZGVmZ2hp"
+    "anN0dXZ3eHl6goOEhYaHiImKkpOUlZaXmJmaoqOkpaanqKmqsrO0tba3uLm6wsPExcbHyMnK0tPU1dbX2Nna4uPk"
+    "5ebn6Onq8vP09fb3+Pn6/9oADAMBAAIRAxEAPwClRRRXUeEf/9k="
+)
 
 
 def named(states: dict[str, dict], name: str) -> dict | None:
@@ -294,7 +303,7 @@ def check_commands(ha, watch: SeedWatch, cabinet: SeedDevice, camera: SeedDevice
     check(cabinet.recv_command() == b"lof", "turning the LED strip off sends lof")
     ha.call("button", "press", named(states, "Camera img Take photo")["entity_id"])
     check(camera.recv_command() == b"img", "Take photo sends img to the camera")
-    picture = jpeg()
+    picture = JPEG
     camera.send_sized(base64.b64encode(picture))
     snapshot = named(states, "Camera img Snapshot")["entity_id"]
     ha.wait_for("the new snapshot", lambda s: s[snapshot]["state"] != "unknown")
