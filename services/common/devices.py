@@ -26,16 +26,25 @@ class DeviceKind:
     name: str
     prefix: str
     model: str  # as Home Assistant shows it
+    hardware: str  # the board and its parts (Home Assistant's hardware version)
     commands: tuple[str, ...]
     reports: tuple[str, ...]  # topic kinds it publishes: vitals, image, inventory
     slots: bool = False  # takes the slot command ls00 ... ls99 (boards on our firmware)
 
 
 KINDS: tuple[DeviceKind, ...] = (
-    DeviceKind("watch", "wch", "Smartwatch (ESP32)", ("bpm",), ("vitals",)),
-    DeviceKind("camera", "img", "ESP32-CAM", ("img",), ("image",)),
     DeviceKind(
-        "cabinet", "cab", "Smart cabinet (ESP32)", ("lon", "lof", "inv"), ("inventory",), True
+        "watch", "wch", "Smartwatch (ESP32)", "ESP32, MAX30102, MLX90614", ("bpm",), ("vitals",)
+    ),
+    DeviceKind("camera", "img", "ESP32-CAM", "ESP32-CAM, OV2640", ("img",), ("image",)),
+    DeviceKind(
+        "cabinet",
+        "cab",
+        "Smart cabinet (ESP32)",
+        "ESP32, slot sensors, WS2812 strip",
+        ("lon", "lof", "inv"),
+        ("inventory",),
+        True,
     ),
 )
 # Every board running this project's firmware takes it (docs/protocol.md); the web's

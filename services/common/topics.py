@@ -37,6 +37,13 @@ class Topics:
     def vitals(self, device_id: str, metric: str) -> str:
         return self.device(device_id, "vitals", metric)
 
+    def latest(self, device_id: str, metric: str) -> str:
+        """Retained: a copy of the device's last reading of ``metric`` (Home Assistant's state).
+
+        ``vitals`` stays unretained: its subscribers take each message as a new reading.
+        """
+        return self.device(device_id, "latest", metric)
+
     def inventory(self, device_id: str) -> str:
         return self.device(device_id, "inventory")
 

@@ -124,8 +124,9 @@ def _mqtt_side(settings: Settings) -> tuple[MqttClient, Bridge]:
         bridge.discovery = Discovery(
             client.topics,
             settings.ha.prefix,
-            lambda t, p: bridge.publish_retained(t, p),
+            bridge.publish_retained,
             settings.gateway_id,
+            dashboard_url=settings.ha.dashboard_url,
         )
     return client, bridge
 

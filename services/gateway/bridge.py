@@ -100,14 +100,18 @@ class Bridge:
         """Publish, retained, the firmware version the device reported; ``""`` clears it."""
         self._publish(self.topics.firmware(device_id), version, retain=True)
 
-    def announce(self, device_id: str, kind: str | None) -> None:
+    def announce(self, device_id: str, kind: str | None, version: str | None = None) -> None:
         """Publish the device's Home Assistant discovery configs, if discovery is on."""
         if self.discovery is not None:
-            self.discovery.device_registered(device_id, kind)
+            self.discovery.device_registered(device_id, kind, version)
 
     def vitals(self, device_id: str, reading: Reading, ts_ms: int) -> None:
-        body = vitals_body(device_id, reading.metric, reading.value, ts_ms)
-        self._publish(self.topics.vitals(device_id, reading.metric), json.dumps(body))
+        body = json.dumps(vitals_body(device_id, reading.metric, reading.value, ts_ms))
+        self._publish(self.topics.vitals(device_id, reading.metric), body)
+        if self.discovery is not None:
+            # Home Assistant's state: retained, so HA knows each vital when it (re)starts;
+            # vitals itself is not, its subscribers take every message as a new reading
+            self._publish(self.topics.latest(device_id, reading.metric), body, retain=True)
 
     def inventory(self, device_id: str, items: dict[str, int], ts_ms: int) -> None:
         if self.discovery is not None:

@@ -238,7 +238,7 @@ class Fleet:
         self.devices[hello.device_id] = device
         self.cluster.registered(device)
         self.bridge.status(device.device_id, True)
-        self.bridge.announce(device.device_id, kind)
+        self.bridge.announce(device.device_id, kind, hello.version)
         # no version (the prototype's firmware): clear the one a board with ours left, so
         # the dose tracker sends such a board only commands the prototype knows
         self.bridge.firmware(device.device_id, hello.version or "")

@@ -24,6 +24,7 @@ WRITES = {
             "smartcab/devices/cab/cmd",  # commands only where the deployer opts in
             "smartcab/devices/cab/status",
             "smartcab/devices/wch/vitals/heart_rate",
+            "smartcab/devices/wch/latest/heart_rate",
             "smartcab/devices/wch/patient",
             "smartcab/manual/ann/vitals/spo2",
             "smartcab/services/gateway/status",
@@ -36,6 +37,7 @@ WRITES = {
             "smartcab/services/gateway/status",
             "smartcab/devices/wch/status",
             "smartcab/devices/wch/vitals/heart_rate",
+            "smartcab/devices/wch/latest/heart_rate",
             "smartcab/devices/cab/inventory",
             "smartcab/devices/img/image",
             "smartcab/devices/cab/cmd/result",
@@ -147,6 +149,7 @@ READS = {
         [
             # no patient's data unless the deployer opts in, device by device
             "smartcab/devices/wch/vitals/heart_rate",
+            "smartcab/devices/wch/latest/heart_rate",
             "smartcab/devices/cab/inventory",
             "smartcab/devices/img/image",
             "smartcab/manual/ann/vitals/spo2",
@@ -424,12 +427,13 @@ def test_home_assistant_reaches_a_device_only_where_the_deployer_opts_in(tmp_pat
     observer.subscribe_all()
     try:
         reach = [
-            "smartcab/devices/wch-01/vitals/heart_rate",
+            "smartcab/devices/wch-01/latest/heart_rate",
             "smartcab/devices/img-01/image",
             "smartcab/devices/cab-01/inventory",
         ]
         out_of_reach = [
-            "smartcab/devices/wch-02/vitals/heart_rate",
+            "smartcab/devices/wch-01/vitals/heart_rate",  # the stream; HA reads the latest
+            "smartcab/devices/wch-02/latest/heart_rate",
             "smartcab/devices/img-02/image",
             "smartcab/devices/cab-02/inventory",
         ]
