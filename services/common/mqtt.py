@@ -6,7 +6,12 @@
 * messages go to the handler of the first matching route of the client's
   ``Router`` (``services/common/router.py``), whose filters are subscribed too;
 * every publish result is checked; QoS 1 messages published while the broker is
-  away wait in paho's bounded queue and go out in order on reconnect.
+  away wait in paho's bounded queue and go out in order on reconnect;
+* failover: with several brokers (``MQTT_HOSTS``, the nodes of one cluster) the client
+  connects to the first that answers and, when it loses its node, moves on to the next.
+  paho sends the QoS 1 messages the lost node had not acknowledged again to the new one
+  (at least once, never dropped), and a kept session (``clean_session=False``) resumes
+  there with the messages the cluster held for it.
 """
 
 import asyncio
@@ -28,6 +33,22 @@ from .topics import OFFLINE, ONLINE, Topics
 log = logging.getLogger(__name__)
 
 MessageHandler = Callable[[mqtt.MQTTMessage], None]
+
+# Seconds between connection attempts: the next node of a cluster is tried after the
+# shortest wait; only once every node has failed does the wait grow, up to the longest.
+RETRY_MIN = 1.0
+RETRY_MAX = 10.0
+
+
+def reachable(settings: MqttSettings, timeout: float = 3.0) -> bool:
+    """Whether any of the brokers accepts a TCP connection now (a refusal answers at once)."""
+    for host, port in settings.brokers:
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+        except OSError:
+            continue
+        return True
+    return False
 
 
 class MqttClient:
@@ -76,7 +97,12 @@ class MqttClient:
         if settings.tls_ca:
             self._client.tls_set(ca_certs=settings.tls_ca)
         self._client.will_set(self.status_topic, OFFLINE, qos=1, retain=True)
-        self._client.reconnect_delay_set(min_delay=1, max_delay=10)
+        self._brokers = settings.brokers
+        self._broker = 0  # the broker in use, or the one being tried
+        self._tried = 0  # brokers tried since the last accepted connection
+        self._stopping = False
+        self._driven = False  # run() drives paho from asyncio and picks brokers itself
+        self._client.reconnect_delay_set(min_delay=RETRY_MIN, max_delay=RETRY_MAX)
         if queue_size:
             self._client.max_queued_messages_set(queue_size)
         # paho's default window of 20 unacknowledged messages caps a busy
@@ -84,6 +110,7 @@ class MqttClient:
         self._client.max_inflight_messages_set(max_inflight)
         self._client.on_connect = self._handle_connect
         self._client.on_disconnect = self._handle_disconnect
+        self._client.on_connect_fail = self._handle_connect_fail
         self._client.on_message = self._handle_message
         self._client.on_publish = self._handle_publish
 
@@ -95,10 +122,37 @@ class MqttClient:
     def connected(self) -> bool:
         return self._connected.is_set()
 
+    @property
+    def broker(self) -> str:
+        """``host:port`` of the broker in use (or being tried)."""
+        host, port = self._brokers[self._broker]
+        return f"{host}:{port}"
+
     def start(self) -> None:
         """Connect in the background; paho keeps reconnecting until ``stop()``."""
-        self._client.connect_async(self.settings.host, self.settings.port, self.settings.keepalive)
+        host, port = self._brokers[self._broker]
+        self._client.connect_async(host, port, self.settings.keepalive)
         self._client.loop_start()
+
+    def _next_broker(self) -> bool:
+        """Point at the next broker; False once every broker has been tried since the last
+        accepted connection (the caller then waits longer)."""
+        self._broker = (self._broker + 1) % len(self._brokers)
+        self._tried += 1
+        return self._tried < len(self._brokers)
+
+    def _move_on(self) -> None:
+        """paho's own thread, after a lost or failed connection: aim its next try elsewhere."""
+        if self._stopping or self._driven or len(self._brokers) == 1:
+            return
+        fresh = self._next_broker()
+        host, port = self._brokers[self._broker]
+        # connect_async only sets the address (and state) paho's loop reconnects to;
+        # the socket is already closed here.
+        self._client.connect_async(host, port, self.settings.keepalive)
+        if fresh:  # a node not tried yet this round: after the shortest wait
+            self._client.reconnect_delay_set(min_delay=RETRY_MIN, max_delay=RETRY_MAX)
+        logs.event(log, logging.INFO, "mqtt.next_broker", broker=self.broker)
 
     @property
     def backlog(self) -> int:
@@ -148,6 +202,7 @@ class MqttClient:
                 info.wait_for_publish(timeout)
             except (MqttError, RuntimeError, ValueError) as exc:
                 logs.event(log, logging.WARNING, "mqtt.offline_not_sent", error=exc)
+        self._stopping = True
         self._connected.clear()  # a disconnect we asked for is not worth a warning
         self._client.disconnect()
         self._client.loop_stop()
@@ -176,29 +231,47 @@ class MqttClient:
                 housekeeping.pop().cancel()
             lost.set()
 
+        self._driven = True
         client.on_socket_open = opened
         client.on_socket_close = closed
         client.on_socket_register_write = lambda c, u, sock: loop.add_writer(sock, c.loop_write)
         client.on_socket_unregister_write = lambda c, u, sock: loop.remove_writer(sock)
         # connect() blocks the loop until the TCP handshake ends; keep that short.
         client.connect_timeout = 2.0
-        delay = 1.0
+        await self._connect_loop(stop, lost)
+        await self._say_offline_and_disconnect(lost)
+
+    async def _connect_loop(self, stop: asyncio.Event, lost: asyncio.Event) -> None:
+        """Connect, wait for loss, move to the next broker, until ``stop``."""
+        loop = asyncio.get_running_loop()
+        delay = RETRY_MIN
         while not stop.is_set():
             lost.clear()
+            host, port = self._brokers[self._broker]
+            connects = self.connects
             try:
-                client.connect(self.settings.host, self.settings.port, self.settings.keepalive)
+                self._client.connect(host, port, self.settings.keepalive)
             except OSError as exc:
-                logs.event(log, logging.WARNING, "mqtt.connect_failed", error=exc, retry_in=delay)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), delay)
-                delay = min(delay * 2, 10.0)
+                logs.event(
+                    log, logging.WARNING, "mqtt.connect_failed", error=exc, broker=self.broker
+                )
+            else:
+                waiters = [loop.create_task(stop.wait()), loop.create_task(lost.wait())]
+                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+                for waiter in waiters:
+                    waiter.cancel()
+            if stop.is_set():
+                break
+            if self.connects > connects:  # it was accepted: move to another node at once
+                self._tried, delay = 0, RETRY_MIN
+                self._next_broker()
                 continue
-            delay = 1.0
-            waiters = [loop.create_task(stop.wait()), loop.create_task(lost.wait())]
-            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-            for waiter in waiters:
-                waiter.cancel()
-        await self._say_offline_and_disconnect(lost)
+            wait = RETRY_MIN
+            if not self._next_broker():  # every node failed this round: wait longer
+                self._tried, wait, delay = 0, delay, min(delay * 2, RETRY_MAX)
+            logs.event(log, logging.INFO, "mqtt.retry", broker=self.broker, retry_in=wait)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), wait)
 
     async def _keepalive(self) -> None:
         """paho's periodic work (PINGREQ, retries), which its own thread would do."""
@@ -215,6 +288,7 @@ class MqttClient:
                     await asyncio.sleep(0.1)
             except MqttError as exc:
                 logs.event(log, logging.WARNING, "mqtt.offline_not_sent", error=exc)
+        self._stopping = True
         self._connected.clear()  # a disconnect we asked for is not worth a warning
         self._client.disconnect()
         with contextlib.suppress(TimeoutError):
@@ -222,9 +296,10 @@ class MqttClient:
 
     def _handle_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
-            logs.event(log, logging.ERROR, "mqtt.refused", reason=reason_code)
+            logs.event(log, logging.ERROR, "mqtt.refused", reason=reason_code, broker=self.broker)
             return
         self.connects += 1
+        self._tried = 0
         sock = client.socket()
         if isinstance(sock, socket.socket):
             # paho leaves Nagle on: small PUBLISH packets sent one per PUBACK
@@ -234,7 +309,7 @@ class MqttClient:
             log,
             logging.INFO,
             "mqtt.connected",
-            broker=f"{self.settings.host}:{self.settings.port}",
+            broker=self.broker,
             session_present=flags.session_present,
         )
         client.publish(self.status_topic, ONLINE, qos=1, retain=True)
@@ -250,7 +325,14 @@ class MqttClient:
         was = self._connected.is_set()
         self._connected.clear()
         if was:
-            logs.event(log, logging.WARNING, "mqtt.disconnected", reason=reason_code)
+            logs.event(
+                log, logging.WARNING, "mqtt.disconnected", reason=reason_code, broker=self.broker
+            )
+        self._move_on()
+
+    def _handle_connect_fail(self, client, userdata) -> None:
+        logs.event(log, logging.WARNING, "mqtt.connect_failed", broker=self.broker)
+        self._move_on()
 
     def _handle_publish(self, client, userdata, mid, reason_code, properties) -> None:
         self._acked += 1

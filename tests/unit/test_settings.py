@@ -28,3 +28,31 @@ def test_an_env_file_with_empty_values_keeps_the_services_defaults():
     # must not turn on-by-default features off.
     settings = WebSettings.from_env({"WEB_LIVE": "", "SMTP_STARTTLS": ""})
     assert settings.live is True and settings.smtp.starttls is True
+
+
+def test_one_broker_by_default_from_mqtt_host_and_port():
+    from services.common.settings import MqttSettings
+
+    assert MqttSettings.from_env({}).brokers == (("localhost", 1883),)
+    settings = MqttSettings.from_env({"MQTT_HOST": "broker", "MQTT_PORT": "1884"})
+    assert settings.brokers == (("broker", 1884),)
+
+
+def test_mqtt_hosts_lists_the_nodes_of_a_cluster_in_order():
+    from services.common.settings import MqttSettings
+
+    env = {"MQTT_HOSTS": " n1:1883, n2:1884,[::1]:1885,n4 ", "MQTT_PORT": "2000"}
+    assert MqttSettings.from_env(env).brokers == (
+        ("n1", 1883),
+        ("n2", 1884),
+        ("::1", 1885),
+        ("n4", 2000),  # a bare host takes MQTT_PORT
+    )
+
+
+@pytest.mark.parametrize("raw", ["n1:", "n1:port", ":1883", "n1:70000", " , ", "[::1]:x"])
+def test_a_bad_mqtt_hosts_entry_is_refused_with_its_name(raw):
+    from services.common.settings import MqttSettings
+
+    with pytest.raises(ConfigError, match="MQTT_HOSTS"):
+        MqttSettings.from_env({"MQTT_HOSTS": raw})
