@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # What the product needs, then what only the tests use (PDF read-back, the browser,
 # network faults, the HTTPS deployment check, Node.js for the MicroPython VM).
 RUN_PACKAGES := mosquitto mosquitto-clients influxdb fonts-dejavu-core
-TEST_PACKAGES := $(RUN_PACKAGES) poppler-utils chromium iproute2 openssl caddy nodejs
+TEST_PACKAGES := $(RUN_PACKAGES) poppler-utils chromium iproute2 openssl caddy nodejs nats-server
 
 # Python 3.13 (Debian 13, recent Ubuntu) checks certificates strictly (VERIFY_X509_STRICT),
 # so the TLS broker and the HTTPS dashboard are tested on it too. Debian 12 has no

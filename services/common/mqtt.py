@@ -73,6 +73,7 @@ class MqttClient:
         self.service = service
         self.topics = Topics(settings.topic_root)
         self._subscriptions = list(subscriptions)
+        self._clean_session = clean_session
         # Routes are called with the message on paho's thread; a service that handles
         # messages elsewhere takes them all through ``on_message`` instead.
         self.router = router or Router()
@@ -111,6 +112,12 @@ class MqttClient:
         self._client.on_connect = self._handle_connect
         self._client.on_disconnect = self._handle_disconnect
         self._client.on_connect_fail = self._handle_connect_fail
+        self._client.on_subscribe = self._handle_subscribe
+        # SUBSCRIBEs awaiting their SUBACK (mid -> filter, QoS), and how long the next
+        # try of a refused filter waits; paho's thread (or the event loop) only.
+        self._suback: dict[int, tuple[str, int]] = {}
+        self._resubscribe_in: dict[str, float] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._client.on_message = self._handle_message
         self._client.on_publish = self._handle_publish
 
@@ -186,13 +193,13 @@ class MqttClient:
         """Subscribe now and again after every reconnect."""
         self._subscriptions.append((topic, qos))
         if self.connected:
-            self._client.subscribe(topic, qos)
+            self._subscribe(topic, qos)
 
     def route(self, topic_filter: str, handler: Handler, qos: int = 1) -> None:
         """Subscribe to ``topic_filter`` and hand its messages to ``handler``."""
         self.router.add(topic_filter, handler, qos)
         if self.connected:
-            self._client.subscribe(topic_filter, qos)
+            self._subscribe(topic_filter, qos)
 
     def stop(self, timeout: float = 3.0) -> None:
         """Say ``offline``, flush what can be flushed, and disconnect."""
@@ -232,6 +239,7 @@ class MqttClient:
             lost.set()
 
         self._driven = True
+        self._loop = loop
         client.on_socket_open = opened
         client.on_socket_close = closed
         client.on_socket_register_write = lambda c, u, sock: loop.add_writer(sock, c.loop_write)
@@ -316,7 +324,7 @@ class MqttClient:
         with self._publish_lock:  # its PUBACK is counted too, so count it as published
             self._published += 1
         for topic, qos in self._subscriptions + self.router.subscriptions():
-            client.subscribe(topic, qos)
+            self._subscribe(topic, qos)
         self._connected.set()
         if self._on_connected:
             self._on_connected()
@@ -329,6 +337,47 @@ class MqttClient:
                 log, logging.WARNING, "mqtt.disconnected", reason=reason_code, broker=self.broker
             )
         self._move_on()
+
+    def _subscribe(self, topic: str, qos: int) -> None:
+        if self._clean_session:
+            # A clean session loses unacknowledged messages on any reconnect anyway.
+            qos = min(qos, self.settings.clean_qos)
+        result, mid = self._client.subscribe(topic, qos)
+        if result == MQTTErrorCode.MQTT_ERR_SUCCESS and mid is not None:
+            self._suback[mid] = (topic, qos)
+
+    def _handle_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        """A refused filter is asked for again later: a cluster node that lost a peer can
+        refuse a subscription until its storage has a leader again (NATS does)."""
+        topic, qos = self._suback.pop(mid, ("", 0))
+        if not topic:
+            return
+        if not any(code.is_failure for code in reason_codes):
+            self._resubscribe_in.pop(topic, None)
+            return
+        delay = self._resubscribe_in.get(topic, RETRY_MIN)
+        self._resubscribe_in[topic] = min(delay * 2, RETRY_MAX)
+        logs.event(
+            log,
+            logging.WARNING,
+            "mqtt.subscribe_refused",
+            topic=topic,
+            broker=self.broker,
+            retry_in=delay,
+        )
+        connection = self.connects
+
+        def again() -> None:
+            # a reconnect in between subscribes everything anyway
+            if self.connects == connection and self.connected and not self._stopping:
+                self._subscribe(topic, qos)
+
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.call_later, delay, again)
+        else:
+            timer = threading.Timer(delay, again)
+            timer.daemon = True
+            timer.start()
 
     def _handle_connect_fail(self, client, userdata) -> None:
         logs.event(log, logging.WARNING, "mqtt.connect_failed", broker=self.broker)

@@ -248,6 +248,14 @@ class MqttSettings:
         minimum=5,
     )
     tls_ca: str | None = setting("MQTT_TLS_CA", None, "CA file; set it to connect with TLS")
+    clean_qos: int = setting(
+        "MQTT_CLEAN_SESSION_QOS",
+        1,
+        "highest QoS the services without a kept session (gateway, scheduler, web) subscribe"
+        " with; 0 on NATS, where each QoS 1 subscription is a JetStream consumer that a"
+        " failover has to create again (docs/scale.md)",
+        minimum=0,
+    )
 
     @property
     def brokers(self) -> tuple[tuple[str, int], ...]:
@@ -261,4 +269,6 @@ class MqttSettings:
         settings = read_env(cls, env)
         check_topic_root(settings.topic_root)
         settings.brokers  # noqa: B018 - a bad MQTT_HOSTS stops the service at start
+        if settings.clean_qos > 1:
+            raise ConfigError(f"MQTT_CLEAN_SESSION_QOS must be 0 or 1, got {settings.clean_qos}")
         return settings
