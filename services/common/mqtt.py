@@ -98,12 +98,8 @@ class MqttClient:
         if settings.tls_ca:
             self._client.tls_set(ca_certs=settings.tls_ca)
         self._client.will_set(self.status_topic, OFFLINE, qos=1, retain=True)
-        self._brokers = settings.brokers
-        self._broker = 0  # the broker in use, or the one being tried
-        self._tried = 0  # brokers tried since the last accepted connection
-        self._stopping = False
-        self._driven = False  # run() drives paho from asyncio and picks brokers itself
         self._client.reconnect_delay_set(min_delay=RETRY_MIN, max_delay=RETRY_MAX)
+        self._init_failover()
         if queue_size:
             self._client.max_queued_messages_set(queue_size)
         # paho's default window of 20 unacknowledged messages caps a busy
@@ -113,13 +109,20 @@ class MqttClient:
         self._client.on_disconnect = self._handle_disconnect
         self._client.on_connect_fail = self._handle_connect_fail
         self._client.on_subscribe = self._handle_subscribe
+        self._client.on_message = self._handle_message
+        self._client.on_publish = self._handle_publish
+
+    def _init_failover(self) -> None:
+        self._brokers = self.settings.brokers
+        self._broker = 0  # the broker in use, or the one being tried
+        self._tried = 0  # brokers tried since the last accepted connection
+        self._stopping = False
+        self._driven = False  # run() drives paho from asyncio and picks brokers itself
+        self._loop: asyncio.AbstractEventLoop | None = None
         # SUBSCRIBEs awaiting their SUBACK (mid -> filter, QoS), and how long the next
         # try of a refused filter waits; paho's thread (or the event loop) only.
         self._suback: dict[int, tuple[str, int]] = {}
         self._resubscribe_in: dict[str, float] = {}
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._client.on_message = self._handle_message
-        self._client.on_publish = self._handle_publish
 
     @property
     def status_topic(self) -> str:
