@@ -68,8 +68,11 @@ class MqttClient:
         queue_size: int = 0,
         manual_ack: bool = False,
         max_inflight: int = 1000,
+        announce: bool = True,
     ) -> None:
         self.settings = settings
+        # ``announce=False``: a helper connection of a service, which must not speak for it
+        self._announce = announce
         self.service = service
         self.topics = Topics(settings.topic_root)
         self._subscriptions = list(subscriptions)
@@ -93,12 +96,7 @@ class MqttClient:
             protocol=mqtt.MQTTv311,
             manual_ack=manual_ack,
         )
-        if settings.username:
-            self._client.username_pw_set(settings.username, settings.password)
-        if settings.tls_ca:
-            self._client.tls_set(ca_certs=settings.tls_ca)
-        self._client.will_set(self.status_topic, OFFLINE, qos=1, retain=True)
-        self._client.reconnect_delay_set(min_delay=RETRY_MIN, max_delay=RETRY_MAX)
+        self._sign_in()
         self._init_failover()
         if queue_size:
             self._client.max_queued_messages_set(queue_size)
@@ -112,7 +110,18 @@ class MqttClient:
         self._client.on_message = self._handle_message
         self._client.on_publish = self._handle_publish
 
+    def _sign_in(self) -> None:
+        """Account, TLS and last will, for every broker alike."""
+        settings = self.settings
+        if settings.username:
+            self._client.username_pw_set(settings.username, settings.password)
+        if settings.tls_ca:
+            self._client.tls_set(ca_certs=settings.tls_ca)
+        if self._announce:
+            self._client.will_set(self.status_topic, OFFLINE, qos=1, retain=True)
+
     def _init_failover(self) -> None:
+        self._client.reconnect_delay_set(min_delay=RETRY_MIN, max_delay=RETRY_MAX)
         self._brokers = self.settings.brokers
         self._broker = 0  # the broker in use, or the one being tried
         self._tried = 0  # brokers tried since the last accepted connection
@@ -204,9 +213,9 @@ class MqttClient:
         if self.connected:
             self._subscribe(topic_filter, qos)
 
-    def stop(self, timeout: float = 3.0) -> None:
-        """Say ``offline``, flush what can be flushed, and disconnect."""
-        if self.connected:
+    def stop(self, timeout: float = 3.0, offline: bool = True) -> None:
+        """Say ``offline`` (unless told not to), flush what can be flushed, and disconnect."""
+        if self.connected and self._announce and offline:
             try:
                 info = self.publish(self.status_topic, OFFLINE, retain=True)
                 info.wait_for_publish(timeout)
@@ -290,7 +299,7 @@ class MqttClient:
             await asyncio.sleep(1)
 
     async def _say_offline_and_disconnect(self, lost: asyncio.Event) -> None:
-        if self.connected:
+        if self.connected and self._announce:
             try:
                 info = self.publish(self.status_topic, OFFLINE, retain=True)
                 for _ in range(30):
@@ -323,9 +332,10 @@ class MqttClient:
             broker=self.broker,
             session_present=flags.session_present,
         )
-        client.publish(self.status_topic, ONLINE, qos=1, retain=True)
-        with self._publish_lock:  # its PUBACK is counted too, so count it as published
-            self._published += 1
+        if self._announce:
+            client.publish(self.status_topic, ONLINE, qos=1, retain=True)
+            with self._publish_lock:  # its PUBACK is counted too, so count it as published
+                self._published += 1
         for topic, qos in self._subscriptions + self.router.subscriptions():
             self._subscribe(topic, qos)
         self._connected.set()
