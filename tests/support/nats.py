@@ -10,10 +10,15 @@ ready); a node can be SIGKILLed and started again on the same ports and storage.
 import json
 import shutil
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 
 from .net import free_port
 
@@ -111,6 +116,26 @@ mqtt {{
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
 
+def takes_a_subscription(node: NatsNode, timeout: float) -> bool:
+    """A clean MQTT client on ``node`` gets its CONNACK and a granted QoS 1 SUBACK."""
+    granted = threading.Event()
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"probe-{uuid.uuid4().hex[:8]}")
+    client.on_connect = lambda c, u, f, rc, p: c.subscribe("probe/ready", 1)
+    client.on_subscribe = lambda c, u, mid, codes, p: (
+        granted.set() if not any(code.is_failure for code in codes) else None
+    )
+    try:
+        client.connect(HOST, node.mqtt_port, 10)
+    except OSError:
+        return False
+    client.loop_start()
+    try:
+        return granted.wait(max(0.1, min(timeout, 15.0)))
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
 class NatsCluster:
     """Three (or ``size``) nodes routed to each other, MQTT on each."""
 
@@ -131,10 +156,14 @@ class NatsCluster:
         return self
 
     def wait_healthy(self, timeout: float = 30.0) -> None:
-        """Every running node says JetStream is ready (a leader elected, streams caught up)."""
+        """Every running node says JetStream is ready (a leader elected, streams caught up)
+        and takes an MQTT session with a QoS 1 subscription."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if all(node.healthy() for node in self.nodes if node.running):
+            running = [node for node in self.nodes if node.running]
+            if all(node.healthy() for node in running) and all(
+                takes_a_subscription(node, deadline - time.monotonic()) for node in running
+            ):
                 return
             time.sleep(0.1)
         logs = "\n".join(f"--- {n.name}\n{n.log_text()[-2000:]}" for n in self.nodes)
