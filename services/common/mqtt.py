@@ -38,6 +38,8 @@ MessageHandler = Callable[[mqtt.MQTTMessage], None]
 # shortest wait; only once every node has failed does the wait grow, up to the longest.
 RETRY_MIN = 1.0
 RETRY_MAX = 10.0
+# Seconds the asyncio driver waits for a cluster node's CONNACK before trying the next.
+CONNACK_WAIT = 1.5
 
 
 def reachable(settings: MqttSettings, timeout: float = 3.0) -> bool:
@@ -128,6 +130,7 @@ class MqttClient:
         self._stopping = False
         self._driven = False  # run() drives paho from asyncio and picks brokers itself
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._accepted = asyncio.Event()  # the asyncio driver's CONNACK
         # SUBSCRIBEs awaiting their SUBACK (mid -> filter, QoS), and how long the next
         # try of a refused filter waits; paho's thread (or the event loop) only.
         self._suback: dict[int, tuple[str, int]] = {}
@@ -266,20 +269,8 @@ class MqttClient:
         loop = asyncio.get_running_loop()
         delay = RETRY_MIN
         while not stop.is_set():
-            lost.clear()
-            host, port = self._brokers[self._broker]
-            connects = self.connects
-            try:
-                self._client.connect(host, port, self.settings.keepalive)
-            except OSError as exc:
-                logs.event(
-                    log, logging.WARNING, "mqtt.connect_failed", error=exc, broker=self.broker
-                )
-            else:
-                waiters = [loop.create_task(stop.wait()), loop.create_task(lost.wait())]
-                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-                for waiter in waiters:
-                    waiter.cancel()
+            connects, tried_at = self.connects, loop.time()
+            await self._attempt(stop, lost)
             if stop.is_set():
                 break
             if self.connects > connects:  # it was accepted: move to another node at once
@@ -289,9 +280,43 @@ class MqttClient:
             wait = RETRY_MIN
             if not self._next_broker():  # every node failed this round: wait longer
                 self._tried, wait, delay = 0, delay, min(delay * 2, RETRY_MAX)
-            logs.event(log, logging.INFO, "mqtt.retry", broker=self.broker, retry_in=wait)
+            # an attempt that hung has waited already
+            wait = max(0.0, wait - (loop.time() - tried_at))
+            logs.event(log, logging.INFO, "mqtt.retry", broker=self.broker, retry_in=round(wait, 2))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), wait)
+
+    async def _attempt(self, stop: asyncio.Event, lost: asyncio.Event) -> None:
+        """One connection to the current broker, until it is lost or ``stop``.
+
+        With several brokers, one that has not accepted within ``CONNACK_WAIT`` is left
+        for the next: a cluster node whose peers are electing leaders can hold a CONNECT
+        for seconds and then drop it (NATS: 4 s), while another node may answer now.
+        """
+        loop = asyncio.get_running_loop()
+        lost.clear()
+        host, port = self._brokers[self._broker]
+        try:
+            self._client.connect(host, port, self.settings.keepalive)
+        except OSError as exc:
+            logs.event(log, logging.WARNING, "mqtt.connect_failed", error=exc, broker=self.broker)
+            return
+        self._accepted.clear()
+        accepted = loop.create_task(self._accepted.wait())
+        ended = [loop.create_task(stop.wait()), loop.create_task(lost.wait())]
+        patience = CONNACK_WAIT if len(self._brokers) > 1 else None
+        done, _ = await asyncio.wait(
+            [accepted, *ended], timeout=patience, return_when=asyncio.FIRST_COMPLETED
+        )
+        if not done:
+            logs.event(log, logging.WARNING, "mqtt.no_connack", broker=self.broker, waited=patience)
+            self._client.disconnect()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(lost.wait(), 1)
+        elif not any(task in done for task in ended):  # accepted: now wait for the end
+            await asyncio.wait(ended, return_when=asyncio.FIRST_COMPLETED)
+        for task in (accepted, *ended):
+            task.cancel()
 
     async def _keepalive(self) -> None:
         """paho's periodic work (PINGREQ, retries), which its own thread would do."""
@@ -339,6 +364,8 @@ class MqttClient:
         for topic, qos in self._subscriptions + self.router.subscriptions():
             self._subscribe(topic, qos)
         self._connected.set()
+        if self._driven:
+            self._accepted.set()
         if self._on_connected:
             self._on_connected()
 

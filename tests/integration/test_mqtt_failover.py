@@ -6,11 +6,13 @@ on asyncio, not a cluster's sessions (tests/integration/test_nats_cluster.py doe
 """
 
 import asyncio
+import socket
 import threading
+import time
 
 import pytest
 
-from services.common.mqtt import MqttClient, reachable
+from services.common.mqtt import CONNACK_WAIT, MqttClient, reachable
 from services.common.settings import MqttSettings
 from tests.support.mosquitto import Mosquitto
 from tests.support.mqtt import TopicLog
@@ -127,3 +129,44 @@ def test_reachable_is_true_while_any_node_answers(two_brokers):
     assert reachable(settings)
     b.kill()
     assert not reachable(settings, timeout=1)
+
+
+def test_the_asyncio_driver_leaves_a_node_that_never_answers_connect(two_brokers):
+    mute = socket.create_server(("127.0.0.1", 0))  # accepts TCP, never says CONNACK
+    held = []
+    stop_accepting = threading.Event()
+
+    def accept() -> None:
+        mute.settimeout(0.2)
+        while not stop_accepting.is_set():
+            try:
+                held.append(mute.accept()[0])
+            except TimeoutError:
+                continue
+
+    acceptor = threading.Thread(target=accept, daemon=True)
+    acceptor.start()
+    b = two_brokers[1]
+    client = MqttClient(settings_for(mute.getsockname()[1], b.port), "probe", client_id="probe")
+
+    async def scenario() -> float:
+        stop = asyncio.Event()
+        task = asyncio.create_task(client.run(stop))
+        started = time.monotonic()
+        try:
+            await until(lambda: client.connected and on(client, b))
+            return time.monotonic() - started
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 10)
+
+    try:
+        took = asyncio.run(scenario())
+    finally:
+        stop_accepting.set()
+        acceptor.join(5)
+        for sock in held:
+            sock.close()
+        mute.close()
+    assert held  # it did try the mute node first
+    assert CONNACK_WAIT <= took < CONNACK_WAIT + 3
