@@ -170,3 +170,21 @@ def test_the_asyncio_driver_leaves_a_node_that_never_answers_connect(two_brokers
         mute.close()
     assert held  # it did try the mute node first
     assert CONNACK_WAIT <= took < CONNACK_WAIT + 3
+
+
+def test_clients_without_a_kept_session_subscribe_at_the_clean_session_qos(broker):
+    settings = MqttSettings.from_env({**broker.env(), "MQTT_CLEAN_SESSION_QOS": "0"})
+    clean = MqttClient(settings, "probe", client_id="clean-probe")
+    kept = MqttClient(settings, "probe", client_id="kept-probe", clean_session=False)
+    for client in (clean, kept):
+        client.route(f"smartcab/test/{client is kept}", lambda message: None)
+        client.start()
+    try:
+        assert clean.wait_connected(10) and kept.wait_connected(10)
+        log = broker.log
+        # the kept session keeps QoS 1; the clean one is downgraded to 0
+        for line in ("smartcab/test/True (QoS 1)", "smartcab/test/False (QoS 0)"):
+            wait_until(lambda line=line: line in log.read_text(), 10, what=line)
+    finally:
+        clean.stop()
+        kept.stop()

@@ -56,3 +56,12 @@ def test_a_bad_mqtt_hosts_entry_is_refused_with_its_name(raw):
 
     with pytest.raises(ConfigError, match="MQTT_HOSTS"):
         MqttSettings.from_env({"MQTT_HOSTS": raw})
+
+
+def test_the_clean_session_qos_is_0_or_1():
+    from services.common.settings import MqttSettings
+
+    assert MqttSettings.from_env({}).clean_qos == 1
+    assert MqttSettings.from_env({"MQTT_CLEAN_SESSION_QOS": "0"}).clean_qos == 0
+    with pytest.raises(ConfigError, match="MQTT_CLEAN_SESSION_QOS must be 0 or 1"):
+        MqttSettings.from_env({"MQTT_CLEAN_SESSION_QOS": "2"})
