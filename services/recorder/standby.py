@@ -54,7 +54,7 @@ class Standby:
         self.settle = min(1.0, settings.lease / 4)
         topics = Topics(settings.mqtt.topic_root)
         self.leader_topic = topics.service_leader(SERVICE)
-        self._lock = threading.Condition()
+        self._lock = threading.Lock()
         self._claim: str | None = None  # the last claim heard, and when
         self._claim_at = 0.0
         self._status: str | None = None  # the holder's status, and when it came
@@ -88,13 +88,11 @@ class Standby:
         with self._lock:
             self._claim = message.payload.decode("utf-8", "replace") or None
             self._claim_at = time.monotonic()
-            self._lock.notify_all()
 
     def _on_status(self, message: mqtt.MQTTMessage) -> None:
         with self._lock:
             self._status = message.payload.decode("ascii", "replace")
             self._status_at = time.monotonic()
-            self._lock.notify_all()
 
     # the recorder's thread -----------------------------------------------------------
 
