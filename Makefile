@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # network faults, the HTTPS deployment check, Node.js for the MicroPython VM, the TCP
 # load balancer in front of several gateways).
 RUN_PACKAGES := mosquitto mosquitto-clients influxdb fonts-dejavu-core
-TEST_PACKAGES := $(RUN_PACKAGES) poppler-utils chromium iproute2 openssl caddy nodejs haproxy
+TEST_PACKAGES := $(RUN_PACKAGES) poppler-utils chromium iproute2 openssl caddy nodejs haproxy nats-server
 
 # Python 3.13 (Debian 13, recent Ubuntu) checks certificates strictly (VERIFY_X509_STRICT),
 # so the TLS broker and the HTTPS dashboard are tested on it too. Debian 12 has no

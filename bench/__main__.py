@@ -1,4 +1,4 @@
-"""``python -m bench [--quick] [--only NAME]``: run the figures, print JSON lines, write the table.
+"""``python -m bench [--quick] [--only NAME | NAME ...]``: run figures, print JSON, write the table.
 
 Each figure is measured against a reference in the same run on the same machine,
 because absolute times on a shared machine drift. Nothing here is a test: the
@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import dashboard, gateway, notifier, page, pipeline, reports
+from . import dashboard, failover, gateway, notifier, page, pipeline, reports
 from .harness import ROOT, Figure
 
 FIGURES = {
@@ -21,6 +21,7 @@ FIGURES = {
     "dashboard": dashboard.month_chart,
     "reports": reports.reports,
     "notifier": notifier.notifier,
+    "failover": failover.failover,
 }
 
 
@@ -30,8 +31,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only", choices=sorted(FIGURES), action="append", help="run these; prints, no table"
     )
+    parser.add_argument("names", nargs="*", metavar="NAME", help="the same as --only NAME")
     parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
     args = parser.parse_args(argv)
+    unknown = sorted(set(args.names) - set(FIGURES))
+    if unknown:
+        parser.error(f"no figure {', '.join(unknown)}; choose from {', '.join(sorted(FIGURES))}")
+    args.only = (args.only or []) + args.names or None
     figures: list[Figure] = []
     for name in args.only or FIGURES:
         result = FIGURES[name](args.quick)

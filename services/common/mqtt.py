@@ -6,7 +6,12 @@
 * messages go to the handler of the first matching route of the client's
   ``Router`` (``services/common/router.py``), whose filters are subscribed too;
 * every publish result is checked; QoS 1 messages published while the broker is
-  away wait in paho's bounded queue and go out in order on reconnect.
+  away wait in paho's bounded queue and go out in order on reconnect;
+* failover: with several brokers (``MQTT_HOSTS``, the nodes of one cluster) the client
+  connects to the first that answers and, when it loses its node, moves on to the next.
+  paho sends the QoS 1 messages the lost node had not acknowledged again to the new one
+  (at least once, never dropped), and a kept session (``clean_session=False``) resumes
+  there with the messages the cluster held for it.
 """
 
 import asyncio
@@ -29,6 +34,24 @@ log = logging.getLogger(__name__)
 
 MessageHandler = Callable[[mqtt.MQTTMessage], None]
 
+# Seconds between connection attempts: the next node of a cluster is tried after the
+# shortest wait; only once every node has failed does the wait grow, up to the longest.
+RETRY_MIN = 1.0
+RETRY_MAX = 10.0
+# Seconds the asyncio driver waits for a cluster node's CONNACK before trying the next.
+CONNACK_WAIT = 1.5
+
+
+def reachable(settings: MqttSettings, timeout: float = 3.0) -> bool:
+    """Whether any of the brokers accepts a TCP connection now (a refusal answers at once)."""
+    for host, port in settings.brokers:
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+        except OSError:
+            continue
+        return True
+    return False
+
 
 class MqttClient:
     """One service's connection to the broker."""
@@ -47,11 +70,15 @@ class MqttClient:
         queue_size: int = 0,
         manual_ack: bool = False,
         max_inflight: int = 1000,
+        announce: bool = True,
     ) -> None:
         self.settings = settings
+        # ``announce=False``: a helper connection of a service, which must not speak for it
+        self._announce = announce
         self.service = service
         self.topics = Topics(settings.topic_root)
         self._subscriptions = list(subscriptions)
+        self._clean_session = clean_session
         # Routes are called with the message on paho's thread; a service that handles
         # messages elsewhere takes them all through ``on_message`` instead.
         self.router = router or Router()
@@ -71,12 +98,8 @@ class MqttClient:
             protocol=mqtt.MQTTv311,
             manual_ack=manual_ack,
         )
-        if settings.username:
-            self._client.username_pw_set(settings.username, settings.password)
-        if settings.tls_ca:
-            self._client.tls_set(ca_certs=settings.tls_ca)
-        self._client.will_set(self.status_topic, OFFLINE, qos=1, retain=True)
-        self._client.reconnect_delay_set(min_delay=1, max_delay=10)
+        self._sign_in()
+        self._init_failover()
         if queue_size:
             self._client.max_queued_messages_set(queue_size)
         # paho's default window of 20 unacknowledged messages caps a busy
@@ -84,8 +107,34 @@ class MqttClient:
         self._client.max_inflight_messages_set(max_inflight)
         self._client.on_connect = self._handle_connect
         self._client.on_disconnect = self._handle_disconnect
+        self._client.on_connect_fail = self._handle_connect_fail
+        self._client.on_subscribe = self._handle_subscribe
         self._client.on_message = self._handle_message
         self._client.on_publish = self._handle_publish
+
+    def _sign_in(self) -> None:
+        """Account, TLS and last will, for every broker alike."""
+        settings = self.settings
+        if settings.username:
+            self._client.username_pw_set(settings.username, settings.password)
+        if settings.tls_ca:
+            self._client.tls_set(ca_certs=settings.tls_ca)
+        if self._announce:
+            self._client.will_set(self.status_topic, OFFLINE, qos=1, retain=True)
+
+    def _init_failover(self) -> None:
+        self._client.reconnect_delay_set(min_delay=RETRY_MIN, max_delay=RETRY_MAX)
+        self._brokers = self.settings.brokers
+        self._broker = 0  # the broker in use, or the one being tried
+        self._tried = 0  # brokers tried since the last accepted connection
+        self._stopping = False
+        self._driven = False  # run() drives paho from asyncio and picks brokers itself
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._accepted = asyncio.Event()  # the asyncio driver's CONNACK
+        # SUBSCRIBEs awaiting their SUBACK (mid -> filter, QoS), and how long the next
+        # try of a refused filter waits; paho's thread (or the event loop) only.
+        self._suback: dict[int, tuple[str, int]] = {}
+        self._resubscribe_in: dict[str, float] = {}
 
     @property
     def status_topic(self) -> str:
@@ -95,10 +144,37 @@ class MqttClient:
     def connected(self) -> bool:
         return self._connected.is_set()
 
+    @property
+    def broker(self) -> str:
+        """``host:port`` of the broker in use (or being tried)."""
+        host, port = self._brokers[self._broker]
+        return f"{host}:{port}"
+
     def start(self) -> None:
         """Connect in the background; paho keeps reconnecting until ``stop()``."""
-        self._client.connect_async(self.settings.host, self.settings.port, self.settings.keepalive)
+        host, port = self._brokers[self._broker]
+        self._client.connect_async(host, port, self.settings.keepalive)
         self._client.loop_start()
+
+    def _next_broker(self) -> bool:
+        """Point at the next broker; False once every broker has been tried since the last
+        accepted connection (the caller then waits longer)."""
+        self._broker = (self._broker + 1) % len(self._brokers)
+        self._tried += 1
+        return self._tried < len(self._brokers)
+
+    def _move_on(self) -> None:
+        """paho's own thread, after a lost or failed connection: aim its next try elsewhere."""
+        if self._stopping or self._driven or len(self._brokers) == 1:
+            return
+        fresh = self._next_broker()
+        host, port = self._brokers[self._broker]
+        # connect_async only sets the address (and state) paho's loop reconnects to;
+        # the socket is already closed here.
+        self._client.connect_async(host, port, self.settings.keepalive)
+        if fresh:  # a node not tried yet this round: after the shortest wait
+            self._client.reconnect_delay_set(min_delay=RETRY_MIN, max_delay=RETRY_MAX)
+        logs.event(log, logging.INFO, "mqtt.next_broker", broker=self.broker)
 
     @property
     def backlog(self) -> int:
@@ -132,22 +208,23 @@ class MqttClient:
         """Subscribe now and again after every reconnect."""
         self._subscriptions.append((topic, qos))
         if self.connected:
-            self._client.subscribe(topic, qos)
+            self._subscribe(topic, qos)
 
     def route(self, topic_filter: str, handler: Handler, qos: int = 1) -> None:
         """Subscribe to ``topic_filter`` and hand its messages to ``handler``."""
         self.router.add(topic_filter, handler, qos)
         if self.connected:
-            self._client.subscribe(topic_filter, qos)
+            self._subscribe(topic_filter, qos)
 
-    def stop(self, timeout: float = 3.0) -> None:
-        """Say ``offline``, flush what can be flushed, and disconnect."""
-        if self.connected:
+    def stop(self, timeout: float = 3.0, offline: bool = True) -> None:
+        """Say ``offline`` (unless told not to), flush what can be flushed, and disconnect."""
+        if self.connected and self._announce and offline:
             try:
                 info = self.publish(self.status_topic, OFFLINE, retain=True)
                 info.wait_for_publish(timeout)
             except (MqttError, RuntimeError, ValueError) as exc:
                 logs.event(log, logging.WARNING, "mqtt.offline_not_sent", error=exc)
+        self._stopping = True
         self._connected.clear()  # a disconnect we asked for is not worth a warning
         self._client.disconnect()
         self._client.loop_stop()
@@ -176,29 +253,70 @@ class MqttClient:
                 housekeeping.pop().cancel()
             lost.set()
 
+        self._driven = True
+        self._loop = loop
         client.on_socket_open = opened
         client.on_socket_close = closed
         client.on_socket_register_write = lambda c, u, sock: loop.add_writer(sock, c.loop_write)
         client.on_socket_unregister_write = lambda c, u, sock: loop.remove_writer(sock)
         # connect() blocks the loop until the TCP handshake ends; keep that short.
         client.connect_timeout = 2.0
-        delay = 1.0
-        while not stop.is_set():
-            lost.clear()
-            try:
-                client.connect(self.settings.host, self.settings.port, self.settings.keepalive)
-            except OSError as exc:
-                logs.event(log, logging.WARNING, "mqtt.connect_failed", error=exc, retry_in=delay)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), delay)
-                delay = min(delay * 2, 10.0)
-                continue
-            delay = 1.0
-            waiters = [loop.create_task(stop.wait()), loop.create_task(lost.wait())]
-            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-            for waiter in waiters:
-                waiter.cancel()
+        await self._connect_loop(stop, lost)
         await self._say_offline_and_disconnect(lost)
+
+    async def _connect_loop(self, stop: asyncio.Event, lost: asyncio.Event) -> None:
+        """Connect, wait for loss, move to the next broker, until ``stop``."""
+        loop = asyncio.get_running_loop()
+        delay = RETRY_MIN
+        while not stop.is_set():
+            connects, tried_at = self.connects, loop.time()
+            await self._attempt(stop, lost)
+            if stop.is_set():
+                break
+            if self.connects > connects:  # it was accepted: move to another node at once
+                self._tried, delay = 0, RETRY_MIN
+                self._next_broker()
+                continue
+            wait = RETRY_MIN
+            if not self._next_broker():  # every node failed this round: wait longer
+                self._tried, wait, delay = 0, delay, min(delay * 2, RETRY_MAX)
+            # an attempt that hung has waited already
+            wait = max(0.0, wait - (loop.time() - tried_at))
+            logs.event(log, logging.INFO, "mqtt.retry", broker=self.broker, retry_in=round(wait, 2))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), wait)
+
+    async def _attempt(self, stop: asyncio.Event, lost: asyncio.Event) -> None:
+        """One connection to the current broker, until it is lost or ``stop``.
+
+        With several brokers, one that has not accepted within ``CONNACK_WAIT`` is left
+        for the next: a cluster node whose peers are electing leaders can hold a CONNECT
+        for seconds and then drop it (NATS: 4 s), while another node may answer now.
+        """
+        loop = asyncio.get_running_loop()
+        lost.clear()
+        host, port = self._brokers[self._broker]
+        try:
+            self._client.connect(host, port, self.settings.keepalive)
+        except OSError as exc:
+            logs.event(log, logging.WARNING, "mqtt.connect_failed", error=exc, broker=self.broker)
+            return
+        self._accepted.clear()
+        accepted = loop.create_task(self._accepted.wait())
+        ended = [loop.create_task(stop.wait()), loop.create_task(lost.wait())]
+        patience = CONNACK_WAIT if len(self._brokers) > 1 else None
+        done, _ = await asyncio.wait(
+            [accepted, *ended], timeout=patience, return_when=asyncio.FIRST_COMPLETED
+        )
+        if not done:
+            logs.event(log, logging.WARNING, "mqtt.no_connack", broker=self.broker, waited=patience)
+            self._client.disconnect()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(lost.wait(), 1)
+        elif not any(task in done for task in ended):  # accepted: now wait for the end
+            await asyncio.wait(ended, return_when=asyncio.FIRST_COMPLETED)
+        for task in (accepted, *ended):
+            task.cancel()
 
     async def _keepalive(self) -> None:
         """paho's periodic work (PINGREQ, retries), which its own thread would do."""
@@ -206,7 +324,7 @@ class MqttClient:
             await asyncio.sleep(1)
 
     async def _say_offline_and_disconnect(self, lost: asyncio.Event) -> None:
-        if self.connected:
+        if self.connected and self._announce:
             try:
                 info = self.publish(self.status_topic, OFFLINE, retain=True)
                 for _ in range(30):
@@ -215,6 +333,7 @@ class MqttClient:
                     await asyncio.sleep(0.1)
             except MqttError as exc:
                 logs.event(log, logging.WARNING, "mqtt.offline_not_sent", error=exc)
+        self._stopping = True
         self._connected.clear()  # a disconnect we asked for is not worth a warning
         self._client.disconnect()
         with contextlib.suppress(TimeoutError):
@@ -222,9 +341,10 @@ class MqttClient:
 
     def _handle_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
-            logs.event(log, logging.ERROR, "mqtt.refused", reason=reason_code)
+            logs.event(log, logging.ERROR, "mqtt.refused", reason=reason_code, broker=self.broker)
             return
         self.connects += 1
+        self._tried = 0
         sock = client.socket()
         if isinstance(sock, socket.socket):
             # paho leaves Nagle on: small PUBLISH packets sent one per PUBACK
@@ -234,15 +354,18 @@ class MqttClient:
             log,
             logging.INFO,
             "mqtt.connected",
-            broker=f"{self.settings.host}:{self.settings.port}",
+            broker=self.broker,
             session_present=flags.session_present,
         )
-        client.publish(self.status_topic, ONLINE, qos=1, retain=True)
-        with self._publish_lock:  # its PUBACK is counted too, so count it as published
-            self._published += 1
+        if self._announce:
+            client.publish(self.status_topic, ONLINE, qos=1, retain=True)
+            with self._publish_lock:  # its PUBACK is counted too, so count it as published
+                self._published += 1
         for topic, qos in self._subscriptions + self.router.subscriptions():
-            client.subscribe(topic, qos)
+            self._subscribe(topic, qos)
         self._connected.set()
+        if self._driven:
+            self._accepted.set()
         if self._on_connected:
             self._on_connected()
 
@@ -250,7 +373,55 @@ class MqttClient:
         was = self._connected.is_set()
         self._connected.clear()
         if was:
-            logs.event(log, logging.WARNING, "mqtt.disconnected", reason=reason_code)
+            logs.event(
+                log, logging.WARNING, "mqtt.disconnected", reason=reason_code, broker=self.broker
+            )
+        self._move_on()
+
+    def _subscribe(self, topic: str, qos: int) -> None:
+        if self._clean_session:
+            # A clean session loses unacknowledged messages on any reconnect anyway.
+            qos = min(qos, self.settings.clean_qos)
+        result, mid = self._client.subscribe(topic, qos)
+        if result == MQTTErrorCode.MQTT_ERR_SUCCESS and mid is not None:
+            self._suback[mid] = (topic, qos)
+
+    def _handle_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        """A refused filter is asked for again later: a cluster node that lost a peer can
+        refuse a subscription until its storage has a leader again (NATS does)."""
+        topic, qos = self._suback.pop(mid, ("", 0))
+        if not topic:
+            return
+        if not any(code.is_failure for code in reason_codes):
+            self._resubscribe_in.pop(topic, None)
+            return
+        delay = self._resubscribe_in.get(topic, RETRY_MIN)
+        self._resubscribe_in[topic] = min(delay * 2, RETRY_MAX)
+        logs.event(
+            log,
+            logging.WARNING,
+            "mqtt.subscribe_refused",
+            topic=topic,
+            broker=self.broker,
+            retry_in=delay,
+        )
+        connection = self.connects
+
+        def again() -> None:
+            # a reconnect in between subscribes everything anyway
+            if self.connects == connection and self.connected and not self._stopping:
+                self._subscribe(topic, qos)
+
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.call_later, delay, again)
+        else:
+            timer = threading.Timer(delay, again)
+            timer.daemon = True
+            timer.start()
+
+    def _handle_connect_fail(self, client, userdata) -> None:
+        logs.event(log, logging.WARNING, "mqtt.connect_failed", broker=self.broker)
+        self._move_on()
 
     def _handle_publish(self, client, userdata, mid, reason_code, properties) -> None:
         self._acked += 1

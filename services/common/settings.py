@@ -210,6 +210,30 @@ def check_base_url(url: str) -> None:
         raise ConfigError(f"WEB_BASE_URL must start with http:// or https://, got {url!r}")
 
 
+def parse_brokers(raw: str, default_port: int) -> tuple[tuple[str, int], ...]:
+    """``MQTT_HOSTS``: ``host:port`` entries (``[v6]:port``); a bare host takes MQTT_PORT."""
+    brokers = []
+    for entry in (part.strip() for part in raw.split(",")):
+        if not entry:
+            continue
+        host, port = entry, str(default_port)
+        if entry.startswith("["):
+            host, _, rest = entry[1:].partition("]")
+            port = rest.removeprefix(":") or port
+        elif entry.count(":") == 1:
+            host, port = entry.split(":")
+        try:
+            number = int(port)
+        except ValueError:
+            number = 0
+        if not host or not 0 < number < 65536:
+            raise ConfigError(f"MQTT_HOSTS takes host:port entries, got {entry!r}")
+        brokers.append((host, number))
+    if not brokers:
+        raise ConfigError(f"MQTT_HOSTS names no broker: {raw!r}")
+    return tuple(brokers)
+
+
 def check_topic_root(root: str) -> None:
     if any(c in root for c in "+#") or root.startswith("/") or root.endswith("/"):
         raise ConfigError(f"MQTT_TOPIC_ROOT must be a plain topic prefix, got {root!r}")
@@ -217,10 +241,17 @@ def check_topic_root(root: str) -> None:
 
 @dataclass(frozen=True)
 class MqttSettings:
-    """Where the broker is and how to sign in to it."""
+    """Where the broker is (one, or the nodes of a cluster) and how to sign in to it."""
 
-    host: str = setting("MQTT_HOST", "localhost", "broker host")
-    port: int = setting("MQTT_PORT", 1883, "broker port", minimum=1)
+    host: str = setting("MQTT_HOST", "localhost", "broker host, when MQTT_HOSTS is unset")
+    port: int = setting("MQTT_PORT", 1883, "broker port, when MQTT_HOSTS is unset", minimum=1)
+    hosts: str | None = setting(
+        "MQTT_HOSTS",
+        None,
+        "comma-separated `host:port` nodes of a broker cluster: a service connects to the"
+        " first that answers and moves to the next when it loses its node",
+        shown="`MQTT_HOST:MQTT_PORT`",
+    )
     username: str | None = setting("MQTT_USERNAME", None, "broker account")
     password: str | None = setting("MQTT_PASSWORD", None, "its password")
     topic_root: str = setting(
@@ -233,9 +264,27 @@ class MqttSettings:
         minimum=5,
     )
     tls_ca: str | None = setting("MQTT_TLS_CA", None, "CA file; set it to connect with TLS")
+    clean_qos: int = setting(
+        "MQTT_CLEAN_SESSION_QOS",
+        1,
+        "highest QoS the services without a kept session (gateway, scheduler, web) subscribe"
+        " with; 0 on NATS, where each QoS 1 subscription is a JetStream consumer that a"
+        " failover has to create again (docs/scale.md)",
+        minimum=0,
+    )
+
+    @property
+    def brokers(self) -> tuple[tuple[str, int], ...]:
+        """Every broker address to try, in order."""
+        if self.hosts:
+            return parse_brokers(self.hosts, self.port)
+        return ((self.host, self.port),)
 
     @classmethod
     def from_env(cls, env: EnvMap | None = None) -> "MqttSettings":
         settings = read_env(cls, env)
         check_topic_root(settings.topic_root)
+        settings.brokers  # noqa: B018 - a bad MQTT_HOSTS stops the service at start
+        if settings.clean_qos > 1:
+            raise ConfigError(f"MQTT_CLEAN_SESSION_QOS must be 0 or 1, got {settings.clean_qos}")
         return settings

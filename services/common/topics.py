@@ -75,6 +75,10 @@ class Topics:
     def all_service_status(self) -> str:
         return self.service_status("+")
 
+    def service_leader(self, name: str) -> str:
+        """Which instance of a service with one active at a time holds its work now."""
+        return f"{self.root}/services/{name}/leader"
+
     def device_alert(self, device_id: str) -> str:
         return f"{self.root}/alerts/devices/{device_id}"
 

@@ -3,6 +3,7 @@
 import logging
 import sys
 import threading
+from collections.abc import Callable
 
 from services.common import logs
 from services.common.alerts import AlertTracker
@@ -15,6 +16,7 @@ from .pipeline import Pipeline
 from .records import Translator
 from .settings import Settings
 from .spool import Spool, SpoolBusy
+from .standby import Standby
 
 log = logging.getLogger("services.recorder")
 
@@ -80,7 +82,38 @@ def run(settings: Settings, stop: threading.Event) -> int:
 
 
 def record(settings: Settings, influx: InfluxClient, spool: Spool, stop: threading.Event) -> None:
-    """Subscribe and write until ``stop``; the spool is closed on the way out."""
+    """Record until ``stop`` (as a standby, in turns); the spool is closed on the way out."""
+    try:
+        if not settings.standby:
+            record_session(settings, influx, spool, stop)
+            return
+        standby = Standby(settings)
+        standby.start()
+        try:
+            while standby.wait_turn(stop):
+                leave = threading.Event()
+                holder = threading.Thread(target=standby.hold, args=(leave, stop), daemon=True)
+                holder.start()
+                record_session(settings, influx, spool, leave, say_offline=stop.is_set)
+                holder.join()
+        finally:
+            standby.stop()
+    finally:
+        spool.close()
+
+
+def record_session(
+    settings: Settings,
+    influx: InfluxClient,
+    spool: Spool,
+    stop: threading.Event,
+    say_offline: Callable[[], bool] = lambda: True,
+) -> None:
+    """Hold the session: subscribe and write until ``stop``.
+
+    A standby that leaves because another took over does not say ``offline``
+    (``say_offline`` is false then): the recorder is not offline, only this one is.
+    """
     topics = Topics(settings.mqtt.topic_root)
     translator = Translator(topics, AlertTracker(settings.alerts), settings.state_file)
     pipeline: Pipeline
@@ -110,6 +143,7 @@ def record(settings: Settings, influx: InfluxClient, spool: Spool, stop: threadi
         "recorder.started",
         client_id=settings.client_id,
         shared=settings.shared,
+        standby=settings.standby,
         spool=settings.spool_dir,
     )
     try:
@@ -123,8 +157,7 @@ def record(settings: Settings, influx: InfluxClient, spool: Spool, stop: threadi
             dropped=pipeline.dropped,
             spooled_files=len(spool),
         )
-        client.stop()
-        spool.close()
+        client.stop(offline=say_offline())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from services.common.alerts import AlertSettings
+from services.common.errors import ConfigError
 from services.common.influx import InfluxSettings
 from services.common.settings import (
     MqttSettings,
@@ -26,6 +27,19 @@ class Settings:
         "RECORDER_SHARED",
         False,
         "a shared subscription (`$share/recorder/…`), so several recorders split the load",
+    )
+    standby: bool = setting(
+        "RECORDER_STANDBY",
+        False,
+        "one recorder holds the session, the others wait and take over when it goes; for"
+        " brokers without shared subscriptions, such as NATS (docs/scale.md)",
+    )
+    lease: float = setting(
+        "RECORDER_LEASE",
+        30.0,
+        "seconds a standby waits for the holder's renewed claim before taking over (a last"
+        " will takes over at once); above the broker's failover time",
+        minimum=1.0,
     )
     client_id: str = setting(
         "RECORDER_CLIENT_ID",
@@ -67,6 +81,9 @@ class Settings:
         env = os.environ if env is None else env
         mqtt = MqttSettings.from_env(env)
         shared = read_field(cls, "shared", env)
-        # Shared recorders need distinct ids or the broker would keep only the newest.
+        if shared and read_field(cls, "standby", env):
+            raise ConfigError("RECORDER_SHARED and RECORDER_STANDBY are two ways; choose one")
+        # Shared recorders need distinct ids or the broker would keep only the newest;
+        # standbys share one id, the session they take over.
         default_id = f"{mqtt.topic_root}-recorder" + (f"-{socket.gethostname()}" if shared else "")
         return read_env(cls, env, defaults={"client_id": default_id}, mqtt=mqtt, shared=shared)

@@ -1,7 +1,6 @@
 """``python -m services.web``: serve the dashboard, or administer users, devices and shares."""
 
 import getpass
-import socket
 import sqlite3
 import sys
 import time
@@ -13,7 +12,7 @@ import segno
 from services.common.devices import KIND_NAMES, UPDATE_COMMAND
 from services.common.errors import ConfigError
 from services.common.medication import store as medication_store
-from services.common.mqtt import MqttClient
+from services.common.mqtt import MqttClient, reachable
 from services.common.settings import MqttSettings
 from services.common.usage import EPILOG
 
@@ -225,9 +224,7 @@ def devices_group() -> None:
 
 def _publish_assignment(settings: MqttSettings, device: str, patient: str | None) -> bool:
     """Publish the retained assignment; False when the broker is not reachable now."""
-    try:  # a refused connection answers at once; paho would keep retrying until the timeout
-        socket.create_connection((settings.host, settings.port), timeout=3).close()
-    except OSError:
+    if not reachable(settings):  # paho would keep retrying until the timeout
         return False
     client = MqttClient(settings, "web-admin")
     client.start()
@@ -300,9 +297,7 @@ def _offer(settings: MqttSettings, devices_: list[str]) -> int:
     """Send ``upd`` to each board; boards not told now are offered it when they register."""
     if not devices_:
         return 0
-    try:
-        socket.create_connection((settings.host, settings.port), timeout=3).close()
-    except OSError:
+    if not reachable(settings):
         return 0
     client = MqttClient(settings, "web-admin")
     client.start()

@@ -228,3 +228,15 @@ def make_notifier(tmp_path, broker, data_dir):
     yield make
     for proc in started:
         proc.kill()
+
+
+@pytest.fixture
+def nats_cluster(tmp_path):
+    """A real three-node NATS JetStream cluster with MQTT on every node (Debian's nats-server)."""
+    from tests.support.nats import NatsCluster
+
+    cluster = NatsCluster(tmp_path / "nats")
+    try:
+        yield cluster.start()
+    finally:
+        cluster.kill()

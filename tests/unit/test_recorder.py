@@ -185,3 +185,53 @@ def test_typed_in_readings_belong_to_the_user_their_topic_names(tmp_path):
     for topic in ("smartcab/manual/ann/vitals", "smartcab/manual/ann/image", "smartcab/manual//x"):
         with pytest.raises(Dropped):
             t.translate(topic, vitals("manual-ann", "spo2", 97, 8), False, False)
+
+
+def _message(topic: str, payload: bytes) -> paho.MQTTMessage:
+    message = paho.MQTTMessage(topic=topic.encode())
+    message.payload = payload
+    return message
+
+
+def _standby(instance: str, lease: str = "5"):
+    from services.recorder.settings import Settings
+    from services.recorder.standby import Standby
+
+    return Standby(Settings.from_env({"RECORDER_STANDBY": "1", "RECORDER_LEASE": lease}), instance)
+
+
+def test_a_standby_finds_the_session_free_only_when_nobody_holds_it():
+    standby = _standby("b")
+    status = "smartcab/services/recorder/status"
+    assert standby._free()  # never held: free at once, no lease to wait for
+    standby._on_status(_message(status, b"online"))
+    standby._on_claim(_message(standby.leader_topic, b"a"))
+    assert not standby._free()  # a holds it and has just renewed its claim
+    standby._on_status(_message(status, b"offline"))
+    assert standby._free()  # a's last will (or clean stop)
+    standby._on_claim(_message(standby.leader_topic, b"c"))
+    assert not standby._free()  # c claimed after the offline: c's turn, not ours
+
+
+def test_a_claim_not_renewed_for_a_lease_frees_the_session(monkeypatch):
+    import services.recorder.standby as module
+
+    clock = [1000.0]
+    monkeypatch.setattr(module.time, "monotonic", lambda: clock[0])
+    standby = _standby("b", lease="5")
+    standby._on_status(_message("smartcab/services/recorder/status", b"online"))
+    standby._on_claim(_message(standby.leader_topic, b"a"))
+    clock[0] += 4.9
+    assert not standby._free()
+    clock[0] += 0.2  # a died with its broker node: no last will, only silence
+    assert standby._free()
+
+
+def test_shared_and_standby_recorders_are_one_choice_or_the_other():
+    from services.common.errors import ConfigError
+    from services.recorder.settings import Settings
+
+    with pytest.raises(ConfigError, match="RECORDER_SHARED and RECORDER_STANDBY"):
+        Settings.from_env({"RECORDER_SHARED": "1", "RECORDER_STANDBY": "1"})
+    # standbys share one session: one client id, not one per host
+    assert Settings.from_env({"RECORDER_STANDBY": "1"}).client_id == "smartcab-recorder"

@@ -49,3 +49,40 @@ def test_the_tls_listener_needs_its_port_certificate_and_key_together():
     assert GatewaySettings.from_env(files).tls_port is None, "files alone start no listener"
     with pytest.raises(ConfigError, match="GATEWAY_TLS_PORT must be a whole number"):
         GatewaySettings.from_env({"GATEWAY_TLS_PORT": "tls", **files})
+
+
+def test_one_broker_by_default_from_mqtt_host_and_port():
+    from services.common.settings import MqttSettings
+
+    assert MqttSettings.from_env({}).brokers == (("localhost", 1883),)
+    settings = MqttSettings.from_env({"MQTT_HOST": "broker", "MQTT_PORT": "1884"})
+    assert settings.brokers == (("broker", 1884),)
+
+
+def test_mqtt_hosts_lists_the_nodes_of_a_cluster_in_order():
+    from services.common.settings import MqttSettings
+
+    env = {"MQTT_HOSTS": " n1:1883, n2:1884,[::1]:1885,n4 ", "MQTT_PORT": "2000"}
+    assert MqttSettings.from_env(env).brokers == (
+        ("n1", 1883),
+        ("n2", 1884),
+        ("::1", 1885),
+        ("n4", 2000),  # a bare host takes MQTT_PORT
+    )
+
+
+@pytest.mark.parametrize("raw", ["n1:", "n1:port", ":1883", "n1:70000", " , ", "[::1]:x"])
+def test_a_bad_mqtt_hosts_entry_is_refused_with_its_name(raw):
+    from services.common.settings import MqttSettings
+
+    with pytest.raises(ConfigError, match="MQTT_HOSTS"):
+        MqttSettings.from_env({"MQTT_HOSTS": raw})
+
+
+def test_the_clean_session_qos_is_0_or_1():
+    from services.common.settings import MqttSettings
+
+    assert MqttSettings.from_env({}).clean_qos == 1
+    assert MqttSettings.from_env({"MQTT_CLEAN_SESSION_QOS": "0"}).clean_qos == 0
+    with pytest.raises(ConfigError, match="MQTT_CLEAN_SESSION_QOS must be 0 or 1"):
+        MqttSettings.from_env({"MQTT_CLEAN_SESSION_QOS": "2"})
