@@ -42,6 +42,11 @@ class Metric:
     ha_device_class: str | None
     advice: str  # the sentence the dashboard shows; {low}, {high}, {unit} filled in
     short: str  # the dashboard chart's legend, where the full label does not fit
+    # What to do when a reading falls below or above the usual range (plain words,
+    # {low}, {high} and {unit} filled in); blood pressure's come from its category.
+    if_low: str = ""
+    if_high: str = ""
+    spoken: str = ""  # the name inside a sentence such as an alert's; the short name if empty
 
     @property
     def low(self) -> float:
@@ -72,6 +77,19 @@ class Metric:
     def in_range(self, value: float) -> bool:
         return self.low <= value <= self.high
 
+    def side(self, value: float) -> str | None:
+        """``low`` or ``high`` outside the usual range, None inside it (ends included)."""
+        return range_flag(value, self.low, self.high)
+
+    @property
+    def name(self) -> str:
+        """The metric as a sentence starts with it: ``Blood oxygen``, ``Systolic pressure``."""
+        return self.spoken or self.short
+
+    def with_unit(self, value: float) -> str:
+        """A value and its unit as people read them: ``88 %``, ``37.2 °C``."""
+        return f"{self.format(value)} {self.unit}"
+
 
 METRICS: tuple[Metric, ...] = (
     Metric(
@@ -88,6 +106,10 @@ METRICS: tuple[Metric, ...] = (
         None,
         "A resting heart rate of {low} to {high} beats per minute is typical for adults.",
         "Heart rate",
+        if_low="Below {low} {unit} at rest is common in fit people. If you feel dizzy, faint or"
+        " short of breath, contact your doctor.",
+        if_high="Sit down, rest for five minutes and measure again. If it stays above {high}"
+        " {unit} at rest, or you have chest pain or feel faint, contact your doctor.",
     ),
     Metric(
         "temperature",
@@ -103,6 +125,10 @@ METRICS: tuple[Metric, ...] = (
         "temperature",
         "Normal body temperature is about {low} to {high} {unit}.",
         "Temperature",
+        if_low="Warm up and measure again in 15 minutes. If it stays below {low} {unit}, or"
+        " you feel confused or shiver hard, contact your doctor.",
+        if_high="Rest, drink plenty and measure again in an hour. If it keeps rising, lasts"
+        " more than two days or comes with a stiff neck or a rash, contact your doctor.",
     ),
     Metric(
         "spo2",
@@ -121,6 +147,9 @@ METRICS: tuple[Metric, ...] = (
         None,
         "Healthy blood oxygen saturation is usually {low} {unit} or more.",
         "Blood oxygen",
+        if_low="Sit still, warm your hands and measure again. If it stays below {low} {unit}"
+        " or you are short of breath, contact your doctor today; call emergency services if"
+        " breathing is hard or your lips turn blue.",
     ),
     Metric(
         "bp_systolic",
@@ -136,6 +165,7 @@ METRICS: tuple[Metric, ...] = (
         None,
         "A systolic pressure of {low} to {high} {unit} is considered ideal.",
         "Systolic",
+        spoken="Systolic pressure",
     ),
     Metric(
         "bp_diastolic",
@@ -151,6 +181,7 @@ METRICS: tuple[Metric, ...] = (
         None,
         "A diastolic pressure of {low} to {high} {unit} is considered ideal.",
         "Diastolic",
+        spoken="Diastolic pressure",
     ),
 )
 BY_KEY: dict[str, Metric] = {m.key: m for m in METRICS}

@@ -56,6 +56,7 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     app.jinja_env.filters["when"] = _when
     app.jinja_env.filters["day"] = _day
     app.jinja_env.globals["metric_table"] = data.METRIC_TABLE
+    app.jinja_env.globals["bp_table"] = data.BP_TABLE
     return app
 
 

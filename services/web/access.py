@@ -3,6 +3,8 @@
 import sqlite3
 import time
 
+from services.common.metrics import GROUP_BY_KEY
+
 from . import accounts
 from .errors import ValidationError
 
@@ -167,6 +169,7 @@ ACTIONS = {
     "alert": "Opened an alert",
     "alert_ack": "Acknowledged an alert",
     "alert_refused": "Was refused an alert (no access)",
+    "reading_ack": "Marked a reading outside the usual range as seen",
 }
 _CIRCLE = {
     "contact.add": "Added {} to your care circle",
@@ -192,6 +195,10 @@ def _describe(action: str) -> str:
         return _CIRCLE[verb].format(name)
     if action.startswith("alert_ack "):
         return ACTIONS["alert_ack"]
+    if verb == "reading_ack":
+        title = GROUP_BY_KEY[name].title if name in GROUP_BY_KEY else name
+        title = title[:1].lower() + title[1:]
+        return f"Marked a {title} reading outside the usual range as seen"
     if action.startswith("share.revoke"):
         return f"Removed access for {action.split(' ', 1)[1]}"
     return action

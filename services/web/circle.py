@@ -10,6 +10,7 @@ import sqlite3
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from services.common import carecircle as cc
+from services.common.alerts import alert_text
 
 from . import accounts
 from .errors import NotFound, ValidationError
@@ -199,6 +200,7 @@ def alerts(conn: sqlite3.Connection, patient: str, limit: int = 10) -> list[dict
     rows = [r for r in cc.notifications_for(conn, patient, limit * 2) if r["kind"] != "test"]
     for row in rows[:limit]:
         row["kind_text"] = KIND_TEXT.get(row["kind"], row["kind"])
+        row["message"] = alert_text(row)
         row["acked_by_text"] = who(conn, row["acked_by"])
     return rows[:limit]
 
@@ -210,6 +212,7 @@ def alert(conn: sqlite3.Connection, alert_id: str) -> dict | None:
         return None
     out = dict(row)
     out["kind_text"] = KIND_TEXT.get(out["kind"], out["kind"])
+    out["message"] = alert_text(out)
     out["acked_by_text"] = who(conn, out["acked_by"])
     out["deliveries"] = [
         d | {"status_text": STATUS_TEXT.get(d["status"], d["status"])}

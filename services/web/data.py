@@ -9,10 +9,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from services.common import metrics
+from services.common import bp, metrics
 from services.common.metrics import GROUP_BY_KEY, GROUPS, Group
 from services.common.quality import flag_reason
 
+from . import verdicts
 from .errors import ValidationError
 
 METRICS = tuple(m.key for g in GROUPS for m in g.metrics)
@@ -25,9 +26,24 @@ CHART_METRICS = tuple(
 
 # What the browser's script needs to label, unit and round a metric, as the pages do.
 METRIC_TABLE = {
-    m.key: {"label": m.label, "short": m.short, "unit": m.unit, "decimals": m.decimals}
+    m.key: {
+        "label": m.label,
+        "short": m.short,
+        "unit": m.unit,
+        "decimals": m.decimals,
+        "low": m.low,
+        "high": m.high,
+        "range": m.range_text,
+        "if_low": verdicts.of_metric(m, m.low - 1).todo,
+        "if_high": verdicts.of_metric(m, m.high + 1).todo,
+    }
     for m in metrics.METRICS
 }
+# Blood pressure's categories, so a live reading is named as the server names it.
+BP_TABLE = bp.table()
+
+# Blood pressure's two numbers of one measurement arrive this close together.
+PAIR_MS = 5000
 
 # Hand entry accepts only what a home cuff or oximeter measures, within these bounds.
 MANUAL_LIMITS = {"bp_systolic": (60, 260), "bp_diastolic": (30, 160), "spo2": (70, 100)}
@@ -47,14 +63,25 @@ class Card:
     metrics: tuple[str, ...]
     about: str
     ranges: tuple[tuple[str, str, str], ...]  # (label, usual range, unit) per metric
+    verdict: verdicts.Verdict | None = None  # the shown reading against its usual range
+    attention: dict | None = None  # the newest out-of-range reading not acknowledged yet
+
+    @property
+    def attention_is_shown(self) -> bool:
+        """The reading waiting to be marked as seen is the one the card shows."""
+        return bool(self.attention and self.ts and abs(self.attention["ts"] - self.ts) <= PAIR_MS)
 
 
-def cards(latest: Mapping[str, dict]) -> list[Card]:
-    """The four cards in their fixed order, from ``latest`` (metric -> reading)."""
-    return [_card(group, latest) for group in GROUPS]
+def cards(latest: Mapping[str, dict], pending: list[dict] | None = None) -> list[Card]:
+    """The four cards in their fixed order, from ``latest`` (metric -> reading).
+
+    ``pending`` are the unacknowledged out-of-range readings (``attention.pending``).
+    """
+    waiting = {p["key"]: p for p in pending or ()}
+    return [_card(group, latest, waiting.get(group.key)) for group in GROUPS]
 
 
-def _card(group: Group, latest: Mapping[str, dict]) -> Card:
+def _card(group: Group, latest: Mapping[str, dict], waiting: dict | None = None) -> Card:
     # Blood pressure's card shows "sys/dia" and follows the systolic reading's time.
     readings = [latest.get(m.key) for m in group.metrics]
     first = readings[0]
@@ -64,6 +91,8 @@ def _card(group: Group, latest: Mapping[str, dict]) -> Card:
             m.format(r["value"]) for m, r in zip(group.metrics, readings, strict=True) if r
         )
     present = [r for r in readings if r]
+    # A flagged reading is not physiological: it has no place against the usual range.
+    plausible = [r["value"] if r and not r["flagged"] else None for r in readings]
     return Card(
         group.key,
         group.title,
@@ -75,7 +104,40 @@ def _card(group: Group, latest: Mapping[str, dict]) -> Card:
         tuple(m.key for m in group.metrics),
         group.about,
         tuple((m.label, m.range_text, m.unit) for m in group.metrics),
+        verdicts.of_group(group, plausible),
+        waiting,
     )
+
+
+def pressure_pairs(systolic: list[dict], diastolic: list[dict], within_ms: int = PAIR_MS) -> list:
+    """Newest-first systolic and diastolic readings joined into ``128/84`` pairs."""
+    left = list(diastolic)
+    out = []
+    for s in systolic:
+        partner = next((d for d in left if abs(d["ts"] - s["ts"]) <= within_ms), None)
+        if partner is not None:
+            left.remove(partner)
+        values = [s["value"], partner["value"] if partner else None]
+        flagged = s["flagged"] or bool(partner and partner["flagged"])
+        reason = s.get("reason") or (partner.get("reason") if partner else None)
+        plausible = values if not flagged else [None, None]
+        verdict = verdicts.of_group(GROUP_BY_KEY["bp"], plausible)
+        text = "/".join(
+            m.format(v)
+            for m, v in zip(GROUP_BY_KEY["bp"].metrics, values, strict=True)
+            if v is not None
+        )
+        out.append(
+            {
+                "ts": s["ts"],
+                "values": values,
+                "text": text,
+                "flagged": flagged,
+                "reason": reason,
+                "verdict": verdict.as_json() if verdict else None,
+            }
+        )
+    return out
 
 
 def latest_json(latest: Mapping[str, dict]) -> dict:

@@ -7,7 +7,7 @@ from flask import Flask, current_app, g
 
 from services.common.medication import schema as medication_schema
 
-from . import auth_schema, carers
+from . import attention, auth_schema, carers
 
 # Append only: each entry runs once, in order, and its number is recorded in
 # schema_version. Never edit an entry that has shipped; add a new one.
@@ -152,6 +152,8 @@ MIGRATIONS: list[tuple[int, str]] = [
     (auth_schema.NUMBER, auth_schema.SQL),
     # the medication list, its change log, patients' time zones, doses (docs/medication.md)
     (5, medication_schema.SCHEMA),
+    # which out-of-range readings and alerts the patient or their viewers acknowledged
+    (6, attention.MIGRATION),
 ]
 
 

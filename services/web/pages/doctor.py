@@ -4,7 +4,9 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, g, render_template, request
 
-from .. import access, circle, data, records, reports
+from services.common.alerts import alert_text
+
+from .. import access, attention, circle, data, records, reports
 from ..db import get_db
 from ..errors import DataUnavailable
 from ..security import login_required
@@ -17,9 +19,10 @@ def _summary(patient, since: int | None) -> dict:
     """Latest vitals, alerts and what changed since this doctor's last visit."""
     out = {"patient": patient, "last_visit": since, "cards": [], "alerts": [], "error": None}
     try:
-        out["cards"] = [c for c in data.cards(health().latest(patient.username)) if c.ts]
+        pending = attention.pending(health(), get_db(), patient)
+        out["cards"] = [c for c in data.cards(health().latest(patient.username), pending) if c.ts]
         alerts = health().alerts(patient.username, 20)
-        out["alerts"] = open_alerts(alerts)
+        out["alerts"] = [a | {"text": alert_text(a)} for a in open_alerts(alerts)]
         out["new_alerts"] = sum(1 for a in alerts if since and a["ts_ms"] > since * 1000)
     except DataUnavailable as exc:
         out["error"] = str(exc)  # the record's changes and reports still show

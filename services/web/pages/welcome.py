@@ -2,7 +2,7 @@
 
 from flask import g, render_template
 
-from .. import circle, data, devices
+from .. import attention, circle, data, devices
 from ..db import get_db
 from ..errors import DataUnavailable
 from . import PatientPages, health, hub
@@ -17,7 +17,8 @@ def welcome():
     live = hub()
     states = live.device_states(owned) if live else dict.fromkeys(owned, "unknown")
     try:
-        glance = data.cards(health().latest(patient.username))
+        pending = attention.pending(health(), get_db(), patient)
+        glance = data.cards(health().latest(patient.username), pending)
     except DataUnavailable:
         glance = []  # the page still shows the devices
     notified = circle.alerts(get_db(), patient.username, 5)

@@ -7,13 +7,14 @@
   // Labels, units and decimals come from the server's metric table (services/common/metrics.py).
   const TABLE = JSON.parse(document.querySelector("main").dataset.metricTable || "{}");
   const pick = (field) => Object.fromEntries(Object.entries(TABLE).map(([k, m]) => [k, m[field]]));
-  const LABELS = pick("label"), SHORT = pick("short"), UNITS = pick("unit");
+  const SHORT = pick("short"), UNITS = pick("unit");
   const pad = (n) => String(n).padStart(2, "0");
 
   function when(ms) {
     const d = new Date(ms);
     return `${pad(d.getDate())} ${MONTHS[d.getMonth()]} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
   }
+  window.hpWhen = when;
   function fmt(metric, v) { return v.toFixed((TABLE[metric] || {}).decimals || 0); }
   function el(tag, attrs, text) {
     const node = document.createElement(tag);
@@ -40,6 +41,8 @@
 
   // --- cards ---------------------------------------------------------------
   const bpState = {};
+  const R = window.hpReadings;
+  const PAIR_MS = 5000;  // blood pressure's two numbers arrive a few milliseconds apart
   function cardFor(metric) {
     return document.querySelector(`.card[data-metrics~="${metric}"], .card[data-metrics^="${metric},"], .card[data-metrics$=",${metric}"]`);
   }
@@ -48,10 +51,21 @@
     if (!card) return;
     const ts = Date.parse(r.ts) || r.ts;
     let text = fmt(r.metric, r.value);
+    let verdict = r.flagged ? null : R.ofMetric(r.metric, r.value), values = [r.value];
     if (r.metric.startsWith("bp_")) {
-      bpState[r.metric] = r;
+      bpState[r.metric] = { ...r, ts };
       const s = bpState.bp_systolic, d = bpState.bp_diastolic;
-      text = s ? fmt("bp_systolic", s.value) + (d ? "/" + fmt("bp_diastolic", d.value) : "") : "--";
+      const paired = s && d && Math.abs(s.ts - d.ts) <= PAIR_MS;
+      text = s ? fmt("bp_systolic", s.value) + (paired ? "/" + fmt("bp_diastolic", d.value) : "") : "--";
+      values = s ? [s.value, paired ? d.value : null] : [];
+      verdict = s && !s.flagged && !(paired && d.flagged) ? R.ofPressure(values[0], values[1]) : null;
+    }
+    R.mark(card, verdict);
+    if (verdict && verdict.side && values.length) {
+      const key = card.dataset.card;
+      const title = card.querySelector("h2").textContent, unit = UNITS[r.metric];
+      R.showWaiting({ key, ts, value: text, unit, verdict, current: true,
+        text: `${title} ${text} ${unit}: ${verdict.summary}` });
     }
     card.querySelector(".num").textContent = text;
     const t = card.querySelector(".updated time");
@@ -62,12 +76,26 @@
     flag.querySelector(".why").textContent = r.reason || "";
     card.classList.add("pulse");
     setTimeout(() => card.classList.remove("pulse"), 900);
-    const list = card.querySelector(`.recent[data-recent="${r.metric}"]`);
-    if (list && list.dataset.loaded) list.prepend(recentItem({ ts, value: r.value, flagged: r.flagged, reason: r.reason }, r.metric));
+    const bp = r.metric.startsWith("bp_");
+    const list = card.querySelector(`.recent[data-recent="${bp ? "bp" : r.metric}"]`);
+    if (list && list.dataset.loaded) {
+      list.querySelectorAll("li.muted").forEach((li) => li.remove());
+      const row = bp ? { ts: bpState.bp_systolic ? bpState.bp_systolic.ts : ts, text, flagged: !verdict, reason: r.reason, verdict }
+        : { ts, value: r.value, flagged: r.flagged, reason: r.reason, verdict };
+      const top = list.firstElementChild;
+      // The second number of a pair completes the row the first one started.
+      if (bp && top && Math.abs(Number(top.dataset.ts) - row.ts) <= PAIR_MS) top.replaceWith(recentItem(row, "bp"));
+      else list.prepend(recentItem(row, bp ? "bp" : r.metric));
+    }
   }
   function recentItem(row, metric) {
     const li = el("li", row.flagged ? { class: "flagged", title: row.reason || "not plausible" } : {});
-    li.append(el("span", {}, when(row.ts)), el("b", {}, `${fmt(metric, row.value)} ${UNITS[metric]}${row.flagged ? " ⚠" : ""}`));
+    li.dataset.ts = row.ts;
+    const value = metric === "bp" ? `${row.text} ${UNITS.bp_systolic}` : `${fmt(metric, row.value)} ${UNITS[metric]}`;
+    const verdict = row.flagged ? null : (row.verdict !== undefined ? row.verdict : R.ofMetric(metric, row.value));
+    const b = el("b", {}, `${value}${row.flagged ? " ⚠" : ""}`);
+    if (verdict && verdict.side) b.append(" ", el("span", { class: `badge sev-${verdict.severity}` }, verdict.badge));
+    li.append(el("span", {}, when(row.ts)), b);
     return li;
   }
   document.querySelectorAll("details.more").forEach((d) => {
@@ -107,32 +135,34 @@
   }
 
   // --- alerts ----------------------------------------------------------------
-  // The recorder writes metric keys into its messages; people read labels.
-  function pretty(text) {
-    return (text || "").replace(/\b(heart_rate|temperature|spo2|bp_systolic|bp_diastolic)\b/g, (k) => LABELS[k]);
-  }
+  // The server words each alert from the metric table (``text``); ``message`` is the raw one.
+  const CARDS = new Set(Object.keys(TABLE).map((k) => R.CARD_OF[k] || k));
+  function alertText(a) { return a.text || a.message || `${a.key}: ${a.level}`; }
   function showAlert(a, live = true) {
-    const box = document.getElementById("alerts");
-    if (!box) return;
-    const div = el("div", { class: `alert ${a.level || ""}`, role: "alert" });
-    div.append(el("span", {}, pretty(a.message) || `${a.key}: ${a.level}`), el("small", {}, when(a.ts_ms || Date.now())));
-    box.prepend(div);
-    while (box.children.length > 3) box.lastChild.remove();
+    // Dismissing one marks its card's readings up to it as seen, on every page and for everyone.
+    const card = a.card || a.key;
+    const link = CARDS.has(card) ? `/p/${encodeURIComponent(patient)}/monitoring#card-${card}` : null;
+    R.banner(card, a.ts_ms || Date.now(), alertText(a), a.level || "", a.level === "cleared" ? "Dismiss" : "I have seen this", link);
     const list = document.getElementById("alert-list");
     if (list && live) { if (list.querySelector(".muted")) list.replaceChildren(); list.prepend(alertItem(a)); }
   }
   function alertItem(a) {
     const li = el("li");
-    li.append(el("b", {}, `${a.level} `), document.createTextNode(`${pretty(a.message)} · ${when(a.ts_ms)}`));
+    li.append(el("b", {}, `${a.level} `), document.createTextNode(`${alertText(a)} · ${when(a.ts_ms)}`));
     return li;
   }
 
-  // Alerts still standing (newest of each kind not cleared, within a day) show on every page.
-  getJSON("alerts").then((rows) => {
+  // On every page: each card's newest out-of-range reading nobody has marked as seen, then
+  // the alerts still standing (newest of each kind, not cleared, within a day, not seen).
+  getJSON("attention").then((items) => {
+    items.slice().sort((a, b) => a.ts - b.ts).forEach((item) => R.showWaiting(item));  // newest on top
+    return getJSON("alerts");
+  }).then((rows) => {
     const newest = new Map();
     for (const a of rows) if (!newest.has(`${a.device}/${a.key}`)) newest.set(`${a.device}/${a.key}`, a);
+    const waiting = new Set([...document.querySelectorAll("#alerts .alert[data-key]")].map((d) => d.dataset.key));
     [...newest.values()].reverse()
-      .filter((a) => a.level !== "cleared" && Date.now() - a.ts_ms < 86400000)
+      .filter((a) => a.level !== "cleared" && !a.acknowledged && !waiting.has(a.card) && Date.now() - a.ts_ms < 86400000)
       .forEach((a) => showAlert(a, false));
   }).catch(() => {});
 
@@ -168,7 +198,7 @@
     const note = document.getElementById("chart-note");
     try {
       chartData = await getJSON(`series?${p}`);
-      note.textContent = chartData.interval_ms ? `Each point is the mean of ${Math.round(chartData.interval_ms / 60000) || "<1"} min; the shaded band spans min to max. Flagged readings are left out.` : "";
+      note.textContent = chartData.interval_ms ? `Each point is the mean of ${Math.round(chartData.interval_ms / 60000) || "<1"} min; the shaded band around a line spans min to max, and the pale green band behind it is the usual adult range. Flagged readings are left out.` : "";
     } catch (e) { chartData = null; note.textContent = "History is unavailable right now."; }
     drawChart();
   }
@@ -201,6 +231,9 @@
       const pts = parts.flatMap((k) => chartData.metrics[k] || []);
       let lo = pts.length ? Math.min(...pts.map((p) => p.min ?? p.mean)) : 0;
       let hi = pts.length ? Math.max(...pts.map((p) => p.max ?? p.mean)) : 1;
+      // The usual range is drawn as a band behind the line, so the scale always holds it.
+      const usual = parts.filter((k) => TABLE[k] && TABLE[k].low !== undefined);
+      for (const k of usual) { lo = Math.min(lo, TABLE[k].low); hi = Math.max(hi, TABLE[k].high); }
       const span = hi - lo || Math.max(1, Math.abs(hi) * 0.05);
       lo -= span * 0.15; hi += span * 0.15;
       const y = (v) => bottom - ((v - lo) / (hi - lo)) * (bottom - top);
@@ -213,6 +246,13 @@
         grid.append(label);
       }
       root.append(grid);
+      for (const k of usual) {
+        const band = svg("rect", { class: `usual s-${k}`, "data-usual": k, x: m.l, width: W - m.l - m.r,
+          y: y(TABLE[k].high), height: Math.max(1, y(TABLE[k].low) - y(TABLE[k].high)) });
+        const title = svg("title");
+        title.textContent = `${SHORT[k]}: usual range ${TABLE[k].range} ${UNITS[k]}`;
+        band.append(title); root.append(band);
+      }
       let lx = m.l;
       for (const k of parts) {
         const s = (chartData.metrics[k] || []).filter((p) => p.mean !== null);
