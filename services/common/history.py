@@ -215,6 +215,14 @@ def inventory_changes_query(subject: Subject, start: datetime, end: datetime) ->
     )
 
 
+def first_inventory_query(subject: Subject) -> str:
+    """The oldest inventory report: when the subject's cabinet first counted its items."""
+    return (
+        f'SELECT first("count") AS "count" FROM {quote_ident(INVENTORY)}'
+        f"{_where(subject, plausible_only=False)}"
+    )
+
+
 @dataclass(frozen=True)
 class Latest:
     metric: str

@@ -1,12 +1,11 @@
 """The Health Plus dashboard: a Flask app factory in the style of Flask's tutorial."""
 
 import logging
-from datetime import UTC, datetime
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, g
 
-from . import auth_schema, db, keys
+from . import auth_schema, db, formats, keys
 from .ratelimit import RateLimits
 from .settings import Settings
 from .throttle import Policy
@@ -53,8 +52,12 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     app.extensions["smartcab.data"] = app.config.get("HISTORY") or history.HealthData(
         settings.influx
     )
-    app.jinja_env.filters["when"] = _when
-    app.jinja_env.filters["day"] = _day
+    app.jinja_env.filters["when"] = lambda ts_ms: formats.when(ts_ms, _tz())
+    app.jinja_env.filters["day"] = lambda ts_s: formats.day(ts_s, _tz())
+    app.jinja_env.filters["date_text"] = formats.date_text
+    app.jinja_env.filters["period"] = formats.period
+    app.jinja_env.filters["when_iso"] = lambda text: formats.when_iso(text, _tz())
+    app.jinja_env.filters["counted"] = _counted
     app.jinja_env.globals["metric_table"] = data.METRIC_TABLE
     app.jinja_env.globals["bp_table"] = data.BP_TABLE
     return app
@@ -158,15 +161,11 @@ def stop_background(app: Flask) -> None:
     app.extensions["smartcab.data"].close()
 
 
-def _when(ts_ms: int | None) -> str:
-    """A reading's time as the dashboard shows it (``11 Jul 08:49:58``), in UTC."""
-    if ts_ms is None:
-        return "never"
-    return datetime.fromtimestamp(ts_ms / 1000, UTC).strftime("%d %b %H:%M:%S")
+def _tz() -> str | None:
+    """The signed-in person's time zone for the pages' times (UTC until they choose one)."""
+    return g.get("tz")
 
 
-def _day(ts_s: int | None) -> str:
-    """A Unix-seconds time as a date (``11 Jul 2026``), in UTC."""
-    if ts_s is None:
-        return "–"
-    return datetime.fromtimestamp(ts_s, UTC).strftime("%d %b %Y")
+def _counted(n: int | float, one: str, many: str) -> str:
+    """A number with its noun, singular for exactly one: ``1 drink``, ``2 drinks``."""
+    return f"{n:g} {one if n == 1 else many}"

@@ -22,17 +22,30 @@ def has_share(conn: sqlite3.Connection, patient_id: int, viewer_id: int) -> bool
     return row is not None
 
 
-def share(conn: sqlite3.Connection, patient_id: int, viewer_id: int) -> None:
-    conn.execute(
+def share(conn: sqlite3.Connection, patient_id: int, viewer_id: int) -> bool:
+    """Let the viewer see the patient's data; False when they could already."""
+    cur = conn.execute(
         "INSERT OR IGNORE INTO shares (patient_id, doctor_id, created_at) VALUES (?, ?, ?)",
         (patient_id, viewer_id, int(time.time())),
     )
+    return cur.rowcount == 1
 
 
 def unshare(conn: sqlite3.Connection, patient_id: int, viewer_id: int) -> None:
     conn.execute(
         "DELETE FROM shares WHERE patient_id = ? AND doctor_id = ?", (patient_id, viewer_id)
     )
+
+
+def all_shares(conn: sqlite3.Connection) -> list[dict]:
+    """Every share, for the admin page: patient, viewer (doctor or carer) and since when."""
+    rows = conn.execute(
+        "SELECT p.username AS patient, v.role, v.dr_id, v.username AS viewer,"
+        " v.display_name AS viewer_name, s.created_at FROM shares s"
+        " JOIN users p ON p.id = s.patient_id JOIN users v ON v.id = s.doctor_id"
+        " ORDER BY p.username, s.created_at"
+    )
+    return [dict(r) for r in rows]
 
 
 def shared_patients(conn: sqlite3.Connection, viewer_id: int) -> list[accounts.User]:
@@ -230,16 +243,19 @@ def access_log(conn: sqlite3.Connection, patient_id: int, limit: int = 200) -> l
     return out[:limit]
 
 
-def last_visit(conn: sqlite3.Connection, doctor_id: int, patient_id: int) -> int | None:
-    """When this doctor last opened this patient's pages or data (Unix seconds).
+def last_visit(
+    conn: sqlite3.Connection, doctor_id: int, patient_id: int, before: int | None = None
+) -> int | None:
+    """When this doctor last opened this patient's pages or data before ``before`` (Unix s).
 
-    Their patient list is audited (``doctor_home``) but is not a visit: looking at it
-    must not reset what the list shows as new since the last visit.
+    ``before`` is the doctor's sign-in: what they opened since belongs to this visit, so
+    "since your last visit" counts from the visit before. Their patient list is audited
+    (``doctor_home``) but is not a visit either.
     """
     row = conn.execute(
         "SELECT MAX(at) FROM audit WHERE actor_id = ? AND patient_id = ?"
-        " AND action != 'doctor_home'",
-        (doctor_id, patient_id),
+        " AND action != 'doctor_home' AND at < ?",
+        (doctor_id, patient_id, before if before is not None else 2**62),
     ).fetchone()
     return row[0]
 
@@ -285,10 +301,20 @@ def admin_action(
         record(conn, admin, patient, f"admin.{action} {detail}", path, ip)
 
 
+# The admin log's actions in words (the CLI's own names kept beside them in the page).
+ADMIN_WORDS = {
+    "device.assign": "Assigned a device",
+    "device.forget": "Removed a device from the list",
+    "share.grant": "Gave access",
+    "share.revoke": "Removed access",
+    "firmware.publish": "Published firmware",
+}
+
+
 def admin_log(conn: sqlite3.Connection, limit: int = 50) -> list[dict]:
     rows = conn.execute(
         "SELECT l.at, l.action, l.detail, u.display_name AS actor FROM admin_log l"
         " LEFT JOIN users u ON u.id = l.actor_id ORDER BY l.id DESC LIMIT ?",
         (limit,),
     )
-    return [dict(r) for r in rows]
+    return [dict(r, what=ADMIN_WORDS.get(r["action"], r["action"])) for r in rows]

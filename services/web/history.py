@@ -188,6 +188,12 @@ class HealthData:
         ]
         return sorted(changes, key=lambda c: c["ts"])
 
+    def first_inventory(self, patient: str) -> int | None:
+        """When the patient's cabinets first reported (ms), None if they never did."""
+        query = history.first_inventory_query(history.Subject(patient=patient))
+        rows = self._run(InfluxClient.query, query)
+        return rows[0]["time"] if rows else None
+
     def daily_vitals(self, patient: str, start: datetime, end: datetime) -> dict[str, dict]:
         """``{YYYY-MM-DD: {metric: mean}}`` of plausible readings per UTC day."""
         found: dict[str, dict] = {}

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from services.common import metrics
 from services.common.metrics import range_flag
 
-from .errors import ValidationError
+from .errors import FieldError, ValidationError
 
 
 @dataclass(frozen=True)
@@ -76,10 +76,12 @@ def _day(text: str) -> int:
     try:
         day = date.fromisoformat(text.strip())
     except ValueError:
-        raise ValidationError("Enter the date the sample was taken (YYYY-MM-DD).") from None
+        raise FieldError("taken_on", "Enter the date the sample was taken.") from None
     moment = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
-    if day > datetime.now(UTC).date() or day.year < 1900:
-        raise ValidationError("The sample date cannot be in the future.")
+    if day > datetime.now(UTC).date():
+        raise FieldError("taken_on", "The sample date cannot be in the future.")
+    if day.year < 1900:
+        raise FieldError("taken_on", "The sample date is too long ago; check the year.")
     return int(moment.timestamp())
 
 
@@ -91,15 +93,16 @@ def parse_results(form) -> tuple[int, list[tuple[TestKind, float]]]:
         text = (form.get(f"value_{kind.key}") or "").strip()
         if not text:
             continue
+        field = f"value_{kind.key}"
         try:
             value = float(text)
         except ValueError:
-            raise ValidationError(f"{kind.name}: {text!r} is not a number.") from None
+            raise FieldError(field, f"{kind.name}: {text!r} is not a number.") from None
         if not 0 <= value < 100_000:
-            raise ValidationError(f"{kind.name}: {value:g} is not a plausible result.")
+            raise FieldError(field, f"{kind.name}: {value:g} is not a plausible result.")
         out.append((kind, value))
     if not out:
-        raise ValidationError("Enter at least one result.")
+        raise FieldError("value_" + TESTS[0].key, "Enter at least one result.")
     return taken_at, out
 
 
@@ -217,17 +220,20 @@ def notes(conn: sqlite3.Connection, patient_id: int, limit: int = 10) -> list[di
 
 
 def changes_since(conn: sqlite3.Connection, patient_id: int, since: int) -> dict[str, int]:
-    """How many record entries of each kind arrived after ``since`` (Unix seconds)."""
+    """What arrived after ``since`` (Unix seconds): blood test results, questionnaire
+    answers, and the days habits were logged for (a day's habits count once)."""
 
     def count(sql: str) -> int:
         return conn.execute(sql, (patient_id, since)).fetchone()[0]
 
     return {
-        "blood tests": count(
+        "blood_tests": count(
             "SELECT COUNT(*) FROM blood_tests WHERE patient_id = ? AND entered_at > ?"
         ),
-        "questionnaire answers": count(
+        "answers": count(
             "SELECT COUNT(*) FROM questionnaire_answers WHERE patient_id = ? AND answered_at > ?"
         ),
-        "habit logs": count("SELECT COUNT(*) FROM habits WHERE patient_id = ? AND logged_at > ?"),
+        "habit_days": count(
+            "SELECT COUNT(DISTINCT day) FROM habits WHERE patient_id = ? AND logged_at > ?"
+        ),
     }

@@ -1,6 +1,7 @@
 """Sharing over HTTP: grant and revoke by Dr_ID, access log, doctor's home, admin log."""
 
 import json
+import time
 
 import pyotp
 
@@ -73,10 +74,15 @@ def test_doctor_home_shows_what_changed_since_the_last_visit(app, auth):
     assert "Vitals unavailable" in home, "no InfluxDB here: said, not a crash"
     doctor.get("/p/alice")
     conn = schema.connect(app.config["DATABASE"])
-    try:  # the visit happened a while ago
-        conn.execute("UPDATE audit SET at = at - 100 WHERE action = 'welcome'")
+    try:  # that visit, and its sign-in, happened a while ago
+        conn.execute("UPDATE audit SET at = at - 100")
+        conn.execute("UPDATE sessions SET created_at = created_at - 200")
     finally:
         conn.close()
+    # Opening her pages during this visit is not a previous visit: still the first.
+    assert "First visit" in doctor.get("/doctor").text
+    doctor.post("/logout", data={"csrf_token": auth.csrf(doctor, "/doctor")})
+    # One day of habits (two of them typed in), one answer.
     patient.post(
         "/p/alice/habits", data={"csrf_token": token, "day": _today(), "sleep": "8", "water": "6"}
     )
@@ -91,15 +97,17 @@ def test_doctor_home_shows_what_changed_since_the_last_visit(app, auth):
               "media_type": "application/pdf", "created": "2026-11-23T01:00:00+00:00",
               "file": "reports/alice/weekly-2026-W47.pdf"}  # fmt: skip
     (folder / "weekly-2026-W47.json").write_text(json.dumps(result))
+    # The next visit counts from the previous one, however often the list is opened.
+    # each code works once: the next step's code (accepted too) signs in again
+    auth.sign_in_doctor(doctor, pyotp.TOTP(secret).at(time.time() + 30))
     home = doctor.get("/doctor").text
-    assert "2 new habit logs" in home and "1 new questionnaire answers" in home
-    # The list shows health data, so each look is audited, but it is not a visit:
-    # looking again does not reset what is new.
-    assert "2 new habit logs" in doctor.get("/doctor").text
+    assert "Habits logged for 1 day<" in home and "1 new questionnaire answer<" in home
+    doctor.get("/p/alice/habits")  # looking at them during this visit changes nothing
+    assert "Habits logged for 1 day<" in doctor.get("/doctor").text
     conn = schema.connect(app.config["DATABASE"])
     try:
         homes = conn.execute("SELECT COUNT(*) FROM audit WHERE action = 'doctor_home'")
-        assert homes.fetchone()[0] == 3
+        assert homes.fetchone()[0] == 5  # every look at the list, each audited
     finally:
         conn.close()
     assert "Saw your latest readings and alerts" in patient.get("/p/alice/access-log").text

@@ -6,7 +6,7 @@ from flask import Blueprint, g, render_template, request
 
 from services.common.alerts import alert_text
 
-from .. import access, attention, circle, data, records, reports
+from .. import access, attention, circle, data, records, reports, sessions
 from ..db import get_db
 from ..errors import DataUnavailable
 from ..security import login_required
@@ -38,9 +38,11 @@ def _summary(patient, since: int | None) -> dict:
 @login_required("doctor")
 def home():
     conn, doctor = get_db(), g.user
+    signed_in = sessions.started_at(conn, g.session.token)
     summaries = []
     for patient in access.shared_patients(conn, doctor.id):
-        summaries.append(_summary(patient, access.last_visit(conn, doctor.id, patient.id)))
+        since = access.last_visit(conn, doctor.id, patient.id, before=signed_in)
+        summaries.append(_summary(patient, since))
         # Their readings are on the page, so the patient's access log shows it.
         access.record(conn, doctor, patient, "doctor_home", request.path, request.remote_addr)
     now = int(datetime.now(UTC).timestamp())

@@ -12,7 +12,7 @@
 
   function when(ms) {
     const d = new Date(ms);
-    return `${pad(d.getDate())} ${MONTHS[d.getMonth()]} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+    return `${d.getDate()} ${MONTHS[d.getMonth()]} ${d.getFullYear()}, ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
   }
   window.hpWhen = when;
   function fmt(metric, v) { return v.toFixed((TABLE[metric] || {}).decimals || 0); }
@@ -177,7 +177,7 @@
   // --- chart ----------------------------------------------------------------
   const chartBox = document.getElementById("chart");
   const controls = document.getElementById("chart-controls");
-  let chartData = null;
+  let chartData = null, chartAsked = 0;
   const SVGNS = "http://www.w3.org/2000/svg";
   function svg(tag, attrs) {
     const n = document.createElementNS(SVGNS, tag);
@@ -191,15 +191,32 @@
     if (f.get("range") === "custom") { p.set("start", f.get("start")); p.set("end", f.get("end")); }
     return p;
   }
+  const isoDay = (d) => `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+  // Custom dates start as the week up to today, so the chart has something to draw at once.
+  function fillCustom() {
+    const start = controls.querySelector("[name=start]"), end = controls.querySelector("[name=end]");
+    const today = new Date();
+    if (!end.value) end.value = isoDay(today);
+    if (!start.value) start.value = isoDay(new Date(today.getTime() - 6 * 86400000));
+    end.max = start.max = isoDay(today);
+  }
   async function loadChart() {
+    const custom = controls.querySelector("[name=range]").value === "custom";
+    controls.querySelector(".custom").hidden = !custom;
+    if (custom) fillCustom();
     const p = query();
-    controls.querySelector(".custom").hidden = p.get("range") !== "custom";
-    if (p.get("range") === "custom" && !(p.get("start") && p.get("end"))) return;
     const note = document.getElementById("chart-note");
+    const asked = ++chartAsked;  // an answer to an older choice must not draw over a newer one
+    if (!selectedParts().length) { chartData = null; note.textContent = ""; drawChart(); return; }
     try {
-      chartData = await getJSON(`series?${p}`);
+      const found = await getJSON(`series?${p}`);
+      if (asked !== chartAsked) return;
+      chartData = found;
       note.textContent = chartData.interval_ms ? `Each point is the mean of ${Math.round(chartData.interval_ms / 60000) || "<1"} min; the shaded band around a line spans min to max, and the pale green band behind it is the usual adult range. Flagged readings are left out.` : "";
-    } catch (e) { chartData = null; note.textContent = "History is unavailable right now."; }
+    } catch (e) {
+      if (asked !== chartAsked) return;
+      chartData = null; note.textContent = "History is unavailable right now.";
+    }
     drawChart();
   }
   function selectedGroups() {
@@ -229,11 +246,11 @@
     groups.forEach((parts, gi) => {
       const top = m.t + gi * (panelH + gapY) + gapY - 8, bottom = top + panelH - 8;
       const pts = parts.flatMap((k) => chartData.metrics[k] || []);
-      let lo = pts.length ? Math.min(...pts.map((p) => p.min ?? p.mean)) : 0;
-      let hi = pts.length ? Math.max(...pts.map((p) => p.max ?? p.mean)) : 1;
       // The usual range is drawn as a band behind the line, so the scale always holds it.
       const usual = parts.filter((k) => TABLE[k] && TABLE[k].low !== undefined);
-      for (const k of usual) { lo = Math.min(lo, TABLE[k].low); hi = Math.max(hi, TABLE[k].high); }
+      const ends = pts.flatMap((p) => [p.min ?? p.mean, p.max ?? p.mean])
+        .concat(usual.flatMap((k) => [TABLE[k].low, TABLE[k].high]));
+      let lo = ends.length ? Math.min(...ends) : 0, hi = ends.length ? Math.max(...ends) : 1;
       const span = hi - lo || Math.max(1, Math.abs(hi) * 0.05);
       lo -= span * 0.15; hi += span * 0.15;
       const y = (v) => bottom - ((v - lo) / (hi - lo)) * (bottom - top);

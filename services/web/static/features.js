@@ -11,7 +11,7 @@
   const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
   function when(ms) {
     const d = new Date(ms);
-    return `${pad(d.getDate())} ${MONTHS[d.getMonth()]} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+    return `${d.getDate()} ${MONTHS[d.getMonth()]} ${d.getFullYear()}, ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
   }
   async function post(path, body) {
     const r = await fetch(api(path), {
@@ -122,7 +122,9 @@
           if (s.ok) {
             progress.className = "progress ok"; progress.textContent = "Ready: ";
             const a = document.createElement("a"); a.href = s.url; a.id = "report-link"; a.textContent = "download the file";
-            progress.appendChild(a);
+            a.setAttribute("download", "");
+            progress.append(a, " (it starts by itself; this link fetches it again).");
+            a.click();  // the one click that asked for it is enough
           } else {
             progress.className = "progress bad"; progress.textContent = `The report could not be made: ${s.reason || s.error}.`;
           }
