@@ -5,7 +5,7 @@ from pathlib import Path
 
 from flask import Flask, g
 
-from . import auth_schema, db, formats, keys
+from . import accounts, auth_schema, db, formats, keys
 from .ratelimit import RateLimits
 from .settings import Settings
 from .throttle import Policy
@@ -57,7 +57,10 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     app.jinja_env.filters["date_text"] = formats.date_text
     app.jinja_env.filters["period"] = formats.period
     app.jinja_env.filters["when_iso"] = lambda text: formats.when_iso(text, _tz())
+    app.jinja_env.filters["when_minute"] = lambda ts_s: formats.when(ts_s * 1000, _tz(), False)
+    app.jinja_env.filters["clock"] = lambda ts_s: formats.clock(ts_s, _tz())
     app.jinja_env.filters["counted"] = _counted
+    app.jinja_env.filters["doctor"] = accounts.doctor_name
     app.jinja_env.globals["metric_table"] = data.METRIC_TABLE
     app.jinja_env.globals["bp_table"] = data.BP_TABLE
     return app

@@ -191,8 +191,9 @@ def who(conn: sqlite3.Connection, login: str | None) -> str:
     ).fetchone()
     if row is None:
         return login
-    prefix = "Dr. " if row["role"] == "doctor" else ""
-    return f"{prefix}{row['display_name']} ({row['role']})"
+    name = row["display_name"]
+    name = accounts.doctor_name(name) if row["role"] == "doctor" else name
+    return f"{name} ({row['role']})"
 
 
 def alerts(conn: sqlite3.Connection, patient: str, limit: int = 10) -> list[dict]:

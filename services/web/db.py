@@ -7,7 +7,7 @@ from flask import Flask, current_app, g
 
 from services.common.medication import schema as medication_schema
 
-from . import attention, auth_schema, carers
+from . import attention, auth_schema, carers, preferences
 
 # Append only: each entry runs once, in order, and its number is recorded in
 # schema_version. Never edit an entry that has shipped; add a new one.
@@ -154,6 +154,8 @@ MIGRATIONS: list[tuple[int, str]] = [
     (5, medication_schema.SCHEMA),
     # which out-of-range readings and alerts the patient or their viewers acknowledged
     (6, attention.MIGRATION),
+    # each person's sign-in times (first visit or back), temperature and lab units
+    (7, preferences.MIGRATION),
 ]
 
 

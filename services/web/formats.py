@@ -37,6 +37,11 @@ def when(ts_ms: int | None, tz: str | None = None, seconds: bool = True) -> str:
     return f"{date_text(moment.date())}, {clock}"
 
 
+def clock(ts_s: int, tz: str | None = None) -> str:
+    """Only the time of day, ``14:20``: the end of a span whose start gives the date."""
+    return f"{datetime.fromtimestamp(ts_s, UTC).astimezone(zone(tz)):%H:%M}"
+
+
 def when_iso(text: str | None, tz: str | None = None) -> str:
     """An ISO time (as a report's ``created``) in the one format, to the minute."""
     try:

@@ -140,6 +140,7 @@ def test_the_patient_signs_in_and_sees_her_watch_online(site, page):
     page.fill("input[name=password]", PATIENT_PW)
     page.click("button[type=submit]")
     expect(page).to_have_url(f"{base}/p/alice")
+    expect(page.locator(".hello h1")).to_have_text("Welcome, alice")  # her first sign-in
     expect(page.locator(".devices li[data-device=wch] .state")).to_have_text("online")
     browser.screenshot(page, "02-welcome")
 
@@ -296,6 +297,7 @@ def test_the_doctor_signs_in_with_a_totp_code_and_sees_the_shared_patient_live(s
         browser.screenshot(page, "07-login-doctors")
         page.click("button[type=submit]")
         expect(page).to_have_url(f"{base}/doctor")
+        expect(page.locator(".hello h1")).to_have_text("Welcome, Dr. Grace Tan")
         page.click("text=Monitoring")
         expect(page.locator(".card[data-card=heart_rate] .num")).to_have_text("150")
         expect(page.locator(".manual")).to_have_count(0)

@@ -8,7 +8,7 @@ import pytest
 from services.common import bp
 from services.common.alerts import AlertSettings, AlertTracker, alert_text
 from services.common.metrics import BY_KEY, GROUP_BY_KEY
-from services.web import access, attention, verdicts
+from services.web import attention, verdicts, visits
 from services.web import db as schema
 
 
@@ -120,7 +120,7 @@ def test_marking_as_seen_is_a_post_with_csrf_audited_and_only_for_viewers(app, a
     assert bad.status_code == 400 and "milliseconds" in bad.json["error"]
     conn = schema.connect(app.config["DATABASE"])
     try:
-        entries = access.access_log(conn, alice.id)
+        entries = visits.log(conn, alice.id)
     finally:
         conn.close()
     assert (

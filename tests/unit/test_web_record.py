@@ -66,6 +66,7 @@ def test_doctor_enters_results_patient_sees_flags_and_trend(app, auth):
     page = patient.get("/p/alice/report").text
     assert '<span class="badge high">high</span>' in page
     assert "5.4 → 6.2" in page
+    assert "3.0 → 2.8" in page, "decimals as the laboratory prints them: 3.0, not 3"
     # the record is shown once, in the page, not also inside <title>
     assert page.count('id="blood-tests"') == 1
     title = page.split("<title>", 1)[1].split("</title>", 1)[0]

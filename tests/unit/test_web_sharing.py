@@ -19,7 +19,12 @@ def test_grant_view_revoke_and_the_access_log(app, auth):
     granted = patient.post("/p/alice/sharing", data={"csrf_token": token, "dr_id": "d100"})
     assert granted.status_code == 302
     page = patient.get("/p/alice/sharing").text
-    assert "Dr. Grace Tan" in page and "D100" in page
+    assert "Dr. Grace Tan (D100) can now see your health data." in page
+    again = patient.post("/p/alice/sharing", data={"csrf_token": token, "dr_id": "D100"})
+    assert again.status_code == 302
+    page = patient.get("/p/alice/sharing").text
+    assert "could already see your health data; nothing changed." in page
+    assert "can now see" not in page, "only a new share says so"
 
     doctor = app.test_client()
     auth.sign_in_doctor(doctor, pyotp.TOTP(secret).now())
@@ -27,7 +32,12 @@ def test_grant_view_revoke_and_the_access_log(app, auth):
     assert doctor.get("/api/p/alice/record").status_code == 200
 
     log = patient.get("/p/alice/access-log").text
-    assert "Dr. Grace Tan" in log and "/p/alice/report" in log and "share.grant D100" in log
+    rows = log.split('id="access-log"', 1)[1]
+    # One line for the doctor's visit (a page and its data), in words; no raw URL or action.
+    assert "Dr. Grace Tan <code>D100</code>" in rows and "Viewed your health report" in rows
+    assert rows.count("Viewed your health report") == 1
+    assert "Shared your data with Dr. Grace Tan (D100)" in rows
+    assert ">/p/alice/report<" not in rows and ">share.grant D100<" not in rows
 
     doctor_row = page.split('name="doctor" value="')[1].split('"')[0]
     revoked = patient.post(
@@ -42,7 +52,7 @@ def test_grant_view_revoke_and_the_access_log(app, auth):
         "/p/alice/sharing/revoke", data={"csrf_token": token, "doctor": doctor_row}
     )
     assert again.status_code == 400
-    assert "share.revoke D100" in patient.get("/p/alice/access-log").text
+    assert "Removed access for Dr. Grace Tan (D100)" in patient.get("/p/alice/access-log").text
 
 
 def test_patients_cannot_share_someone_elses_data(app, auth):
@@ -121,3 +131,29 @@ def _today() -> str:
     from datetime import UTC, datetime
 
     return datetime.now(UTC).date().isoformat()
+
+
+def test_a_doctors_visit_is_one_line_naming_what_they_looked_at(app, auth):
+    auth.make_patient(app, "alice")
+    _, secret = auth.make_doctor(app)
+    patient = app.test_client()
+    auth.sign_in_patient(patient, "alice")
+    token = auth.csrf(patient, "/p/alice/sharing")
+    patient.post("/p/alice/sharing", data={"csrf_token": token, "dr_id": "D100"})
+    doctor = app.test_client()
+    auth.sign_in_doctor(doctor, pyotp.TOTP(secret).now())
+    for path in ("/p/alice", "/p/alice/monitoring", "/api/p/alice/record", "/p/alice/habits"):
+        for _ in range(3):
+            doctor.get(path)
+    conn = schema.connect(app.config["DATABASE"])
+    try:  # twelve requests spread over a quarter of an hour, a minute or so apart
+        ids = [r[0] for r in conn.execute("SELECT id FROM audit ORDER BY id")]
+        for i, row_id in enumerate(ids[-12:]):
+            conn.execute("UPDATE audit SET at = at - ? WHERE id = ?", (900 - i * 75, row_id))
+    finally:
+        conn.close()
+    rows = patient.get("/p/alice/access-log").text.split('id="access-log"', 1)[1]
+    assert rows.count('<tr class="r-doctor"') == 1
+    # the data requests belong to the pages they were made for: not a line of their own
+    assert "Opened your home page, viewed your health monitoring and viewed your habits" in rows
+    assert "<time" in rows and 'data-format="clock"' in rows  # from when to when

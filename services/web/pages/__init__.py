@@ -62,6 +62,9 @@ class PatientPages(Blueprint):
         """
 
         def handle(exc: Exception):
+            if request.method == "POST" and g.get("patient") and g.user.id != g.patient.id:
+                # A viewer's change was audited before it ran: say it was refused.
+                access.refused(get_db(), g.user, g.patient, request.endpoint.rsplit(".", 1)[-1])
             if request.method != "POST" or wants_json():
                 return project_error(exc)
             note(exc)

@@ -170,7 +170,7 @@ def share():
     if patient is None:
         raise ValidationError(f"No patient has the user name {username!r}.")
     doctor = _doctor(conn, request.form.get("dr_id", ""))
-    who = f"Dr. {doctor.display_name} ({doctor.dr_id})"
+    who = f"{accounts.doctor_name(doctor.display_name)} ({doctor.dr_id})"
     if request.form.get("action") == "revoke":
         if not access.has_share(conn, patient.id, doctor.id):
             raise ValidationError(f"{who} has no access to {patient.username}'s data.")

@@ -6,7 +6,7 @@ from flask import Blueprint, g, render_template, request
 
 from services.common.alerts import alert_text
 
-from .. import access, attention, circle, data, records, reports, sessions
+from .. import access, attention, circle, data, preferences, records, reports, sessions
 from ..db import get_db
 from ..errors import DataUnavailable
 from ..security import login_required
@@ -46,7 +46,8 @@ def home():
         # Their readings are on the page, so the patient's access log shows it.
         access.record(conn, doctor, patient, "doctor_home", request.path, request.remote_addr)
     now = int(datetime.now(UTC).timestamp())
-    return render_template("doctor.html", summaries=summaries, now=now)
+    been_before = preferences.been_before(conn, doctor.id)
+    return render_template("doctor.html", summaries=summaries, now=now, been_before=been_before)
 
 
 def open_alerts(alerts: list[dict]) -> list[dict]:

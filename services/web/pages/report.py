@@ -28,7 +28,8 @@ def _page(record_error: str | None = None, blood: dict | None = None) -> str:
         metrics=data.CHART_METRICS,
         record_error=record_error,
         blood=blood,
-        panel=records.blood_panel(conn, patient.id),
+        panel=records.blood_panel(conn, patient.id, _lab_units()),
+        lab_units=_lab_units(),
         advice=records.advice(conn, patient.id),
         notes=records.notes(conn, patient.id),
         tests=records.TESTS,
@@ -45,6 +46,12 @@ def _page(record_error: str | None = None, blood: dict | None = None) -> str:
 bp.show_errors(_page, *FORM_ERRORS)
 
 
+def _lab_units() -> str:
+    """How this person reads blood tests (their account page): SI or conventional units."""
+    prefs = g.get("prefs")
+    return prefs.lab_units if prefs else "si"
+
+
 def _back(anchor: str, **args):
     return redirect(url_for(".report", username=g.patient.username, **args) + anchor)
 
@@ -57,8 +64,9 @@ def report():
 @bp.route("/p/<username>/blood-tests", methods=["POST"], roles=DOCTOR)
 def blood_tests_add():
     try:
-        taken_at, results = records.parse_results(request.form)
+        taken_at, results = records.parse_results(request.form, _lab_units())
     except FieldError as exc:
+        access.refused(get_db(), g.user, g.patient, "blood_tests_add")
         # Nothing typed is lost: the form opens again with every value and the error at its field.
         typed = {k: v for k, v in request.form.items() if k != "csrf_token"}
         return _page(blood={"typed": typed, "field": exc.field, "error": str(exc)}), 400

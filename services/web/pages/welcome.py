@@ -2,7 +2,7 @@
 
 from flask import g, render_template
 
-from .. import attention, circle, data, devices
+from .. import attention, circle, data, devices, preferences
 from ..db import get_db
 from ..errors import DataUnavailable
 from . import PatientPages, health, hub
@@ -23,5 +23,10 @@ def welcome():
         glance = []  # the page still shows the devices
     notified = circle.alerts(get_db(), patient.username, 5)
     return render_template(
-        "welcome.html", patient=patient, devices=states, glance=glance, notified=notified
+        "welcome.html",
+        patient=patient,
+        devices=states,
+        glance=glance,
+        notified=notified,
+        been_before=preferences.been_before(get_db(), g.user.id),
     )

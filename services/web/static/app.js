@@ -10,10 +10,22 @@
   const SHORT = pick("short"), UNITS = pick("unit");
   const pad = (n) => String(n).padStart(2, "0");
 
-  function when(ms) {
+  // The person's own time zone when they chose one (their account page), else the browser's.
+  const TZ = document.querySelector("main").dataset.tz || "";
+  const zoned = TZ ? new Intl.DateTimeFormat("en-GB", { timeZone: TZ, year: "numeric", month: "numeric",
+    day: "numeric", hour: "numeric", minute: "numeric", second: "numeric", hourCycle: "h23" }) : null;
+  function parts(ms) {
     const d = new Date(ms);
-    return `${d.getDate()} ${MONTHS[d.getMonth()]} ${d.getFullYear()}, ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+    if (!zoned) return [d.getFullYear(), d.getMonth(), d.getDate(), d.getHours(), d.getMinutes(), d.getSeconds()];
+    const p = Object.fromEntries(zoned.formatToParts(d).map((x) => [x.type, Number(x.value)]));
+    return [p.year, p.month - 1, p.day, p.hour, p.minute, p.second];
   }
+  // One format on every page, as services/web/formats.py writes it: 1 Dec 2026, 14:05:09.
+  function when(ms) {
+    const [y, mo, d, h, mi, s] = parts(ms);
+    return `${d} ${MONTHS[mo]} ${y}, ${pad(h)}:${pad(mi)}:${pad(s)}`;
+  }
+  const FORMATS = { minute: (ms) => when(ms).slice(0, -3), clock: (ms) => when(ms).slice(-8, -3) };
   window.hpWhen = when;
   function fmt(metric, v) { return v.toFixed((TABLE[metric] || {}).decimals || 0); }
   function el(tag, attrs, text) {
@@ -25,7 +37,7 @@
   function localizeTimes(root) {
     root.querySelectorAll("time[data-ts]").forEach((t) => {
       const ms = Number(t.dataset.ts);
-      if (ms) { t.textContent = when(ms); t.setAttribute("datetime", new Date(ms).toISOString()); }
+      if (ms) { t.textContent = (FORMATS[t.dataset.format] || when)(ms); t.setAttribute("datetime", new Date(ms).toISOString()); }
     });
   }
   localizeTimes(document);
