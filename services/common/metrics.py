@@ -17,7 +17,7 @@ cannot be physiological and is flagged (``quality.py``).
 """
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .wire import UNITS as WIRE_UNITS
 
@@ -47,6 +47,9 @@ class Metric:
     if_low: str = ""
     if_high: str = ""
     spoken: str = ""  # the name inside a sentence such as an alert's; the short name if empty
+    # shown = stored x scale + offset: 1 and 0 in the stored unit, else see ``in_unit``
+    scale: float = 1.0
+    offset: float = 0.0
 
     @property
     def low(self) -> float:
@@ -85,6 +88,31 @@ class Metric:
     def name(self) -> str:
         """The metric as a sentence starts with it: ``Blood oxygen``, ``Systolic pressure``."""
         return self.spoken or self.short
+
+    def shown(self, value: float) -> float:
+        """A stored value (in ``wire unit``'s terms, e.g. °C) in this record's unit."""
+        return value * self.scale + self.offset
+
+    def in_unit(self, unit: str) -> "Metric":
+        """This metric as someone who reads ``unit`` sees it (°F for temperature)."""
+        if unit == self.unit:
+            return self
+        try:
+            scale, offset = OTHER_UNITS[(self.key, unit)]
+        except KeyError:
+            raise ValueError(f"{self.label} is not shown in {unit}") from None
+
+        def conv(value: float) -> float:
+            return round(value * scale + offset, self.decimals)
+
+        return replace(
+            self,
+            unit=unit,
+            normal=(conv(self.low), conv(self.high)),
+            plausible=(conv(self.plausible[0]), conv(self.plausible[1])),
+            scale=scale,
+            offset=offset,
+        )
 
     def with_unit(self, value: float) -> str:
         """A value and its unit as people read them: ``88 %``, ``37.2 °C``."""
@@ -185,6 +213,8 @@ METRICS: tuple[Metric, ...] = (
     ),
 )
 BY_KEY: dict[str, Metric] = {m.key: m for m in METRICS}
+# The other units a person may read a metric in: (scale, offset) from the stored unit.
+OTHER_UNITS: dict[tuple[str, str], tuple[float, float]] = {("temperature", "°F"): (1.8, 32.0)}
 BP_PANEL = ("85354-9", "Blood pressure panel with all children optional")
 
 
@@ -214,6 +244,11 @@ class Group:
     @property
     def unit(self) -> str:
         return self.metrics[0].unit
+
+    def in_unit(self, unit: str) -> "Group":
+        """The group with its metrics in ``unit`` where they can be (°F for temperature)."""
+        shown = tuple(m.in_unit(unit) if (m.key, unit) in OTHER_UNITS else m for m in self.metrics)
+        return replace(self, metrics=shown)
 
 
 def _group(key: str, title: str, *metrics: str) -> Group:

@@ -5,7 +5,9 @@ from pathlib import Path
 
 from flask import Flask, g
 
-from . import accounts, auth_schema, db, formats, keys
+from services.common import metrics
+
+from . import accounts, auth_schema, db, formats, keys, preferences
 from .ratelimit import RateLimits
 from .settings import Settings
 from .throttle import Policy
@@ -61,7 +63,16 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     app.jinja_env.filters["clock"] = lambda ts_s: formats.clock(ts_s, _tz())
     app.jinja_env.filters["counted"] = _counted
     app.jinja_env.filters["doctor"] = accounts.doctor_name
-    app.jinja_env.globals["metric_table"] = data.METRIC_TABLE
+    # Labels, units and ranges for the browser's script, in the person's own units.
+    app.context_processor(
+        lambda: {
+            "metric_table": data.metric_table(_unit()),
+            "temperature_unit": _unit(),
+        }
+    )
+    app.jinja_env.filters["temperature"] = lambda c: (
+        metrics.BY_KEY["temperature"].in_unit(_unit()).shown(c)
+    )
     app.jinja_env.globals["bp_table"] = data.BP_TABLE
     return app
 
@@ -71,6 +82,7 @@ def _register(app: Flask) -> None:
     # Imported here, as in Flask's tutorial, so the admin CLI does not load the pages.
     from . import handlers, security
     from .pages import (
+        account,
         admin,
         alerts,
         auth,
@@ -97,7 +109,7 @@ def _register(app: Flask) -> None:
         app.register_blueprint(page.bp)
     for page in (habits, medications, sharing, doctor, admin, firmware):
         app.register_blueprint(page.bp)
-    for page in (carecircle, alerts, carer):
+    for page in (carecircle, alerts, carer, account):
         app.register_blueprint(page.bp)
 
 
@@ -162,6 +174,11 @@ def stop_background(app: Flask) -> None:
         hub.stop()
     app.extensions["smartcab.mailer"].close()
     app.extensions["smartcab.data"].close()
+
+
+def _unit() -> str:
+    """The signed-in person's temperature unit, ``°C`` until they choose ``°F``."""
+    return preferences.temperature_symbol(g.get("prefs"))
 
 
 def _tz() -> str | None:

@@ -12,7 +12,7 @@ import sqlite3
 import time
 from datetime import UTC, datetime, timedelta
 
-from services.common.metrics import GROUP_BY_KEY, GROUPS
+from services.common.metrics import GROUPS, Group
 
 from . import verdicts
 from .errors import ValidationError
@@ -89,7 +89,9 @@ def _newest_outside(health, patient: str, group, since: datetime) -> dict | None
     return {"ts": ts, "values": [values[m.key] for m in group.metrics]}
 
 
-def pending(health, conn: sqlite3.Connection, patient, now: datetime | None = None) -> list:
+def pending(
+    health, conn: sqlite3.Connection, patient, temperature_unit: str = "°C", now=None
+) -> list:
     """Each card's newest out-of-range reading not acknowledged yet, as the pages show it."""
     since = (now or datetime.now(UTC)) - timedelta(days=SHOWN_DAYS)
     seen = acknowledged(conn, patient.id)
@@ -98,13 +100,14 @@ def pending(health, conn: sqlite3.Connection, patient, now: datetime | None = No
         hit = _newest_outside(health, patient.username, group, since)
         if hit is None or hit["ts"] <= seen.get(group.key, 0):
             continue
-        out.append(item(group.key, hit["ts"], hit["values"]))
+        out.append(item(group.in_unit(temperature_unit), hit["ts"], hit["values"]))
     return out
 
 
-def item(key: str, ts: int, values: list[float | None]) -> dict:
+def item(group: Group, ts: int, stored: list[float | None]) -> dict:
     """One unacknowledged reading: its card, time, value in words and what it means."""
-    group = GROUP_BY_KEY[key]
+    values = [None if v is None else m.shown(v) for m, v in zip(group.metrics, stored, strict=True)]
+    key = group.key
     verdict = verdicts.of_group(group, values)
     shown = "/".join(
         m.format(v) for m, v in zip(group.metrics, values, strict=True) if v is not None

@@ -24,21 +24,30 @@ CHART_METRICS = tuple(
     for g in (GROUP_BY_KEY[k] for k in ("temperature", "bp", "spo2", "heart_rate"))
 )
 
+
 # What the browser's script needs to label, unit and round a metric, as the pages do.
-METRIC_TABLE = {
-    m.key: {
-        "label": m.label,
-        "short": m.short,
-        "unit": m.unit,
-        "decimals": m.decimals,
-        "low": m.low,
-        "high": m.high,
-        "range": m.range_text,
-        "if_low": verdicts.of_metric(m, m.low - 1).todo,
-        "if_high": verdicts.of_metric(m, m.high + 1).todo,
+def metric_table(temperature_unit: str = "°C") -> dict:
+    """Per metric, as one person reads it; ``scale`` and ``offset`` turn a stored value into it."""
+    shown = (m.in_unit(temperature_unit) if m.key == "temperature" else m for m in metrics.METRICS)
+    return {
+        m.key: {
+            "label": m.label,
+            "short": m.short,
+            "unit": m.unit,
+            "decimals": m.decimals,
+            "low": m.low,
+            "high": m.high,
+            "range": m.range_text,
+            "if_low": verdicts.of_metric(m, m.low - 1).todo,
+            "if_high": verdicts.of_metric(m, m.high + 1).todo,
+            "scale": m.scale,
+            "offset": m.offset,
+        }
+        for m in shown
     }
-    for m in metrics.METRICS
-}
+
+
+METRIC_TABLE = metric_table()
 # Blood pressure's categories, so a live reading is named as the server names it.
 BP_TABLE = bp.table()
 
@@ -72,13 +81,20 @@ class Card:
         return bool(self.attention and self.ts and abs(self.attention["ts"] - self.ts) <= PAIR_MS)
 
 
-def cards(latest: Mapping[str, dict], pending: list[dict] | None = None) -> list[Card]:
-    """The four cards in their fixed order, from ``latest`` (metric -> reading).
+def groups(temperature_unit: str = "°C") -> tuple[Group, ...]:
+    """The cards' groups as one person reads them (their temperature unit)."""
+    return tuple(g.in_unit(temperature_unit) for g in GROUPS)
+
+
+def cards(
+    latest: Mapping[str, dict], pending: list[dict] | None = None, temperature_unit: str = "°C"
+) -> list[Card]:
+    """The four cards in their fixed order, from ``latest`` (metric -> reading, as stored).
 
     ``pending`` are the unacknowledged out-of-range readings (``attention.pending``).
     """
     waiting = {p["key"]: p for p in pending or ()}
-    return [_card(group, latest, waiting.get(group.key)) for group in GROUPS]
+    return [_card(g, latest, waiting.get(g.key)) for g in groups(temperature_unit)]
 
 
 def _card(group: Group, latest: Mapping[str, dict], waiting: dict | None = None) -> Card:
@@ -88,11 +104,14 @@ def _card(group: Group, latest: Mapping[str, dict], waiting: dict | None = None)
     value = "--"
     if first:
         value = "/".join(
-            m.format(r["value"]) for m, r in zip(group.metrics, readings, strict=True) if r
+            m.format(m.shown(r["value"])) for m, r in zip(group.metrics, readings, strict=True) if r
         )
     present = [r for r in readings if r]
     # A flagged reading is not physiological: it has no place against the usual range.
-    plausible = [r["value"] if r and not r["flagged"] else None for r in readings]
+    plausible = [
+        m.shown(r["value"]) if r and not r["flagged"] else None
+        for m, r in zip(group.metrics, readings, strict=True)
+    ]
     return Card(
         group.key,
         group.title,

@@ -34,6 +34,10 @@ class Preferences:
     lab_units: str = "si"
 
 
+def temperature_symbol(prefs: "Preferences | None") -> str:
+    return TEMPERATURE_UNITS[prefs.temperature_unit] if prefs else "°C"
+
+
 def signed_in(conn: sqlite3.Connection, user_id: int) -> None:
     """Note a sign-in; the one before it says whether the person has been here before."""
     conn.execute(

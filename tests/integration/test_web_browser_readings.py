@@ -10,7 +10,9 @@ the chart's usual-range band, and the doctor's open alerts in the metric table's
 import json
 import re
 import time
+from datetime import UTC, datetime
 from types import SimpleNamespace
+from zoneinfo import ZoneInfo
 
 import pyotp
 import pytest
@@ -148,7 +150,7 @@ def test_a_banner_dismissed_on_one_page_does_not_come_back_on_the_next(site, pag
     expect(page.locator("#alerts .alert")).to_have_count(0)
     page.goto(f"{site.base}/p/alice/access-log")
     expect(page.locator("#access-log")).to_contain_text(
-        "Marked a blood pressure reading outside the usual range as seen"
+        "marked a blood pressure reading outside the usual range as seen"
     )
 
 
@@ -219,3 +221,59 @@ def test_the_doctor_reads_open_alerts_in_the_metric_tables_words(site, chrome):
         browser.screenshot(dpage, "24-doctor-open-alerts")
     finally:
         doctor.close()
+
+
+def test_the_account_page_sets_units_and_time_zone_for_every_page(site, page, chrome, patient):
+    page.goto(f"{site.base}/p/alice")
+    page.click("text=Your account")
+    expect(page.locator("h1")).to_have_text("Your account")
+    page.fill("#settings input[name=timezone]", "Asia/Singapore")
+    page.check("#settings input[name=temperature][value=F]")
+    page.check("#settings input[name=lab_units][value=conventional]")
+    page.click("#settings button[type=submit]")
+    expect(page.locator("p.ok")).to_have_text("Saved. Times are shown in Asia/Singapore.")
+    browser.screenshot(page, "25-account")
+    page.goto(f"{site.base}/p/alice/monitoring")
+    card = page.locator(".card[data-card=temperature]")
+    expect(card.locator(".num")).to_have_text("98.1")  # 36.7 °C
+    expect(card.locator(".unit")).to_have_text("°F")
+    expect(card.locator(".about")).to_have_text("Normal body temperature is about 97 to 99 °F.")
+    # A live reading comes in °C from the watch and shows in °F, judged against 97–99 °F.
+    _publish(site.stack.mqtt_log, "temperature", 38.0, int(time.time() * 1000))
+    expect(card.locator(".num")).to_have_text("100.4")
+    expect(card.locator(".verdict")).to_contain_text("High: above the usual range (97–99 °F).")
+    card.locator("summary").click()
+    expect(card.locator(".recent li").first).to_contain_text("100.4 °F")
+    # Times are Singapore's: UTC+8, whatever the browser's own zone.
+    shown = card.locator(".updated time").inner_text()
+    sgt = datetime.now(UTC).astimezone(ZoneInfo("Asia/Singapore"))
+    assert shown.startswith(f"{sgt.day} {sgt:%b %Y}, {sgt:%H}:"), shown
+    page.goto(f"{site.base}/p/alice/report")
+    expect(page.locator("#chart g.legend.s-temperature text")).to_contain_text("(°F)")
+    phone = chrome.new_context(
+        viewport={"width": 390, "height": 844}, storage_state=patient.storage_state()
+    )
+    try:
+        mobile = phone.new_page()
+        mobile.goto(f"{site.base}/account/")
+        expect(mobile.locator("#settings input[name=temperature][value=F]")).to_be_checked()
+        browser.screenshot(mobile, "25-account-phone")
+    finally:
+        phone.close()
+
+
+def test_the_password_is_changed_on_the_account_page(site, page):
+    page.goto(f"{site.base}/account/")
+    new = "a brand new passphrase 9"
+    page.fill("#password input[name=current]", "not the password 42")
+    page.fill("#password input[name=new]", new)
+    page.fill("#password input[name=confirm]", new)
+    page.click("#password button[type=submit]")
+    expect(page.locator("#error-current")).to_have_text("Your current password is not right.")
+    page.fill("#password input[name=current]", PATIENT_PW)
+    page.fill("#password input[name=new]", new)
+    page.fill("#password input[name=confirm]", new)
+    page.click("#password button[type=submit]")
+    expect(page.locator("p.ok")).to_contain_text("Your password is changed.")
+    page.goto(f"{site.base}/p/alice")  # still signed in here
+    expect(page.locator(".hello h1")).to_contain_text("alice")

@@ -14,7 +14,7 @@ from flask import Blueprint, abort, current_app, g, request
 from services.common import logs
 from services.common.errors import MqttError
 
-from .. import access, accounts
+from .. import access, accounts, preferences
 from ..db import get_db
 from ..errors import WebError
 from ..handlers import message_of, note, project_error, status_of, wants_json
@@ -116,6 +116,11 @@ def hub():
 def health():
     """The vitals history (``history.HealthData``)."""
     return current_app.extensions["smartcab.data"]
+
+
+def temperature_unit() -> str:
+    """The signed-in person's temperature unit (their account page): ``°C`` or ``°F``."""
+    return preferences.temperature_symbol(g.get("prefs"))
 
 
 def data_dir():

@@ -10,7 +10,7 @@ from .. import access, attention, circle, data, preferences, records, reports, s
 from ..db import get_db
 from ..errors import DataUnavailable
 from ..security import login_required
-from . import data_dir, health
+from . import data_dir, health, temperature_unit
 
 bp = Blueprint("doctor", __name__)
 
@@ -19,8 +19,10 @@ def _summary(patient, since: int | None) -> dict:
     """Latest vitals, alerts and what changed since this doctor's last visit."""
     out = {"patient": patient, "last_visit": since, "cards": [], "alerts": [], "error": None}
     try:
-        pending = attention.pending(health(), get_db(), patient)
-        out["cards"] = [c for c in data.cards(health().latest(patient.username), pending) if c.ts]
+        unit = temperature_unit()
+        pending = attention.pending(health(), get_db(), patient, unit)
+        latest = health().latest(patient.username)
+        out["cards"] = [c for c in data.cards(latest, pending, unit) if c.ts]
         alerts = health().alerts(patient.username, 20)
         out["alerts"] = [a | {"text": alert_text(a)} for a in open_alerts(alerts)]
         out["new_alerts"] = sum(1 for a in alerts if since and a["ts_ms"] > since * 1000)

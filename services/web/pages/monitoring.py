@@ -26,7 +26,7 @@ from ..db import get_db
 from ..errors import DataUnavailable, ValidationError
 from ..handlers import wants_json
 from ..security import flash
-from . import FORM_ERRORS, PATIENT, PatientPages, health, hub
+from . import FORM_ERRORS, PATIENT, PatientPages, health, hub, temperature_unit
 
 log = logging.getLogger(__name__)
 bp = PatientPages("monitoring", __name__)
@@ -36,13 +36,13 @@ def _page(entry_error: str | None = None) -> str:
     patient = g.patient
     try:
         latest, error = health().latest(patient.username), None
-        pending = attention.pending(health(), get_db(), patient)
+        pending = attention.pending(health(), get_db(), patient, temperature_unit())
     except DataUnavailable as exc:
         latest, pending, error = {}, [], str(exc)  # the cards show "no reading" and why
     return render_template(
         "monitoring.html",
         patient=patient,
-        cards=data.cards(latest, pending),
+        cards=data.cards(latest, pending, temperature_unit()),
         error=error,
         entry_error=entry_error,
         can_enter=g.user.id == patient.id,
@@ -94,7 +94,7 @@ def reading_ack():
 
 @bp.route("/api/p/<username>/attention")
 def api_attention():
-    return jsonify(attention.pending(health(), get_db(), g.patient))
+    return jsonify(attention.pending(health(), get_db(), g.patient, temperature_unit()))
 
 
 @bp.route("/api/p/<username>/latest")

@@ -5,7 +5,7 @@ from flask import g, render_template
 from .. import attention, circle, data, devices, preferences
 from ..db import get_db
 from ..errors import DataUnavailable
-from . import PatientPages, health, hub
+from . import PatientPages, health, hub, temperature_unit
 
 bp = PatientPages("welcome", __name__)
 
@@ -17,8 +17,9 @@ def welcome():
     live = hub()
     states = live.device_states(owned) if live else dict.fromkeys(owned, "unknown")
     try:
-        pending = attention.pending(health(), get_db(), patient)
-        glance = data.cards(health().latest(patient.username), pending)
+        unit = temperature_unit()
+        pending = attention.pending(health(), get_db(), patient, unit)
+        glance = data.cards(health().latest(patient.username), pending, unit)
     except DataUnavailable:
         glance = []  # the page still shows the devices
     notified = circle.alerts(get_db(), patient.username, 5)

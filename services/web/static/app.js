@@ -27,7 +27,8 @@
   }
   const FORMATS = { minute: (ms) => when(ms).slice(0, -3), clock: (ms) => when(ms).slice(-8, -3) };
   window.hpWhen = when;
-  function fmt(metric, v) { return v.toFixed((TABLE[metric] || {}).decimals || 0); }
+  // A stored value in the person's unit, with the metric's decimals (readings.js converts).
+  function fmt(metric, v) { return window.hpReadings.shown(metric, v).toFixed((TABLE[metric] || {}).decimals || 0); }
   function el(tag, attrs, text) {
     const node = document.createElement(tag);
     for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
@@ -196,6 +197,11 @@
     for (const [k, v] of Object.entries(attrs || {})) n.setAttribute(k, v);
     return n;
   }
+  // The chart draws in the person's units; the series come as stored.
+  function inUnit(k, pt) {
+    const c = (v) => (v === null || v === undefined ? v : R.shown(k, v));
+    return { ...pt, mean: c(pt.mean), min: c(pt.min), max: c(pt.max) };
+  }
   function selectedParts() { return selectedGroups().flat(); }
   function query() {
     const f = new FormData(controls);
@@ -223,6 +229,7 @@
     try {
       const found = await getJSON(`series?${p}`);
       if (asked !== chartAsked) return;
+      for (const [k, pts] of Object.entries(found.metrics)) found.metrics[k] = pts.map((pt) => inUnit(k, pt));
       chartData = found;
       note.textContent = chartData.interval_ms ? `Each point is the mean of ${Math.round(chartData.interval_ms / 60000) || "<1"} min; the shaded band around a line spans min to max, and the pale green band behind it is the usual adult range. Flagged readings are left out.` : "";
     } catch (e) {
@@ -308,7 +315,7 @@
         const lg = svg("g", { class: `legend s-${k}` });
         lg.append(svg("rect", { x: lx, y: top - 18, width: 10, height: 10, rx: 2 }));
         const lt = svg("text", { x: lx + 14, y: top - 9, stroke: "none" });
-        lt.textContent = `${SHORT[k]} (${UNITS[k]})${avg !== null ? ` · average ${fmt(k, avg)}` : ""}`;
+        lt.textContent = `${SHORT[k]} (${UNITS[k]})${avg !== null ? ` · average ${avg.toFixed((TABLE[k] || {}).decimals || 0)}` : ""}`;
         lg.append(lt); root.append(lg);
         lx += 40 + lt.textContent.length * 6.6;
       }
@@ -328,7 +335,7 @@
     if (!chartData || r.flagged || !chartData.metrics || query().get("range") === "custom") return;
     const ts = Date.parse(r.ts);
     if (ts > chartData.end) chartData.end = ts + 1000;
-    (chartData.metrics[r.metric] = chartData.metrics[r.metric] || []).push({ t: ts, mean: r.value, min: r.value, max: r.value });
+    (chartData.metrics[r.metric] = chartData.metrics[r.metric] || []).push(inUnit(r.metric, { t: ts, mean: r.value, min: r.value, max: r.value }));
     drawChart();
   }
   if (chartBox && controls) {

@@ -14,10 +14,13 @@ window.hpReadings = (function () {
   const CARD_OF = { bp_systolic: "bp", bp_diastolic: "bp" };
   const SIDE = { low: "Low", high: "High" };
 
+  // A stored value (°C for temperature) in the person's unit (°F if they chose it).
+  function shown(key, v) { const m = TABLE[key] || {}; return v * (m.scale ?? 1) + (m.offset ?? 0); }
   function sideOf(key, v) {
     const m = TABLE[key];
     if (!m || v === null || v === undefined) return null;
-    return v < m.low ? "low" : v > m.high ? "high" : null;
+    const x = shown(key, v);
+    return x < m.low ? "low" : x > m.high ? "high" : null;
   }
   function ofMetric(key, v) {
     const m = TABLE[key], side = sideOf(key, v), usual = `${m.range} ${m.unit}`;
@@ -128,5 +131,5 @@ window.hpReadings = (function () {
     });
   });
 
-  return { TABLE, CARD_OF, ofMetric, ofPressure, sideOf, mark, banner, showWaiting, acknowledge };
+  return { TABLE, CARD_OF, shown, ofMetric, ofPressure, sideOf, mark, banner, showWaiting, acknowledge };
 })();
