@@ -100,7 +100,16 @@ def log(conn: sqlite3.Connection, patient_id: int, limit: int = 200) -> list[dic
         last = out[-1] if out else None
         what = describe(r["action"], names)
         side = "reads" if is_read(r["action"].partition(" ")[0]) else "changes"
-        if last and last["actor_id"] == r["actor_id"] and last["at"] - r["at"] <= VISIT_GAP:
+        # The report service's own word on a request stands on its own line.
+        alone = r["action"].startswith("report.") or (
+            last and last["actions"][0].startswith("report.")
+        )
+        if (
+            not alone
+            and last
+            and last["actor_id"] == r["actor_id"]
+            and last["at"] - r["at"] <= VISIT_GAP
+        ):
             last["at"] = r["at"]  # the visit began earlier
             last[side].insert(0, what)
             last["actions"].insert(0, r["action"])
