@@ -47,7 +47,6 @@ def metric_table(temperature_unit: str = "°C") -> dict:
     }
 
 
-METRIC_TABLE = metric_table()
 # Blood pressure's categories, so a live reading is named as the server names it.
 BP_TABLE = bp.table()
 
