@@ -8,10 +8,12 @@ clinically validated: it is a prompt to look, never a triage decision.
 """
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from .metrics import BY_KEY
 from .settings import env_float, read_env, setting
 
 PARTIAL_NEWS2_LABEL = "partial NEWS2 (HR, SpO2, temperature only; not clinically validated)"
@@ -78,6 +80,49 @@ def threshold_breach(settings: AlertSettings, metric: str, value: float) -> str 
     if high is not None and value > high:
         return "high"
     return None
+
+
+def _name(metric: str) -> str:
+    return BY_KEY[metric].name if metric in BY_KEY else metric.replace("_", " ")
+
+
+def _amount(metric: str, value: float) -> str:
+    found = BY_KEY.get(metric)
+    return f"{value:g} {found.unit}" if found else f"{value:g}"
+
+
+def threshold_text(metric: str, value: float, breach: str | None, limit: float | None) -> str:
+    """A threshold alert in the metric table's words: ``Blood oxygen 88 % is below 92 %``."""
+    if breach and limit is not None:
+        side = "below" if breach == "low" else "above"
+        return f"{_name(metric)} {_amount(metric, value)} is {side} {_amount(metric, limit)}"
+    return f"{_name(metric)} back within its limits ({_amount(metric, value)})"
+
+
+# The recorder's messages before they used the metric table's words, still in the history.
+_OLD_BREACH = re.compile(r"^(\w+) (-?[\d.]+(?:e-?\d+)?) is (below|above) (-?[\d.]+(?:e-?\d+)?)$")
+_OLD_CLEARED = re.compile(r"^(\w+) back within thresholds \((-?[\d.]+(?:e-?\d+)?)\)$")
+_OLD_POINTS = re.compile(r"\b(heart_rate|spo2|temperature)=(\d+)")
+
+
+def alert_text(alert: Mapping) -> str:
+    """What an alert says to people, whichever version of the recorder wrote it.
+
+    Alerts stored before the messages used the metric table's labels and units
+    (``spo2 88 is below 92``) read like new ones (``Blood oxygen 88 % is below 92 %``).
+    """
+    message = str(alert.get("message") or "")
+    if alert.get("kind") == "threshold":
+        found = _OLD_BREACH.match(message)
+        if found and found[1] in BY_KEY:
+            side = "low" if found[3] == "below" else "high"
+            return threshold_text(found[1], float(found[2]), side, float(found[4]))
+        found = _OLD_CLEARED.match(message)
+        if found and found[1] in BY_KEY:
+            return threshold_text(found[1], float(found[2]), None, None)
+    if alert.get("kind") == "news2_partial":
+        return _OLD_POINTS.sub(lambda m: f"{_name(m[1])} {m[2]}", message)
+    return message
 
 
 def news2_heart_rate(bpm: float) -> int:
@@ -203,11 +248,8 @@ class AlertTracker:
         alerts = []
         breach = threshold_breach(self.settings, metric, value)
         low, high = self.settings.thresholds.get(metric, (None, None))
-        if breach:
-            limit = low if breach == "low" else high
-            message = f"{metric} {value:g} is {'below' if breach == 'low' else 'above'} {limit:g}"
-        else:
-            message = f"{metric} back within thresholds ({value:g})"
+        limit = (low if breach == "low" else high) if breach else None
+        message = threshold_text(metric, value, breach, limit)
         alerts += self._transition(
             device,
             "threshold",
@@ -242,7 +284,7 @@ class AlertTracker:
         if score.total >= self.settings.news2_alert_score:
             level = "critical" if score.total >= 7 else "warning"
         message = f"{PARTIAL_NEWS2_LABEL}: score {score.total} ({score.risk}); " + ", ".join(
-            f"{m}={p}" for m, p in sorted(score.points.items())
+            f"{_name(m)} {p}" for m, p in sorted(score.points.items())
         )
         return self._transition(
             device, "news2_partial", "news2_partial", level, message, ts_ms, score.total, patient

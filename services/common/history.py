@@ -130,6 +130,15 @@ def latest_query(subject: Subject, since: datetime | None = None) -> Query:
     )
 
 
+def outside_query(subject: Subject, metric: str, low: float, high: float, since: datetime) -> str:
+    """The newest plausible reading of ``metric`` below ``low`` or above ``high``."""
+    outside = f'("value" < {float(low)!r} OR "value" > {float(high)!r})'
+    return (
+        f'SELECT last("value") AS "value" FROM {quote_ident(MEASUREMENT)}'
+        f"{_where(subject, metric, start=since)} AND {outside}"
+    )
+
+
 def series_query(
     subject: Subject, metric: str, start: datetime, end: datetime, bucket: int | None = None
 ) -> Query:
@@ -230,6 +239,14 @@ def inventory_changes_query(subject: Subject, start: datetime, end: datetime) ->
     )
 
 
+def first_inventory_query(subject: Subject) -> str:
+    """The oldest inventory report: when the subject's cabinet first counted its items."""
+    return (
+        f'SELECT first("count") AS "count" FROM {quote_ident(INVENTORY)}'
+        f"{_where(subject, plausible_only=False)}"
+    )
+
+
 @dataclass(frozen=True)
 class Latest:
     metric: str
@@ -276,6 +293,14 @@ def latest(client: InfluxClient, subject: Subject, since: datetime | None = None
     """``{metric: Latest}`` for the metrics that have a plausible reading."""
     rows = client.query(latest_query(subject, since))
     return {r["metric"]: Latest(r["metric"], r["value"], r["time"]) for r in rows}
+
+
+def latest_outside(
+    client: InfluxClient, subject: Subject, metric: str, low: float, high: float, since: datetime
+) -> Latest | None:
+    """The newest plausible reading outside ``[low, high]`` since ``since``, or None."""
+    rows = client.query(outside_query(subject, metric, low, high, since))
+    return Latest(metric, rows[0]["value"], rows[0]["time"]) if rows else None
 
 
 def series(

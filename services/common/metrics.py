@@ -17,7 +17,7 @@ cannot be physiological and is flagged (``quality.py``).
 """
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .wire import UNITS as WIRE_UNITS
 
@@ -42,6 +42,14 @@ class Metric:
     ha_device_class: str | None
     advice: str  # the sentence the dashboard shows; {low}, {high}, {unit} filled in
     short: str  # the dashboard chart's legend, where the full label does not fit
+    # What to do when a reading falls below or above the usual range (plain words,
+    # {low}, {high} and {unit} filled in); blood pressure's come from its category.
+    if_low: str = ""
+    if_high: str = ""
+    spoken: str = ""  # the name inside a sentence such as an alert's; the short name if empty
+    # shown = stored x scale + offset: 1 and 0 in the stored unit, else see ``in_unit``
+    scale: float = 1.0
+    offset: float = 0.0
 
     @property
     def low(self) -> float:
@@ -72,6 +80,44 @@ class Metric:
     def in_range(self, value: float) -> bool:
         return self.low <= value <= self.high
 
+    def side(self, value: float) -> str | None:
+        """``low`` or ``high`` outside the usual range, None inside it (ends included)."""
+        return range_flag(value, self.low, self.high)
+
+    @property
+    def name(self) -> str:
+        """The metric as a sentence starts with it: ``Blood oxygen``, ``Systolic pressure``."""
+        return self.spoken or self.short
+
+    def shown(self, value: float) -> float:
+        """A stored value (in ``wire unit``'s terms, e.g. °C) in this record's unit."""
+        return value * self.scale + self.offset
+
+    def in_unit(self, unit: str) -> "Metric":
+        """This metric as someone who reads ``unit`` sees it (°F for temperature)."""
+        if unit == self.unit:
+            return self
+        try:
+            scale, offset = OTHER_UNITS[(self.key, unit)]
+        except KeyError:
+            raise ValueError(f"{self.label} is not shown in {unit}") from None
+
+        def conv(value: float) -> float:
+            return round(value * scale + offset, self.decimals)
+
+        return replace(
+            self,
+            unit=unit,
+            normal=(conv(self.low), conv(self.high)),
+            plausible=(conv(self.plausible[0]), conv(self.plausible[1])),
+            scale=scale,
+            offset=offset,
+        )
+
+    def with_unit(self, value: float) -> str:
+        """A value and its unit as people read them: ``88 %``, ``37.2 °C``."""
+        return f"{self.format(value)} {self.unit}"
+
 
 METRICS: tuple[Metric, ...] = (
     Metric(
@@ -88,6 +134,10 @@ METRICS: tuple[Metric, ...] = (
         None,
         "A resting heart rate of {low} to {high} beats per minute is typical for adults.",
         "Heart rate",
+        if_low="Below {low} {unit} at rest is common in fit people. If you feel dizzy, faint or"
+        " short of breath, contact your doctor.",
+        if_high="Sit down, rest for five minutes and measure again. If it stays above {high}"
+        " {unit} at rest, or you have chest pain or feel faint, contact your doctor.",
     ),
     Metric(
         "temperature",
@@ -103,6 +153,10 @@ METRICS: tuple[Metric, ...] = (
         "temperature",
         "Normal body temperature is about {low} to {high} {unit}.",
         "Temperature",
+        if_low="Warm up and measure again in 15 minutes. If it stays below {low} {unit}, or"
+        " you feel confused or shiver hard, contact your doctor.",
+        if_high="Rest, drink plenty and measure again in an hour. If it keeps rising, lasts"
+        " more than two days or comes with a stiff neck or a rash, contact your doctor.",
     ),
     Metric(
         "spo2",
@@ -121,6 +175,9 @@ METRICS: tuple[Metric, ...] = (
         None,
         "Healthy blood oxygen saturation is usually {low} {unit} or more.",
         "Blood oxygen",
+        if_low="Sit still, warm your hands and measure again. If it stays below {low} {unit}"
+        " or you are short of breath, contact your doctor today; call emergency services if"
+        " breathing is hard or your lips turn blue.",
     ),
     Metric(
         "bp_systolic",
@@ -136,6 +193,7 @@ METRICS: tuple[Metric, ...] = (
         None,
         "A systolic pressure of {low} to {high} {unit} is considered ideal.",
         "Systolic",
+        spoken="Systolic pressure",
     ),
     Metric(
         "bp_diastolic",
@@ -151,9 +209,12 @@ METRICS: tuple[Metric, ...] = (
         None,
         "A diastolic pressure of {low} to {high} {unit} is considered ideal.",
         "Diastolic",
+        spoken="Diastolic pressure",
     ),
 )
 BY_KEY: dict[str, Metric] = {m.key: m for m in METRICS}
+# The other units a person may read a metric in: (scale, offset) from the stored unit.
+OTHER_UNITS: dict[tuple[str, str], tuple[float, float]] = {("temperature", "°F"): (1.8, 32.0)}
 BP_PANEL = ("85354-9", "Blood pressure panel with all children optional")
 
 
@@ -183,6 +244,11 @@ class Group:
     @property
     def unit(self) -> str:
         return self.metrics[0].unit
+
+    def in_unit(self, unit: str) -> "Group":
+        """The group with its metrics in ``unit`` where they can be (°F for temperature)."""
+        shown = tuple(m.in_unit(unit) if (m.key, unit) in OTHER_UNITS else m for m in self.metrics)
+        return replace(self, metrics=shown)
 
 
 def _group(key: str, title: str, *metrics: str) -> Group:

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from services.common.alerts import alert_text
 from services.common.metrics import BY_KEY
 
 SERVICE_PROBLEMS = {"spool_full": "the recorder's storage spool is full"}
@@ -190,7 +191,7 @@ def compose(
             line = f"Reminder, not acknowledged yet - {line}"
         line += f" ({_when(item['ts_ms'], timezone)})"
         if detailed and item["kind"] not in ("test", REMINDER):
-            line += f" - {item.get('message') or ''} [device {item['device']}]".rstrip()
+            line += f" - {alert_text(item)} [device {item['device']}]".rstrip()
         lines.append(line)
         if item["kind"] not in ("test", REMINDER):  # nothing to acknowledge
             lines.append(f"  {base_url}/alerts/{item['alert_id']}")

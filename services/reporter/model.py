@@ -8,6 +8,7 @@ looked for.
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from services.common.alerts import alert_text
 from services.common.metrics import METRICS, range_flag
 
 # metric -> (label, unit, normal low, normal high), read from services/common/metrics.py.
@@ -69,6 +70,11 @@ class AlertEntry:
     key: str
     level: str
     message: str
+
+    @property
+    def text(self) -> str:
+        """The message in the metric table's words, however old the alert."""
+        return alert_text({"kind": self.kind, "message": self.message})
 
 
 @dataclass(frozen=True)

@@ -81,7 +81,7 @@ def alert_list(pdf: ReportPDF, report: Report) -> None:
     )
     pdf.grid(
         ["Time", "Device", "Level", "What"],
-        [[pdf.when(a.time_ms), a.device, a.level, a.message] for a in report.alerts],
+        [[pdf.when(a.time_ms), a.device, a.level, a.text] for a in report.alerts],
         [32, 20, 18, 108],
         emphasis=[a.level == "critical" for a in report.alerts],
     )

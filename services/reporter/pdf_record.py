@@ -1,5 +1,6 @@
 """The report's health record: blood tests, advice, notes, questionnaire, habits, snacks."""
 
+from services.common import labs
 from services.common.metrics import range_text
 
 from .model import Report
@@ -17,7 +18,7 @@ def record_sections(pdf: ReportPDF, report: Report) -> None:
             [
                 [
                     t.test,
-                    f"{t.value:g}",
+                    labs.format_result(t.test, t.value),
                     t.unit,
                     range_text(t.ref_low, t.ref_high),
                     t.flag,

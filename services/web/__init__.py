@@ -1,12 +1,13 @@
 """The Health Plus dashboard: a Flask app factory in the style of Flask's tutorial."""
 
 import logging
-from datetime import UTC, datetime
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, g
 
-from . import auth_schema, db, keys
+from services.common import metrics
+
+from . import accounts, auth_schema, db, formats, keys, preferences
 from .ratelimit import RateLimits
 from .settings import Settings
 from .throttle import Policy
@@ -53,9 +54,26 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     app.extensions["smartcab.data"] = app.config.get("HISTORY") or history.HealthData(
         settings.influx
     )
-    app.jinja_env.filters["when"] = _when
-    app.jinja_env.filters["day"] = _day
-    app.jinja_env.globals["metric_table"] = data.METRIC_TABLE
+    app.jinja_env.filters["when"] = lambda ts_ms: formats.when(ts_ms, _tz())
+    app.jinja_env.filters["day"] = lambda ts_s: formats.day(ts_s, _tz())
+    app.jinja_env.filters["date_text"] = formats.date_text
+    app.jinja_env.filters["period"] = formats.period
+    app.jinja_env.filters["when_iso"] = lambda text: formats.when_iso(text, _tz())
+    app.jinja_env.filters["when_minute"] = lambda ts_s: formats.when(ts_s * 1000, _tz(), False)
+    app.jinja_env.filters["clock"] = lambda ts_s: formats.clock(ts_s, _tz())
+    app.jinja_env.filters["counted"] = _counted
+    app.jinja_env.filters["doctor"] = accounts.doctor_name
+    # Labels, units and ranges for the browser's script, in the person's own units.
+    app.context_processor(
+        lambda: {
+            "metric_table": data.metric_table(_unit()),
+            "temperature_unit": _unit(),
+        }
+    )
+    app.jinja_env.filters["temperature"] = lambda c: (
+        metrics.BY_KEY["temperature"].in_unit(_unit()).shown(c)
+    )
+    app.jinja_env.globals["bp_table"] = data.BP_TABLE
     app.jinja_env.filters["reading"] = data.format_reading
     app.jinja_env.filters["source"] = data.source_label
     return app
@@ -66,6 +84,7 @@ def _register(app: Flask) -> None:
     # Imported here, as in Flask's tutorial, so the admin CLI does not load the pages.
     from . import handlers, security
     from .pages import (
+        account,
         admin,
         alerts,
         auth,
@@ -92,7 +111,7 @@ def _register(app: Flask) -> None:
         app.register_blueprint(page.bp)
     for page in (habits, medications, sharing, doctor, admin, firmware):
         app.register_blueprint(page.bp)
-    for page in (carecircle, alerts, carer):
+    for page in (carecircle, alerts, carer, account):
         app.register_blueprint(page.bp)
 
 
@@ -159,15 +178,16 @@ def stop_background(app: Flask) -> None:
     app.extensions["smartcab.data"].close()
 
 
-def _when(ts_ms: int | None) -> str:
-    """A reading's time as the dashboard shows it (``11 Jul 08:49:58``), in UTC."""
-    if ts_ms is None:
-        return "never"
-    return datetime.fromtimestamp(ts_ms / 1000, UTC).strftime("%d %b %H:%M:%S")
+def _unit() -> str:
+    """The signed-in person's temperature unit, ``°C`` until they choose ``°F``."""
+    return preferences.temperature_symbol(g.get("prefs"))
 
 
-def _day(ts_s: int | None) -> str:
-    """A Unix-seconds time as a date (``11 Jul 2026``), in UTC."""
-    if ts_s is None:
-        return "–"
-    return datetime.fromtimestamp(ts_s, UTC).strftime("%d %b %Y")
+def _tz() -> str | None:
+    """The signed-in person's time zone for the pages' times (UTC until they choose one)."""
+    return g.get("tz")
+
+
+def _counted(n: int | float, one: str, many: str) -> str:
+    """A number with its noun, singular for exactly one: ``1 drink``, ``2 drinks``."""
+    return f"{n:g} {one if n == 1 else many}"

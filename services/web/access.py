@@ -20,17 +20,30 @@ def has_share(conn: sqlite3.Connection, patient_id: int, viewer_id: int) -> bool
     return row is not None
 
 
-def share(conn: sqlite3.Connection, patient_id: int, viewer_id: int) -> None:
-    conn.execute(
+def share(conn: sqlite3.Connection, patient_id: int, viewer_id: int) -> bool:
+    """Let the viewer see the patient's data; False when they could already."""
+    cur = conn.execute(
         "INSERT OR IGNORE INTO shares (patient_id, doctor_id, created_at) VALUES (?, ?, ?)",
         (patient_id, viewer_id, int(time.time())),
     )
+    return cur.rowcount == 1
 
 
 def unshare(conn: sqlite3.Connection, patient_id: int, viewer_id: int) -> None:
     conn.execute(
         "DELETE FROM shares WHERE patient_id = ? AND doctor_id = ?", (patient_id, viewer_id)
     )
+
+
+def all_shares(conn: sqlite3.Connection) -> list[dict]:
+    """Every share, for the admin page: patient, viewer (doctor or carer) and since when."""
+    rows = conn.execute(
+        "SELECT p.username AS patient, v.role, v.dr_id, v.username AS viewer,"
+        " v.display_name AS viewer_name, s.created_at FROM shares s"
+        " JOIN users p ON p.id = s.patient_id JOIN users v ON v.id = s.doctor_id"
+        " ORDER BY p.username, s.created_at"
+    )
+    return [dict(r) for r in rows]
 
 
 def shared_patients(conn: sqlite3.Connection, viewer_id: int) -> list[accounts.User]:
@@ -65,8 +78,11 @@ def share_label(role: str, dr_id: str | None, username: str | None) -> str:
 
 def grant(
     conn: sqlite3.Connection, patient: accounts.User, dr_id: str, path: str, ip: str | None
-) -> accounts.User:
-    """Share with the doctor of this Dr_ID; an unknown or disabled one is refused."""
+) -> tuple[accounts.User, bool]:
+    """Share with the doctor of this Dr_ID; an unknown or disabled one is refused.
+
+    Returns the doctor and whether the share is new (False: they had access already).
+    """
     dr_id = (dr_id or "").strip().upper()
     row = conn.execute(
         "SELECT * FROM users WHERE role = 'doctor' AND disabled = 0 AND UPPER(dr_id) = ?",
@@ -75,9 +91,10 @@ def grant(
     if not dr_id or row is None:
         raise ValidationError("No doctor has that Dr_ID. Check it with your doctor.")
     doctor = accounts.User.from_row(row)
-    share(conn, patient.id, doctor.id)
+    if not share(conn, patient.id, doctor.id):
+        return doctor, False
     record(conn, patient, patient, f"share.grant {doctor.dr_id}", path, ip)
-    return doctor
+    return doctor, True
 
 
 def grant_carer(
@@ -137,7 +154,16 @@ def record(
     )
 
 
-# What each audited action means to the patient reading the log.
+def refused(conn: sqlite3.Connection, actor: accounts.User, patient: accounts.User, action: str):
+    """The audited request ``action`` was refused: its row says so rather than "Added …"."""
+    conn.execute(
+        "UPDATE audit SET action = ? WHERE id = (SELECT MAX(id) FROM audit"
+        " WHERE actor_id = ? AND patient_id = ? AND action = ?)",
+        (f"{action} refused", actor.id, patient.id, action),
+    )
+
+
+# What each audited action means to the patient reading the log (``visits`` writes it).
 ACTIONS = {
     "welcome": "Opened your home page",
     "monitoring": "Viewed your health monitoring",
@@ -167,73 +193,35 @@ ACTIONS = {
     "alert": "Opened an alert",
     "alert_ack": "Acknowledged an alert",
     "alert_refused": "Was refused an alert (no access)",
+    "reading_ack": "Marked a reading outside the usual range as seen",
 }
-_CIRCLE = {
-    "contact.add": "Added {} to your care circle",
-    "contact.edit": "Changed {} in your care circle",
-    "contact.remove": "Removed {} from your care circle",
-    "carer.invite": "Invited {} to a carer account",
-}
-_DATA_ONLY = ("Read your data", ACTIONS["live"])
+# Looking, not changing: a run of these by one person is one visit in the log.
+READS = frozenset(
+    {
+        "welcome", "monitoring", "report", "datasheet", "datasheet_csv", "cabinet", "habits",
+        "questionnaire", "snapshot", "report_download", "live", "doctor_home", "medications",
+        "carer_home", "care_circle", "alert", "report_status",
+    }
+)  # fmt: skip
 
 
-def _describe(action: str) -> str:
-    if action in ACTIONS:
-        return ACTIONS[action]
-    if action.startswith("report."):
-        kind, _, verdict = action.partition(" ")
-        fmt = kind.split(".", 1)[1]
-        return f"Report service: {'doses CSV' if fmt == 'doses' else fmt.upper()} {verdict}"
-    if action.startswith("api_") or action == "report_status":
-        return "Read your data"
-    if action.startswith("share.grant"):
-        return f"Shared your data with {action.split(' ', 1)[1]}"
-    verb, _, name = action.partition(" ")
-    if verb in _CIRCLE:
-        return _CIRCLE[verb].format(name)
-    if action.startswith("alert_ack "):
-        return ACTIONS["alert_ack"]
-    if action.startswith("share.revoke"):
-        return f"Removed access for {action.split(' ', 1)[1]}"
-    return action
+def is_read(action: str) -> bool:
+    return action in READS or action.startswith("api_")
 
 
-def access_log(conn: sqlite3.Connection, patient_id: int, limit: int = 200) -> list[dict]:
-    """Who opened or changed what of this patient's, newest first."""
-    # A page load makes several audited requests (the page, its data, its live
-    # stream); consecutive entries of one person within a minute are shown as one.
-    rows = conn.execute(
-        "SELECT a.at, a.action, a.path, a.ip, u.id AS actor_id, u.display_name AS actor,"
-        " u.role, u.dr_id FROM audit a JOIN users u ON u.id = a.actor_id"
-        " WHERE a.patient_id = ? ORDER BY a.id DESC LIMIT ?",
-        (patient_id, limit * 5),
-    )
-    out: list[dict] = []
-    for r in rows:
-        entry = dict(r, what=_describe(r["action"]), actions=[r["action"]])
-        last = out[-1] if out else None
-        if last and last["actor_id"] == r["actor_id"] and last["at"] - r["at"] < 60:
-            if entry["what"] in _DATA_ONLY or entry["what"] == last["what"]:
-                last["actions"].append(r["action"])
-                continue
-            if last["what"] in _DATA_ONLY:
-                entry["actions"] += last["actions"]
-                out[-1] = entry | {"at": last["at"]}
-                continue
-        out.append(entry)
-    return out[:limit]
+def last_visit(
+    conn: sqlite3.Connection, doctor_id: int, patient_id: int, before: int | None = None
+) -> int | None:
+    """When this doctor last opened this patient's pages or data before ``before`` (Unix s).
 
-
-def last_visit(conn: sqlite3.Connection, doctor_id: int, patient_id: int) -> int | None:
-    """When this doctor last opened this patient's pages or data (Unix seconds).
-
-    Their patient list is audited (``doctor_home``) but is not a visit: looking at it
-    must not reset what the list shows as new since the last visit.
+    ``before`` is the doctor's sign-in: what they opened since belongs to this visit, so
+    "since your last visit" counts from the visit before. Their patient list is audited
+    (``doctor_home``) but is not a visit either.
     """
     row = conn.execute(
         "SELECT MAX(at) FROM audit WHERE actor_id = ? AND patient_id = ?"
-        " AND action != 'doctor_home'",
-        (doctor_id, patient_id),
+        " AND action != 'doctor_home' AND at < ?",
+        (doctor_id, patient_id, before if before is not None else 2**62),
     ).fetchone()
     return row[0]
 
@@ -279,10 +267,20 @@ def admin_action(
         record(conn, admin, patient, f"admin.{action} {detail}", path, ip)
 
 
+# The admin log's actions in words (the CLI's own names kept beside them in the page).
+ADMIN_WORDS = {
+    "device.assign": "Assigned a device",
+    "device.forget": "Removed a device from the list",
+    "share.grant": "Gave access",
+    "share.revoke": "Removed access",
+    "firmware.publish": "Published firmware",
+}
+
+
 def admin_log(conn: sqlite3.Connection, limit: int = 50) -> list[dict]:
     rows = conn.execute(
         "SELECT l.at, l.action, l.detail, u.display_name AS actor FROM admin_log l"
         " LEFT JOIN users u ON u.id = l.actor_id ORDER BY l.id DESC LIMIT ?",
         (limit,),
     )
-    return [dict(r) for r in rows]
+    return [dict(r, what=ADMIN_WORDS.get(r["action"], r["action"])) for r in rows]

@@ -49,6 +49,15 @@ class User:
         )
 
 
+_TITLED = re.compile(r"^(dr\.?|doctor|prof\.?|professor)\s", re.IGNORECASE)
+
+
+def doctor_name(name: str) -> str:
+    """A doctor as people address them: ``Dr. Grace Tan``; a name with its title stays as is."""
+    name = (name or "").strip()
+    return name if _TITLED.match(name) else f"Dr. {name}"
+
+
 def normalize_email(email: str) -> str:
     email = email.strip().lower()
     if not EMAIL_RE.match(email):

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from services.common import carecircle as cc
 from services.common import reminders
+from services.common.alerts import alert_text
 
 from . import accounts
 from .errors import NotFound, ValidationError
@@ -206,8 +207,9 @@ def who(conn: sqlite3.Connection, login: str | None) -> str:
     ).fetchone()
     if row is None:
         return login
-    prefix = "Dr. " if row["role"] == "doctor" else ""
-    return f"{prefix}{row['display_name']} ({row['role']})"
+    name = row["display_name"]
+    name = accounts.doctor_name(name) if row["role"] == "doctor" else name
+    return f"{name} ({row['role']})"
 
 
 def alerts(conn: sqlite3.Connection, patient: str, limit: int = 10) -> list[dict]:
@@ -215,6 +217,7 @@ def alerts(conn: sqlite3.Connection, patient: str, limit: int = 10) -> list[dict
     rows = [r for r in cc.notifications_for(conn, patient, limit * 2) if r["kind"] != "test"]
     for row in rows[:limit]:
         row["kind_text"] = KIND_TEXT.get(row["kind"], row["kind"])
+        row["message"] = alert_text(row)
         row["acked_by_text"] = who(conn, row["acked_by"])
     return rows[:limit]
 
@@ -226,6 +229,7 @@ def alert(conn: sqlite3.Connection, alert_id: str) -> dict | None:
         return None
     out = dict(row)
     out["kind_text"] = KIND_TEXT.get(out["kind"], out["kind"])
+    out["message"] = alert_text(out)
     out["acked_by_text"] = who(conn, out["acked_by"])
     out["deliveries"] = [
         d | {"status_text": STATUS_TEXT.get(d["status"], d["status"])}

@@ -8,7 +8,7 @@ from flask import Flask, current_app, g
 from services.common import reminders
 from services.common.medication import schema as medication_schema
 
-from . import auth_schema, carers
+from . import attention, auth_schema, carers, preferences
 
 # Append only: each entry runs once, in order, and its number is recorded in
 # schema_version. Never edit an entry that has shipped; add a new one.
@@ -156,6 +156,10 @@ MIGRATIONS: list[tuple[int, str]] = [
     # slots in the cabinets, the slots lit, the dose tracker's outbox, contacts' dose
     # reminders and notifications' expiry (docs/medications.md, docs/notifications.md)
     (6, medication_schema.MIGRATION_6 + ";" + reminders.SCHEMA),
+    # which out-of-range readings and alerts the patient or their viewers acknowledged
+    (7, attention.MIGRATION),
+    # each person's sign-in times (first visit or back), temperature and lab units
+    (8, preferences.MIGRATION),
 ]
 
 

@@ -27,6 +27,17 @@ def assign(conn: sqlite3.Connection, device_id: str, patient_id: int | None) -> 
     )
 
 
+def forget(conn: sqlite3.Connection, device_id: str) -> bool:
+    """Take a device off the list altogether; False when it was not on it."""
+    cur = conn.execute("DELETE FROM devices WHERE device_id = ?", (device_id,))
+    return cur.rowcount == 1
+
+
+def is_listed(conn: sqlite3.Connection, device_id: str) -> bool:
+    row = conn.execute("SELECT 1 FROM devices WHERE device_id = ?", (device_id,)).fetchone()
+    return row is not None
+
+
 def for_patient(conn: sqlite3.Connection, patient_id: int) -> list[str]:
     rows = conn.execute(
         "SELECT device_id FROM devices WHERE patient_id = ? ORDER BY device_id", (patient_id,)

@@ -11,6 +11,14 @@ class ValidationError(WebError):
     """Input a person typed is not acceptable; the message is safe to show them."""
 
 
+class FieldError(ValidationError):
+    """One field of a form is not acceptable: the page shows the message at that field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 class NotFound(WebError):
     """No such user, device or token."""
 

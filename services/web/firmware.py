@@ -53,6 +53,17 @@ def load_boards(path: str | None) -> dict[str, Board]:
     return boards
 
 
+def registry_ids(path: str | None) -> set[str]:
+    """Every device the registry lists, with a token or not (empty when there is none)."""
+    if not path:
+        return set()
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ValidationError(f"cannot read the device registry {path}: {exc}") from exc
+    return set(data.get("devices", {}))
+
+
 def authenticate(boards: dict[str, Board], device_id: str, header: str) -> Board:
     """The board behind ``Authorization: Device <id>:<token>``, or NotFound."""
     board = boards.get(device_id)

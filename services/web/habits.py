@@ -16,15 +16,20 @@ class Habit:
     most: float  # the largest value a day can sensibly hold
     goal: float
     at_least: bool  # the goal is a minimum (sleep) or a maximum (screen time)
+    unit_one: str = ""  # the unit for exactly one ("1 drink"); the unit itself if empty
+
+    def __post_init__(self) -> None:
+        if not self.unit_one:
+            object.__setattr__(self, "unit_one", self.unit)
 
 
 HABITS = (
     Habit("sleep", "Sleep", "h", 24, 7, True),
     Habit("exercise", "Exercise", "min", 1440, 30, True),
-    Habit("water", "Water", "glasses", 40, 8, True),
+    Habit("water", "Water", "glasses", 40, 8, True, "glass"),
     Habit("screen", "Screen time", "h", 24, 3, False),
-    Habit("alcohol", "Alcohol", "drinks", 50, 1, False),
-    Habit("tobacco", "Tobacco", "cigarettes", 100, 0, False),
+    Habit("alcohol", "Alcohol", "drinks", 50, 1, False, "drink"),
+    Habit("tobacco", "Tobacco", "cigarettes", 100, 0, False, "cigarette"),
 )
 BY_KEY = {h.key: h for h in HABITS}
 BY_NAME = {h.name: h for h in HABITS}
@@ -134,8 +139,13 @@ def week(
     end: date,
     snacks: dict[str, int] | None,
     vitals: dict[str, dict[str, float]] | None,
+    snacks_since: str | None = None,
 ) -> list[dict]:
-    """Seven days ending ``end``, newest first: habits, snacks taken and average vitals."""
+    """Seven days ending ``end``, newest first: habits, snacks taken and average vitals.
+
+    Snacks are counted from ``snacks_since`` (the cabinet's first report, YYYY-MM-DD);
+    a day before it, or with no cabinet at all, has no count rather than none taken.
+    """
     first = end - timedelta(days=6)
     days = logged(conn, patient_id, first, end)
     goal = goals(conn, patient_id)
@@ -147,13 +157,19 @@ def week(
         rows.append(
             {
                 "day": day,
-                "label": moment.strftime("%a %d %b"),
+                "label": f"{moment:%a} {moment.day} {moment:%b}",
                 "habits": {h.key: _cell(h, values.get(h.key), goal[h.key]) for h in HABITS},
-                "snacks": None if snacks is None else snacks.get(day, 0),
+                "snacks": _snacks(snacks, snacks_since, day),
                 "vitals": None if vitals is None else vitals.get(day, {}),
             }
         )
     return rows
+
+
+def _snacks(snacks: dict[str, int] | None, since: str | None, day: str) -> int | None:
+    if snacks is None or since is None or day < since:
+        return None
+    return snacks.get(day, 0)
 
 
 def _cell(habit: Habit, value: float | None, goal: float) -> dict:

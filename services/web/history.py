@@ -88,6 +88,22 @@ class HealthData:
                 out[metric] = _reading(page.rows[0])
         return out
 
+    def latest_outside(
+        self, patient: str, metric: str, low: float, high: float, since: datetime
+    ) -> dict | None:
+        """The newest plausible reading outside ``[low, high]`` since ``since``: ts and value."""
+        subject = history.Subject(patient=patient)
+        found = self._run(history.latest_outside, subject, metric, low, high, since)
+        return None if found is None else {"ts": found.time_ms, "value": found.value}
+
+    def near(self, patient: str, metric: str, ts_ms: int, within_ms: int) -> dict | None:
+        """The reading of ``metric`` closest before ``ts_ms + within_ms``, if that close."""
+        subject = history.Subject(patient=patient)
+        page = self._run(history.rows, subject, 1, ts_ms + within_ms + 1, 0, metric)
+        if page.rows and abs(page.rows[0].time_ms - ts_ms) <= within_ms:
+            return _reading(page.rows[0])
+        return None
+
     def recent(self, patient: str, metric: str, limit: int) -> list[dict]:
         page = self._run(history.rows, history.Subject(patient=patient), limit=limit, metric=metric)
         return [_reading(r) for r in page.rows]
@@ -177,6 +193,12 @@ class HealthData:
             if r.get("diff") and r["time"] >= start_ms
         ]
         return sorted(changes, key=lambda c: c["ts"])
+
+    def first_inventory(self, patient: str) -> int | None:
+        """When the patient's cabinets first reported (ms), None if they never did."""
+        query = history.first_inventory_query(history.Subject(patient=patient))
+        rows = self._run(InfluxClient.query, query)
+        return rows[0]["time"] if rows else None
 
     def daily_vitals(self, patient: str, start: datetime, end: datetime) -> dict[str, dict]:
         """``{YYYY-MM-DD: {metric: mean}}`` of plausible readings per UTC day."""

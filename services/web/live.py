@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 import paho.mqtt.client as mqtt
 
 from services.common import logs
+from services.common.alerts import alert_text
 from services.common.devices import MANUAL_PREFIX, UPDATE_COMMAND, manual_device
 from services.common.errors import MqttError
 from services.common.mqtt import MqttClient
@@ -27,6 +28,7 @@ from .live_cabinet import CommandRoundTrips, CommandWaiter, GalleryWriter, Inven
 from .live_devices import Assignments, Availability
 from .live_listeners import PER_SESSION, QUEUE_SIZE, Listener, Listeners, TooManyListeners
 from .live_reports import REPORTS_FOLLOWED, AuditForwarder, ReportTracker
+from .verdicts import group_of
 
 __all__ = [
     "MANUAL_PREFIX",
@@ -264,6 +266,8 @@ class Hub:
         if not isinstance(body, dict):
             return
         patient = body.get("patient") or self.patient_of(str(body.get("device", "")))
+        body["text"] = alert_text(body)
+        body["card"] = group_of(str(body.get("key") or ""))
         self.listeners.fan_out(patient, "alert", body)
 
     def _on_inventory(self, device: str, message: mqtt.MQTTMessage) -> None:

@@ -62,6 +62,11 @@ class Availability:
         with self._lock:
             return self._rule.set_holder(device, payload)
 
+    def seen(self) -> set[str]:
+        """Every device whose status the broker has carried (the gateway has met it)."""
+        with self._lock:
+            return set(self._rule.devices)
+
     def states(self, devices: Iterable[str]) -> dict[str, str]:
         """``online``, ``offline`` or ``unknown`` per device, by the availability rule."""
         with self._lock:

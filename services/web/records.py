@@ -2,51 +2,19 @@
 
 import sqlite3
 import time
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from services.common import metrics
+from services.common import labs, metrics
 from services.common.metrics import range_flag
 
-from .errors import ValidationError
+from .errors import FieldError, ValidationError
 
-
-@dataclass(frozen=True)
-class TestKind:
-    """One blood test of the standard list, with the unit and adult range used by default."""
-
-    key: str
-    name: str
-    unit: str
-    low: float | None
-    high: float | None
-
-    @property
-    def range_text(self) -> str:
-        return metrics.range_text(self.low, self.high)
-
-
-# The standard blood-test panel. Ranges are common adult reference intervals (orientation only);
-# a laboratory's own range can be typed instead when it differs.
-TESTS = (
-    TestKind("total_chol", "Total Cholesterol", "mmol/L", None, 5.2),
-    TestKind("triglyceride", "Triglyceride", "mmol/L", None, 1.7),
-    TestKind("hdl", "HDL-C", "mmol/L", 1.0, None),
-    TestKind("ldl", "LDL", "mmol/L", None, 3.4),
-    TestKind("chol_hdl", "Chol/HDL", "ratio", None, 5.0),
-    TestKind("bilirubin", "Bilirubin", "µmol/L", 3, 21),
-    TestKind("alt", "ALT", "U/L", 7, 56),
-    TestKind("ast", "AST", "U/L", 8, 48),
-    TestKind("alp", "ALP", "U/L", 40, 130),
-    TestKind("glucose", "Glucose", "mmol/L", 3.9, 5.6),
-    TestKind("protein", "Protein", "g/L", 60, 83),
-    TestKind("albumin", "Albumin", "g/L", 35, 50),
-    TestKind("creatinine", "Creatinine", "µmol/L", 60, 110),
-    TestKind("potassium", "Potassium", "mmol/L", 3.5, 5.1),
-    TestKind("egfr", "eGFR", "mL/min/1.73m²", 90, None),
-    TestKind("hba1c", "HbA1c", "%", 4.0, 5.6),
-)
-BY_KEY = {t.key: t for t in TESTS}
+# The standard panel, its units, ranges and decimals: services/common/labs.py (the reporter
+# reads the same table).
+TESTS = labs.TESTS
+BY_KEY = labs.BY_KEY
+BY_NAME = labs.BY_NAME
+TestKind = labs.TestKind
 
 AREAS = (
     "Cardiovascular",
@@ -76,30 +44,36 @@ def _day(text: str) -> int:
     try:
         day = date.fromisoformat(text.strip())
     except ValueError:
-        raise ValidationError("Enter the date the sample was taken (YYYY-MM-DD).") from None
+        raise FieldError("taken_on", "Enter the date the sample was taken.") from None
     moment = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
-    if day > datetime.now(UTC).date() or day.year < 1900:
-        raise ValidationError("The sample date cannot be in the future.")
+    if day > datetime.now(UTC).date():
+        raise FieldError("taken_on", "The sample date cannot be in the future.")
+    if day.year < 1900:
+        raise FieldError("taken_on", "The sample date is too long ago; check the year.")
     return int(moment.timestamp())
 
 
-def parse_results(form) -> tuple[int, list[tuple[TestKind, float]]]:
-    """The sample date and each test with a value typed in (``value_<key>``)."""
+def parse_results(form, units: str = labs.SI) -> tuple[int, list[tuple[TestKind, float]]]:
+    """The sample date and each test with a value typed in (``value_<key>``), stored in SI.
+
+    Values are typed in the doctor's own units (``labs.Shown``) and converted.
+    """
     taken_at = _day(form.get("taken_on", ""))
     out = []
     for kind in TESTS:
         text = (form.get(f"value_{kind.key}") or "").strip()
         if not text:
             continue
+        field = f"value_{kind.key}"
         try:
             value = float(text)
         except ValueError:
-            raise ValidationError(f"{kind.name}: {text!r} is not a number.") from None
+            raise FieldError(field, f"{kind.name}: {text!r} is not a number.") from None
         if not 0 <= value < 100_000:
-            raise ValidationError(f"{kind.name}: {value:g} is not a plausible result.")
-        out.append((kind, value))
+            raise FieldError(field, f"{kind.name}: {value:g} is not a plausible result.")
+        out.append((kind, kind.shown(units).to_si(value)))
     if not out:
-        raise ValidationError("Enter at least one result.")
+        raise FieldError("value_" + TESTS[0].key, "Enter at least one result.")
     return taken_at, out
 
 
@@ -115,8 +89,12 @@ def add_results(conn, patient_id, doctor_id, taken_at, results, note: str | None
     return len(results)
 
 
-def blood_panel(conn: sqlite3.Connection, patient_id: int) -> list[dict]:
-    """Per test of the standard list (then any other): its results oldest first, newest flagged."""
+def blood_panel(conn: sqlite3.Connection, patient_id: int, units: str = labs.SI) -> list[dict]:
+    """Per test of the standard list (then any other): its results oldest first, newest flagged.
+
+    ``value`` and the ranges are as stored; ``shown``, ``shown_unit`` and ``shown_range``
+    are in ``units`` (``si`` or ``conventional``).
+    """
     rows = conn.execute(
         "SELECT * FROM blood_tests WHERE patient_id = ? ORDER BY taken_at, id", (patient_id,)
     ).fetchall()
@@ -130,8 +108,12 @@ def blood_panel(conn: sqlite3.Connection, patient_id: int) -> list[dict]:
         if not found:
             continue
         last = found[-1]
+        kind = BY_NAME.get(name)
+        # A row in a unit other than the table's (typed by hand elsewhere) is shown as stored.
+        view = kind.shown(units) if kind and last["unit"] == kind.unit else None
+        shown = view.format if view else (lambda v: f"{v:g}")
         history = [
-            {"taken_at": r["taken_at"], "value": r["value"],
+            {"taken_at": r["taken_at"], "value": r["value"], "shown": shown(r["value"]),
              "flag": flag(r["value"], r["ref_low"], r["ref_high"])}
             for r in found
         ]  # fmt: skip
@@ -143,9 +125,16 @@ def blood_panel(conn: sqlite3.Connection, patient_id: int) -> list[dict]:
             {
                 "test": name,
                 "value": last["value"],
+                "shown": shown(last["value"]),
                 "unit": last["unit"],
+                "shown_unit": view.unit if view else last["unit"],
                 "taken_at": last["taken_at"],
                 "range": range_text(last["ref_low"], last["ref_high"]),
+                "shown_range": (
+                    view.range_text(last["ref_low"], last["ref_high"])
+                    if view
+                    else range_text(last["ref_low"], last["ref_high"])
+                ),
                 "flag": flag(last["value"], last["ref_low"], last["ref_high"]),
                 "trend": trend,
                 "history": history,
@@ -217,17 +206,20 @@ def notes(conn: sqlite3.Connection, patient_id: int, limit: int = 10) -> list[di
 
 
 def changes_since(conn: sqlite3.Connection, patient_id: int, since: int) -> dict[str, int]:
-    """How many record entries of each kind arrived after ``since`` (Unix seconds)."""
+    """What arrived after ``since`` (Unix seconds): blood test results, questionnaire
+    answers, and the days habits were logged for (a day's habits count once)."""
 
     def count(sql: str) -> int:
         return conn.execute(sql, (patient_id, since)).fetchone()[0]
 
     return {
-        "blood tests": count(
+        "blood_tests": count(
             "SELECT COUNT(*) FROM blood_tests WHERE patient_id = ? AND entered_at > ?"
         ),
-        "questionnaire answers": count(
+        "answers": count(
             "SELECT COUNT(*) FROM questionnaire_answers WHERE patient_id = ? AND answered_at > ?"
         ),
-        "habit logs": count("SELECT COUNT(*) FROM habits WHERE patient_id = ? AND logged_at > ?"),
+        "habit_days": count(
+            "SELECT COUNT(DISTINCT day) FROM habits WHERE patient_id = ? AND logged_at > ?"
+        ),
     }

@@ -12,7 +12,7 @@ from flask import Flask, abort, current_app, g, redirect, request, url_for
 
 from services.common import logs
 
-from . import accounts, sessions
+from . import accounts, preferences, sessions
 from .db import get_db
 
 log = logging.getLogger(__name__)
@@ -109,6 +109,7 @@ def start_user_session(user: accounts.User) -> None:
     g.session = sessions.create(conn, user.id, current_app.config["SESSION_HOURS"])
     g.user = user
     g.set_cookie = True
+    preferences.signed_in(conn, user.id)
 
 
 def end_session() -> None:
@@ -134,6 +135,9 @@ def _load_session() -> None:
     g.session = sessions.load(conn, request.cookies.get(cookie_name(COOKIE)), idle)
     if g.session is not None and g.session.user_id is not None:
         g.user = accounts.get(conn, g.session.user_id)
+        # Times and values on every page follow the person's own settings.
+        g.prefs = preferences.of(conn, g.user.id)
+        g.tz = g.prefs.timezone
 
 
 def _sweep(conn) -> None:

@@ -43,6 +43,14 @@ def create(conn: sqlite3.Connection, user_id: int, hours: int) -> Session:
     return Session(token, user_id, csrf)
 
 
+def started_at(conn: sqlite3.Connection, token: str) -> int | None:
+    """When the session of ``token`` began: the sign-in (Unix seconds)."""
+    row = conn.execute(
+        "SELECT created_at FROM sessions WHERE id_hash = ?", (_digest(token),)
+    ).fetchone()
+    return row["created_at"] if row else None
+
+
 def load(
     conn: sqlite3.Connection, token: str | None, idle_seconds: int, touch: bool = True
 ) -> Session | None:

@@ -57,7 +57,7 @@ def test_a_35_bpm_reading_reaches_the_circle_once_and_its_clear_once(
     assert f"{BASE_URL}/alerts/" in text and "35" not in text.split("(")[0] + mail["Subject"]
     assert "wch-01" not in text
     # the detailed contact sees the value; the clear comes once; nothing else arrives
-    assert "heart_rate 35 is below 40" in post["message"] and "wch-01" in post["message"]
+    assert "Heart rate 35 bpm is below 40 bpm" in post["message"] and "wch-01" in post["message"]
     assert "Resolved" in cleared["title"]
     assert len(hook.posts("/ann")) == 2
     assert hook.posts("/bob") == []  # another patient's circle hears nothing of ann

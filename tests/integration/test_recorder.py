@@ -51,7 +51,9 @@ def test_records_vitals_inventory_availability_and_alerts(make_recorder, broker,
         ("temperature", "p-1", False),
         ("heart_rate", "p-1", True),
     ]
-    assert influxdb.rows("SELECT * FROM alerts")[0]["message"] == "temperature 39.6 is above 39"
+    assert (
+        influxdb.rows("SELECT * FROM alerts")[0]["message"] == "Temperature 39.6 °C is above 39 °C"
+    )
     assert influxdb.rows("SELECT count, item FROM inventory") == [
         {"time": 1795428000000, "count": 2, "item": "Pepsi"}
     ]

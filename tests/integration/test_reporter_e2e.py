@@ -71,7 +71,8 @@ def test_a_report_of_readings_that_went_through_the_whole_pipeline(
     assert re.search(r"Body temperature\s+°C\s+3\s+36.4\s+37.6\s+39.4\s+36.1–37.2\s+67 %\s+0", text)
     assert re.search(r"Blood oxygen \(SpO2\)\s+%\s+1\s+97\s+97.0\s+97\b", text)
     assert re.search(r"systolic\s+mmHg\s+1\s+118\s+118.0\s+118\b", text)
-    assert "heart_rate 140 is above 130" in text and "temperature 39.4 is above 39" in text
+    assert "Heart rate 140 bpm is above 130 bpm" in text
+    assert "Temperature 39.4 °C is above 39 °C" in text
     # Nutella 3 -> 1 and Pringles 5 -> 4; Pepsi was never taken, so it has no column
     assert re.search(r"Day\s+Nutella\s+Pringles\s+All", text)
     assert re.search(r"Total\s+2\s+1\s+3", text)

@@ -11,6 +11,7 @@ import math
 import re
 import threading
 import time
+from datetime import date, timedelta
 from types import SimpleNamespace
 
 import pyotp
@@ -139,6 +140,7 @@ def test_the_patient_signs_in_and_sees_her_watch_online(site, page):
     page.fill("input[name=password]", PATIENT_PW)
     page.click("button[type=submit]")
     expect(page).to_have_url(f"{base}/p/alice")
+    expect(page.locator(".hello h1")).to_have_text("Welcome, alice")  # her first sign-in
     expect(page.locator(".devices li[data-device=wch] .state")).to_have_text("online")
     browser.screenshot(page, "02-welcome")
 
@@ -162,12 +164,27 @@ def test_a_watch_reading_shows_live_and_then_from_influxdb(site, page):
 
 
 def test_a_typed_in_blood_pressure_joins_the_same_pipeline(page):
+    history = page.locator(".card[data-card=bp] .recent")
+    page.click(".card[data-card=bp] summary")
+    expect(history).to_contain_text("No readings yet.")
     page.fill("input[name=bp_systolic]", "128")
     page.fill("input[name=bp_diastolic]", "82")
     page.click(".manual button[type=submit]")
     expect(page.locator("#manual-status")).to_contain_text("Reading sent")
     expect(page.locator(".card[data-card=bp] .num")).to_have_text("128/82")
+    # "Show more" lists the pair, as the card shows it, and no longer says there is none.
+    expect(history.locator("li")).to_have_count(1)
+    expect(history.locator("li").first).to_contain_text("128/82 mmHg")
+    expect(history).not_to_contain_text("No readings yet.")
     browser.screenshot(page, "03-monitoring")
+
+
+def test_blood_pressure_history_reads_as_pairs_from_the_history_too(page):
+    page.reload()
+    page.click(".card[data-card=bp] summary")
+    first = page.locator(".card[data-card=bp] .recent li").first
+    expect(first).to_contain_text("128/82 mmHg")
+    expect(first.locator(".badge")).to_have_text("Stage 1")
 
 
 def test_the_report_chart_draws_the_chosen_metrics_over_the_chosen_range(site, page):
@@ -185,6 +202,24 @@ def test_the_report_chart_draws_the_chosen_metrics_over_the_chosen_range(site, p
     expect(page.locator("#chart g[data-series=spo2] polyline").first).to_be_attached()
     page.check("input[value=heart_rate]")
     expect(page.locator("#chart g[data-series=heart_rate] polyline").first).to_be_attached()
+    # Unticking every metric leaves nothing drawn, and says what to do.
+    for key in ("temperature", "bp", "spo2", "heart_rate"):
+        page.uncheck(f"input[value={key}]")
+    expect(chart).to_have_attribute("data-metrics", "")
+    expect(page.locator("#chart g[data-series]")).to_have_count(0)
+    expect(page.locator("#chart text.empty")).to_have_text("Choose what to show.")
+    page.check("input[value=heart_rate]")
+    # Custom dates start filled (the week to today) and the chart redraws at once.
+    page.select_option("#range", "custom")
+    start, end = page.locator("input[name=start]"), page.locator("input[name=end]")
+    expect(end).to_have_value(re.compile(r"^\d{4}-\d\d-\d\d$"))
+    expect(start).not_to_have_value("")
+    expect(page.locator("#chart g[data-series=heart_rate] polyline").first).to_be_attached()
+    drawn = chart.evaluate("svg => svg.outerHTML")
+    start.fill((date.fromisoformat(end.input_value()) - timedelta(days=1)).isoformat())
+    start.dispatch_event("change")
+    wait_until(lambda: chart.evaluate("svg => svg.outerHTML") != drawn, what="the chart redrawn")
+    page.select_option("#range", "week")
 
 
 def test_a_reading_over_the_threshold_raises_an_alert_on_the_open_page(site, page):
@@ -276,6 +311,7 @@ def test_the_doctor_signs_in_with_a_totp_code_and_sees_the_shared_patient_live(s
         browser.screenshot(page, "07-login-doctors")
         page.click("button[type=submit]")
         expect(page).to_have_url(f"{base}/doctor")
+        expect(page.locator(".hello h1")).to_have_text("Welcome, Dr. Grace Tan")
         page.click("text=Monitoring")
         expect(page.locator(".card[data-card=heart_rate] .num")).to_have_text("150")
         expect(page.locator(".manual")).to_have_count(0)
@@ -300,6 +336,27 @@ def test_the_administrator_manages_devices_and_sees_no_vitals(site, chrome):
         page.click("button[type=submit]")
         expect(page).to_have_url(f"{base}/admin/")
         expect(page.locator("ul.devices")).to_contain_text("wch → alice")
+        expect(page.locator("#shares tr[data-share='alice/D100']")).to_contain_text("Grace Tan")
+        # A device the gateway never met and the registry does not list is refused, and stays off.
+        page.fill("#device-form input[name=device]", "wch-typo")
+        page.fill("#device-form input[name=patient]", "alice")
+        page.click("#device-form button")
+        expect(page.locator("p.error")).to_contain_text("No device 'wch-typo' is known")
+        expect(page.locator("ul.devices")).not_to_contain_text("wch-typo")
+        # One that connected is assigned, and the page says so.
+        page.fill("#device-form input[name=device]", "wch")
+        page.fill("#device-form input[name=patient]", "alice")
+        page.click("#device-form button")
+        expect(page.locator("p.ok")).to_have_text("wch now belongs to alice.")
+        page.fill("#share-form input[name=patient]", "alice")
+        page.fill("#share-form input[name=dr_id]", "D999")
+        page.click("#share-form button")
+        expect(page.locator("p.error")).to_have_text("No doctor has the Dr_ID 'D999'.")
+        page.fill("#share-form input[name=patient]", "alice")
+        page.fill("#share-form input[name=dr_id]", "D100")
+        page.click("#share-form button")
+        expect(page.locator("p.ok")).to_contain_text("could already see alice's data")
+        expect(page.locator("#admin-log")).to_contain_text("Assigned a device")
         browser.screenshot(page, "09-admin")
         assert page.goto(f"{base}/p/alice/monitoring").status == 403
     finally:

@@ -10,7 +10,7 @@ import json
 import re
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pyotp
@@ -123,7 +123,8 @@ def test_the_cabinet_page_shows_live_counts_and_the_cabinet_online(page):
     expect(page.locator("#live-state")).to_have_text("live")
     nutella = page.locator("[data-cabinet=cab] li[data-item=Nutella]")
     expect(nutella.locator(".count")).to_have_text("1")
-    expect(nutella.locator(".changed time")).not_to_have_text("not in the last 30 days")
+    expect(nutella.locator(".changed")).to_contain_text("changed ")
+    expect(nutella.locator(".changed")).not_to_contain_text("no change")
     expect(page.locator(".device-state[data-device=cab] .state")).to_have_text("online")
 
 
@@ -178,6 +179,9 @@ def test_a_logged_day_shows_beside_the_snacks_taken_and_the_days_vitals(page):
     expect(today.locator("td.snacks")).to_have_text("3")
     expect(today.locator("td[data-vital=heart_rate]")).to_have_text("73")
     expect(page.locator(".streak[data-habit=sleep] .v")).to_contain_text("1")
+    # The cabinet first counted today: the days before show no count, not "0 taken".
+    yesterday = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
+    expect(page.locator(f"#week tr[data-day='{yesterday}'] td.snacks")).to_have_text("–")
     browser.screenshot(page, "11-habits")
 
 
@@ -223,10 +227,22 @@ def test_the_doctor_enters_blood_results_advice_and_a_note(doctor_page):
     expect(card).to_contain_text("First visit")
     browser.screenshot(dpage, "14-doctor-home")
     card.locator("text=Report").click()
-    dpage.fill("#blood-form input[name=taken_on]", "2026-11-20")
+    # A sample date in the future is refused at its field, and nothing typed is lost.
+    future = (datetime.now(UTC).date() + timedelta(days=2)).isoformat()
+    dpage.fill("#blood-form input[name=taken_on]", future)
     dpage.fill("#blood-form input[name=value_hba1c]", "6.3")
-    dpage.fill("#blood-form input[name=value_ldl]", "2.9")
+    dpage.fill("#blood-form input[name=value_ldl]", "3.0")
     dpage.fill("#blood-form input[name=value_total_chol]", "5.8")
+    dpage.click("#blood-form button[type=submit]")
+    date_box = dpage.locator("#blood-form input[name=taken_on]")
+    expect(date_box).to_have_attribute("aria-invalid", "true")
+    expect(dpage.locator("#blood-form label.invalid .field-error")).to_have_text(
+        "The sample date cannot be in the future."
+    )
+    expect(dpage.locator("#blood-form input[name=value_hba1c]")).to_have_value("6.3")
+    expect(dpage.locator("#blood-form input[name=value_total_chol]")).to_have_value("5.8")
+    browser.screenshot(dpage, "15-doctor-blood-error")
+    date_box.fill("2026-11-20")
     dpage.click("#blood-form button[type=submit]")
     expect(dpage.locator("tr[data-test=HbA1c] .badge")).to_have_text("high")
     dpage.select_option("#advice-form select[name=area]", "Diet")
@@ -244,16 +260,25 @@ def test_the_patient_sees_what_the_doctor_wrote(site, page):
     expect(page.locator("tr[data-test=HbA1c] .val")).to_contain_text("6.3")
     expect(page.locator("tr[data-test=HbA1c] .badge")).to_have_text("high")
     expect(page.locator("tr[data-test=LDL] .badge")).to_have_count(0)
+    expect(page.locator("tr[data-test=LDL] .val")).to_have_text("3.0")  # as the laboratory wrote it
     expect(page.locator(".advice[data-area=Diet]")).to_contain_text("evening crisps")
     expect(page.locator("#blood-form")).to_have_count(0)
+    # Shared already: the page says with whom instead of offering to share.
+    expect(page.locator("#shared-with")).to_contain_text("Shared with Dr. Grace Tan")
+    expect(page.locator("#downloads")).not_to_contain_text("Want your doctor to see this?")
 
 
-def test_download_as_pdf_is_made_by_the_reporter_and_followed_to_a_link(page):
-    page.click("#report-form button[value=pdf]")
-    expect(page.locator("#report-progress")).to_contain_text("Ready")
-    with page.expect_download() as download:
-        page.click("#report-link")
+def test_download_as_pdf_takes_one_click_and_names_its_days(page):
+    with page.expect_download(timeout=60_000) as download:
+        page.click("#report-form button[value=pdf]")
     assert download.value.path().read_bytes().startswith(b"%PDF")
+    expect(page.locator("#report-progress")).to_contain_text("Ready")
+    # The list names the week's days: it ends today, not tomorrow (the end is exclusive).
+    page.reload()
+    today, week_start = datetime.now(UTC).date(), datetime.now(UTC).date() - timedelta(days=6)
+    shown = page.locator(".reports li .period").first
+    expect(shown).to_contain_text(f"{week_start.day} {week_start:%b}")
+    expect(shown).to_contain_text(f"– {today.day} {today:%b %Y}")
     browser.screenshot(page, "16-patient-record")
 
 
@@ -261,8 +286,16 @@ def test_the_access_log_shows_who_viewed_and_wrote(site, page):
     page.goto(f"{site.base}/p/alice/access-log")
     log = page.locator("#access-log")
     expect(log).to_contain_text("Dr. Grace Tan")
-    expect(log).to_contain_text("Added blood test results")
-    expect(log).to_contain_text("Wrote advice")
+    # One line for the doctor's visit: what they changed, then what they looked at.
+    visit = log.locator("tr.r-doctor")
+    expect(visit).to_have_count(1)
+    expect(visit).to_contain_text("Added blood test results: refused, nothing saved")
+    expect(visit).to_contain_text("added blood test results, wrote advice, wrote a note")
+    expect(visit).to_contain_text("viewed your health report")
+    # In people's words: no URL, no action name; the doctor's looking is grouped in visits.
+    expect(log).not_to_contain_text("/p/alice")
+    expect(log).not_to_contain_text("blood_tests_add")
+    browser.screenshot(page, "17-access-log")
     browser.screenshot(page, "17-access-log")
 
 
@@ -273,4 +306,4 @@ def test_revoking_refuses_the_doctor_on_the_next_request(site, page, doctor_page
     assert doctor_page.reload().status == 403
     page.goto(f"{site.base}/p/alice/access-log")
     log = page.locator("#access-log")
-    expect(log.locator("tr").nth(1)).to_contain_text("Removed access for D100")
+    expect(log.locator("tr").nth(1)).to_contain_text("Removed access for Dr. Grace Tan (D100)")

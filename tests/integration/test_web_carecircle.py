@@ -223,7 +223,8 @@ def test_alert_page_acknowledge_and_who_may_see_it(auth, app, db):
     (contact,) = carecircle.contacts(db, "alice")
     carecircle.add_delivery(db, alert_id, contact.id, 0, 1.0)
     page = doctor.get(f"/alerts/{alert_id}")
-    assert page.status_code == 200 and "heart_rate 35 is below 40" in page.text
+    # stored in the old words, shown in the metric table's
+    assert page.status_code == 200 and "Heart rate 35 bpm is below 40 bpm" in page.text
     assert "Carol" in page.text and "Acknowledge" in page.text
     dtoken = auth.csrf(doctor, f"/alerts/{alert_id}")
     assert doctor.post(f"/alerts/{alert_id}/ack").status_code == 403  # no CSRF token

@@ -79,7 +79,7 @@ def test_query_parameters_are_never_shown_as_page_text(auth, app, client):
     done = client.post("/p/alice/sharing", data={"csrf_token": token, "dr_id": "D100"})
     assert done.status_code == 302 and "D100" not in done.headers["Location"]
     page = client.get(done.headers["Location"]).get_data(as_text=True)
-    assert "Doctor D100 can now see your health data." in page
+    assert "Dr. Grace Tan (D100) can now see your health data." in page
     again = client.get("/p/alice/sharing?granted=D-EVIL").get_data(as_text=True)
     assert "D-EVIL" not in again and "can now see" not in again, "a flash shows once"
     habits = client.get("/p/alice/habits?saved=EVIL-TEXT").get_data(as_text=True)

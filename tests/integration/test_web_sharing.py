@@ -25,9 +25,10 @@ def test_admin_actions_are_recorded(app, auth):
     admin.post("/admin/devices", data={"csrf_token": token, "device": "cab", "patient": "alice"})
     admin.post("/admin/shares", data={"csrf_token": token, "patient": "alice", "dr_id": "D100"})
     page = admin.get("/admin/").text
-    assert "device.assign" in page and "cab -&gt; alice" in page and "share.grant" in page
-    assert "command line" in page and "share.revoke" in page
+    assert "Assigned a device" in page and "cab -&gt; alice" in page and "Gave access" in page
+    assert "command line" in page and "Removed access" in page
     patient = app.test_client()
     auth.sign_in_patient(patient, "alice")
     log = patient.get("/p/alice/access-log").text
-    assert "Administrator" in log and "admin.share.grant alice / D100" in log
+    assert "Administrator" in log and "Gave Dr. Grace Tan (D100) access to your data" in log
+    assert "Assigned the device cab to you" in log

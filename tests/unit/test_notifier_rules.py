@@ -104,9 +104,11 @@ def test_default_text_names_the_patient_and_the_kind_and_links_but_shows_no_valu
     assert "wch-01" not in body
 
 
-def test_detailed_text_adds_the_value_and_the_device():
+def test_detailed_text_adds_the_value_and_the_device_in_the_metric_tables_words():
     _, body = rules.compose("Ann Lee", [ALERT], detailed=True, base_url="https://hp.example")
-    assert "heart_rate 35 is below 40" in body and "wch-01" in body
+    # an alert stored with the recorder's old key-and-number text reads like a new one
+    assert "Heart rate 35 bpm is below 40 bpm" in body and "wch-01" in body
+    assert "heart_rate" not in body
 
 
 def test_several_alerts_become_one_digest_and_never_mix_patients():

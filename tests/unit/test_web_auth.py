@@ -18,9 +18,12 @@ def test_patient_signs_in_and_lands_on_welcome(app, client, auth):
     page = client.get("/p/alice")
     assert page.status_code == 200
     text = page.get_data(as_text=True)
-    for item in ("Welcome back alice", "Habit Tracker", "Health Report", "Cabinet"):
+    for item in ("Welcome, alice", "Habit Tracker", "Health Report", "Cabinet"):
         assert item in text
-    assert "Health Monitoring" in text
+    assert "Health Monitoring" in text and "Welcome back" not in text, "a first sign-in"
+    client.post("/logout", data={"csrf_token": auth.csrf(client, "/p/alice")})
+    auth.sign_in_patient(client)
+    assert "Welcome back, alice" in client.get("/p/alice").text
 
 
 def test_wrong_password_and_unknown_user_get_the_same_answer(app, client, auth):
@@ -276,3 +279,29 @@ def test_successful_sign_ins_do_not_use_up_the_address(app, client, auth):
         assert auth.sign_in_patient(client).status_code == 302
         _sign_out(auth, client)
     assert auth.sign_in_patient(client, password="wrong password 123").status_code == 401
+
+
+def test_sign_in_labels_are_peoples_words_beside_the_designs_captions(client):
+    doctors = client.get("/login?tab=doctors").text
+    for label, caption in (
+        ("Your doctor ID", "Dr_ID"),
+        ("Your name", "Dr_name"),
+        ("Your identity card number", "Dr_IC"),
+        ("Code from your authenticator app", "TwoFA"),
+    ):
+        assert f"{label} <small>{caption}" in doctors
+    users = client.get("/login").text
+    assert "User Name" in users and "Code from your authenticator app" in users
+
+
+def test_the_forgotten_password_page_speaks_to_a_person_not_an_operator(client):
+    page = client.get("/forgot").text
+    assert "python -m" not in page and "<code>" not in page
+    assert "ask your administrator, or the\n     carer" in page.replace("Please ask", "ask")
+
+
+def test_a_doctor_is_named_with_one_title():
+    assert accounts.doctor_name("Grace Tan") == "Dr. Grace Tan"
+    assert accounts.doctor_name("Dr Demo") == "Dr Demo"
+    assert accounts.doctor_name("dr. Lim") == "dr. Lim"
+    assert accounts.doctor_name("Drew Barry") == "Dr. Drew Barry"

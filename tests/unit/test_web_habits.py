@@ -101,3 +101,30 @@ def test_a_shared_doctor_reads_habits_but_cannot_log_them(app, auth):
     assert page.status_code == 200 and "Log a day" not in page.text
     r = client.post("/p/alice/habits", data={"csrf_token": auth.csrf(client), "sleep": "7"})
     assert r.status_code == 403
+
+
+def test_goals_read_as_words_and_a_saved_day_in_the_one_date_format(app, client, auth):
+    auth.make_patient(app, "alice")
+    auth.sign_in_patient(client, "alice")
+    token = auth.csrf(client, "/p/alice/habits")
+    page = client.get("/p/alice/habits").text
+    assert "goal at most 1 drink<" in page and "goal at least 8 glasses<" in page
+    assert "1 drinks" not in page and "≤" not in page
+    client.post("/p/alice/habits", data={"csrf_token": token, "day": _day(0), "water": "6"})
+    today = datetime.now(UTC).date()
+    assert f"Saved your habits for {today.day} {today:%b %Y}." in client.get("/p/alice/habits").text
+
+
+def test_days_before_the_cabinet_first_counted_have_no_snack_count(app, auth):
+    from services.web import habits
+
+    alice, _ = auth.make_patient(app, "alice")
+    conn = schema.connect(app.config["DATABASE"])
+    try:
+        end = datetime.now(UTC).date()
+        rows = habits.week(conn, alice.id, end, {_day(0): 2}, {}, snacks_since=_day(1))
+        by_day = {r["day"]: r["snacks"] for r in rows}
+        assert by_day[_day(0)] == 2 and by_day[_day(1)] == 0 and by_day[_day(2)] is None
+        assert all(r["snacks"] is None for r in habits.week(conn, alice.id, end, {}, {}, None))
+    finally:
+        conn.close()

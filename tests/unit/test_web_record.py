@@ -48,6 +48,12 @@ def test_doctor_enters_results_patient_sees_flags_and_trend(app, auth):
         "/p/alice/blood-tests", data={"csrf_token": token, "taken_on": future, "value_alt": "30"}
     )
     assert late.status_code == 400 and "cannot be in the future" in late.text
+    # nothing typed is lost, and the error stands at its field
+    assert f'name="taken_on" required value="{future}"' in late.text
+    assert 'name="value_alt" inputmode="decimal" value="30"' in late.text
+    field = late.text.split('name="taken_on"', 1)[1].split("</label>", 1)[0]
+    assert 'aria-invalid="true"' in field and "cannot be in the future" in field
+    assert '<details class="entry" open>' in late.text
 
     patient = app.test_client()
     auth.sign_in_patient(patient, "alice")
@@ -60,11 +66,13 @@ def test_doctor_enters_results_patient_sees_flags_and_trend(app, auth):
     page = patient.get("/p/alice/report").text
     assert '<span class="badge high">high</span>' in page
     assert "5.4 → 6.2" in page
+    assert "3.0 → 2.8" in page, "decimals as the laboratory prints them: 3.0, not 3"
     # the record is shown once, in the page, not also inside <title>
     assert page.count('id="blood-tests"') == 1
     title = page.split("<title>", 1)[1].split("</title>", 1)[0]
     assert "Health Report" in title and "<" not in title
-    assert "Share with your doctor" in page
+    # she shares with Dr. Tan already: told so, not offered to share again
+    assert "Shared with Dr. Grace Tan" in page and "Share with your doctor" not in page
     assert "Enter results from a visit" not in page, "patients do not get the doctor's forms"
     refused = patient.post(
         "/p/alice/blood-tests",

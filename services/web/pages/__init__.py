@@ -14,7 +14,7 @@ from flask import Blueprint, abort, current_app, g, request
 from services.common import logs
 from services.common.errors import MqttError
 
-from .. import access, accounts
+from .. import access, accounts, preferences
 from ..db import get_db
 from ..errors import WebError
 from ..handlers import message_of, note, project_error, status_of, wants_json
@@ -62,6 +62,9 @@ class PatientPages(Blueprint):
         """
 
         def handle(exc: Exception):
+            if request.method == "POST" and g.get("patient") and g.user.id != g.patient.id:
+                # A viewer's change was audited before it ran: say it was refused.
+                access.refused(get_db(), g.user, g.patient, request.endpoint.rsplit(".", 1)[-1])
             if request.method != "POST" or wants_json():
                 return project_error(exc)
             note(exc)
@@ -117,3 +120,8 @@ def health():
 
 def reports_dir():
     return current_app.config["SETTINGS"].reports_dir
+
+
+def temperature_unit() -> str:
+    """The signed-in person's temperature unit (their account page): ``°C`` or ``°F``."""
+    return preferences.temperature_symbol(g.get("prefs"))

@@ -1,14 +1,13 @@
-"""Sign-in (Users and Doctors tabs), sign-out, forgot and reset password, TOTP set-up."""
+"""Sign-in (Users and Doctors tabs), sign-out, forgot and reset password (TOTP: ``account``)."""
 
 import logging
 from urllib.parse import urlsplit
 
-import segno
-from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 
 from services.common import logs
 
-from .. import accounts, security_alerts, sessions, throttle, twostep
+from .. import accounts, security_alerts, sessions, throttle
 from ..db import get_db
 from ..errors import Throttled, ValidationError
 from ..security import (
@@ -175,84 +174,3 @@ def reset(token: str):
             except ValidationError as exc:
                 error = str(exc)
     return render_template("reset.html", valid=True, done=False, error=error)
-
-
-@bp.route("/account/totp", methods=["GET", "POST"])
-@login_required("patient")
-def totp_setup():
-    """Patients may turn two-step sign-in on (and off); doctors and admins always have it."""
-    action = request.form.get("action") if request.method == "POST" else None
-    if action is None:
-        return _totp_page()
-    if action not in ("start", "confirm", "disable"):
-        abort(400)
-    conn = get_db()
-    if action == "start":
-        if g.user.has_totp:
-            return _totp_page()
-        secret = twostep.new_secret()
-        sessions.set_pending_totp(conn, g.session.token, _keys().encrypt(secret))
-        return _totp_start(secret, None)
-    account_key, address_key = throttle.keys(f"totp:{g.user.login}", request.remote_addr)
-    try:
-        booking = throttle.book(conn, current_app.config["THROTTLE"], account_key, address_key)
-    except Throttled as exc:
-        return _totp_page(error=str(exc)), 429
-    done = _totp_confirm(conn) if action == "confirm" else _totp_disable(conn)
-    if isinstance(done, tuple):
-        return done
-    throttle.succeeded(conn, booking)
-    return done
-
-
-def _keys():
-    return current_app.extensions["smartcab.keys"]
-
-
-def _pending_secret(conn) -> str | None:
-    stored = sessions.pending_totp(conn, g.session.token)
-    try:
-        return _keys().decrypt(stored) if stored else None
-    except ValueError:
-        return None
-
-
-def _totp_confirm(conn):
-    """Store the session's pending secret once the password and a code from it check out."""
-    secret = _pending_secret(conn)
-    if g.user.has_totp or secret is None:
-        return _totp_page(error="Start the set-up again."), 400
-    if not accounts.check_password(conn, g.user, request.form.get("password", "")):
-        return _totp_start(secret, "That password is not right."), 400
-    step = twostep.matching_step(secret, request.form.get("totp", ""))
-    if step is None:
-        return _totp_start(secret, "That code did not match. Try the newest code."), 400
-    twostep.store_secret(conn, g.user.id, secret, _keys(), step=step)
-    sessions.set_pending_totp(conn, g.session.token, None)
-    codes = twostep.new_recovery_codes(conn, g.user.id)
-    logs.event(log, logging.INFO, "web.totp_enabled", user=g.user.login)
-    return render_template("totp.html", enabled=True, just_enabled=True, codes=codes)
-
-
-def _totp_disable(conn):
-    """Turn two-step sign-in off, after asking for the password again."""
-    if not g.user.has_totp:
-        return _totp_page()
-    if not accounts.check_password(conn, g.user, request.form.get("password", "")):
-        return _totp_page(error="That password is not right."), 400
-    twostep.clear(conn, g.user.id)
-    logs.event(log, logging.INFO, "web.totp_disabled", user=g.user.login)
-    return render_template("totp.html", enabled=False, secret=None, just_disabled=True)
-
-
-def _totp_page(error: str | None = None) -> str:
-    left = twostep.recovery_left(get_db(), g.user.id) if g.user.has_totp else 0
-    return render_template(
-        "totp.html", enabled=g.user.has_totp, secret=None, error=error, recovery_left=left
-    )
-
-
-def _totp_start(secret: str, error: str | None) -> str:
-    uri = accounts.otpauth_uri(g.user, secret)
-    qr = segno.make(uri, error="m").svg_data_uri(scale=4, dark="#12343b")
-    return render_template("totp.html", enabled=False, secret=secret, qr=qr, uri=uri, error=error)

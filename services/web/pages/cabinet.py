@@ -77,6 +77,7 @@ def cabinet():
         view=overview(),
         live=hub() is not None,
         can_control=g.user.id == g.patient.id,
+        changes_days=CHANGES_DAYS,
     )
 
 

@@ -7,7 +7,7 @@ from flask import current_app, g, redirect, render_template, request, url_for
 from services.common import carecircle as cc
 from services.common import logs, reminders
 
-from .. import access, carers, circle
+from .. import access, accounts, carers, circle
 from ..db import get_db
 from ..errors import AccessDenied, NotFound, RateLimited, ValidationError
 from . import DOCTOR, PATIENT, PatientPages, rate_limit
@@ -104,7 +104,7 @@ def contact_add_self():
     fields = circle.contact_fields(request.form)
     channel = request.form.get("channel", "").strip() or (doctor.email or "")
     contact_id = circle.add(
-        conn, g.patient.username, f"Dr. {doctor.display_name}", channel, **fields
+        conn, g.patient.username, accounts.doctor_name(doctor.display_name), channel, **fields
     )
     conn.execute("UPDATE care_contacts SET user_id = ? WHERE id = ?", (doctor.id, contact_id))
     return _back(added=1)

@@ -4,11 +4,13 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, g, render_template, request
 
-from .. import access, circle, data, records, reports
+from services.common.alerts import alert_text
+
+from .. import access, attention, circle, data, preferences, records, reports, sessions
 from ..db import get_db
 from ..errors import DataUnavailable
 from ..security import login_required
-from . import health, reports_dir
+from . import health, reports_dir, temperature_unit
 
 bp = Blueprint("doctor", __name__)
 
@@ -17,9 +19,12 @@ def _summary(patient, since: int | None) -> dict:
     """Latest vitals, alerts and what changed since this doctor's last visit."""
     out = {"patient": patient, "last_visit": since, "cards": [], "alerts": [], "error": None}
     try:
-        out["cards"] = [c for c in data.cards(health().latest(patient.username)) if c.ts]
+        unit = temperature_unit()
+        pending = attention.pending(health(), get_db(), patient, unit)
+        latest = health().latest(patient.username)
+        out["cards"] = [c for c in data.cards(latest, pending, unit) if c.ts]
         alerts = health().alerts(patient.username, 20)
-        out["alerts"] = open_alerts(alerts)
+        out["alerts"] = [a | {"text": alert_text(a)} for a in open_alerts(alerts)]
         out["new_alerts"] = sum(1 for a in alerts if since and a["ts_ms"] > since * 1000)
     except DataUnavailable as exc:
         out["error"] = str(exc)  # the record's changes and reports still show
@@ -35,13 +40,16 @@ def _summary(patient, since: int | None) -> dict:
 @login_required("doctor")
 def home():
     conn, doctor = get_db(), g.user
+    signed_in = sessions.started_at(conn, g.session.token)
     summaries = []
     for patient in access.shared_patients(conn, doctor.id):
-        summaries.append(_summary(patient, access.last_visit(conn, doctor.id, patient.id)))
+        since = access.last_visit(conn, doctor.id, patient.id, before=signed_in)
+        summaries.append(_summary(patient, since))
         # Their readings are on the page, so the patient's access log shows it.
         access.record(conn, doctor, patient, "doctor_home", request.path, request.remote_addr)
     now = int(datetime.now(UTC).timestamp())
-    return render_template("doctor.html", summaries=summaries, now=now)
+    been_before = preferences.been_before(conn, doctor.id)
+    return render_template("doctor.html", summaries=summaries, now=now, been_before=been_before)
 
 
 def open_alerts(alerts: list[dict]) -> list[dict]:

@@ -4,6 +4,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from flask import g, jsonify, redirect, render_template, request, url_for
 
+from .. import formats
 from .. import habits as tracker
 from ..db import get_db
 from ..errors import DataUnavailable, ValidationError
@@ -41,10 +42,13 @@ def _week(end: date) -> tuple[list[dict], str | None]:
     try:
         snacks = snacks_per_day(health().inventory_changes(username, start, stop))
         vitals = health().daily_vitals(username, start, stop)
+        first = health().first_inventory(username)
         error = None
     except DataUnavailable as exc:
-        snacks, vitals, error = None, None, str(exc)  # the logged habits still show
-    return tracker.week(get_db(), g.patient.id, end, snacks, vitals), error
+        snacks, vitals, first, error = None, None, None, str(exc)  # the logged habits still show
+    # Before the cabinet's first count there is nothing to count: "–", not 0.
+    since = datetime.fromtimestamp(first / 1000, UTC).date().isoformat() if first else None
+    return tracker.week(get_db(), g.patient.id, end, snacks, vitals, since), error
 
 
 def _page(error: str | None = None) -> str:
@@ -81,7 +85,7 @@ def habit_log():
     day, count = tracker.log(get_db(), g.patient.id, request.form, _today())
     if wants_json():
         return jsonify(ok=True, day=day.isoformat(), saved=count)
-    flash(f"Saved your habits for {day.isoformat()}.")
+    flash(f"Saved your habits for {formats.date_text(day)}.")
     return redirect(url_for(".habits", username=g.patient.username))
 
 

@@ -18,12 +18,15 @@ from flask import (
 )
 
 from services.common import logs
+from services.common.alerts import alert_text
 
-from .. import access, data, devices, sessions
+from .. import access, attention, data, devices, sessions, verdicts
 from .. import db as database
+from ..db import get_db
 from ..errors import DataUnavailable, ValidationError
 from ..handlers import wants_json
-from . import FORM_ERRORS, PATIENT, PatientPages, health, hub
+from ..security import flash
+from . import FORM_ERRORS, PATIENT, PatientPages, health, hub, temperature_unit
 
 log = logging.getLogger(__name__)
 bp = PatientPages("monitoring", __name__)
@@ -33,13 +36,14 @@ def _page(entry_error: str | None = None) -> str:
     patient = g.patient
     try:
         latest, error = health().latest(patient.username), None
+        pending = attention.pending(health(), get_db(), patient, temperature_unit())
     except DataUnavailable as exc:
-        latest, error = {}, str(exc)  # the cards show "no reading" and why
+        latest, pending, error = {}, [], str(exc)  # the cards show "no reading" and why
     sources = devices.several_watches(database.get_db(), patient.id)
     return render_template(
         "monitoring.html",
         patient=patient,
-        cards=data.cards(latest, sources),
+        cards=data.cards(latest, pending, temperature_unit(), sources),
         sources=sources,
         error=error,
         entry_error=entry_error,
@@ -72,6 +76,29 @@ def manual_reading():
     return redirect(url_for(".monitoring", username=patient.username, saved=1))
 
 
+@bp.route("/p/<username>/acknowledge", methods=["POST"])
+def reading_ack():
+    """Someone saw a card's out-of-range readings (or an alert) up to a time: stop showing them."""
+    patient, conn = g.patient, get_db()
+    body = request.get_json(silent=True) or request.form
+    through = attention.parse_through(body.get("through", ""))
+    key = attention.acknowledge(conn, patient.id, str(body.get("key", "")), through, g.user.id)
+    if g.user.id == patient.id:  # a viewer's request is audited already, as every one is
+        access.record(
+            conn, g.user, patient, f"reading_ack {key}", request.path, request.remote_addr
+        )
+    logs.event(log, logging.INFO, "web.reading_ack", patient=patient.username, key=key)
+    if wants_json():
+        return jsonify(ok=True, key=key, through=through)
+    flash("Marked as seen. A new reading outside the usual range will show again.")
+    return redirect(url_for(".monitoring", username=patient.username))
+
+
+@bp.route("/api/p/<username>/attention")
+def api_attention():
+    return jsonify(attention.pending(health(), get_db(), g.patient, temperature_unit()))
+
+
 @bp.route("/api/p/<username>/latest")
 def api_latest():
     return jsonify(data.latest_json(health().latest(g.patient.username)))
@@ -79,15 +106,27 @@ def api_latest():
 
 @bp.route("/api/p/<username>/recent")
 def api_recent():
-    metric = request.args.get("metric", "")
+    metric, username = request.args.get("metric", ""), g.patient.username
+    if metric == "bp":  # blood pressure's history reads as pairs, 128/84
+        pairs = data.pressure_pairs(
+            health().recent(username, "bp_systolic", 20),
+            health().recent(username, "bp_diastolic", 20),
+        )
+        return jsonify(pairs)
     if metric not in data.METRICS:
-        raise ValidationError(f"metric is one of {', '.join(data.METRICS)}")
-    return jsonify(health().recent(g.patient.username, metric, 20))
+        raise ValidationError(f"metric is bp or one of {', '.join(data.METRICS)}")
+    return jsonify(health().recent(username, metric, 20))
 
 
 @bp.route("/api/p/<username>/alerts")
 def api_alerts():
-    return jsonify(health().alerts(g.patient.username, 10))
+    found = health().alerts(g.patient.username, 10)
+    seen = attention.acknowledged(get_db(), g.patient.id)
+    for a in found:
+        a["text"] = alert_text(a)
+        a["card"] = verdicts.group_of(a.get("key") or "")
+        a["acknowledged"] = a["ts_ms"] <= seen.get(a["card"], 0)
+    return jsonify(found)
 
 
 @bp.route("/api/p/<username>/events")

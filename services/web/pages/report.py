@@ -7,23 +7,29 @@ from flask import abort, g, jsonify, redirect, render_template, request, send_fi
 
 from services.common import logs
 
-from .. import data, questionnaire, ranges, records, reports
+from .. import access, data, questionnaire, ranges, records, reports
 from ..db import get_db
+from ..errors import FieldError
 from . import DOCTOR, FORM_ERRORS, PatientPages, health, hub, rate_limit, reports_dir
 
 log = logging.getLogger(__name__)
 bp = PatientPages("report", __name__)
 
 
-def _page(record_error: str | None = None) -> str:
-    """The chart, then the health record (blood tests, advice, notes) and report downloads."""
+def _page(record_error: str | None = None, blood: dict | None = None) -> str:
+    """The chart, then the health record (blood tests, advice, notes) and report downloads.
+
+    ``blood`` is a refused blood-test entry: what was typed, and the field at fault.
+    """
     patient, conn = g.patient, get_db()
     return render_template(
         "report.html",
         patient=patient,
         metrics=data.CHART_METRICS,
         record_error=record_error,
-        panel=records.blood_panel(conn, patient.id),
+        blood=blood,
+        panel=records.blood_panel(conn, patient.id, _lab_units()),
+        lab_units=_lab_units(),
         advice=records.advice(conn, patient.id),
         notes=records.notes(conn, patient.id),
         tests=records.TESTS,
@@ -32,10 +38,18 @@ def _page(record_error: str | None = None) -> str:
         formats=reports.FORMATS,
         periods=reports.PERIODS,
         is_doctor=g.user.role == "doctor",
+        today=datetime.now(UTC).date().isoformat(),
+        shared_with=access.doctors(conn, patient.id) if g.user.id == patient.id else [],
     )
 
 
 bp.show_errors(_page, *FORM_ERRORS)
+
+
+def _lab_units() -> str:
+    """How this person reads blood tests (their account page): SI or conventional units."""
+    prefs = g.get("prefs")
+    return prefs.lab_units if prefs else "si"
 
 
 def _back(anchor: str, **args):
@@ -49,7 +63,13 @@ def report():
 
 @bp.route("/p/<username>/blood-tests", methods=["POST"], roles=DOCTOR)
 def blood_tests_add():
-    taken_at, results = records.parse_results(request.form)
+    try:
+        taken_at, results = records.parse_results(request.form, _lab_units())
+    except FieldError as exc:
+        access.refused(get_db(), g.user, g.patient, "blood_tests_add")
+        # Nothing typed is lost: the form opens again with every value and the error at its field.
+        typed = {k: v for k, v in request.form.items() if k != "csrf_token"}
+        return _page(blood={"typed": typed, "field": exc.field, "error": str(exc)}), 400
     records.add_results(get_db(), g.patient.id, g.user.id, taken_at, results)
     logs.event(log, logging.INFO, "web.blood_tests", patient=g.patient.username, by=g.user.login)
     return _back("#blood-tests", saved="blood")

@@ -6,7 +6,7 @@ from flask import g, redirect, render_template, request, url_for
 
 from services.common import logs
 
-from .. import access, circle
+from .. import access, accounts, circle, visits
 from ..db import get_db
 from ..errors import ValidationError
 from ..security import flash
@@ -33,9 +33,15 @@ def sharing():
 def share_grant():
     patient = g.patient
     dr_id = request.form.get("dr_id", "")
-    doctor = access.grant(get_db(), patient, dr_id, request.path, request.remote_addr)
-    logs.event(log, logging.INFO, "web.share_granted", patient=patient.username, dr=doctor.dr_id)
-    flash(f"Doctor {doctor.dr_id} can now see your health data.")
+    doctor, new = access.grant(get_db(), patient, dr_id, request.path, request.remote_addr)
+    who = f"{accounts.doctor_name(doctor.display_name)} ({doctor.dr_id})"
+    if new:
+        logs.event(
+            log, logging.INFO, "web.share_granted", patient=patient.username, dr=doctor.dr_id
+        )
+        flash(f"{who} can now see your health data.")
+    else:
+        flash(f"{who} could already see your health data; nothing changed.")
     return redirect(url_for(".sharing", username=patient.username))
 
 
@@ -54,6 +60,6 @@ def access_log():
     conn = get_db()
     # The notifier's messages have no web user behind them: merged in from its rows.
     entries = circle.merged_log(
-        access.access_log(conn, g.patient.id), circle.log_entries(conn, g.patient.username)
+        visits.log(conn, g.patient.id), circle.log_entries(conn, g.patient.username)
     )
     return render_template("access_log.html", patient=g.patient, entries=entries)

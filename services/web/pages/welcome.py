@@ -2,10 +2,10 @@
 
 from flask import g, render_template
 
-from .. import circle, data, devices
+from .. import attention, circle, data, devices, preferences
 from ..db import get_db
 from ..errors import DataUnavailable
-from . import PatientPages, health, hub
+from . import PatientPages, health, hub, temperature_unit
 
 bp = PatientPages("welcome", __name__)
 
@@ -17,11 +17,18 @@ def welcome():
     live = hub()
     states = live.device_states(owned) if live else dict.fromkeys(owned, "unknown")
     try:
+        unit = temperature_unit()
         sources = devices.several_watches(get_db(), patient.id)
-        glance = data.cards(health().latest(patient.username), sources)
+        pending = attention.pending(health(), get_db(), patient, unit)
+        glance = data.cards(health().latest(patient.username), pending, unit, sources)
     except DataUnavailable:
         glance = []  # the page still shows the devices
     notified = circle.alerts(get_db(), patient.username, 5)
     return render_template(
-        "welcome.html", patient=patient, devices=states, glance=glance, notified=notified
+        "welcome.html",
+        patient=patient,
+        devices=states,
+        glance=glance,
+        notified=notified,
+        been_before=preferences.been_before(get_db(), g.user.id),
     )

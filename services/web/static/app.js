@@ -7,14 +7,28 @@
   // Labels, units and decimals come from the server's metric table (services/common/metrics.py).
   const TABLE = JSON.parse(document.querySelector("main").dataset.metricTable || "{}");
   const pick = (field) => Object.fromEntries(Object.entries(TABLE).map(([k, m]) => [k, m[field]]));
-  const LABELS = pick("label"), SHORT = pick("short"), UNITS = pick("unit");
+  const SHORT = pick("short"), UNITS = pick("unit");
   const pad = (n) => String(n).padStart(2, "0");
 
-  function when(ms) {
+  // The person's own time zone when they chose one (their account page), else the browser's.
+  const TZ = document.querySelector("main").dataset.tz || "";
+  const zoned = TZ ? new Intl.DateTimeFormat("en-GB", { timeZone: TZ, year: "numeric", month: "numeric",
+    day: "numeric", hour: "numeric", minute: "numeric", second: "numeric", hourCycle: "h23" }) : null;
+  function parts(ms) {
     const d = new Date(ms);
-    return `${pad(d.getDate())} ${MONTHS[d.getMonth()]} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+    if (!zoned) return [d.getFullYear(), d.getMonth(), d.getDate(), d.getHours(), d.getMinutes(), d.getSeconds()];
+    const p = Object.fromEntries(zoned.formatToParts(d).map((x) => [x.type, Number(x.value)]));
+    return [p.year, p.month - 1, p.day, p.hour, p.minute, p.second];
   }
-  function fmt(metric, v) { return v.toFixed((TABLE[metric] || {}).decimals || 0); }
+  // One format on every page, as services/web/formats.py writes it: 1 Dec 2026, 14:05:09.
+  function when(ms) {
+    const [y, mo, d, h, mi, s] = parts(ms);
+    return `${d} ${MONTHS[mo]} ${y}, ${pad(h)}:${pad(mi)}:${pad(s)}`;
+  }
+  const FORMATS = { minute: (ms) => when(ms).slice(0, -3), clock: (ms) => when(ms).slice(-8, -3) };
+  window.hpWhen = when;
+  // A stored value in the person's unit, with the metric's decimals (readings.js converts).
+  function fmt(metric, v) { return window.hpReadings.shown(metric, v).toFixed((TABLE[metric] || {}).decimals || 0); }
   function el(tag, attrs, text) {
     const node = document.createElement(tag);
     for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
@@ -24,7 +38,7 @@
   function localizeTimes(root) {
     root.querySelectorAll("time[data-ts]").forEach((t) => {
       const ms = Number(t.dataset.ts);
-      if (ms) { t.textContent = when(ms); t.setAttribute("datetime", new Date(ms).toISOString()); }
+      if (ms) { t.textContent = (FORMATS[t.dataset.format] || when)(ms); t.setAttribute("datetime", new Date(ms).toISOString()); }
     });
   }
   localizeTimes(document);
@@ -40,6 +54,8 @@
 
   // --- cards ---------------------------------------------------------------
   const bpState = {};
+  const R = window.hpReadings;
+  const PAIR_MS = 5000;  // blood pressure's two numbers arrive a few milliseconds apart
   function cardFor(metric) {
     return document.querySelector(`.card[data-metrics~="${metric}"], .card[data-metrics^="${metric},"], .card[data-metrics$=",${metric}"]`);
   }
@@ -48,10 +64,21 @@
     if (!card) return;
     const ts = Date.parse(r.ts) || r.ts;
     let text = fmt(r.metric, r.value);
+    let verdict = r.flagged ? null : R.ofMetric(r.metric, r.value), values = [r.value];
     if (r.metric.startsWith("bp_")) {
-      bpState[r.metric] = r;
+      bpState[r.metric] = { ...r, ts };
       const s = bpState.bp_systolic, d = bpState.bp_diastolic;
-      text = s ? fmt("bp_systolic", s.value) + (d ? "/" + fmt("bp_diastolic", d.value) : "") : "--";
+      const paired = s && d && Math.abs(s.ts - d.ts) <= PAIR_MS;
+      text = s ? fmt("bp_systolic", s.value) + (paired ? "/" + fmt("bp_diastolic", d.value) : "") : "--";
+      values = s ? [s.value, paired ? d.value : null] : [];
+      verdict = s && !s.flagged && !(paired && d.flagged) ? R.ofPressure(values[0], values[1]) : null;
+    }
+    R.mark(card, verdict);
+    if (verdict && verdict.side && values.length) {
+      const key = card.dataset.card;
+      const title = card.querySelector("h2").textContent, unit = UNITS[r.metric];
+      R.showWaiting({ key, ts, value: text, unit, verdict, current: true,
+        text: `${title} ${text} ${unit}: ${verdict.summary}` });
     }
     card.querySelector(".num").textContent = text;
     const t = card.querySelector(".updated time");
@@ -65,12 +92,26 @@
     flag.querySelector(".why").textContent = r.reason || "";
     card.classList.add("pulse");
     setTimeout(() => card.classList.remove("pulse"), 900);
-    const list = card.querySelector(`.recent[data-recent="${r.metric}"]`);
-    if (list && list.dataset.loaded) list.prepend(recentItem({ ts, value: r.value, flagged: r.flagged, reason: r.reason }, r.metric));
+    const bp = r.metric.startsWith("bp_");
+    const list = card.querySelector(`.recent[data-recent="${bp ? "bp" : r.metric}"]`);
+    if (list && list.dataset.loaded) {
+      list.querySelectorAll("li.muted").forEach((li) => li.remove());
+      const row = bp ? { ts: bpState.bp_systolic ? bpState.bp_systolic.ts : ts, text, flagged: !verdict, reason: r.reason, verdict }
+        : { ts, value: r.value, flagged: r.flagged, reason: r.reason, verdict };
+      const top = list.firstElementChild;
+      // The second number of a pair completes the row the first one started.
+      if (bp && top && Math.abs(Number(top.dataset.ts) - row.ts) <= PAIR_MS) top.replaceWith(recentItem(row, "bp"));
+      else list.prepend(recentItem(row, bp ? "bp" : r.metric));
+    }
   }
   function recentItem(row, metric) {
     const li = el("li", row.flagged ? { class: "flagged", title: row.reason || "not plausible" } : {});
-    li.append(el("span", {}, when(row.ts)), el("b", {}, `${fmt(metric, row.value)} ${UNITS[metric]}${row.flagged ? " ⚠" : ""}`));
+    li.dataset.ts = row.ts;
+    const value = metric === "bp" ? `${row.text} ${UNITS.bp_systolic}` : `${fmt(metric, row.value)} ${UNITS[metric]}`;
+    const verdict = row.flagged ? null : (row.verdict !== undefined ? row.verdict : R.ofMetric(metric, row.value));
+    const b = el("b", {}, `${value}${row.flagged ? " ⚠" : ""}`);
+    if (verdict && verdict.side) b.append(" ", el("span", { class: `badge sev-${verdict.severity}` }, verdict.badge));
+    li.append(el("span", {}, when(row.ts)), b);
     return li;
   }
   document.querySelectorAll("details.more").forEach((d) => {
@@ -110,32 +151,34 @@
   }
 
   // --- alerts ----------------------------------------------------------------
-  // The recorder writes metric keys into its messages; people read labels.
-  function pretty(text) {
-    return (text || "").replace(/\b(heart_rate|temperature|spo2|bp_systolic|bp_diastolic)\b/g, (k) => LABELS[k]);
-  }
+  // The server words each alert from the metric table (``text``); ``message`` is the raw one.
+  const CARDS = new Set(Object.keys(TABLE).map((k) => R.CARD_OF[k] || k));
+  function alertText(a) { return a.text || a.message || `${a.key}: ${a.level}`; }
   function showAlert(a, live = true) {
-    const box = document.getElementById("alerts");
-    if (!box) return;
-    const div = el("div", { class: `alert ${a.level || ""}`, role: "alert" });
-    div.append(el("span", {}, pretty(a.message) || `${a.key}: ${a.level}`), el("small", {}, when(a.ts_ms || Date.now())));
-    box.prepend(div);
-    while (box.children.length > 3) box.lastChild.remove();
+    // Dismissing one marks its card's readings up to it as seen, on every page and for everyone.
+    const card = a.card || a.key;
+    const link = CARDS.has(card) ? `/p/${encodeURIComponent(patient)}/monitoring#card-${card}` : null;
+    R.banner(card, a.ts_ms || Date.now(), alertText(a), a.level || "", a.level === "cleared" ? "Dismiss" : "I have seen this", link);
     const list = document.getElementById("alert-list");
     if (list && live) { if (list.querySelector(".muted")) list.replaceChildren(); list.prepend(alertItem(a)); }
   }
   function alertItem(a) {
     const li = el("li");
-    li.append(el("b", {}, `${a.level} `), document.createTextNode(`${pretty(a.message)} · ${when(a.ts_ms)}`));
+    li.append(el("b", {}, `${a.level} `), document.createTextNode(`${alertText(a)} · ${when(a.ts_ms)}`));
     return li;
   }
 
-  // Alerts still standing (newest of each kind not cleared, within a day) show on every page.
-  getJSON("alerts").then((rows) => {
+  // On every page: each card's newest out-of-range reading nobody has marked as seen, then
+  // the alerts still standing (newest of each kind, not cleared, within a day, not seen).
+  getJSON("attention").then((items) => {
+    items.slice().sort((a, b) => a.ts - b.ts).forEach((item) => R.showWaiting(item));  // newest on top
+    return getJSON("alerts");
+  }).then((rows) => {
     const newest = new Map();
     for (const a of rows) if (!newest.has(`${a.device}/${a.key}`)) newest.set(`${a.device}/${a.key}`, a);
+    const waiting = new Set([...document.querySelectorAll("#alerts .alert[data-key]")].map((d) => d.dataset.key));
     [...newest.values()].reverse()
-      .filter((a) => a.level !== "cleared" && Date.now() - a.ts_ms < 86400000)
+      .filter((a) => a.level !== "cleared" && !a.acknowledged && !waiting.has(a.card) && Date.now() - a.ts_ms < 86400000)
       .forEach((a) => showAlert(a, false));
   }).catch(() => {});
 
@@ -150,12 +193,17 @@
   // --- chart ----------------------------------------------------------------
   const chartBox = document.getElementById("chart");
   const controls = document.getElementById("chart-controls");
-  let chartData = null;
+  let chartData = null, chartAsked = 0;
   const SVGNS = "http://www.w3.org/2000/svg";
   function svg(tag, attrs) {
     const n = document.createElementNS(SVGNS, tag);
     for (const [k, v] of Object.entries(attrs || {})) n.setAttribute(k, v);
     return n;
+  }
+  // The chart draws in the person's units; the series come as stored.
+  function inUnit(k, pt) {
+    const c = (v) => (v === null || v === undefined ? v : R.shown(k, v));
+    return { ...pt, mean: c(pt.mean), min: c(pt.min), max: c(pt.max) };
   }
   function selectedParts() { return selectedGroups().flat(); }
   function query() {
@@ -164,16 +212,34 @@
     if (f.get("range") === "custom") { p.set("start", f.get("start")); p.set("end", f.get("end")); }
     return p;
   }
+  const isoDay = (d) => `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+  // Custom dates start as the week up to today, so the chart has something to draw at once.
+  function fillCustom() {
+    const start = controls.querySelector("[name=start]"), end = controls.querySelector("[name=end]");
+    const today = new Date();
+    if (!end.value) end.value = isoDay(today);
+    if (!start.value) start.value = isoDay(new Date(today.getTime() - 6 * 86400000));
+    end.max = start.max = isoDay(today);
+  }
   async function loadChart() {
+    const custom = controls.querySelector("[name=range]").value === "custom";
+    controls.querySelector(".custom").hidden = !custom;
+    if (custom) fillCustom();
     const p = query();
-    controls.querySelector(".custom").hidden = p.get("range") !== "custom";
-    if (p.get("range") === "custom" && !(p.get("start") && p.get("end"))) return;
     const note = document.getElementById("chart-note");
+    const asked = ++chartAsked;  // an answer to an older choice must not draw over a newer one
+    if (!selectedParts().length) { chartData = null; note.textContent = ""; drawChart(); return; }
     try {
-      chartData = await fitted(await getJSON(`series?${p}`), p);
-      note.textContent = chartData.interval_ms ? `Each point is the mean of ${Math.round(chartData.interval_ms / 60000) || "<1"} min; the shaded band spans min to max. Flagged readings are left out.` : "";
+      const found = await fitted(await getJSON(`series?${p}`), p);
+      if (asked !== chartAsked) return;
+      for (const [k, pts] of Object.entries(found.metrics)) found.metrics[k] = pts.map((pt) => inUnit(k, pt));
+      chartData = found;
+      note.textContent = chartData.interval_ms ? `Each point is the mean of ${Math.round(chartData.interval_ms / 60000) || "<1"} min; the shaded band around a line spans min to max, and the pale green band behind it is the usual adult range. Flagged readings are left out.` : "";
       if (chartData.fitted) note.textContent += ` Readings start ${when(chartData.start)}: the chart begins there.`;
-    } catch (e) { chartData = null; note.textContent = "History is unavailable right now."; }
+    } catch (e) {
+      if (asked !== chartAsked) return;
+      chartData = null; note.textContent = "History is unavailable right now.";
+    }
     drawChart();
   }
   // A range much longer than the readings (a new watch, a first run) is asked for again
@@ -218,8 +284,11 @@
     groups.forEach((parts, gi) => {
       const top = m.t + gi * (panelH + gapY) + gapY - 8, bottom = top + panelH - 8;
       const pts = parts.flatMap((k) => chartData.metrics[k] || []);
-      let lo = pts.length ? Math.min(...pts.map((p) => p.min ?? p.mean)) : 0;
-      let hi = pts.length ? Math.max(...pts.map((p) => p.max ?? p.mean)) : 1;
+      // The usual range is drawn as a band behind the line, so the scale always holds it.
+      const usual = parts.filter((k) => TABLE[k] && TABLE[k].low !== undefined);
+      const ends = pts.flatMap((p) => [p.min ?? p.mean, p.max ?? p.mean])
+        .concat(usual.flatMap((k) => [TABLE[k].low, TABLE[k].high]));
+      let lo = ends.length ? Math.min(...ends) : 0, hi = ends.length ? Math.max(...ends) : 1;
       const span = hi - lo || Math.max(1, Math.abs(hi) * 0.05);
       lo -= span * 0.15; hi += span * 0.15;
       const y = (v) => bottom - ((v - lo) / (hi - lo)) * (bottom - top);
@@ -232,6 +301,13 @@
         grid.append(label);
       }
       root.append(grid);
+      for (const k of usual) {
+        const band = svg("rect", { class: `usual s-${k}`, "data-usual": k, x: m.l, width: W - m.l - m.r,
+          y: y(TABLE[k].high), height: Math.max(1, y(TABLE[k].low) - y(TABLE[k].high)) });
+        const title = svg("title");
+        title.textContent = `${SHORT[k]}: usual range ${TABLE[k].range} ${UNITS[k]}`;
+        band.append(title); root.append(band);
+      }
       let lx = m.l;
       for (const k of parts) {
         const s = (chartData.metrics[k] || []).filter((p) => p.mean !== null);
@@ -258,7 +334,7 @@
         const lg = svg("g", { class: `legend s-${k}` });
         lg.append(svg("rect", { x: lx, y: top - 18, width: 10, height: 10, rx: 2 }));
         const lt = svg("text", { x: lx + 14, y: top - 9, stroke: "none" });
-        lt.textContent = `${SHORT[k]} (${UNITS[k]})${avg !== null ? ` · average ${fmt(k, avg)}` : ""}`;
+        lt.textContent = `${SHORT[k]} (${UNITS[k]})${avg !== null ? ` · average ${avg.toFixed((TABLE[k] || {}).decimals || 0)}` : ""}`;
         lg.append(lt); root.append(lg);
         lx += 40 + lt.textContent.length * 6.6;
       }
@@ -278,7 +354,7 @@
     if (!chartData || r.flagged || !chartData.metrics || query().get("range") === "custom") return;
     const ts = Date.parse(r.ts);
     if (ts > chartData.end) chartData.end = ts + 1000;
-    (chartData.metrics[r.metric] = chartData.metrics[r.metric] || []).push({ t: ts, mean: r.value, min: r.value, max: r.value });
+    (chartData.metrics[r.metric] = chartData.metrics[r.metric] || []).push(inUnit(r.metric, { t: ts, mean: r.value, min: r.value, max: r.value }));
     drawChart();
   }
   if (chartBox && controls) {

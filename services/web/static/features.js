@@ -7,12 +7,7 @@
   const patient = main.dataset.patient;
   const api = (path) => `/api/p/${encodeURIComponent(patient)}/${path}`;
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
-  const pad = (n) => String(n).padStart(2, "0");
-  const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-  function when(ms) {
-    const d = new Date(ms);
-    return `${pad(d.getDate())} ${MONTHS[d.getMonth()]} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
-  }
+  const when = (ms) => window.hpWhen(ms);  // app.js: the one format, in the person's zone
   async function post(path, body) {
     const r = await fetch(api(path), {
       method: "POST", credentials: "same-origin",
@@ -64,14 +59,15 @@
       let li = [...box.querySelectorAll("li[data-item]")].find((x) => x.dataset.item === name);
       if (!li) {
         li = document.createElement("li"); li.dataset.item = name;
-        li.innerHTML = '<span class="name"></span><span class="count"></span><span class="changed small muted">changed <time></time></span>';
+        li.innerHTML = '<span class="name"></span><span class="count"></span><span class="changed small muted"></span>';
         li.querySelector(".name").textContent = name;
         box.appendChild(li);
       }
       const c = li.querySelector(".count");
       if (c.textContent !== String(count)) {
         c.textContent = String(count);
-        const t = li.querySelector("time"); t.dataset.ts = now; t.textContent = when(now);
+        const t = document.createElement("time"); t.dataset.ts = now; t.textContent = when(now);
+        li.querySelector(".changed").replaceChildren("changed ", t);
         li.classList.add("pulse"); setTimeout(() => li.classList.remove("pulse"), 1500);
       }
     }
@@ -122,7 +118,9 @@
           if (s.ok) {
             progress.className = "progress ok"; progress.textContent = "Ready: ";
             const a = document.createElement("a"); a.href = s.url; a.id = "report-link"; a.textContent = "download the file";
-            progress.appendChild(a);
+            a.setAttribute("download", "");
+            progress.append(a, " (it starts by itself; this link fetches it again).");
+            a.click();  // the one click that asked for it is enough
           } else {
             progress.className = "progress bad"; progress.textContent = `The report could not be made: ${s.reason || s.error}.`;
           }
