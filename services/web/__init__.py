@@ -46,7 +46,7 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     app.extensions["smartcab.limits"] = RateLimits()
     _register(app)
     _encrypt_clear_secrets(app)
-    from . import data, history, mailer
+    from . import history, mailer
     from .gallery import Gallery
 
     app.extensions["smartcab.gallery"] = Gallery(settings.gallery_dir, settings.gallery_keep)
@@ -54,6 +54,14 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     app.extensions["smartcab.data"] = app.config.get("HISTORY") or history.HealthData(
         settings.influx
     )
+    _templating(app)
+    return app
+
+
+def _templating(app: Flask) -> None:
+    """Jinja filters and globals: dates in one format, values in each person's units."""
+    from . import data
+
     app.jinja_env.filters["when"] = lambda ts_ms: formats.when(ts_ms, _tz())
     app.jinja_env.filters["day"] = lambda ts_s: formats.day(ts_s, _tz())
     app.jinja_env.filters["date_text"] = formats.date_text
@@ -76,7 +84,6 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     app.jinja_env.globals["bp_table"] = data.BP_TABLE
     app.jinja_env.filters["reading"] = data.format_reading
     app.jinja_env.filters["source"] = data.source_label
-    return app
 
 
 def _register(app: Flask) -> None:
