@@ -111,13 +111,16 @@
   function pretty(text) {
     return (text || "").replace(/\b(heart_rate|temperature|spo2|bp_systolic|bp_diastolic)\b/g, (k) => LABELS[k]);
   }
+  // A new alert goes into the polite status region and is read out once; standing ones,
+  // shown again on every page, go beside it unannounced.
   function showAlert(a, live = true) {
-    const box = document.getElementById("alerts");
+    const box = document.getElementById(live ? "alerts-new" : "alerts-standing");
     if (!box) return;
-    const div = el("div", { class: `alert ${a.level || ""}`, role: "alert" });
+    const div = el("div", { class: `alert ${a.level || ""}` });
     div.append(el("span", {}, pretty(a.message) || `${a.key}: ${a.level}`), el("small", {}, when(a.ts_ms || Date.now())));
     box.prepend(div);
-    while (box.children.length > 3) box.lastChild.remove();
+    const shown = document.querySelectorAll("#alerts .alert");
+    for (let i = shown.length - 1; i >= 3; i--) shown[i].remove();
     const list = document.getElementById("alert-list");
     if (list && live) { if (list.querySelector(".muted")) list.replaceChildren(); list.prepend(alertItem(a)); }
   }
@@ -134,7 +137,7 @@
     [...newest.values()].reverse()
       .filter((a) => a.level !== "cleared" && Date.now() - a.ts_ms < 86400000)
       .forEach((a) => showAlert(a, false));
-  }).catch(() => {});
+  }).catch(() => {}).finally(() => document.getElementById("alerts")?.setAttribute("aria-busy", "false"));
 
   // --- device status ---------------------------------------------------------
   function showStatus(s) {
@@ -166,11 +169,13 @@
     controls.querySelector(".custom").hidden = p.get("range") !== "custom";
     if (p.get("range") === "custom" && !(p.get("start") && p.get("end"))) return;
     const note = document.getElementById("chart-note");
+    chartBox.setAttribute("aria-busy", "true");
     try {
       chartData = await getJSON(`series?${p}`);
       note.textContent = chartData.interval_ms ? `Each point is the mean of ${Math.round(chartData.interval_ms / 60000) || "<1"} min; the shaded band spans min to max. Flagged readings are left out.` : "";
     } catch (e) { chartData = null; note.textContent = "History is unavailable right now."; }
     drawChart();
+    chartBox.setAttribute("aria-busy", "false");
   }
   function selectedGroups() {
     return [...controls.querySelectorAll("input[name=metric]:checked")].map((c) => c.dataset.parts.split(","));
@@ -180,6 +185,8 @@
   function drawChart() {
     chartBox.replaceChildren();
     const groups = selectedGroups();
+    // a11y.js keeps the chart's table of values in step with what is drawn.
+    chartBox.dispatchEvent(new CustomEvent("chart:drawn", { detail: { data: chartData, parts: groups.flat() } }));
     const W = Math.max(chartBox.clientWidth, 300);
     const panelH = chartBox.clientWidth < 600 ? 120 : 150;
     const m = { l: 48, r: 14, t: 8, b: 26 }, gapY = 30;
@@ -270,7 +277,7 @@
     getJSON("alerts").then((rows) => {
       const list = document.getElementById("alert-list");
       list.replaceChildren(...(rows.length ? rows.map(alertItem) : [el("li", { class: "muted" }, "No alerts. Good.")]));
-    }).catch(() => {});
+    }).catch(() => {}).finally(() => document.getElementById("alert-list").setAttribute("aria-busy", "false"));
   }
 
   // --- live events -------------------------------------------------------------
