@@ -266,8 +266,14 @@ def test_standing_alerts_are_shown_quietly_and_a_new_one_is_announced_once(site,
 
 SHOTS = {
     "patient": ("/p/alice", "/p/alice/monitoring", "/p/alice/report", "/p/alice/habits"),
-    "doctor": ("/doctor", "/p/alice/report"),
+    "doctor": ("/doctor", "/p/alice/report", "/p/alice/datasheet"),
 }
+# One screen each, as a phone shows it: what docs/phone.png is made of.
+PHONE_SCREENS = (
+    ("patient", "/p/alice/monitoring", None),
+    ("patient", "/p/alice/habits", "#week-title"),
+    ("doctor", "/p/alice/report", "#blood-tests"),
+)
 
 
 @pytest.mark.parametrize("width", [390, 1280])
@@ -280,3 +286,15 @@ def test_screenshots_of_the_main_pages(site, width):
             name = path.strip("/").replace("p/alice", "alice").replace("/", "-")
             shot = browser.screenshot(page, f"a11y-{role}-{name}-{width}")
             assert shot.stat().st_size > 10_000
+
+
+def test_phone_screens(site):
+    for i, (role, path, anchor) in enumerate(PHONE_SCREENS, 1):
+        page = site.page(role, 390)
+        page.goto(site.base + path)
+        settle(page)
+        if anchor:
+            page.locator(anchor).evaluate("(e) => window.scrollTo(0, e.offsetTop - 120)")
+        shot = browser.ARTIFACTS / f"phone-{i}.png"
+        page.screenshot(path=str(shot))
+        assert shot.stat().st_size > 10_000
