@@ -50,7 +50,11 @@ class Tour:
         return self.contexts[key]
 
     def new_context(self, viewport: dict, state=None):
-        context = self.chrome.new_context(viewport=viewport, storage_state=state)
+        # A phone's context is a mobile one: it honours the pages' viewport meta tag.
+        mobile = viewport["width"] < DESKTOP["width"]
+        context = self.chrome.new_context(
+            viewport=viewport, storage_state=state, is_mobile=mobile, has_touch=mobile
+        )
         axe.install(context)
         return context
 
