@@ -1,10 +1,10 @@
 """Every page for every role, on a 1280 px screen and a 390 px phone, for everyone.
 
 axe-core runs on each page and the first serious or critical violation fails the test
-with what it found and where, as does a page wider than the screen. Then what axe cannot
-see: the phone layout (the current tab, who is signed in, whose data it is, tables that
-scroll), the tabs' aria-current, habits told in words, the chart's table of values and
-how alerts are announced.
+with what it found and where, as do a page wider than the screen and a script error.
+Then what axe cannot see: the phone layout (the current tab, who is signed in, whose
+data it is, tables that scroll), the tabs' aria-current, habits told in words, the
+chart's table of values and how alerts are announced.
 """
 
 import json
@@ -109,6 +109,7 @@ def test_every_page_passes_axe_and_fits_the_screen(site, role, width):
         found = axe.serious(page)
         assert not found, axe.describe(where, found)
         assert not _too_wide(page), f"{where} is wider than the screen: {_too_wide(page)}"
+        assert not site.script_errors, "script errors:\n" + "\n".join(site.script_errors)
 
 
 @pytest.mark.parametrize("role", ["patient", "doctor", "carer"])

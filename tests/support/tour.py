@@ -38,6 +38,7 @@ class Tour:
     alert_id: str = ""
     pages: dict[str, tuple[str, ...]] = field(default_factory=dict)
     contexts: dict[tuple[str, int], object] = field(default_factory=dict)
+    script_errors: list[str] = field(default_factory=list)  # uncaught, from any page
 
     def context(self, role: str, width: int):
         """The role's context at ``width`` (390 or 1280), sharing the role's session."""
@@ -56,7 +57,11 @@ class Tour:
             viewport=viewport, storage_state=state, is_mobile=mobile, has_touch=mobile
         )
         axe.install(context)
+        context.on("page", self._watch)
         return context
+
+    def _watch(self, page) -> None:
+        page.on("pageerror", lambda error: self.script_errors.append(f"{page.url}: {error}"))
 
     def page(self, role: str, width: int):
         """The one page of the role's context at ``width``, reused across steps."""
