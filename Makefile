@@ -20,13 +20,13 @@ VENV313 ?= .venv313
 # run fewer there, e.g. `make test TESTS_313=tests/unit`.
 TESTS_313 ?=
 
-.PHONY: run test test-313 lint format system-deps venv mpvm clean
+.PHONY: run test test-313 lint format system-deps venv mpvm axe clean
 
 run: venv
 	@scripts/ensure-system-packages.sh $(RUN_PACKAGES)
 	$(BIN)/python -m services.local
 
-test: system-deps venv mpvm
+test: system-deps venv mpvm axe
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/pytest
@@ -70,6 +70,14 @@ $(MPVM)/node_modules/.installed: $(MPVM)/package.json $(MPVM)/package-lock.json
 	cd $(MPVM) && npm ci --no-audit --no-fund
 	touch $@
 
+# axe-core, the accessibility rules the browser tests inject into every page, pinned likewise.
+AXE := tests/axe
+axe: $(AXE)/node_modules/.installed
+
+$(AXE)/node_modules/.installed: $(AXE)/package.json $(AXE)/package-lock.json
+	cd $(AXE) && npm ci --no-audit --no-fund
+	touch $@
+
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
@@ -77,4 +85,4 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 clean:
-	rm -rf $(VENV) $(VENV313) $(MPVM)/node_modules build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(VENV313) $(MPVM)/node_modules $(AXE)/node_modules build *.egg-info .pytest_cache .ruff_cache

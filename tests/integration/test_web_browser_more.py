@@ -175,7 +175,7 @@ def test_a_logged_day_shows_beside_the_snacks_taken_and_the_days_vitals(page):
     page.fill("#habit-form input[name=water]", "8")
     page.click("#habit-form button[type=submit]")
     today = page.locator(f"#week tr[data-day='{datetime.now(UTC).date().isoformat()}']")
-    expect(today.locator("td[data-habit=sleep]")).to_have_text("7.5")
+    expect(today.locator("td[data-habit=sleep]")).to_have_text(re.compile(r"^7\.5 ✓goal met$"))
     expect(today.locator("td.snacks")).to_have_text("3")
     expect(today.locator("td[data-vital=heart_rate]")).to_have_text("73")
     expect(page.locator(".streak[data-habit=sleep] .v")).to_contain_text("1")

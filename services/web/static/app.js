@@ -78,7 +78,7 @@
       const key = card.dataset.card;
       const title = card.querySelector("h2").textContent, unit = UNITS[r.metric];
       R.showWaiting({ key, ts, value: text, unit, verdict, current: true,
-        text: `${title} ${text} ${unit}: ${verdict.summary}` });
+        text: `${title} ${text} ${unit}: ${verdict.summary}` }, true);
     }
     card.querySelector(".num").textContent = text;
     const t = card.querySelector(".updated time");
@@ -158,7 +158,7 @@
     // Dismissing one marks its card's readings up to it as seen, on every page and for everyone.
     const card = a.card || a.key;
     const link = CARDS.has(card) ? `/p/${encodeURIComponent(patient)}/monitoring#card-${card}` : null;
-    R.banner(card, a.ts_ms || Date.now(), alertText(a), a.level || "", a.level === "cleared" ? "Dismiss" : "I have seen this", link);
+    R.banner(card, a.ts_ms || Date.now(), alertText(a), a.level || "", a.level === "cleared" ? "Dismiss" : "I have seen this", link, live);
     const list = document.getElementById("alert-list");
     if (list && live) { if (list.querySelector(".muted")) list.replaceChildren(); list.prepend(alertItem(a)); }
   }
@@ -180,7 +180,7 @@
     [...newest.values()].reverse()
       .filter((a) => a.level !== "cleared" && !a.acknowledged && !waiting.has(a.card) && Date.now() - a.ts_ms < 86400000)
       .forEach((a) => showAlert(a, false));
-  }).catch(() => {});
+  }).catch(() => {}).finally(() => document.getElementById("alerts")?.setAttribute("aria-busy", "false"));
 
   // --- device status ---------------------------------------------------------
   function showStatus(s) {
@@ -229,6 +229,7 @@
     const note = document.getElementById("chart-note");
     const asked = ++chartAsked;  // an answer to an older choice must not draw over a newer one
     if (!selectedParts().length) { chartData = null; note.textContent = ""; drawChart(); return; }
+    chartBox.setAttribute("aria-busy", "true");
     try {
       const found = await fitted(await getJSON(`series?${p}`), p);
       if (asked !== chartAsked) return;
@@ -241,6 +242,7 @@
       chartData = null; note.textContent = "History is unavailable right now.";
     }
     drawChart();
+    chartBox.setAttribute("aria-busy", "false");
   }
   // A range much longer than the readings (a new watch, a first run) is asked for again
   // from the first reading on, so a few minutes of data fill the chart, in finer buckets,
@@ -264,6 +266,8 @@
   function drawChart() {
     chartBox.replaceChildren();
     const groups = selectedGroups();
+    // a11y.js keeps the chart's table of values in step with what is drawn.
+    chartBox.dispatchEvent(new CustomEvent("chart:drawn", { detail: { data: chartData, parts: groups.flat() } }));
     const W = Math.max(chartBox.clientWidth, 300);
     const panelH = chartBox.clientWidth < 600 ? 120 : 150;
     const m = { l: 48, r: 14, t: 8, b: 26 }, gapY = 30;
@@ -365,7 +369,7 @@
     getJSON("alerts").then((rows) => {
       const list = document.getElementById("alert-list");
       list.replaceChildren(...(rows.length ? rows.map(alertItem) : [el("li", { class: "muted" }, "No alerts. Good.")]));
-    }).catch(() => {});
+    }).catch(() => {}).finally(() => document.getElementById("alert-list").setAttribute("aria-busy", "false"));
   }
 
   // --- live events -------------------------------------------------------------

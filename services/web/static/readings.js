@@ -68,11 +68,13 @@ window.hpReadings = (function () {
   }
 
   // --- waiting to be marked as seen -------------------------------------------------------
-  const box = () => document.getElementById("alerts");
-  function banner(key, ts, text, level, label, link) {
-    const region = box();
-    if (!region) return null;
-    let div = region.querySelector(`.alert[data-key="${key}"]`);
+  // A banner that arrives while the page is open goes into the polite status region and is
+  // read out once; the ones standing when the page opens go beside it, unannounced.
+  const box = (live) => document.getElementById(live ? "alerts-new" : "alerts-standing");
+  function banner(key, ts, text, level, label, link, live = false) {
+    const all = document.getElementById("alerts"), region = box(live);
+    if (!all || !region) return null;
+    let div = all.querySelector(`.alert[data-key="${key}"]`);
     if (div && Number(div.dataset.ts) > ts) return div;  // a newer one stands already
     if (!div) { div = document.createElement("div"); region.prepend(div); }
     div.className = `alert ${level}`;
@@ -89,12 +91,13 @@ window.hpReadings = (function () {
       div.append(a);
     }
     div.append(button);
-    while (region.children.length > 5) region.lastChild.remove();
+    const shown = all.querySelectorAll(".alert");
+    for (let i = shown.length - 1; i >= 5; i--) shown[i].remove();
     return div;
   }
-  function showWaiting(item) {
+  function showWaiting(item, live = false) {
     const link = `/p/${encodeURIComponent(patient)}/monitoring#card-${item.key}`;
-    banner(item.key, item.ts, item.text, item.verdict.severity === "bad" ? "critical" : "warning", "I have seen this", link);
+    banner(item.key, item.ts, item.text, item.verdict.severity === "bad" ? "critical" : "warning", "I have seen this", link, live);
     const card = document.querySelector(`.attention[data-attention="${item.key}"]`);
     if (!card) return;
     card.hidden = false;
