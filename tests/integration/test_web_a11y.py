@@ -219,7 +219,7 @@ def test_the_report_shows_one_line_for_areas_without_advice(site):
     expect(page.locator("#advice .advice")).to_have_count(1)
     expect(page.locator("#advice .advice")).to_contain_text("Less salt")
     missing = page.locator("#advice-missing")
-    expect(missing).to_contain_text("No advice yet for Cardiovascular, Glucose, Exercise")
+    expect(missing).to_contain_text("Advice for Cardiovascular, Glucose, Exercise")
     expect(missing).to_contain_text("Choose an area below")
     page = site.page("patient", 390)
     page.goto(f"{site.base}/p/alice/report")
