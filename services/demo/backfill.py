@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from services.common import history
 from services.common.devices import manual_device
-from services.common.influx import InfluxClient, quote_ident, quote_str
+from services.common.influx import InfluxClient, Query, quote_ident
 from services.common.timeutil import rfc3339_ms
 from services.common.topics import ONLINE, Topics, vitals_body
 
@@ -79,18 +79,18 @@ def _cabinet(topics: Topics, now: datetime, taken) -> list[tuple[str, str, int]]
 
 def _has_history(influx: InfluxClient, measurement: str, device: str, before: datetime) -> bool:
     subject = history.Subject(device=device, patient=USER)
-    where = " AND ".join([*subject.conditions(), f"time < {history.rfc3339(before)}"])
-    query = f"SELECT * FROM {quote_ident(measurement)} WHERE {where} LIMIT 1"
-    return bool(influx.query(query))
+    where = " AND ".join([*subject.conditions(), "time < $before"])
+    text = f"SELECT * FROM {quote_ident(measurement)} WHERE {where} LIMIT 1"
+    return bool(influx.query(Query(text, subject.params() | {"before": history.rfc3339(before)})))
 
 
 def _stored(influx: InfluxClient, measurement: str, device: str, ts_ms: int) -> bool:
     """Whether the recorder stored the point of ``device`` at ``ts_ms``, with its patient."""
-    query = (
-        f'SELECT * FROM {quote_ident(measurement)} WHERE "device" = {quote_str(device)}'
-        f' AND "patient" = {quote_str(USER)} AND time = {int(ts_ms)}ms'
+    text = (
+        f'SELECT * FROM {quote_ident(measurement)} WHERE "device" = $device'
+        f' AND "patient" = $patient AND time = {int(ts_ms)}ms'
     )
-    return bool(influx.query(query))
+    return bool(influx.query(Query(text, {"device": device, "patient": USER})))
 
 
 def _wait_stored(influx, measurement, device, ts_ms, timeout: float) -> bool:
