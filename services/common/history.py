@@ -130,12 +130,13 @@ def latest_query(subject: Subject, since: datetime | None = None) -> Query:
     )
 
 
-def outside_query(subject: Subject, metric: str, low: float, high: float, since: datetime) -> str:
+def outside_query(subject: Subject, metric: str, low: float, high: float, since: datetime) -> Query:
     """The newest plausible reading of ``metric`` below ``low`` or above ``high``."""
-    outside = f'("value" < {float(low)!r} OR "value" > {float(high)!r})'
-    return (
+    where, params = _where(subject, metric, start=since)
+    return Query(
         f'SELECT last("value") AS "value" FROM {quote_ident(MEASUREMENT)}'
-        f"{_where(subject, metric, start=since)} AND {outside}"
+        f'{where} AND ("value" < $low OR "value" > $high)',
+        params | {"low": float(low), "high": float(high)},
     )
 
 
@@ -239,12 +240,10 @@ def inventory_changes_query(subject: Subject, start: datetime, end: datetime) ->
     )
 
 
-def first_inventory_query(subject: Subject) -> str:
+def first_inventory_query(subject: Subject) -> Query:
     """The oldest inventory report: when the subject's cabinet first counted its items."""
-    return (
-        f'SELECT first("count") AS "count" FROM {quote_ident(INVENTORY)}'
-        f"{_where(subject, plausible_only=False)}"
-    )
+    where, params = _where(subject, plausible_only=False)
+    return Query(f'SELECT first("count") AS "count" FROM {quote_ident(INVENTORY)}{where}', params)
 
 
 @dataclass(frozen=True)

@@ -135,7 +135,7 @@ def test_the_demo_shows_a_month_on_first_load_and_seeding_again_adds_nothing(
         assert home.count('class="chip c-') == 4
         report = client.get("/p/demo/report").get_data(as_text=True)
         assert "Total Cholesterol" in report and "Dr Demo" in report
-        assert "Ask your doctor about this at your next visit." in report  # areas left empty
+        assert "ask about these at your next visit" in report  # areas left empty
         week = client.get("/p/demo/medications").get_data(as_text=True)
         assert week.count("taken on time") >= 10 and "missed" in week
         cabinet = client.get("/p/demo/cabinet").get_data(as_text=True)
@@ -143,7 +143,7 @@ def test_the_demo_shows_a_month_on_first_load_and_seeding_again_adds_nothing(
 
         text = _pdf(auth, client, tmp_path)
         assert "no data recorded" not in text.lower(), text
-        for expected in ("Aspirin 75 mg", "Vitamin C 500 mg", "temperature 39.05 is above 39"):
+        for expected in ("Aspirin 75 mg", "Vitamin C 500 mg", "39.05 °C is above 39 °C"):
             assert expected in text
 
         before = _counts(influxdb, data)

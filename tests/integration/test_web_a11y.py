@@ -220,7 +220,7 @@ def test_the_report_shows_one_line_for_areas_without_advice(site):
     expect(page.locator("#advice .advice")).to_contain_text("Less salt")
     missing = page.locator("#advice-missing")
     expect(missing).to_contain_text("Advice for Cardiovascular, Glucose, Exercise")
-    expect(missing).to_contain_text("Choose an area below")
+    expect(missing).to_contain_text("choose an area below")
     page = site.page("patient", 390)
     page.goto(f"{site.base}/p/alice/report")
     expect(page.locator("#advice-missing")).to_contain_text("Your doctor adds advice")
