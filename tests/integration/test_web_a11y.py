@@ -223,7 +223,7 @@ def test_the_report_shows_one_line_for_areas_without_advice(site):
     expect(missing).to_contain_text("choose an area below")
     page = site.page("patient", 390)
     page.goto(f"{site.base}/p/alice/report")
-    expect(page.locator("#advice-missing")).to_contain_text("Your doctor adds advice")
+    expect(page.locator("#advice-missing")).to_contain_text("your doctor adds advice")
 
 
 def _chart_table(page) -> list[list[str]]:
