@@ -67,7 +67,8 @@ def proxied_web(tmp_path):
         stderr=subprocess.STDOUT,
     )
     try:
-        wait_port(https_port)
+        # Caddy makes its keys and certificates before it listens: slow on a loaded machine
+        wait_port(https_port, timeout=30)
         wait_port(http_port)
         wait_port(grafana_port)
         yield {
