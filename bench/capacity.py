@@ -153,8 +153,8 @@ class Probe:
 class Box:
     """Every part on this machine, on free ports in a temp folder."""
 
-    def __init__(self, plan: Plan, gateways: int) -> None:
-        self.plan, self.gateways = plan, gateways
+    def __init__(self, plan: Plan, per_gateway: int, gateways: int) -> None:
+        self.plan, self.per_gateway, self.gateways = plan, per_gateway, gateways
         self.tmp = tempfile.TemporaryDirectory(prefix="bench-capacity-")
         self.dir = Path(self.tmp.name)
         self.services: list[ServiceProcess] = []
@@ -202,15 +202,19 @@ class Box:
         self.procs.append(Proc("influxd", self.influx.proc.pid))
         self.influx.query("CREATE DATABASE vitals")
         self._service("recorder", {})
-        ports = [self._gateway(g) for g in range(self.gateways)]
         interval = f"{self.plan.interval:g}"
         self._service("scheduler", {"SCHEDULER_BPM_INTERVAL": interval})
-        for g, port in enumerate(ports):
-            first = g * per_gateway_limit()  # source addresses of their own
-            self.watchers.append(WatchProcess(port, first, f"g{g}", self.dir / f"watches{g}.log"))
-        for g, w in enumerate(self.watchers):
-            self.procs.append(Proc(f"watches-{g}", w.proc.pid))
+        self.ensure(1)
         return self
+
+    def ensure(self, count: int) -> None:
+        """Run ``count`` gateways, each with its own watch process."""
+        while len(self.watchers) < count:
+            g = len(self.watchers)
+            port = self._gateway(g)
+            first = g * self.per_gateway  # source addresses of their own
+            self.watchers.append(WatchProcess(port, first, f"g{g}", self.dir / f"watches{g}.log"))
+            self.procs.append(Proc(f"watches-{g}", self.watchers[-1].proc.pid))
 
     def web(self):
         """The web on a free port, alice (a patient) signed in; her latest-reading URL."""
@@ -266,7 +270,9 @@ class Run:
         self.hz = os.sysconf("SC_CLK_TCK")
 
     def _grow(self, watches: int) -> None:
-        for w, n in zip(self.box.watchers, cs.split(watches, len(self.box.watchers)), strict=True):
+        shares = cs.fill(watches, self.box.per_gateway)
+        self.box.ensure(len(shares))
+        for w, n in zip(self.box.watchers, shares, strict=True):
             w.send(f"grow {n}")
         for w in self.box.watchers:
             w.answer()
@@ -281,7 +287,9 @@ class Run:
 
     def step(self, watches: int) -> cs.Step:
         """Grow to ``watches``, hold, pause the answers and look for every reading."""
+        grow_started = time.monotonic()
         self._grow(watches)
+        connect_seconds = time.monotonic() - grow_started
         before = ask_all(self.box.watchers, "stats")
         ticks = {proc.name: proc.ticks() for proc in self.box.procs}
         started = time.monotonic()
@@ -307,6 +315,7 @@ class Run:
             requests=len(probe.samples),
             errors=probe.errors,
             seconds=round(seconds, 1),
+            connect_seconds=round(connect_seconds, 1),
             parts=parts,
         )
 
@@ -335,6 +344,7 @@ def step_json(step: cs.Step) -> dict:
     return {
         "watches": step.watches,
         "held": step.held,
+        "connect_s": step.connect_seconds,
         "readings_per_s": round(step.per_second, 1),
         "cadence": round(step.cadence, 3),
         "sent": step.sent,
@@ -351,10 +361,12 @@ def figures(plan: Plan, steps: list[cs.Step], ended: str) -> list[Figure]:
     """The knee, its readings per second and latency, and each part's CPU and memory there."""
     knee = cs.knee(steps)
     held = knee.watches if knee else 0
+    gateways = sum(1 for p in knee.parts if p.name.startswith(("gw-", "gateway"))) if knee else 0
     out = [
         Figure(
-            f"watches one box serves, zero loss, latest-reading p99 < 500 ms (knee; a `bpm`"
-            f" every {plan.interval:g} s, held {plan.hold:g} s per step; ended: {ended})",
+            f"watches one box serves, zero loss, latest-reading p99 < 500 ms (knee, {gateways}"
+            f" gateway process(es); a `bpm` every {plan.interval:g} s, held {plan.hold:g} s"
+            f" per step; ended: {ended})",
             held,
             "watches",
             THINGSBOARD_TWO_CORES,
@@ -408,11 +420,15 @@ def capacity(plan: Plan) -> list[Figure]:
     """Figure 10: raise the watches step by step until one is not held."""
     per = plan.per_gateway or per_gateway_limit()
     gateways = max(1, math.ceil(max(plan.steps) / per))
-    box = Box(plan, gateways)
+    box = Box(plan, per, gateways)
     try:
         box.start()
         opener, url = box.web()
-        print(f"capacity: {gateways} gateway(s), {machine()}", file=sys.stderr, flush=True)
+        print(
+            f"capacity: up to {gateways} gateway(s) of {per} watches, {machine()}",
+            file=sys.stderr,
+            flush=True,
+        )
         steps, ended = Run(box, opener, url).steps()
     finally:
         box.stop()

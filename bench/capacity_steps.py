@@ -54,6 +54,7 @@ class Step:
     requests: int  # latest-reading API calls during the hold
     errors: int  # of them, failed or not 200
     seconds: float  # the hold
+    connect_seconds: float = 0.0  # growing to ``watches``
     parts: list[Part] = field(default_factory=list)
 
     @property
@@ -103,10 +104,12 @@ def busiest(step: Step, exclude: tuple[str, ...] = ("watches",)) -> Part | None:
     return max(parts, key=lambda p: p.cpu_percent, default=None)
 
 
-def split(total: int, ways: int) -> list[int]:
-    """``total`` watches spread as evenly as possible over ``ways`` processes."""
-    base, extra = divmod(total, ways)
-    return [base + (1 if i < extra else 0) for i in range(ways)]
+def fill(total: int, per: int) -> list[int]:
+    """``total`` watches over gateways of ``per`` each, filled in turn (a share only grows)."""
+    if per <= 0:
+        raise ValueError("a gateway holds at least one watch")
+    full, rest = divmod(total, per)
+    return [per] * full + ([rest] if rest else [])
 
 
 def parse_steps(text: str) -> list[int]:

@@ -91,9 +91,12 @@ def test_the_busiest_part_leaves_out_the_load_generator():
     assert cs.busiest(s).name == "gw-0"
 
 
-def test_split_spreads_evenly():
-    assert cs.split(10, 3) == [4, 3, 3]
-    assert sum(cs.split(100_000, 6)) == 100_000
+def test_gateways_are_filled_in_turn():
+    assert cs.fill(500, 19_800) == [500]
+    assert cs.fill(40_000, 19_800) == [19_800, 19_800, 400]
+    assert cs.fill(39_600, 19_800) == [19_800, 19_800]
+    with pytest.raises(ValueError, match="at least one"):
+        cs.fill(10, 0)
 
 
 def test_steps_parse_and_bad_steps_are_refused():
