@@ -281,8 +281,12 @@ class Run:
     def _parts(self, before: dict[str, int], seconds: float) -> list[cs.Part]:
         out = []
         for proc in self.box.procs:
-            cpu = (proc.ticks() - before[proc.name]) / self.hz / seconds * 100
-            out.append(cs.Part(proc.name, round(cpu, 1), round(proc.rss_mib(), 1)))
+            try:
+                cpu = (proc.ticks() - before[proc.name]) / self.hz / seconds * 100
+                rss = proc.rss_mib()
+            except (OSError, ValueError):  # it died: the step fails on what it lost
+                cpu, rss = -1.0, -1.0
+            out.append(cs.Part(proc.name, round(cpu, 1), round(rss, 1)))
         return out
 
     def step(self, watches: int) -> cs.Step:
@@ -329,7 +333,10 @@ class Run:
                 if left < took * 1.3:
                     return done, f"time limit: {watches} watches not tried"
             started = time.monotonic()
-            step = self.step(watches)
+            try:
+                step = self.step(watches)
+            except (RuntimeError, OSError) as exc:
+                return done, f"{watches} watches not held: {exc}"
             took = time.monotonic() - started
             done.append(step)
             print(json.dumps(step_json(step)), file=sys.stderr, flush=True)
