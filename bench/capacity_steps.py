@@ -15,6 +15,14 @@ def cpu_ticks(stat: str) -> int:
     return int(rest[11]) + int(rest[12])
 
 
+def machine_ticks(stat: str) -> tuple[int, int]:
+    """(busy, total) clock ticks of all CPUs together, from the text of ``/proc/stat``."""
+    fields = [int(x) for x in stat.splitlines()[0].split()[1:]]
+    # user nice system idle iowait irq softirq steal (guest time is already in user)
+    total = sum(fields[:8])
+    return total - fields[3] - fields[4], total
+
+
 def rss_kib(status: str) -> int:
     """VmRSS in KiB from the text of ``/proc/<pid>/status``."""
     for line in status.splitlines():
@@ -98,8 +106,11 @@ def knee(steps: list[Step]) -> Step | None:
     return held
 
 
-def busiest(step: Step, exclude: tuple[str, ...] = ("watches",)) -> Part | None:
-    """The part using the most CPU, leaving out the load generator."""
+LOAD_SIDE = ("watches", "bench", "machine")  # the load generator, and the whole machine
+
+
+def busiest(step: Step, exclude: tuple[str, ...] = LOAD_SIDE) -> Part | None:
+    """The part using the most CPU, leaving out the load generator and the machine total."""
     parts = [p for p in step.parts if not p.name.startswith(exclude)]
     return max(parts, key=lambda p: p.cpu_percent, default=None)
 

@@ -35,6 +35,11 @@ def test_cpu_ticks_are_utime_plus_stime_after_the_command_name():
     assert cs.cpu_ticks(STAT) == 1234 + 567
 
 
+def test_machine_ticks_count_everything_but_idle_and_iowait():
+    stat = "cpu  100 5 50 800 40 3 2 0 0 0\ncpu0 50 2 25 400 20 1 1 0 0 0\n"
+    assert cs.machine_ticks(stat) == (100 + 5 + 50 + 3 + 2, 1000)
+
+
 def test_rss_is_read_in_kib():
     assert cs.rss_kib(STATUS) == 36544
 
