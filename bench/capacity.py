@@ -324,6 +324,7 @@ class Run:
             errors=probe.errors,
             seconds=round(seconds, 1),
             connect_seconds=round(connect_seconds, 1),
+            asked=total(after, "asked") - total(before, "asked"),
             parts=parts,
         )
 
@@ -358,6 +359,9 @@ def step_json(step: cs.Step) -> dict:
         "connect_s": step.connect_seconds,
         "readings_per_s": round(step.per_second, 1),
         "cadence": round(step.cadence, 3),
+        "asked": step.asked,
+        "taken": step.taken,
+        "due": step.due,
         "sent": step.sent,
         "stored": step.stored,
         "p99_ms": step.p99_ms,

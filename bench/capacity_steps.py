@@ -63,6 +63,7 @@ class Step:
     errors: int  # of them, failed or not 200
     seconds: float  # the hold
     connect_seconds: float = 0.0  # growing to ``watches``
+    asked: int = 0  # bpm requests the watches received during the hold
     parts: list[Part] = field(default_factory=list)
 
     @property
