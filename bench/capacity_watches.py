@@ -19,7 +19,7 @@ import sys
 
 from services.common import protocol as p
 
-from .harness import source_address
+from .harness import connect_watch_link, source_address
 
 BATCH = 500  # handshakes in flight at once
 
@@ -41,7 +41,7 @@ class Watches:
     async def _one(self, k: int) -> None:
         i = self.first + k
         reader, writer, link = await asyncio.wait_for(
-            _connect(self.port, self.device_id(k), source_address(i)), 60
+            connect_watch_link(self.port, self.device_id(k), source_address(i)), 60
         )
         self.writers.append(writer)
         slot = len(self.writers) - 1
@@ -80,19 +80,6 @@ class Watches:
     def stats(self) -> dict:
         held = len(self.writers) - self.dropped
         return {"held": held, "sent": self.sent, "asked": self.asked, "dropped": self.dropped}
-
-
-async def _connect(port: int, device_id: str, source: str):
-    reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
-    link = p.DeviceLink()
-    while not link.registered:
-        data = await reader.read(256)
-        if not data:
-            raise ConnectionError(f"{device_id}: closed during handshake")
-        for event in link.feed(data):
-            if isinstance(event, p.IdRequested):
-                writer.write(p.hello(device_id))
-    return reader, writer, link
 
 
 async def run(watches: Watches) -> None:

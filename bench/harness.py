@@ -137,6 +137,12 @@ class Publisher:
 
 async def connect_watch(port: int, device_id: str, source: str = "127.0.0.1"):
     """A protocol-level simulated watch: handshake, then a (reader, writer) pair."""
+    reader, writer, _ = await connect_watch_link(port, device_id, source)
+    return reader, writer
+
+
+async def connect_watch_link(port: int, device_id: str, source: str = "127.0.0.1"):
+    """The same, with the device end's link, for a watch that goes on reading commands."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
     link = p.DeviceLink()
     while not link.registered:
@@ -146,7 +152,7 @@ async def connect_watch(port: int, device_id: str, source: str = "127.0.0.1"):
         for event in link.feed(data):
             if isinstance(event, p.IdRequested):
                 writer.write(p.hello(device_id))
-    return reader, writer
+    return reader, writer, link
 
 
 def source_address(i: int) -> str:
