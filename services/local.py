@@ -13,7 +13,6 @@ import os
 import shutil
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from services.common.database import DatabaseError
 from services.common.errors import SmartcabError
 from services.common.medication.settings import MedicationSettings
 from services.demo import DEVICES, seed
@@ -283,7 +283,7 @@ def _seed(what: str, step, env: dict[str, str]) -> bool:
     print(f"demo: {what}...", flush=True)
     try:
         step(env)
-    except (DemoError, SmartcabError, OSError, sqlite3.Error) as exc:
+    except (DemoError, SmartcabError, OSError, DatabaseError) as exc:
         print(f"demo: {what} not added: {exc}", file=sys.stderr, flush=True)
         return False
     return True

@@ -3,6 +3,7 @@
 Fixtures that start servers live in ``tests/integration/conftest.py``.
 """
 
+import os
 import re
 
 import pytest
@@ -86,9 +87,34 @@ def auth():
     return AuthActions()
 
 
+# SMARTCAB_TEST_DATABASE=postgresql runs every test that takes its database from the
+# fixtures below on a fresh PostgreSQL database instead of SQLite (make test does so for
+# the tests in TESTS_POSTGRES).
+ON_POSTGRES = os.environ.get("SMARTCAB_TEST_DATABASE", "") == "postgresql"
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server (Debian's) for the session, with the product's roles."""
+    from tests.support.postgres import PostgresServer
+
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def app(tmp_path):
-    """The dashboard's Flask app on a fresh SQLite database; live updates off, no InfluxDB."""
+def database_url(request):
+    """DATABASE_URL for a test: empty (SQLite in the data folder) or a fresh PostgreSQL one."""
+    if not ON_POSTGRES:
+        return ""
+    server = request.getfixturevalue("postgres")
+    return server.url(server.new_database())
+
+
+@pytest.fixture
+def app(tmp_path, database_url):
+    """The dashboard's Flask app on a fresh database; live updates off, no InfluxDB."""
     from services.web import create_app, stop_background
     from services.web.settings import Settings
     from tests.support.net import free_port
@@ -99,6 +125,7 @@ def app(tmp_path):
         "INFLUX_URL": f"http://127.0.0.1:{free_port()}",
         "INFLUX_TIMEOUT": "2",
         "WEB_LIVE": "0",
+        "DATABASE_URL": database_url,
     }
     application = create_app({"TESTING": True}, settings=Settings.from_env(env))
     yield application

@@ -9,11 +9,12 @@ redelivered alert is the same row) and one ``deliveries`` row per contact and ro
 The unique keys make a restart or a redelivery send nothing twice. Times are Unix seconds.
 """
 
-import sqlite3
 import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from services.common.database import Connection, MissingTable, Row
 
 from . import reminders as dose_reminders
 
@@ -119,7 +120,7 @@ class Contact:
     reminders: str = ""  # dose reminders: "", "dose" or "named" (services/common/reminders.py)
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> "Contact":
+    def from_row(cls, row: Row) -> "Contact":
         return cls(
             id=row["id"],
             patient=row["patient"],
@@ -137,14 +138,12 @@ class Contact:
         )
 
 
-def ensure_schema(conn: sqlite3.Connection) -> None:
+def ensure_schema(conn: Connection) -> None:
     """Create the care-circle tables if missing; safe to call on every start."""
-    for statement in (SCHEMA + ";" + dose_reminders.SCHEMA).split(";"):
-        if statement.strip():
-            conn.execute(statement)
+    conn.script(SCHEMA + ";" + dose_reminders.SCHEMA)
 
 
-def _row_dicts(rows: Iterable[sqlite3.Row]) -> list[dict]:
+def _row_dicts(rows: Iterable[Row]) -> list[dict]:
     return [dict(row) for row in rows]
 
 
@@ -152,7 +151,7 @@ def _row_dicts(rows: Iterable[sqlite3.Row]) -> list[dict]:
 
 
 def add_contact(
-    conn: sqlite3.Connection,
+    conn: Connection,
     patient: str | None,
     name: str,
     channel: str,
@@ -178,7 +177,7 @@ def add_contact(
         raise CareCircleError("a contact needs a name and a channel")
     if (quiet_start is None) != (quiet_end is None):
         raise CareCircleError("quiet hours need both a start and an end")
-    cursor = conn.execute(
+    contact_id = conn.insert(
         "INSERT INTO care_contacts (patient, name, channel, levels, quiet_start, quiet_end,"
         " timezone, tier, position, detailed, notify_clear, user_id, created_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -198,27 +197,27 @@ def add_contact(
             time.time(),
         ),
     )
-    dose_reminders.set_choice(conn, int(cursor.lastrowid), reminders)
-    return int(cursor.lastrowid)
+    dose_reminders.set_choice(conn, contact_id, reminders)
+    return contact_id
 
 
-def remove_contact(conn: sqlite3.Connection, contact_id: int, patient: str | None) -> bool:
+def remove_contact(conn: Connection, contact_id: int, patient: str | None) -> bool:
     """Remove a contact of ``patient``'s circle (its deliveries go with it)."""
     cursor = conn.execute(
-        "DELETE FROM care_contacts WHERE id = ? AND patient IS ?", (contact_id, patient)
+        "DELETE FROM care_contacts WHERE id = ? AND patient IS NOT DISTINCT FROM ?", (contact_id, patient)
     )
     return cursor.rowcount > 0
 
 
-def contacts(conn: sqlite3.Connection, patient: str | None) -> list[Contact]:
+def contacts(conn: Connection, patient: str | None) -> list[Contact]:
     """``patient``'s circle in order (tier, then position); None: the admins' circle."""
     rows = conn.execute(
-        f"{_CONTACTS} WHERE c.patient IS ? ORDER BY c.tier, c.position, c.id", (patient,)
+        f"{_CONTACTS} WHERE c.patient IS NOT DISTINCT FROM ? ORDER BY c.tier, c.position, c.id", (patient,)
     )
     return [Contact.from_row(row) for row in rows]
 
 
-def contact(conn: sqlite3.Connection, contact_id: int) -> Contact | None:
+def contact(conn: Connection, contact_id: int) -> Contact | None:
     row = conn.execute(f"{_CONTACTS} WHERE c.id = ?", (contact_id,)).fetchone()
     return Contact.from_row(row) if row else None
 
@@ -229,7 +228,7 @@ _CONTACTS = (
 )
 
 
-def patient_name(conn: sqlite3.Connection, patient: str | None) -> str:
+def patient_name(conn: Connection, patient: str | None) -> str:
     """The patient's display name from the web's accounts, else the user name itself."""
     if patient is None:
         return "Health Plus"
@@ -237,7 +236,7 @@ def patient_name(conn: sqlite3.Connection, patient: str | None) -> str:
         row = conn.execute(
             "SELECT display_name FROM users WHERE username = ?", (patient,)
         ).fetchone()
-    except sqlite3.OperationalError:  # the web has not made its tables yet
+    except MissingTable:  # the web has not made its tables yet
         row = None
     return row["display_name"] if row and row["display_name"] else patient
 
@@ -245,11 +244,12 @@ def patient_name(conn: sqlite3.Connection, patient: str | None) -> str:
 # the outbox -------------------------------------------------------------------------
 
 
-def insert_notification(conn: sqlite3.Connection, alert_id: str, alert: dict, now: float) -> bool:
+def insert_notification(conn: Connection, alert_id: str, alert: dict, now: float) -> bool:
     """Store an arrived alert once; False when this alert id is already stored."""
     cursor = conn.execute(
-        "INSERT OR IGNORE INTO notifications (alert_id, patient, device, kind, key, level,"
-        " value, message, ts_ms, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO notifications (alert_id, patient, device, kind, key, level,"
+        " value, message, ts_ms, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT DO NOTHING",
         (
             alert_id,
             alert.get("patient"),
@@ -266,26 +266,27 @@ def insert_notification(conn: sqlite3.Connection, alert_id: str, alert: dict, no
     return cursor.rowcount > 0
 
 
-def condition(conn: sqlite3.Connection, device: str, key: str) -> sqlite3.Row | None:
+def condition(conn: Connection, device: str, key: str) -> Row | None:
     return conn.execute(
         "SELECT * FROM alert_conditions WHERE device = ? AND key = ?", (device, key)
     ).fetchone()
 
 
-def open_condition(conn: sqlite3.Connection, device: str, key: str, level: str, alert_id: str):
+def open_condition(conn: Connection, device: str, key: str, level: str, alert_id: str):
     """Record that ``alert_id`` starts (or raises) the condition; an older one is closed."""
     previous = condition(conn, device, key)
     if previous is not None:
         close_notification(conn, previous["alert_id"])
     conn.execute(
-        "INSERT OR REPLACE INTO alert_conditions (device, key, level, alert_id)"
-        " VALUES (?, ?, ?, ?)",
+        "INSERT INTO alert_conditions (device, key, level, alert_id) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (device, key) DO UPDATE SET level = excluded.level,"
+        " alert_id = excluded.alert_id",
         (device, key, level, alert_id),
     )
     conn.execute("UPDATE notifications SET starts = 1 WHERE alert_id = ?", (alert_id,))
 
 
-def clear_condition(conn: sqlite3.Connection, device: str, key: str, alert_id: str) -> str | None:
+def clear_condition(conn: Connection, device: str, key: str, alert_id: str) -> str | None:
     """End the condition; returns the alert id that had opened it, if any."""
     previous = condition(conn, device, key)
     if previous is None:
@@ -299,7 +300,7 @@ def clear_condition(conn: sqlite3.Connection, device: str, key: str, alert_id: s
     return previous["alert_id"]
 
 
-def close_notification(conn: sqlite3.Connection, alert_id: str) -> None:
+def close_notification(conn: Connection, alert_id: str) -> None:
     """The condition is over (cleared or superseded): no more escalation for it."""
     conn.execute(
         "UPDATE notifications SET closed_at = ? WHERE alert_id = ? AND closed_at IS NULL",
@@ -307,23 +308,21 @@ def close_notification(conn: sqlite3.Connection, alert_id: str) -> None:
     )
 
 
-def notification(conn: sqlite3.Connection, alert_id: str) -> sqlite3.Row | None:
+def notification(conn: Connection, alert_id: str) -> Row | None:
     return conn.execute("SELECT * FROM notifications WHERE alert_id = ?", (alert_id,)).fetchone()
 
 
-def add_delivery(
-    conn: sqlite3.Connection, alert_id: str, contact_id: int, round_: int, now: float
-) -> bool:
+def add_delivery(conn: Connection, alert_id: str, contact_id: int, round_: int, now: float) -> bool:
     """Queue one message; False when that (alert, contact, round) already exists."""
     cursor = conn.execute(
-        "INSERT OR IGNORE INTO deliveries (alert_id, contact_id, round, status, next_try,"
-        " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO deliveries (alert_id, contact_id, round, status, next_try,"
+        " created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         (alert_id, contact_id, round_, PENDING, now, now),
     )
     return cursor.rowcount > 0
 
 
-def has_unsent(conn: sqlite3.Connection, alert_id: str, contact_id: int) -> bool:
+def has_unsent(conn: Connection, alert_id: str, contact_id: int) -> bool:
     row = conn.execute(
         "SELECT 1 FROM deliveries WHERE alert_id = ? AND contact_id = ? AND status IN (?, ?, ?)",
         (alert_id, contact_id, *UNSENT),
@@ -331,7 +330,7 @@ def has_unsent(conn: sqlite3.Connection, alert_id: str, contact_id: int) -> bool
     return row is not None
 
 
-def reached_contacts(conn: sqlite3.Connection, alert_id: str) -> set[int]:
+def reached_contacts(conn: Connection, alert_id: str) -> set[int]:
     """Contacts that were sent (or are due) a message about ``alert_id``."""
     rows = conn.execute(
         "SELECT DISTINCT contact_id FROM deliveries WHERE alert_id = ? AND status != ?",
@@ -340,7 +339,7 @@ def reached_contacts(conn: sqlite3.Connection, alert_id: str) -> set[int]:
     return {row["contact_id"] for row in rows}
 
 
-def open_notifications(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+def open_notifications(conn: Connection) -> list[Row]:
     """Alerts that started a condition and nobody acknowledged yet: they may escalate."""
     return conn.execute(
         "SELECT * FROM notifications n WHERE starts = 1 AND acked_at IS NULL"
@@ -350,7 +349,7 @@ def open_notifications(conn: sqlite3.Connection) -> list[sqlite3.Row]:
     ).fetchall()
 
 
-def due_deliveries(conn: sqlite3.Connection, now: float) -> list[sqlite3.Row]:
+def due_deliveries(conn: Connection, now: float) -> list[Row]:
     """Unsent deliveries whose time has come, with their alert, oldest first."""
     return conn.execute(
         "SELECT d.id, d.alert_id, d.contact_id, d.round, d.status, d.attempts, d.next_try,"
@@ -362,7 +361,7 @@ def due_deliveries(conn: sqlite3.Connection, now: float) -> list[sqlite3.Row]:
     ).fetchall()
 
 
-def last_sent_at(conn: sqlite3.Connection, contact_id: int) -> float | None:
+def last_sent_at(conn: Connection, contact_id: int) -> float | None:
     row = conn.execute(
         "SELECT MAX(sent_at) AS at FROM deliveries WHERE contact_id = ? AND status = ?",
         (contact_id, SENT),
@@ -370,7 +369,7 @@ def last_sent_at(conn: sqlite3.Connection, contact_id: int) -> float | None:
     return row["at"]
 
 
-def hold(conn: sqlite3.Connection, delivery_ids: Iterable[int], until: float) -> None:
+def hold(conn: Connection, delivery_ids: Iterable[int], until: float) -> None:
     """Keep deliveries back until ``until`` (quiet hours, the digest window)."""
     conn.executemany(
         "UPDATE deliveries SET status = ?, next_try = ? WHERE id = ? AND status IN (?, ?, ?)",
@@ -378,7 +377,7 @@ def hold(conn: sqlite3.Connection, delivery_ids: Iterable[int], until: float) ->
     )
 
 
-def mark_sent(conn: sqlite3.Connection, delivery_ids: Iterable[int], now: float) -> None:
+def mark_sent(conn: Connection, delivery_ids: Iterable[int], now: float) -> None:
     conn.executemany(
         "UPDATE deliveries SET status = ?, attempts = attempts + 1, sent_at = ?, last_error = NULL"
         " WHERE id = ?",
@@ -386,9 +385,7 @@ def mark_sent(conn: sqlite3.Connection, delivery_ids: Iterable[int], now: float)
     )
 
 
-def mark_failed(
-    conn: sqlite3.Connection, delivery_id: int, error: str, next_try: float | None
-) -> None:
+def mark_failed(conn: Connection, delivery_id: int, error: str, next_try: float | None) -> None:
     """One failed attempt: tried again at ``next_try``, or given up when it is None."""
     if next_try is None:
         conn.execute(
@@ -404,7 +401,7 @@ def mark_failed(
         )
 
 
-def queue_test(conn: sqlite3.Connection, contact_id: int, now: float | None = None) -> str:
+def queue_test(conn: Connection, contact_id: int, now: float | None = None) -> str:
     """Queue a test message to one contact ("send a test"); returns its alert id."""
     found = contact(conn, contact_id)
     if found is None:
@@ -428,7 +425,7 @@ def queue_test(conn: sqlite3.Connection, contact_id: int, now: float | None = No
 # acknowledgement and status ---------------------------------------------------------
 
 
-def ack(conn: sqlite3.Connection, alert_id: str, by_user: str, now: float | None = None) -> bool:
+def ack(conn: Connection, alert_id: str, by_user: str, now: float | None = None) -> bool:
     """Acknowledge an alert: escalation and repeats stop; False if unknown or already acked."""
     now = time.time() if now is None else now
     cursor = conn.execute(
@@ -449,18 +446,18 @@ def ack(conn: sqlite3.Connection, alert_id: str, by_user: str, now: float | None
     return True
 
 
-def unannounced_acks(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+def unannounced_acks(conn: Connection) -> list[Row]:
     return conn.execute(
         "SELECT a.id, a.alert_id, a.by_user, a.at, n.patient, n.level FROM acknowledgements a"
         " JOIN notifications n ON n.alert_id = a.alert_id WHERE a.announced = 0 ORDER BY a.id"
     ).fetchall()
 
 
-def mark_announced(conn: sqlite3.Connection, ack_id: int) -> None:
+def mark_announced(conn: Connection, ack_id: int) -> None:
     conn.execute("UPDATE acknowledgements SET announced = 1 WHERE id = ?", (ack_id,))
 
 
-def deliveries(conn: sqlite3.Connection, alert_id: str) -> list[dict]:
+def deliveries(conn: Connection, alert_id: str) -> list[dict]:
     """Each message about one alert: to whom, its status, attempts and last error."""
     return _row_dicts(
         conn.execute(
@@ -473,7 +470,7 @@ def deliveries(conn: sqlite3.Connection, alert_id: str) -> list[dict]:
     )
 
 
-def recent_deliveries(conn: sqlite3.Connection, patient: str | None, limit: int = 50) -> list[dict]:
+def recent_deliveries(conn: Connection, patient: str | None, limit: int = 50) -> list[dict]:
     """The patient's latest messages with their alerts: what the patient's page shows."""
     return _row_dicts(
         conn.execute(
@@ -482,18 +479,18 @@ def recent_deliveries(conn: sqlite3.Connection, patient: str | None, limit: int 
             " d.last_error, d.sent_at FROM deliveries d"
             " JOIN notifications n ON n.alert_id = d.alert_id"
             " JOIN care_contacts c ON c.id = d.contact_id"
-            " WHERE n.patient IS ? ORDER BY d.id DESC LIMIT ?",
+            " WHERE n.patient IS NOT DISTINCT FROM ? ORDER BY d.id DESC LIMIT ?",
             (patient, limit),
         )
     )
 
 
-def notifications_for(conn: sqlite3.Connection, patient: str | None, limit: int = 50) -> list[dict]:
+def notifications_for(conn: Connection, patient: str | None, limit: int = 50) -> list[dict]:
     """The patient's latest alerts, with who acknowledged each and when (no reminders)."""
     return _row_dicts(
         conn.execute(
             "SELECT alert_id, device, kind, key, level, value, message, ts_ms, received_at,"
-            " starts, closed_at, acked_at, acked_by FROM notifications WHERE patient IS ?"
+            " starts, closed_at, acked_at, acked_by FROM notifications WHERE patient IS NOT DISTINCT FROM ?"
             " AND kind != 'reminder' ORDER BY received_at DESC, id DESC LIMIT ?",
             (patient, limit),
         )

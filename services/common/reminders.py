@@ -63,7 +63,8 @@ def set_choice(conn, contact_id: int, choice: str) -> None:
 def set_expiry(conn, alert_id: str, expires_at: float) -> None:
     """After ``expires_at`` (Unix seconds) the notification's unsent messages are dropped."""
     conn.execute(
-        "INSERT OR IGNORE INTO notification_expiry (alert_id, expires_at) VALUES (?, ?)",
+        "INSERT INTO notification_expiry (alert_id, expires_at) VALUES (?, ?)"
+        " ON CONFLICT DO NOTHING",
         (alert_id, expires_at),
     )
 

@@ -6,9 +6,9 @@ functions, as the dose tracker and the dashboard write them). Each part first lo
 for what it would add and leaves a record that has it alone.
 """
 
-import sqlite3
 from datetime import UTC, datetime, timedelta
 
+from services.common.database import Connection
 from services.common.medication import doses, schedule, store
 from services.web import accounts, habits, questionnaire, records
 
@@ -65,7 +65,7 @@ ANSWERS = {
 }
 
 
-def seed(conn: sqlite3.Connection, now: datetime, timezone: str) -> list[str]:
+def seed(conn: Connection, now: datetime, timezone: str) -> list[str]:
     """Add what the demo patient's record lacks; returns the parts added."""
     patient = accounts.find_patient(conn, PATIENT[0])
     doctor = accounts.find(conn, DOCTOR[0])

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from services.common.database import DATABASE_FILE, Database
 from services.common.influx import InfluxClient, InfluxSettings
 from services.common.medication.settings import MedicationSettings
 from services.common.settings import MqttSettings
@@ -22,8 +23,6 @@ from . import PATIENT, backfill, record, snapshot
 from .accounts import DemoError
 from .broker import Broker
 
-DATABASE = "web.sqlite3"
-
 
 def _data(env: Mapping[str, str]) -> Path:
     return Path(env["SMARTCAB_DATA_DIR"])
@@ -31,9 +30,9 @@ def _data(env: Mapping[str, str]) -> Path:
 
 @contextlib.contextmanager
 def _database(env: Mapping[str, str]) -> Iterator:
-    path = _data(env) / DATABASE
-    db.migrate(path)
-    conn = db.connect(path)
+    target = Database.choose(env.get("DATABASE_URL", ""), _data(env) / DATABASE_FILE)
+    db.migrate(target)
+    conn = db.connect(target)
     try:
         if accounts.find_patient(conn, PATIENT[0]) is None:
             raise DemoError(f"there is no demo patient {PATIENT[0]!r}")

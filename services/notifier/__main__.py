@@ -1,11 +1,11 @@
 """``python -m services.notifier``: tell the care circle about alerts, until someone answers."""
 
 import logging
-import sqlite3
 import sys
 import threading
 
 from services.common import logs
+from services.common.database import DatabaseError
 from services.common.mqtt import MqttClient
 from services.common.topics import Topics
 from services.common.usage import parse_service_args, read_settings, stop_on_signals
@@ -35,8 +35,10 @@ def run(settings: Settings, stop: threading.Event) -> int:
     egress = settings.egress
     try:
         conn = outbox.connect(settings.database)
-    except (sqlite3.Error, OSError) as exc:
-        logs.event(log, logging.ERROR, "outbox.unavailable", db=settings.database, error=exc)
+    except (DatabaseError, OSError) as exc:
+        logs.event(
+            log, logging.ERROR, "outbox.unavailable", db=settings.database.describe(), error=exc
+        )
         return 2
     try:
         engine: Engine
@@ -64,7 +66,7 @@ def run(settings: Settings, stop: threading.Event) -> int:
             logging.INFO,
             "notifier.started",
             client_id=settings.client_id,
-            db=settings.database,
+            db=settings.database.describe(),
             mail=settings.smtp.enabled,
         )
         try:

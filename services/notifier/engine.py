@@ -9,7 +9,6 @@ that arrived is never lost, whatever stops afterwards.
 import json
 import logging
 import queue
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -19,6 +18,7 @@ import paho.mqtt.client as mqtt
 
 from services.common import carecircle as cc
 from services.common import logs, reminders
+from services.common.database import Connection, DatabaseError, Row
 from services.common.errors import MqttError
 from services.common.router import Router
 from services.common.topics import Topics
@@ -42,7 +42,7 @@ class Engine:
     def __init__(
         self,
         settings: Settings,
-        conn: sqlite3.Connection,
+        conn: Connection,
         send: Send,
         publish: Publish,
         ack: Ack,
@@ -169,7 +169,7 @@ class Engine:
     def _store(self, alert: dict, now: float, record=outbox.record) -> bool:
         try:
             alert_id, new = record(self.conn, alert, now)
-        except sqlite3.Error as exc:
+        except DatabaseError as exc:
             logs.event(log, logging.ERROR, "outbox.unavailable", error=exc)
             return False
         logs.event(
@@ -197,7 +197,7 @@ class Engine:
             if queued:
                 logs.event(log, logging.INFO, "escalation.queued", deliveries=queued)
             self._announce_acks()
-        except sqlite3.Error as exc:
+        except DatabaseError as exc:
             logs.event(log, logging.ERROR, "outbox.unavailable", error=exc)
 
     def _announce_acks(self) -> None:
@@ -214,7 +214,7 @@ class Engine:
             messages, held = outbox.due_messages(
                 self.conn, self.settings, time.time(), self._sending
             )
-        except sqlite3.Error as exc:
+        except DatabaseError as exc:
             logs.event(log, logging.ERROR, "outbox.unavailable", error=exc)
             return
         for row, until in held:
@@ -240,7 +240,7 @@ class Engine:
         self._sending.discard(message.contact.id)
         try:
             outcomes = outbox.finish(self.conn, message, error, self.settings, time.time())
-        except sqlite3.Error as exc:
+        except DatabaseError as exc:
             logs.event(log, logging.ERROR, "outbox.unavailable", error=exc)
             return
         if error is None:
@@ -259,7 +259,7 @@ class Engine:
             name = "failed" if outcome == cc.RETRYING else outcome
             self._delivery_event(row, name, error=error, next_try=next_try)
 
-    def _delivery_event(self, row: sqlite3.Row, name: str, **extra: object) -> None:
+    def _delivery_event(self, row: Row, name: str, **extra: object) -> None:
         event = {
             "event": name,
             "alert_id": row["alert_id"],

@@ -6,10 +6,7 @@ broker is told it arrived, and a delivery is marked sent only after its channel
 took it.
 """
 
-import contextlib
-import sqlite3
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +14,7 @@ from pathlib import Path
 from services.common import carecircle as cc
 from services.common import reminders
 from services.common.alerts import EVENT_KINDS
+from services.common.database import SQLITE, Connection, Database, Row
 
 from . import rules
 from .settings import Settings
@@ -36,7 +34,7 @@ class Message:
     """One message to one contact: the deliveries it carries and its text."""
 
     contact: cc.Contact
-    deliveries: tuple[sqlite3.Row, ...]
+    deliveries: tuple[Row, ...]
     title: str
     body: str
 
@@ -45,37 +43,27 @@ class Message:
         return [row["id"] for row in self.deliveries]
 
 
-def connect(path: Path) -> sqlite3.Connection:
-    """Open the web's database as the web does (creating it if the web has not yet)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
-    conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA foreign_keys = ON")
-    conn.execute("PRAGMA busy_timeout = 10000")
-    conn.execute("PRAGMA journal_mode = WAL")
+def connect(target: Database | Path | str) -> Connection:
+    """Open the web's database (its care-circle tables made here if the web has not yet)."""
+    conn = Database.of(target).connect(threads=True)
+    if conn.dialect == SQLITE:
+        conn.raw.execute("PRAGMA journal_mode = WAL")
     cc.ensure_schema(conn)
     return conn
 
 
-@contextlib.contextmanager
-def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any error."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
+def transaction(conn: Connection):
+    """All or nothing, other writers waiting (Connection.transaction)."""
+    return conn.transaction()
 
 
-def open_conditions(conn: sqlite3.Connection, key: str) -> list[str]:
+def open_conditions(conn: Connection, key: str) -> list[str]:
     """The devices (or services) with an open condition of ``key``."""
     rows = conn.execute("SELECT device FROM alert_conditions WHERE key = ?", (key,))
     return [row["device"] for row in rows]
 
 
-def circle(conn: sqlite3.Connection, patient: str | None, kind: str) -> list[cc.Contact]:
+def circle(conn: Connection, patient: str | None, kind: str) -> list[cc.Contact]:
     """Who may hear about an alert: the patient's circle; service alerts: the admins'.
 
     Security alerts (a device id claimed by another connection, repeated failed
@@ -104,7 +92,7 @@ def validate(alert: object) -> dict:
     return alert
 
 
-def record(conn: sqlite3.Connection, alert: dict, now: float) -> tuple[str, bool]:
+def record(conn: Connection, alert: dict, now: float) -> tuple[str, bool]:
     """Store one alert and queue its first messages; (alert id, whether it was new)."""
     validate(alert)
     alert_id = rules.alert_id(alert)
@@ -132,7 +120,7 @@ def record(conn: sqlite3.Connection, alert: dict, now: float) -> tuple[str, bool
     return alert_id, True
 
 
-def record_reminder(conn: sqlite3.Connection, reminder: dict, now: float) -> tuple[str, bool]:
+def record_reminder(conn: Connection, reminder: dict, now: float) -> tuple[str, bool]:
     """Store one dose reminder (``reminders.parse``) and queue it to each contact who chose it.
 
     Not an alert: no tier or level applies, nothing escalates, and it expires when the
@@ -149,14 +137,14 @@ def record_reminder(conn: sqlite3.Connection, reminder: dict, now: float) -> tup
     return alert_id, True
 
 
-def _queue_first(conn: sqlite3.Connection, alert: dict, alert_id: str, now: float) -> None:
+def _queue_first(conn: Connection, alert: dict, alert_id: str, now: float) -> None:
     """Round 0 to the first tier that wants the alert's level."""
     first = tiers(circle(conn, alert.get("patient"), alert["kind"]), alert["level"])[:1]
     for contact in first[0] if first else []:
         cc.add_delivery(conn, alert_id, contact.id, 0, now)
 
 
-def escalate(conn: sqlite3.Connection, settings: Settings, now: float) -> int:
+def escalate(conn: Connection, settings: Settings, now: float) -> int:
     """Queue the next tier and the repeats of unacknowledged alerts; returns how many."""
     queued = 0
     with transaction(conn):
@@ -178,19 +166,19 @@ def escalate(conn: sqlite3.Connection, settings: Settings, now: float) -> int:
 
 
 def due_messages(
-    conn: sqlite3.Connection, settings: Settings, now: float, sending: set[int]
-) -> tuple[list[Message], list[tuple[sqlite3.Row, float]]]:
+    conn: Connection, settings: Settings, now: float, sending: set[int]
+) -> tuple[list[Message], list[tuple[Row, float]]]:
     """Messages to send now, one per contact, and the deliveries held back (with until when).
 
     Contacts in ``sending`` have a message under way: theirs wait for its outcome, so a
     contact gets one message at a time and the digest window counts from the last one.
     """
-    by_contact: dict[int, list[sqlite3.Row]] = defaultdict(list)
+    by_contact: dict[int, list[Row]] = defaultdict(list)
     for row in cc.due_deliveries(conn, now):
         if row["contact_id"] not in sending:
             by_contact[row["contact_id"]].append(row)
     messages: list[Message] = []
-    held: list[tuple[sqlite3.Row, float]] = []
+    held: list[tuple[Row, float]] = []
     if not by_contact:
         return messages, held
     with transaction(conn):
@@ -209,16 +197,16 @@ def due_messages(
 
 
 def _hold_back(
-    conn: sqlite3.Connection,
+    conn: Connection,
     contact: cc.Contact,
-    rows: list[sqlite3.Row],
+    rows: list[Row],
     settings: Settings,
     now: float,
-) -> tuple[list[sqlite3.Row], list[tuple[sqlite3.Row, float]]]:
+) -> tuple[list[Row], list[tuple[Row, float]]]:
     """Apply quiet hours, then the digest window; returns what goes now and what waits."""
     moment = datetime.fromtimestamp(now, tz=UTC)
     quiet_end = rules.quiet_until(contact.quiet_start, contact.quiet_end, contact.timezone, moment)
-    held: list[tuple[sqlite3.Row, float]] = []
+    held: list[tuple[Row, float]] = []
     going = []
     for row in rows:
         until = rules.held_until(row["level"], quiet_end)
@@ -243,9 +231,7 @@ def _hold_back(
     return going, held
 
 
-def _message(
-    conn: sqlite3.Connection, contact: cc.Contact, rows: list[sqlite3.Row], settings: Settings
-) -> Message:
+def _message(conn: Connection, contact: cc.Contact, rows: list[Row], settings: Settings) -> Message:
     title, body = rules.compose(
         cc.patient_name(conn, rows[0]["patient"] or contact.patient),
         [dict(row) for row in rows],
@@ -258,8 +244,8 @@ def _message(
 
 
 def finish(
-    conn: sqlite3.Connection, message: Message, error: str | None, settings: Settings, now: float
-) -> list[tuple[sqlite3.Row, str, float | None]]:
+    conn: Connection, message: Message, error: str | None, settings: Settings, now: float
+) -> list[tuple[Row, str, float | None]]:
     """Record how a send went; returns (delivery, outcome, next try) for each delivery."""
     outcomes = []
     with transaction(conn):

@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from services.common.database import DATABASE_FILE, Database, url_setting
 from services.common.settings import (
     MqttSettings,
     check_base_url,
@@ -18,7 +19,6 @@ from services.common.smtp import SmtpSettings
 from .egress import Egress
 
 # The web's SQLite file under SMARTCAB_DATA_DIR: the care circle and the outbox live there.
-DATABASE_FILE = "web.sqlite3"
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,7 @@ class Settings:
         shown="`<root>-notifier`",
     )
     data_dir: Path = data_dir_setting()
+    database_url: str = url_setting()
     base_url: str = setting(
         "WEB_BASE_URL",
         "http://localhost:5000",
@@ -96,8 +97,9 @@ class Settings:
     smtp: SmtpSettings = section(SmtpSettings)
 
     @property
-    def database(self) -> Path:
-        return self.data_dir / DATABASE_FILE
+    def database(self) -> Database:
+        """The web's database, where the care circle and the outbox live."""
+        return Database.choose(self.database_url, self.data_dir / DATABASE_FILE)
 
     def escalate_after(self, level: str) -> float:
         return self.escalate_critical if level == "critical" else self.escalate_warning

@@ -3,7 +3,6 @@
 import logging
 import queue
 import signal
-import sqlite3
 import sys
 import threading
 import time
@@ -11,6 +10,7 @@ from datetime import UTC, datetime
 from functools import partial
 
 from services.common import logs
+from services.common.database import DatabaseError
 from services.common.errors import ConfigError, MqttError
 from services.common.mqtt import MqttClient
 from services.common.router import Router
@@ -57,7 +57,9 @@ def run(settings: Settings, stop: threading.Event) -> int:
     router.add(topics.device_status("+"), tracker.on_status)
     _safely(tracker.outbox.prune)
     client.start()
-    logs.event(log, logging.INFO, "pillbox.started", db=settings.database, tick=settings.tick)
+    logs.event(
+        log, logging.INFO, "pillbox.started", db=settings.database.describe(), tick=settings.tick
+    )
     connected_at: float | None = None
     try:
         while not stop.is_set():
@@ -91,7 +93,7 @@ def _safely(step, *args, **kwargs) -> None:
     """One step; a database not yet migrated or busy, or a broker away, is logged and retried."""
     try:
         step(*args, **kwargs)
-    except (sqlite3.Error, MqttError) as exc:
+    except (DatabaseError, MqttError) as exc:
         logs.event(log, logging.WARNING, "pillbox.step_failed", step=step.__name__, error=exc)
 
 
@@ -108,7 +110,6 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         logs.event(log, logging.ERROR, "pillbox.bad_config", error=exc)
         return 2
-    settings.database.parent.mkdir(parents=True, exist_ok=True)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

@@ -9,11 +9,11 @@ sees one alert.
 """
 
 import logging
-import sqlite3
 import time
 from collections.abc import Callable
 
 from services.common import logs
+from services.common.database import Connection
 from services.common.errors import MqttError
 
 log = logging.getLogger("services.pillbox")
@@ -25,7 +25,7 @@ KEEP_DAYS = 30  # published rows kept this long, for looking into what was sent
 class Outbox:
     """Owed messages in ``pillbox_outbox``; the broker's acknowledgements tracked in memory."""
 
-    def __init__(self, conn: sqlite3.Connection, publish: Publish) -> None:
+    def __init__(self, conn: Connection, publish: Publish) -> None:
         self.conn = conn
         self.publish = publish
         self.inflight: dict[int, object] = {}  # row id -> its publish, not acknowledged yet
@@ -33,8 +33,8 @@ class Outbox:
     def add(self, key: str, topic: str, payload: str) -> bool:
         """Owe one message; False if ``key`` was owed (or sent) before."""
         cur = self.conn.execute(
-            "INSERT OR IGNORE INTO pillbox_outbox (key, topic, payload, created_at)"
-            " VALUES (?, ?, ?, ?)",
+            "INSERT INTO pillbox_outbox (key, topic, payload, created_at)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (key, topic, payload, int(time.time())),
         )
         return cur.rowcount == 1

@@ -4,10 +4,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from services.common.database import DATABASE_FILE, Database, url_setting
 from services.common.medication.settings import MedicationSettings
 from services.common.settings import MqttSettings, data_dir_setting, read_env, section, setting
-
-DATABASE_FILE = "web.sqlite3"
 
 
 @dataclass(frozen=True)
@@ -15,6 +14,7 @@ class Settings:
     """How often doses are checked, and how far back a restarted tracker looks."""
 
     data_dir: Path = data_dir_setting()
+    database_url: str = url_setting()
     tick: float = setting(
         "PILLBOX_TICK",
         5.0,
@@ -37,9 +37,9 @@ class Settings:
     mqtt: MqttSettings = section(MqttSettings)
 
     @property
-    def database(self) -> Path:
-        """The web's SQLite file: the medication list and the doses live there."""
-        return self.data_dir / DATABASE_FILE
+    def database(self) -> Database:
+        """The web's database, where the medications and doses live."""
+        return Database.choose(self.database_url, self.data_dir / DATABASE_FILE)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":

@@ -9,10 +9,11 @@ the two (``outbox``).
 
 import json
 import logging
-import sqlite3
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from services.common import logs, reminders
+from services.common.database import Connection, Database
 from services.common.medication import MedicationError, doses, schedule, store
 from services.common.medication.store import Medication
 from services.common.timeutil import parse_rfc3339
@@ -28,12 +29,9 @@ log = logging.getLogger("services.pillbox")
 __all__ = ["KIND", "SERVICE", "Tracker", "connect", "parse_inventory"]
 
 
-def connect(path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, timeout=10, isolation_level=None)
-    conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA foreign_keys = ON")
-    conn.execute("PRAGMA busy_timeout = 10000")
-    return conn
+def connect(target: Database | Path | str) -> Connection:
+    """The app database, where the web keeps the medications (it makes the tables)."""
+    return Database.of(target).connect()
 
 
 def parse_inventory(payload: bytes) -> tuple[dict[str, int], int]:
@@ -54,7 +52,7 @@ def _local(moment: datetime, tz_name: str) -> str:
 class Tracker:
     """The tracker's decisions, from inventory messages and the clock's ticks."""
 
-    def __init__(self, settings: Settings, conn: sqlite3.Connection, publish: Publish) -> None:
+    def __init__(self, settings: Settings, conn: Connection, publish: Publish) -> None:
         self.settings = settings
         self.conn = conn
         self.publish = publish

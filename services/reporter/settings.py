@@ -7,6 +7,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from services.common.alerts import AlertSettings
+from services.common.database import DATABASE_FILE, Database, url_setting
 from services.common.errors import ConfigError
 from services.common.influx import InfluxSettings
 from services.common.settings import (
@@ -28,6 +29,7 @@ class Settings:
     """Where reports go, which fonts they use, and how much one request may ask for."""
 
     data_dir: Path = data_dir_setting()
+    database_url: str = url_setting()
     reports_folder: str | None = reports_dir_setting()
     timezone: str = setting(
         "REPORT_TIMEZONE",
@@ -71,7 +73,12 @@ class Settings:
     @property
     def web_database(self) -> Path:
         """The web service's SQLite file (read only here)."""
-        return self.data_dir / "web.sqlite3"
+        return self.data_dir / DATABASE_FILE
+
+    @property
+    def app_database(self) -> Database:
+        """The web's database, read only: PostgreSQL when DATABASE_URL is set, else the file."""
+        return Database.choose(self.database_url, self.web_database, read_only=True)
 
     @property
     def tz(self) -> ZoneInfo:

@@ -1,4 +1,4 @@
-"""Read-only access to the web service's SQLite database: the reporter's only SQL.
+"""Read-only access to the web service's database: the reporter's only SQL.
 
 The web owns that database and creates every table at start with its numbered
 migrations (services/web/db.py); the reporter opens it read only to find
@@ -8,9 +8,10 @@ database the web has not migrated that far. docs/reports.md lists the columns re
 """
 
 import os
-import sqlite3
 from datetime import datetime
 from pathlib import Path
+
+from services.common.database import Database, DatabaseError, MissingTable, Row
 
 from .errors import DirectoryUnavailable
 from .medication_data import medication_adherence, medication_doses
@@ -31,17 +32,17 @@ def _s(moment: datetime) -> int:
 class WebDirectory:
     """One read-only connection to the web's database; use as a context manager."""
 
-    def __init__(self, path: Path) -> None:
-        if not path.is_file():
+    def __init__(self, target: Database | Path) -> None:
+        database = Database.of(target, read_only=True)
+        path = database.describe()
+        if database.path is not None and not database.path.is_file():
             raise DirectoryUnavailable(f"the web database {path} does not exist")
         try:
-            self._conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
-            self._conn.row_factory = sqlite3.Row
-            self._conn.execute("PRAGMA query_only = ON")
+            self._conn = database.connect()
             found = self._schema_version()
-        except sqlite3.Error as exc:
+        except DatabaseError as exc:
             hint = ""
-            if not os.access(path.parent, os.W_OK):
+            if database.path is not None and not os.access(database.path.parent, os.W_OK):
                 # A WAL database is readable from a read-only folder only while its -wal and
                 # -shm files exist, which the running web service keeps.
                 hint = " (its folder is read only here: is the web service running?)"
@@ -63,20 +64,18 @@ class WebDirectory:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _rows(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
+    def _rows(self, sql: str, args: tuple = ()) -> list[Row]:
         try:
             return self._conn.execute(sql, args).fetchall()
-        except sqlite3.Error as exc:
+        except DatabaseError as exc:
             raise DirectoryUnavailable(f"the web database could not answer: {exc}") from exc
 
     def _schema_version(self) -> int:
         """The newest web migration applied; 0 for a database the web never migrated."""
-        known = self._conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
-        ).fetchone()
-        if known is None:
+        try:
+            row = self._conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+        except MissingTable:
             return 0
-        row = self._conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
         return row[0] or 0
 
     # --- people, devices, shares ---
@@ -142,7 +141,7 @@ class WebDirectory:
             "SELECT b.* FROM blood_tests b WHERE b.patient_id = ? AND b.taken_at < ?"
             " AND b.taken_at = (SELECT MAX(taken_at) FROM blood_tests c"
             "  WHERE c.patient_id = b.patient_id AND c.test = b.test AND c.taken_at < ?)"
-            " ORDER BY b.rowid",
+            " ORDER BY b.id",
             (pid, _s(period.end), _s(period.end)),
         )
         return tuple(
@@ -169,7 +168,7 @@ class WebDirectory:
             " WHERE a.patient_id = ? AND a.updated_at < ?"
             " AND a.updated_at = (SELECT MAX(updated_at) FROM doctor_advice b"
             "  WHERE b.patient_id = a.patient_id AND b.area = a.area AND b.updated_at < ?)"
-            " ORDER BY a.rowid",
+            " ORDER BY a.id",
             (pid, _s(period.end), _s(period.end)),
         )
         return tuple(
@@ -199,7 +198,7 @@ class WebDirectory:
             " WHERE q.patient_id = ? AND q.answered_at < ?"
             " AND q.answered_at = (SELECT MAX(answered_at) FROM questionnaire_answers r"
             "  WHERE r.patient_id = q.patient_id AND r.question_key = q.question_key"
-            "  AND r.answered_at < ?) ORDER BY q.rowid",
+            "  AND r.answered_at < ?) ORDER BY q.id",
             (pid, _s(period.end), _s(period.end)),
         )
         return tuple(Answer(r["question"], r["answer"], r["answered_at"] * 1000) for r in rows)
@@ -211,7 +210,7 @@ class WebDirectory:
             return None
         try:
             return medication_adherence(self._conn, pid, period, default_tz)
-        except sqlite3.Error as exc:
+        except DatabaseError as exc:
             raise DirectoryUnavailable(f"the medication list cannot be read: {exc}") from exc
 
     def medication_doses(self, username: str, period: Period, default_tz: str):
@@ -221,7 +220,7 @@ class WebDirectory:
             return None
         try:
             return medication_doses(self._conn, pid, period, default_tz)
-        except sqlite3.Error as exc:
+        except DatabaseError as exc:
             raise DirectoryUnavailable(f"the medication list cannot be read: {exc}") from exc
 
     def habits(self, username: str, period: Period, tz) -> tuple[Habit, ...]:

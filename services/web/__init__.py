@@ -1,11 +1,11 @@
 """The Health Plus dashboard: a Flask app factory in the style of Flask's tutorial."""
 
 import logging
-from pathlib import Path
 
 from flask import Flask, g
 
 from services.common import metrics
+from services.common.database import Database
 
 from . import accounts, auth_schema, db, formats, keys, preferences
 from .ratelimit import RateLimits
@@ -35,7 +35,7 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     )
     if test_config:
         app.config.update(test_config)
-    app.config["DATABASE"] = Path(app.config["DATABASE"])
+    app.config["DATABASE"] = Database.of(app.config["DATABASE"])
 
     if settings.trust_proxy:
         from werkzeug.middleware.proxy_fix import ProxyFix

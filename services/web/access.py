@@ -1,7 +1,8 @@
 """Who may see whose health data: shares, the audit log of their use, and the admin log."""
 
-import sqlite3
 import time
+
+from services.common.database import Connection
 
 from . import accounts
 from .errors import ValidationError
@@ -13,29 +14,30 @@ from .errors import ValidationError
 VIEWER_ROLES = ("doctor", "carer")
 
 
-def has_share(conn: sqlite3.Connection, patient_id: int, viewer_id: int) -> bool:
+def has_share(conn: Connection, patient_id: int, viewer_id: int) -> bool:
     row = conn.execute(
         "SELECT 1 FROM shares WHERE patient_id = ? AND doctor_id = ?", (patient_id, viewer_id)
     ).fetchone()
     return row is not None
 
 
-def share(conn: sqlite3.Connection, patient_id: int, viewer_id: int) -> bool:
+def share(conn: Connection, patient_id: int, viewer_id: int) -> bool:
     """Let the viewer see the patient's data; False when they could already."""
     cur = conn.execute(
-        "INSERT OR IGNORE INTO shares (patient_id, doctor_id, created_at) VALUES (?, ?, ?)",
+        "INSERT INTO shares (patient_id, doctor_id, created_at) VALUES (?, ?, ?)"
+        " ON CONFLICT DO NOTHING",
         (patient_id, viewer_id, int(time.time())),
     )
     return cur.rowcount == 1
 
 
-def unshare(conn: sqlite3.Connection, patient_id: int, viewer_id: int) -> None:
+def unshare(conn: Connection, patient_id: int, viewer_id: int) -> None:
     conn.execute(
         "DELETE FROM shares WHERE patient_id = ? AND doctor_id = ?", (patient_id, viewer_id)
     )
 
 
-def all_shares(conn: sqlite3.Connection) -> list[dict]:
+def all_shares(conn: Connection) -> list[dict]:
     """Every share, for the admin page: patient, viewer (doctor or carer) and since when."""
     rows = conn.execute(
         "SELECT p.username AS patient, v.role, v.dr_id, v.username AS viewer,"
@@ -46,7 +48,7 @@ def all_shares(conn: sqlite3.Connection) -> list[dict]:
     return [dict(r) for r in rows]
 
 
-def shared_patients(conn: sqlite3.Connection, viewer_id: int) -> list[accounts.User]:
+def shared_patients(conn: Connection, viewer_id: int) -> list[accounts.User]:
     rows = conn.execute(
         "SELECT u.* FROM users u JOIN shares s ON s.patient_id = u.id"
         " WHERE s.doctor_id = ? AND u.disabled = 0 ORDER BY u.username",
@@ -55,7 +57,7 @@ def shared_patients(conn: sqlite3.Connection, viewer_id: int) -> list[accounts.U
     return [accounts.User.from_row(r) for r in rows]
 
 
-def viewers(conn: sqlite3.Connection, patient_id: int, role: str = "doctor") -> list[dict]:
+def viewers(conn: Connection, patient_id: int, role: str = "doctor") -> list[dict]:
     """The doctors (or carers) this patient shares with, oldest share first."""
     rows = conn.execute(
         "SELECT u.id, u.dr_id, u.username, u.email, u.display_name, s.created_at FROM shares s"
@@ -66,7 +68,7 @@ def viewers(conn: sqlite3.Connection, patient_id: int, role: str = "doctor") -> 
     return [dict(r) for r in rows]
 
 
-def doctors(conn: sqlite3.Connection, patient_id: int) -> list[dict]:
+def doctors(conn: Connection, patient_id: int) -> list[dict]:
     """The doctors this patient shares with, oldest share first."""
     return viewers(conn, patient_id, "doctor")
 
@@ -77,7 +79,7 @@ def share_label(role: str, dr_id: str | None, username: str | None) -> str:
 
 
 def grant(
-    conn: sqlite3.Connection, patient: accounts.User, dr_id: str, path: str, ip: str | None
+    conn: Connection, patient: accounts.User, dr_id: str, path: str, ip: str | None
 ) -> tuple[accounts.User, bool]:
     """Share with the doctor of this Dr_ID; an unknown or disabled one is refused.
 
@@ -98,7 +100,7 @@ def grant(
 
 
 def grant_carer(
-    conn: sqlite3.Connection,
+    conn: Connection,
     patient: accounts.User,
     carer: accounts.User,
     path: str,
@@ -117,7 +119,7 @@ def grant_carer(
 
 
 def revoke(
-    conn: sqlite3.Connection, patient: accounts.User, viewer_id: int, path: str, ip: str | None
+    conn: Connection, patient: accounts.User, viewer_id: int, path: str, ip: str | None
 ) -> None:
     """End a doctor's or carer's share now: their next request is refused."""
     row = conn.execute(
@@ -140,7 +142,7 @@ def revoke(
 
 
 def record(
-    conn: sqlite3.Connection,
+    conn: Connection,
     actor: accounts.User,
     patient: accounts.User,
     action: str,
@@ -154,7 +156,7 @@ def record(
     )
 
 
-def refused(conn: sqlite3.Connection, actor: accounts.User, patient: accounts.User, action: str):
+def refused(conn: Connection, actor: accounts.User, patient: accounts.User, action: str):
     """The audited request ``action`` was refused: its row says so rather than "Added …"."""
     conn.execute(
         "UPDATE audit SET action = ? WHERE id = (SELECT MAX(id) FROM audit"
@@ -210,7 +212,7 @@ def is_read(action: str) -> bool:
 
 
 def last_visit(
-    conn: sqlite3.Connection, doctor_id: int, patient_id: int, before: int | None = None
+    conn: Connection, doctor_id: int, patient_id: int, before: int | None = None
 ) -> int | None:
     """When this doctor last opened this patient's pages or data before ``before`` (Unix s).
 
@@ -226,7 +228,7 @@ def last_visit(
     return row[0]
 
 
-def record_report_audit(conn: sqlite3.Connection, entry: dict) -> bool:
+def record_report_audit(conn: Connection, entry: dict) -> bool:
     """Store one of the reporter's audit messages; False when actor or patient is unknown."""
     column = "dr_id" if entry["role"] == "doctor" else "username"
     actor = conn.execute(f"SELECT id FROM users WHERE {column} = ?", (entry["actor"],)).fetchone()
@@ -247,7 +249,7 @@ def record_report_audit(conn: sqlite3.Connection, entry: dict) -> bool:
 
 
 def admin_action(
-    conn: sqlite3.Connection,
+    conn: Connection,
     admin: accounts.User | None,
     action: str,
     detail: str,
@@ -277,7 +279,7 @@ ADMIN_WORDS = {
 }
 
 
-def admin_log(conn: sqlite3.Connection, limit: int = 50) -> list[dict]:
+def admin_log(conn: Connection, limit: int = 50) -> list[dict]:
     rows = conn.execute(
         "SELECT l.at, l.action, l.detail, u.display_name AS actor FROM admin_log l"
         " LEFT JOIN users u ON u.id = l.actor_id ORDER BY l.id DESC LIMIT ?",

@@ -3,9 +3,10 @@
 import hashlib
 import re
 import secrets
-import sqlite3
 import time
 from dataclasses import dataclass
+
+from services.common.database import Connection, IntegrityError, Row
 
 from . import passwords, twostep
 from .errors import NotFound, ValidationError
@@ -36,7 +37,7 @@ class User:
         return self.username or self.dr_id or str(self.id)
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> "User":
+    def from_row(cls, row: Row) -> "User":
         return cls(
             id=row["id"],
             role=row["role"],
@@ -78,19 +79,18 @@ def normalize_ic(ic: str) -> str:
     return re.sub(r"[\s-]", "", ic).upper()
 
 
-def _insert(conn: sqlite3.Connection, **fields: object) -> int:
+def _insert(conn: Connection, **fields: object) -> int:
     names = ", ".join(fields)
     marks = ", ".join("?" for _ in fields)
     try:
-        cur = conn.execute(f"INSERT INTO users ({names}) VALUES ({marks})", tuple(fields.values()))
-    except sqlite3.IntegrityError as exc:
+        return conn.insert(f"INSERT INTO users ({names}) VALUES ({marks})", tuple(fields.values()))
+    except IntegrityError as exc:
         raise ValidationError(
             "An account with that user name, email or ID already exists."
         ) from exc
-    return cur.lastrowid
 
 
-def _with_totp(conn: sqlite3.Connection, uid: int, keys: Keys) -> tuple[User, str]:
+def _with_totp(conn: Connection, uid: int, keys: Keys) -> tuple[User, str]:
     """Give a new account its TOTP secret (stored encrypted); return it in clear once."""
     secret = twostep.new_secret()
     twostep.store_secret(conn, uid, secret, keys)
@@ -98,7 +98,7 @@ def _with_totp(conn: sqlite3.Connection, uid: int, keys: Keys) -> tuple[User, st
 
 
 def create_patient(
-    conn: sqlite3.Connection,
+    conn: Connection,
     email: str,
     username: str,
     password: str,
@@ -123,7 +123,7 @@ def create_patient(
 
 
 def create_admin(
-    conn: sqlite3.Connection, email: str, username: str, password: str, keys: Keys
+    conn: Connection, email: str, username: str, password: str, keys: Keys
 ) -> tuple[User, str]:
     """Create an administrator; TOTP is mandatory, so the secret is always returned."""
     email, username = normalize_email(email), normalize_username(username)
@@ -141,7 +141,7 @@ def create_admin(
 
 
 def create_doctor(
-    conn: sqlite3.Connection,
+    conn: Connection,
     dr_id: str,
     name: str,
     ic: str,
@@ -178,14 +178,14 @@ def otpauth_uri(user: User, secret: str) -> str:
     return twostep.otpauth_uri(user.login, secret)
 
 
-def get(conn: sqlite3.Connection, user_id: int) -> User:
+def get(conn: Connection, user_id: int) -> User:
     row = conn.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone()
     if row is None:
         raise NotFound(f"no user {user_id}")
     return User.from_row(row)
 
 
-def find(conn: sqlite3.Connection, login: str) -> User:
+def find(conn: Connection, login: str) -> User:
     """Find a user by user name, Dr_ID or email."""
     login = login.strip()
     row = conn.execute(
@@ -197,7 +197,7 @@ def find(conn: sqlite3.Connection, login: str) -> User:
     return User.from_row(row)
 
 
-def find_patient(conn: sqlite3.Connection, username: str) -> User | None:
+def find_patient(conn: Connection, username: str) -> User | None:
     row = conn.execute(
         "SELECT * FROM users WHERE username = ? AND role = 'patient' AND disabled = 0",
         (username,),
@@ -205,7 +205,7 @@ def find_patient(conn: sqlite3.Connection, username: str) -> User | None:
     return User.from_row(row) if row else None
 
 
-def require_patient(conn: sqlite3.Connection, username: str) -> User:
+def require_patient(conn: Connection, username: str) -> User:
     """The patient named ``username`` (any case, spaces trimmed), or NotFound."""
     name = username.strip().lower()
     found = find_patient(conn, name)
@@ -214,13 +214,13 @@ def require_patient(conn: sqlite3.Connection, username: str) -> User:
     return found
 
 
-def all_users(conn: sqlite3.Connection) -> list[User]:
+def all_users(conn: Connection) -> list[User]:
     rows = conn.execute("SELECT * FROM users ORDER BY role, COALESCE(username, dr_id)")
     return [User.from_row(r) for r in rows]
 
 
 def authenticate(
-    conn: sqlite3.Connection, row: sqlite3.Row | None, password: str, code: str, keys: Keys
+    conn: Connection, row: Row | None, password: str, code: str, keys: Keys
 ) -> User | None:
     """The user when password (and TOTP or a recovery code, if it has TOTP) are right."""
     ok = passwords.verify(row["password_hash"] if row else None, password)
@@ -236,7 +236,7 @@ def authenticate(
     return User.from_row(row)
 
 
-def patient_row(conn: sqlite3.Connection, email: str, username: str) -> sqlite3.Row | None:
+def patient_row(conn: Connection, email: str, username: str) -> Row | None:
     """Patients, carers and admins sign in on the Users tab with email and user name together."""
     return conn.execute(
         "SELECT * FROM users WHERE email = ? AND username = ?"
@@ -245,7 +245,7 @@ def patient_row(conn: sqlite3.Connection, email: str, username: str) -> sqlite3.
     ).fetchone()
 
 
-def doctor_row(conn: sqlite3.Connection, dr_id: str, name: str, ic: str) -> sqlite3.Row | None:
+def doctor_row(conn: Connection, dr_id: str, name: str, ic: str) -> Row | None:
     """Name and IC are not secrets, but they must match the Dr_ID."""
     row = conn.execute(
         "SELECT * FROM users WHERE dr_id = ? AND role = 'doctor'", (dr_id.strip(),)
@@ -257,7 +257,7 @@ def doctor_row(conn: sqlite3.Connection, dr_id: str, name: str, ic: str) -> sqli
     return row if same_name and same_ic else None
 
 
-def set_password(conn: sqlite3.Connection, user: User, password: str) -> None:
+def set_password(conn: Connection, user: User, password: str) -> None:
     """Change the password and end every session of the account."""
     passwords.check_policy(password, user.username or "", user.dr_id or "", user.ic or "")
     conn.execute(
@@ -267,20 +267,20 @@ def set_password(conn: sqlite3.Connection, user: User, password: str) -> None:
     conn.execute("DELETE FROM sessions WHERE user_id = ?", (user.id,))
 
 
-def check_password(conn: sqlite3.Connection, user: User, password: str) -> bool:
+def check_password(conn: Connection, user: User, password: str) -> bool:
     """Ask again for the password before a change that could lock the owner out."""
     row = conn.execute("SELECT password_hash FROM users WHERE id = ?", (user.id,)).fetchone()
     return passwords.verify(row["password_hash"] if row else None, password)
 
 
-def set_disabled(conn: sqlite3.Connection, user: User, disabled: bool) -> None:
+def set_disabled(conn: Connection, user: User, disabled: bool) -> None:
     """Disable (no sign-in, every session ended) or enable an account again."""
     conn.execute("UPDATE users SET disabled = ? WHERE id = ?", (int(disabled), user.id))
     if disabled:
         conn.execute("DELETE FROM sessions WHERE user_id = ?", (user.id,))
 
 
-def reset_totp(conn: sqlite3.Connection, user: User, keys: Keys) -> tuple[str | None, list[str]]:
+def reset_totp(conn: Connection, user: User, keys: Keys) -> tuple[str | None, list[str]]:
     """Clear two-step sign-in and end every session; doctors and admins get a new secret.
 
     Returns the new secret (None for a patient, who may set it up again) and, with
@@ -299,7 +299,7 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def start_reset(conn: sqlite3.Connection, email: str) -> tuple[User, str] | None:
+def start_reset(conn: Connection, email: str) -> tuple[User, str] | None:
     """A one-time reset token for the account with ``email``, or None if there is none."""
     row = conn.execute(
         "SELECT * FROM users WHERE email = ? AND disabled = 0", (email.strip().lower(),)
@@ -315,7 +315,7 @@ def start_reset(conn: sqlite3.Connection, email: str) -> tuple[User, str] | None
     return User.from_row(row), token
 
 
-def reset_user(conn: sqlite3.Connection, token: str) -> User | None:
+def reset_user(conn: Connection, token: str) -> User | None:
     row = conn.execute(
         "SELECT user_id FROM password_resets WHERE token_hash = ? AND expires_at >= ?",
         (_digest(token), int(time.time())),
@@ -323,7 +323,7 @@ def reset_user(conn: sqlite3.Connection, token: str) -> User | None:
     return get(conn, row["user_id"]) if row else None
 
 
-def finish_reset(conn: sqlite3.Connection, token: str, password: str) -> bool:
+def finish_reset(conn: Connection, token: str, password: str) -> bool:
     """Set the password if the token is valid; the token is used up either way it succeeds."""
     user = reset_user(conn, token)
     if user is None:

@@ -8,10 +8,10 @@ way: an alert's key is its card's (``bp_systolic`` -> ``bp``) or its own (the pa
 early-warning score's).
 """
 
-import sqlite3
 import time
 from datetime import UTC, datetime, timedelta
 
+from services.common.database import Connection
 from services.common.metrics import GROUPS, Group
 
 from . import verdicts
@@ -36,7 +36,7 @@ CREATE TABLE reading_acks (
 KEYS = (*(g.key for g in GROUPS), "news2_partial")
 
 
-def acknowledged(conn: sqlite3.Connection, patient_id: int) -> dict[str, int]:
+def acknowledged(conn: Connection, patient_id: int) -> dict[str, int]:
     """Per key, the time (ms) up to which this patient's readings were acknowledged."""
     rows = conn.execute(
         "SELECT key, through_ms FROM reading_acks WHERE patient_id = ?", (patient_id,)
@@ -44,9 +44,7 @@ def acknowledged(conn: sqlite3.Connection, patient_id: int) -> dict[str, int]:
     return {r["key"]: r["through_ms"] for r in rows}
 
 
-def acknowledge(
-    conn: sqlite3.Connection, patient_id: int, key: str, through_ms: int, by_id: int
-) -> str:
+def acknowledge(conn: Connection, patient_id: int, key: str, through_ms: int, by_id: int) -> str:
     """Mark ``key``'s readings up to ``through_ms`` as seen; returns the card's key."""
     key = verdicts.group_of(key)
     if key not in KEYS:
@@ -57,7 +55,8 @@ def acknowledge(
     conn.execute(
         "INSERT INTO reading_acks (patient_id, key, through_ms, acked_by, acked_at)"
         " VALUES (?, ?, ?, ?, ?) ON CONFLICT(patient_id, key) DO UPDATE SET"
-        " through_ms = MAX(through_ms, excluded.through_ms), acked_by = excluded.acked_by,"
+        " through_ms = CASE WHEN excluded.through_ms > reading_acks.through_ms"
+        " THEN excluded.through_ms ELSE reading_acks.through_ms END, acked_by = excluded.acked_by,"
         " acked_at = excluded.acked_at",
         (patient_id, key, through_ms, by_id, now),
     )
@@ -89,9 +88,7 @@ def _newest_outside(health, patient: str, group, since: datetime) -> dict | None
     return {"ts": ts, "values": [values[m.key] for m in group.metrics]}
 
 
-def pending(
-    health, conn: sqlite3.Connection, patient, temperature_unit: str = "°C", now=None
-) -> list:
+def pending(health, conn: Connection, patient, temperature_unit: str = "°C", now=None) -> list:
     """Each card's newest out-of-range reading not acknowledged yet, as the pages show it."""
     since = (now or datetime.now(UTC)) - timedelta(days=SHOWN_DAYS)
     seen = acknowledged(conn, patient.id)

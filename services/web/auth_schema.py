@@ -5,7 +5,7 @@ index for the expiry sweep; recovery codes and the outbox of security alerts get
 their tables. ``db.MIGRATIONS`` runs it as entry 4.
 """
 
-import sqlite3
+from services.common.database import Connection
 
 from .keys import Keys, is_encrypted
 
@@ -34,7 +34,7 @@ CREATE INDEX security_alerts_pending ON security_alerts(published_at)
 """
 
 
-def encrypt_clear_secrets(conn: sqlite3.Connection, keys: Keys) -> int:
+def encrypt_clear_secrets(conn: Connection, keys: Keys) -> int:
     """Encrypt TOTP secrets stored in clear by earlier versions; return how many."""
     rows = conn.execute("SELECT id, totp_secret FROM users WHERE totp_secret IS NOT NULL")
     clear = [

@@ -6,22 +6,39 @@ invitation's token is stored only as its hash and works once, until it expires.
 
 import hashlib
 import secrets
-import sqlite3
 import time
 
 from services.common import carecircle
+from services.common.database import Connection, IntegrityError, Row
 
 from . import accounts, passwords
 from .errors import ValidationError
 
 INVITE_SECONDS = 7 * 24 * 3600
 
-# Migration 3: the ``carer`` role (SQLite changes a CHECK only by rebuilding the table,
-# which the migration runner does with foreign keys off), invitations, and the care
-# circle's tables, which the notifier also creates if it starts first.
+# Migration 3: the ``carer`` role, invitations, and the care circle's tables, which the
+# notifier also creates if it starts first. SQLite changes a CHECK only by rebuilding the
+# table, which the migration runner does with foreign keys off; PostgreSQL changes it in
+# place.
 _USER_COLUMNS = (
     "id, role, username, email, dr_id, display_name, ic, password_hash, totp_secret,"
     " totp_last_step, created_at, disabled"
+)
+_INVITES = (
+    """
+    CREATE TABLE carer_invites (
+        token_hash TEXT PRIMARY KEY,
+        patient_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        contact_id INTEGER,
+        email TEXT NOT NULL,
+        name TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        used_at INTEGER
+    );
+    CREATE INDEX carer_invites_patient ON carer_invites(patient_id);
+    """
+    + carecircle.SCHEMA
 )
 MIGRATION = (
     """
@@ -44,18 +61,15 @@ MIGRATION = (
     """
     DROP TABLE users;
     ALTER TABLE users_new RENAME TO users;
-    CREATE TABLE carer_invites (
-        token_hash TEXT PRIMARY KEY,
-        patient_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-        contact_id INTEGER,
-        email TEXT NOT NULL,
-        name TEXT NOT NULL,
-        created_at INTEGER NOT NULL,
-        expires_at INTEGER NOT NULL,
-        used_at INTEGER
-    );
-    CREATE INDEX carer_invites_patient ON carer_invites(patient_id);
-    """ + carecircle.SCHEMA
+    """ + _INVITES
+)
+POSTGRES_MIGRATION = (
+    """
+    ALTER TABLE users DROP CONSTRAINT users_role_check;
+    ALTER TABLE users ADD CONSTRAINT users_role_check
+        CHECK (role IN ('patient', 'doctor', 'admin', 'carer'));
+    """
+    + _INVITES
 )
 
 
@@ -64,7 +78,7 @@ def _digest(token: str) -> str:
 
 
 def invite(
-    conn: sqlite3.Connection, patient: accounts.User, email: str, name: str, contact_id: int | None
+    conn: Connection, patient: accounts.User, email: str, name: str, contact_id: int | None
 ) -> str:
     """A new invitation for ``email`` to care for ``patient``; returns the token (sent once)."""
     email = accounts.normalize_email(email)
@@ -82,7 +96,7 @@ def invite(
     return token
 
 
-def pending_invite(conn: sqlite3.Connection, token: str) -> sqlite3.Row | None:
+def pending_invite(conn: Connection, token: str) -> Row | None:
     """The unused, unexpired invitation of this token, with the patient's names."""
     return conn.execute(
         "SELECT i.*, u.username AS patient, u.display_name AS patient_name FROM carer_invites i"
@@ -92,7 +106,7 @@ def pending_invite(conn: sqlite3.Connection, token: str) -> sqlite3.Row | None:
     ).fetchone()
 
 
-def pending_invites(conn: sqlite3.Connection, patient_id: int) -> list[dict]:
+def pending_invites(conn: Connection, patient_id: int) -> list[dict]:
     rows = conn.execute(
         "SELECT email, name, created_at, expires_at FROM carer_invites WHERE patient_id = ?"
         " AND used_at IS NULL AND expires_at >= ? ORDER BY created_at",
@@ -101,7 +115,7 @@ def pending_invites(conn: sqlite3.Connection, patient_id: int) -> list[dict]:
     return [dict(r) for r in rows]
 
 
-def _use(conn: sqlite3.Connection, token: str, carer_id: int) -> sqlite3.Row:
+def _use(conn: Connection, token: str, carer_id: int) -> Row:
     """Spend the invitation (compare-and-set: two racing posts cannot both use it)."""
     found = pending_invite(conn, token)
     cursor = conn.execute(
@@ -119,8 +133,8 @@ def _use(conn: sqlite3.Connection, token: str, carer_id: int) -> sqlite3.Row:
 
 
 def create_carer(
-    conn: sqlite3.Connection, token: str, username: str, password: str
-) -> tuple[accounts.User, sqlite3.Row]:
+    conn: Connection, token: str, username: str, password: str
+) -> tuple[accounts.User, Row]:
     """Make the invited person's account, share the patient with it, and spend the token."""
     found = pending_invite(conn, token)
     if found is None:
@@ -128,7 +142,7 @@ def create_carer(
     username = accounts.normalize_username(username)
     passwords.check_policy(password, username, found["email"].split("@")[0])
     try:
-        cursor = conn.execute(
+        carer_id = conn.insert(
             "INSERT INTO users (role, username, email, display_name, password_hash, created_at)"
             " VALUES ('carer', ?, ?, ?, ?, ?)",
             (
@@ -139,17 +153,17 @@ def create_carer(
                 int(time.time()),
             ),
         )
-    except sqlite3.IntegrityError as exc:
+    except IntegrityError as exc:
         raise ValidationError(
             "An account with that user name or email already exists. Sign in to it and"
             " open the link again."
         ) from exc
-    carer = accounts.get(conn, int(cursor.lastrowid))
+    carer = accounts.get(conn, carer_id)
     _use(conn, token, carer.id)
     return carer, found
 
 
-def accept_as(conn: sqlite3.Connection, token: str, carer: accounts.User) -> sqlite3.Row:
+def accept_as(conn: Connection, token: str, carer: accounts.User) -> Row:
     """A signed-in carer takes an invitation sent to their own address."""
     found = pending_invite(conn, token)
     if found is None or carer.role != "carer" or carer.email != found["email"]:

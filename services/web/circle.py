@@ -6,12 +6,12 @@ acknowledged an alert in words).
 """
 
 import re
-import sqlite3
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from services.common import carecircle as cc
 from services.common import reminders
 from services.common.alerts import alert_text
+from services.common.database import Connection
 
 from . import accounts
 from .errors import NotFound, ValidationError
@@ -112,7 +112,7 @@ def contact_fields(form) -> dict:
     }
 
 
-def add(conn: sqlite3.Connection, patient: str, name: str, channel: str, **fields) -> int:
+def add(conn: Connection, patient: str, name: str, channel: str, **fields) -> int:
     """Add a checked contact; the care circle's own refusals become the web's."""
     name = " ".join((name or "").split())
     if not 1 <= len(name) <= 100:
@@ -123,7 +123,7 @@ def add(conn: sqlite3.Connection, patient: str, name: str, channel: str, **field
         raise ValidationError(str(exc)) from exc
 
 
-def update(conn: sqlite3.Connection, patient: str, contact_id: int, form) -> None:
+def update(conn: Connection, patient: str, contact_id: int, form) -> None:
     """Change a contact of ``patient``'s circle; an empty channel keeps the old one."""
     found = cc.contact(conn, contact_id)
     if found is None or found.patient != patient:
@@ -154,13 +154,13 @@ def update(conn: sqlite3.Connection, patient: str, contact_id: int, form) -> Non
     reminders.set_choice(conn, contact_id, fields["reminders"])
 
 
-def contact_owner(conn: sqlite3.Connection, contact_id: int) -> int | None:
+def contact_owner(conn: Connection, contact_id: int) -> int | None:
     """The user id of the account a contact belongs to (a doctor or carer), if any."""
     row = conn.execute("SELECT user_id FROM care_contacts WHERE id = ?", (contact_id,)).fetchone()
     return row["user_id"] if row else None
 
 
-def circle(conn: sqlite3.Connection, patient: str) -> list[dict]:
+def circle(conn: Connection, patient: str) -> list[dict]:
     """The circle in order, each contact with its masked channel and its latest message."""
     latest = {
         row["contact_id"]: dict(row)
@@ -189,7 +189,7 @@ def circle(conn: sqlite3.Connection, patient: str) -> list[dict]:
     ]
 
 
-def delivery_rows(conn: sqlite3.Connection, patient: str, limit: int = 50) -> list[dict]:
+def delivery_rows(conn: Connection, patient: str, limit: int = 50) -> list[dict]:
     """The patient's latest messages with a status in words, newest first."""
     rows = cc.recent_deliveries(conn, patient, limit)
     for row in rows:
@@ -198,7 +198,7 @@ def delivery_rows(conn: sqlite3.Connection, patient: str, limit: int = 50) -> li
     return rows
 
 
-def who(conn: sqlite3.Connection, login: str | None) -> str:
+def who(conn: Connection, login: str | None) -> str:
     """An acknowledger's login in words: ``Dr. Tan (doctor)``, ``Carol (carer)``, ``you``."""
     if not login:
         return ""
@@ -212,7 +212,7 @@ def who(conn: sqlite3.Connection, login: str | None) -> str:
     return f"{name} ({row['role']})"
 
 
-def alerts(conn: sqlite3.Connection, patient: str, limit: int = 10) -> list[dict]:
+def alerts(conn: Connection, patient: str, limit: int = 10) -> list[dict]:
     """The patient's latest notified alerts, with who acknowledged each, in words."""
     rows = [r for r in cc.notifications_for(conn, patient, limit * 2) if r["kind"] != "test"]
     for row in rows[:limit]:
@@ -222,7 +222,7 @@ def alerts(conn: sqlite3.Connection, patient: str, limit: int = 10) -> list[dict
     return rows[:limit]
 
 
-def alert(conn: sqlite3.Connection, alert_id: str) -> dict | None:
+def alert(conn: Connection, alert_id: str) -> dict | None:
     """One notified alert with its messages, or None when there is no such alert."""
     row = cc.notification(conn, alert_id)
     if row is None:
@@ -238,7 +238,7 @@ def alert(conn: sqlite3.Connection, alert_id: str) -> dict | None:
     return out
 
 
-def log_entries(conn: sqlite3.Connection, patient: str, limit: int = 200) -> list[dict]:
+def log_entries(conn: Connection, patient: str, limit: int = 200) -> list[dict]:
     """The notifier's messages about the patient, shaped as access-log entries."""
     rows = conn.execute(
         "SELECT d.id, d.alert_id, d.status, d.last_error, d.attempts, d.created_at, d.sent_at,"

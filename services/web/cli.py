@@ -1,7 +1,6 @@
 """``python -m services.web``: serve the dashboard, or administer users, devices and shares."""
 
 import getpass
-import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -9,6 +8,7 @@ from pathlib import Path
 import click
 import segno
 
+from services.common.database import Connection
 from services.common.devices import KIND_NAMES, UPDATE_COMMAND
 from services.common.errors import ConfigError
 from services.common.medication import store as medication_store
@@ -61,7 +61,7 @@ def cli(ctx: click.Context) -> None:
         ctx.exit(serve())
 
 
-def _open() -> tuple[Settings, sqlite3.Connection, keys.Keys]:
+def _open() -> tuple[Settings, Connection, keys.Keys]:
     """The settings and the database, on a command's first use (``--help`` needs neither)."""
     root = click.get_current_context().find_root()
     if root.obj is None:
@@ -79,7 +79,7 @@ def _keys() -> keys.Keys:
     return _open()[2]
 
 
-def _conn() -> sqlite3.Connection:
+def _conn() -> Connection:
     return _open()[1]
 
 

@@ -1,17 +1,17 @@
 """``python -m services.web contacts``: a patient's care circle from the admin CLI."""
 
-import sqlite3
 from collections.abc import Callable
 
 import click
 
 from services.common import carecircle as cc
+from services.common.database import Connection
 
 from . import access, accounts, circle
 from .errors import ValidationError
 
 
-def build(conn_of: Callable[[], sqlite3.Connection]) -> click.Group:
+def build(conn_of: Callable[[], Connection]) -> click.Group:
     """The ``contacts`` command group, on the CLI's shared database connection."""
 
     @click.group()

@@ -1,11 +1,11 @@
-"""The SQLite database of users, sessions, shares and devices: migrations and connections."""
+"""The app database of users, sessions, shares and devices: migrations and connections."""
 
-import sqlite3
 from pathlib import Path
 
 from flask import Flask, current_app, g
 
 from services.common import reminders
+from services.common.database import POSTGRESQL, Connection, Database, IntegrityError
 from services.common.medication import schema as medication_schema
 
 from . import attention, auth_schema, carers, preferences
@@ -160,56 +160,72 @@ MIGRATIONS: list[tuple[int, str]] = [
     (7, attention.MIGRATION),
     # each person's sign-in times (first visit or back), temperature and lab units
     (8, preferences.MIGRATION),
+    # sign-in attempts get their own key (SQLite's implicit rowid is not in PostgreSQL)
+    (
+        9,
+        """
+        CREATE TABLE attempts_new (id INTEGER PRIMARY KEY, key TEXT NOT NULL, at INTEGER NOT NULL);
+        INSERT INTO attempts_new (key, at) SELECT key, at FROM attempts;
+        DROP TABLE attempts;
+        ALTER TABLE attempts_new RENAME TO attempts;
+        CREATE INDEX attempts_key ON attempts(key, at)
+        """,
+    ),
 ]
 
 
-def connect(path: Path) -> sqlite3.Connection:
-    """Open the database with the settings every connection needs."""
-    conn = sqlite3.connect(path, timeout=10, isolation_level=None)
-    conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA foreign_keys = ON")
-    conn.execute("PRAGMA busy_timeout = 10000")
-    return conn
+# Where PostgreSQL needs other words than SQLite for a step (the column types differ
+# everywhere, and database.ddl changes those).
+POSTGRES_STEPS: dict[int, str] = {3: carers.POSTGRES_MIGRATION}
 
 
-def schema_version(conn: sqlite3.Connection) -> int:
+def connect(target: Database | Path | str, threads: bool = False) -> Connection:
+    """Open the app database (a Database, a SQLite path or a postgresql:// URL)."""
+    return Database.of(target).connect(threads)
+
+
+def schema_version(conn: Connection) -> int:
     conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
     row = conn.execute("SELECT MAX(version) AS v FROM schema_version").fetchone()
     return row["v"] or 0
 
 
-def migrate(path: Path) -> int:
-    """Bring the database at ``path`` up to the newest schema; return its version."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = connect(path)
+def _steps(conn: Connection) -> int:
+    current = schema_version(conn)
+    for number, script in MIGRATIONS:
+        if number > current:
+            if conn.dialect == POSTGRESQL:
+                script = POSTGRES_STEPS.get(number, script)
+            conn.script(script)
+            conn.execute("INSERT INTO schema_version (version) VALUES (?)", (number,))
+            current = number
+    return current
+
+
+def migrate(target: Database | Path | str) -> int:
+    """Bring the database up to the newest schema; return its version."""
+    conn = connect(target)
     try:
+        if conn.dialect == POSTGRESQL:
+            # DDL is transactional there; the writer lock makes two instances that start
+            # together migrate one after the other.
+            with conn.transaction():
+                return _steps(conn)
         # WAL lets the SSE and page threads read while a sign-in writes.
-        conn.execute("PRAGMA journal_mode = WAL")
+        conn.raw.execute("PRAGMA journal_mode = WAL")
         # Off while migrating, as SQLite's table rebuild needs (checked before commit).
-        conn.execute("PRAGMA foreign_keys = OFF")
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            current = schema_version(conn)
-            for number, script in MIGRATIONS:
-                if number > current:
-                    for statement in script.split(";"):
-                        if statement.strip():
-                            conn.execute(statement)
-                    conn.execute("INSERT INTO schema_version (version) VALUES (?)", (number,))
-                    current = number
+        conn.raw.execute("PRAGMA foreign_keys = OFF")
+        with conn.transaction():
+            current = _steps(conn)
             broken = conn.execute("PRAGMA foreign_key_check").fetchall()
             if broken:
-                raise sqlite3.IntegrityError(f"migration left broken references: {broken[:5]}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+                raise IntegrityError(f"migration left broken references: {broken[:5]}")
         return current
     finally:
         conn.close()
 
 
-def get_db() -> sqlite3.Connection:
+def get_db() -> Connection:
     """The request's connection, opened on first use and closed at teardown."""
     if "db" not in g:
         g.db = connect(current_app.config["DATABASE"])

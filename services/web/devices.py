@@ -1,9 +1,9 @@
 """Which patient each device belongs to (the web's record; MQTT tells the recorder)."""
 
 import re
-import sqlite3
 import time
 
+from services.common.database import Connection
 from services.common.devices import KINDS, kind_of, normalise_id
 
 from .errors import ValidationError
@@ -18,7 +18,7 @@ def check_id(device_id: str) -> str:
     return device_id
 
 
-def assign(conn: sqlite3.Connection, device_id: str, patient_id: int | None) -> None:
+def assign(conn: Connection, device_id: str, patient_id: int | None) -> None:
     conn.execute(
         "INSERT INTO devices (device_id, patient_id, assigned_at) VALUES (?, ?, ?)"
         " ON CONFLICT(device_id) DO UPDATE SET patient_id = excluded.patient_id,"
@@ -27,30 +27,30 @@ def assign(conn: sqlite3.Connection, device_id: str, patient_id: int | None) -> 
     )
 
 
-def forget(conn: sqlite3.Connection, device_id: str) -> bool:
+def forget(conn: Connection, device_id: str) -> bool:
     """Take a device off the list altogether; False when it was not on it."""
     cur = conn.execute("DELETE FROM devices WHERE device_id = ?", (device_id,))
     return cur.rowcount == 1
 
 
-def is_listed(conn: sqlite3.Connection, device_id: str) -> bool:
+def is_listed(conn: Connection, device_id: str) -> bool:
     row = conn.execute("SELECT 1 FROM devices WHERE device_id = ?", (device_id,)).fetchone()
     return row is not None
 
 
-def for_patient(conn: sqlite3.Connection, patient_id: int) -> list[str]:
+def for_patient(conn: Connection, patient_id: int) -> list[str]:
     rows = conn.execute(
         "SELECT device_id FROM devices WHERE patient_id = ? ORDER BY device_id", (patient_id,)
     )
     return [r["device_id"] for r in rows]
 
 
-def several_watches(conn: sqlite3.Connection, patient_id: int) -> bool:
+def several_watches(conn: Connection, patient_id: int) -> bool:
     """Whether the patient wears more than one watch (the pages then name each source)."""
     return sum(1 for d in for_patient(conn, patient_id) if kind_of(d) == "watch") > 1
 
 
-def assignments(conn: sqlite3.Connection) -> list[tuple[str, str | None]]:
+def assignments(conn: Connection) -> list[tuple[str, str | None]]:
     """Every device with its patient's user name (None when unassigned)."""
     rows = conn.execute(
         "SELECT d.device_id, u.username FROM devices d LEFT JOIN users u ON u.id = d.patient_id"

@@ -1,9 +1,10 @@
 """Daily habits: the log, goals, streaks and the weekly view (snacks and vitals beside them)."""
 
-import sqlite3
 import time
 from dataclasses import dataclass
 from datetime import date, timedelta
+
+from services.common.database import Connection
 
 from .errors import ValidationError
 
@@ -55,7 +56,7 @@ def _value(habit: Habit, text: str) -> float:
     return value
 
 
-def log(conn: sqlite3.Connection, patient_id: int, form, today: date) -> tuple[date, int]:
+def log(conn: Connection, patient_id: int, form, today: date) -> tuple[date, int]:
     """Store the habits typed in for a day; a day's value is corrected, not duplicated."""
     day = _day(form.get("day", ""), today)
     values = []
@@ -76,7 +77,7 @@ def log(conn: sqlite3.Connection, patient_id: int, form, today: date) -> tuple[d
     return day, len(values)
 
 
-def goals(conn: sqlite3.Connection, patient_id: int) -> dict[str, float]:
+def goals(conn: Connection, patient_id: int) -> dict[str, float]:
     found = {h.key: h.goal for h in HABITS}
     for r in conn.execute(
         "SELECT habit, target FROM habit_goals WHERE patient_id = ?", (patient_id,)
@@ -86,7 +87,7 @@ def goals(conn: sqlite3.Connection, patient_id: int) -> dict[str, float]:
     return found
 
 
-def set_goals(conn: sqlite3.Connection, patient_id: int, form) -> None:
+def set_goals(conn: Connection, patient_id: int, form) -> None:
     """Store the goals typed in; one refused value stores none of them."""
     targets = []
     for habit in HABITS:

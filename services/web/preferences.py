@@ -5,10 +5,10 @@ The time zone is the one the medication schedule already keeps per patient
 keeps its own there too, so a doctor reads times in theirs.
 """
 
-import sqlite3
 import time
 from dataclasses import dataclass
 
+from services.common.database import Connection
 from services.common.medication import MedicationError, schedule, store
 
 from .errors import ValidationError
@@ -38,7 +38,7 @@ def temperature_symbol(prefs: "Preferences | None") -> str:
     return TEMPERATURE_UNITS[prefs.temperature_unit] if prefs else "°C"
 
 
-def signed_in(conn: sqlite3.Connection, user_id: int) -> None:
+def signed_in(conn: Connection, user_id: int) -> None:
     """Note a sign-in; the one before it says whether the person has been here before."""
     conn.execute(
         "UPDATE users SET previous_sign_in = last_sign_in, last_sign_in = ? WHERE id = ?",
@@ -46,12 +46,12 @@ def signed_in(conn: sqlite3.Connection, user_id: int) -> None:
     )
 
 
-def been_before(conn: sqlite3.Connection, user_id: int) -> bool:
+def been_before(conn: Connection, user_id: int) -> bool:
     row = conn.execute("SELECT previous_sign_in FROM users WHERE id = ?", (user_id,)).fetchone()
     return bool(row and row["previous_sign_in"])
 
 
-def of(conn: sqlite3.Connection, user_id: int) -> Preferences:
+def of(conn: Connection, user_id: int) -> Preferences:
     row = conn.execute(
         "SELECT temperature_unit, lab_units FROM users WHERE id = ?", (user_id,)
     ).fetchone()
@@ -61,7 +61,7 @@ def of(conn: sqlite3.Connection, user_id: int) -> Preferences:
     return Preferences(zone_name, row["temperature_unit"], row["lab_units"])
 
 
-def set_units(conn: sqlite3.Connection, user_id: int, temperature: str, lab: str) -> None:
+def set_units(conn: Connection, user_id: int, temperature: str, lab: str) -> None:
     if temperature not in TEMPERATURE_UNITS:
         raise ValidationError("Choose °C or °F for temperatures.")
     if lab not in LAB_UNITS:
@@ -72,7 +72,7 @@ def set_units(conn: sqlite3.Connection, user_id: int, temperature: str, lab: str
     )
 
 
-def set_timezone(conn: sqlite3.Connection, user, name: str) -> str:
+def set_timezone(conn: Connection, user, name: str) -> str:
     """The person's own time zone (empty: none chosen); a patient's also sets their doses'."""
     name = (name or "").strip()
     try:

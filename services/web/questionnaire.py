@@ -1,7 +1,8 @@
 """The patient's questionnaire: drafts kept per question, answers submitted as history."""
 
-import sqlite3
 import time
+
+from services.common.database import Connection
 
 from .errors import ValidationError
 
@@ -34,7 +35,7 @@ def _answers(form) -> dict[str, str]:
     return out
 
 
-def save_draft(conn: sqlite3.Connection, patient_id: int, form) -> None:
+def save_draft(conn: Connection, patient_id: int, form) -> None:
     """Keep what is typed so far; submitting later moves it into the record."""
     now = int(time.time())
     for key, text in _answers(form).items():
@@ -46,15 +47,14 @@ def save_draft(conn: sqlite3.Connection, patient_id: int, form) -> None:
         )
 
 
-def submit(conn: sqlite3.Connection, patient_id: int, form) -> int:
+def submit(conn: Connection, patient_id: int, form) -> int:
     """Record every answered question (history is kept) and clear the draft."""
     answers = {k: v for k, v in _answers(form).items() if v}
     if not answers:
         raise ValidationError("Answer at least one question before submitting.")
     now = int(time.time())
     wording = {key: text for key, _, text in QUESTIONS}
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with conn.transaction():
         for key, text in answers.items():
             conn.execute(
                 "INSERT INTO questionnaire_answers"
@@ -62,14 +62,10 @@ def submit(conn: sqlite3.Connection, patient_id: int, form) -> int:
                 (patient_id, key, wording[key], text, now),
             )
         conn.execute("DELETE FROM questionnaire_drafts WHERE patient_id = ?", (patient_id,))
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return len(answers)
 
 
-def state(conn: sqlite3.Connection, patient_id: int, drafts: bool = False) -> dict:
+def state(conn: Connection, patient_id: int, drafts: bool = False) -> dict:
     """Per question: the last submitted answer and when, and the draft if ``drafts``.
 
     Drafts are the patient's own until submitted: only the patient's views ask for them.

@@ -1,10 +1,10 @@
 """The doctor-written health record: blood tests, advice per area and notes."""
 
-import sqlite3
 import time
 from datetime import UTC, date, datetime
 
 from services.common import labs, metrics
+from services.common.database import Connection
 from services.common.metrics import range_flag
 
 from .errors import FieldError, ValidationError
@@ -89,7 +89,7 @@ def add_results(conn, patient_id, doctor_id, taken_at, results, note: str | None
     return len(results)
 
 
-def blood_panel(conn: sqlite3.Connection, patient_id: int, units: str = labs.SI) -> list[dict]:
+def blood_panel(conn: Connection, patient_id: int, units: str = labs.SI) -> list[dict]:
     """Per test of the standard list (then any other): its results oldest first, newest flagged.
 
     ``value`` and the ranges are as stored; ``shown``, ``shown_unit`` and ``shown_range``
@@ -176,7 +176,7 @@ def add_advice(conn, patient_id: int, doctor_id: int, area: str, advice: str) ->
     )
 
 
-def advice(conn: sqlite3.Connection, patient_id: int) -> list[dict]:
+def advice(conn: Connection, patient_id: int) -> list[dict]:
     """The newest advice per area, in the dashboard's order; areas without advice included."""
     rows = conn.execute(
         "SELECT a.area, a.advice, a.updated_at, u.display_name AS doctor FROM doctor_advice a"
@@ -195,7 +195,7 @@ def add_note(conn, patient_id: int, doctor_id: int, note: str) -> None:
     )
 
 
-def notes(conn: sqlite3.Connection, patient_id: int, limit: int = 10) -> list[dict]:
+def notes(conn: Connection, patient_id: int, limit: int = 10) -> list[dict]:
     rows = conn.execute(
         "SELECT n.note, n.created_at, u.display_name AS doctor FROM doctor_notes n"
         " LEFT JOIN users u ON u.id = n.doctor_id WHERE n.patient_id = ?"
@@ -205,7 +205,7 @@ def notes(conn: sqlite3.Connection, patient_id: int, limit: int = 10) -> list[di
     return [dict(r) for r in rows]
 
 
-def changes_since(conn: sqlite3.Connection, patient_id: int, since: int) -> dict[str, int]:
+def changes_since(conn: Connection, patient_id: int, since: int) -> dict[str, int]:
     """What arrived after ``since`` (Unix seconds): blood test results, questionnaire
     answers, and the days habits were logged for (a day's habits count once)."""
 

@@ -8,18 +8,18 @@ one for the admins, and one for the patient when the account is a patient's.
 
 import json
 import logging
-import sqlite3
 import time
 
 from services.common import logs
 from services.common.alerts import Alert
+from services.common.database import Connection
 
 log = logging.getLogger(__name__)
 
 DEVICE = "web"  # alerts name a device; the dashboard's own are the web's
 
 
-def failed_sign_ins(conn: sqlite3.Connection, account: str, failures: int, patient: str | None):
+def failed_sign_ins(conn: Connection, account: str, failures: int, patient: str | None):
     """Record the alerts for ``failures`` failed sign-ins of ``account``."""
     now_ms = int(time.time() * 1000)
     message = f"{failures} failed sign-ins for the account {account!r} in 15 minutes"
@@ -42,7 +42,7 @@ def failed_sign_ins(conn: sqlite3.Connection, account: str, failures: int, patie
     logs.event(log, logging.WARNING, "web.security_alert", account=account, failures=failures)
 
 
-def publish_pending(conn: sqlite3.Connection, hub) -> int:
+def publish_pending(conn: Connection, hub) -> int:
     """Publish the recorded alerts not yet published; nothing while the broker is away."""
     if hub is None or not hub.client.connected:
         return 0

@@ -8,9 +8,10 @@ left idle, whichever comes first; a sweep on a schedule removes ended rows.
 import hashlib
 import json
 import secrets
-import sqlite3
 import time
 from dataclasses import dataclass
+
+from services.common.database import Connection
 
 # last_seen is written at most this often, so reading pages does not write on every click.
 TOUCH_SECONDS = 60
@@ -31,7 +32,7 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create(conn: sqlite3.Connection, user_id: int, hours: int) -> Session:
+def create(conn: Connection, user_id: int, hours: int) -> Session:
     now = int(time.time())
     token = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(32)
@@ -43,7 +44,7 @@ def create(conn: sqlite3.Connection, user_id: int, hours: int) -> Session:
     return Session(token, user_id, csrf)
 
 
-def started_at(conn: sqlite3.Connection, token: str) -> int | None:
+def started_at(conn: Connection, token: str) -> int | None:
     """When the session of ``token`` began: the sign-in (Unix seconds)."""
     row = conn.execute(
         "SELECT created_at FROM sessions WHERE id_hash = ?", (_digest(token),)
@@ -52,7 +53,7 @@ def started_at(conn: sqlite3.Connection, token: str) -> int | None:
 
 
 def load(
-    conn: sqlite3.Connection, token: str | None, idle_seconds: int, touch: bool = True
+    conn: Connection, token: str | None, idle_seconds: int, touch: bool = True
 ) -> Session | None:
     """The live session of ``token``: not past its lifetime, not idle, account enabled.
 
@@ -63,7 +64,8 @@ def load(
         return None
     now = int(time.time())
     row = conn.execute(
-        "SELECT s.user_id, s.csrf, MAX(s.last_seen, s.created_at) AS seen FROM sessions s"
+        "SELECT s.user_id, s.csrf, CASE WHEN s.last_seen > s.created_at THEN s.last_seen"
+        " ELSE s.created_at END AS seen FROM sessions s"
         " LEFT JOIN users u ON u.id = s.user_id"
         " WHERE s.id_hash = ? AND s.expires_at >= ? AND COALESCE(u.disabled, 0) = 0",
         (_digest(token), now),
@@ -75,45 +77,45 @@ def load(
     return Session(token, row["user_id"], row["csrf"])
 
 
-def is_live(conn: sqlite3.Connection, token: str, idle_seconds: int) -> bool:
+def is_live(conn: Connection, token: str, idle_seconds: int) -> bool:
     return load(conn, token, idle_seconds, touch=False) is not None
 
 
-def destroy(conn: sqlite3.Connection, token: str) -> None:
+def destroy(conn: Connection, token: str) -> None:
     conn.execute("DELETE FROM sessions WHERE id_hash = ?", (_digest(token),))
 
 
-def destroy_all(conn: sqlite3.Connection, user_id: int) -> None:
+def destroy_all(conn: Connection, user_id: int) -> None:
     """End every session of an account (sign out everywhere)."""
     conn.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
 
 
-def sweep(conn: sqlite3.Connection, idle_seconds: int) -> int:
+def sweep(conn: Connection, idle_seconds: int) -> int:
     """Delete sessions past their lifetime or idle time, and used-up reset links."""
     now = int(time.time())
     cur = conn.execute(
-        "DELETE FROM sessions WHERE expires_at < ? OR MAX(last_seen, created_at) < ?",
-        (now, now - idle_seconds),
+        "DELETE FROM sessions WHERE expires_at < ? OR (last_seen < ? AND created_at < ?)",
+        (now, now - idle_seconds, now - idle_seconds),
     )
     conn.execute("DELETE FROM password_resets WHERE expires_at < ?", (now,))
     return cur.rowcount
 
 
-def set_pending_totp(conn: sqlite3.Connection, token: str, encrypted: str | None) -> None:
+def set_pending_totp(conn: Connection, token: str, encrypted: str | None) -> None:
     """Keep a TOTP secret being set up with the session, never in the browser."""
     conn.execute(
         "UPDATE sessions SET totp_pending = ? WHERE id_hash = ?", (encrypted, _digest(token))
     )
 
 
-def pending_totp(conn: sqlite3.Connection, token: str) -> str | None:
+def pending_totp(conn: Connection, token: str) -> str | None:
     row = conn.execute(
         "SELECT totp_pending FROM sessions WHERE id_hash = ?", (_digest(token),)
     ).fetchone()
     return row["totp_pending"] if row else None
 
 
-def push_flash(conn: sqlite3.Connection, token: str, message: str) -> None:
+def push_flash(conn: Connection, token: str, message: str) -> None:
     """A message for the next page this session shows (after a redirect)."""
     messages = ([*_flashes(conn, token), message])[-MAX_FLASHES:]
     conn.execute(
@@ -121,13 +123,13 @@ def push_flash(conn: sqlite3.Connection, token: str, message: str) -> None:
     )
 
 
-def take_flashes(conn: sqlite3.Connection, token: str) -> list[str]:
+def take_flashes(conn: Connection, token: str) -> list[str]:
     messages = _flashes(conn, token)
     if messages:
         conn.execute("UPDATE sessions SET flash = NULL WHERE id_hash = ?", (_digest(token),))
     return messages
 
 
-def _flashes(conn: sqlite3.Connection, token: str) -> list[str]:
+def _flashes(conn: Connection, token: str) -> list[str]:
     row = conn.execute("SELECT flash FROM sessions WHERE id_hash = ?", (_digest(token),)).fetchone()
     return json.loads(row["flash"]) if row and row["flash"] else []

@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from services.common.database import DATABASE_FILE, Database, url_setting
 from services.common.errors import ConfigError
 from services.common.influx import InfluxSettings
 from services.common.settings import (
@@ -31,6 +32,7 @@ class Settings:
         "WEB_THREADS", 32, "waitress worker threads (each open live stream holds one)", minimum=4
     )
     data_dir: Path = data_dir_setting()
+    database_url: str = url_setting()
     reports_folder: str | None = reports_dir_setting()
     base_url: str = setting(
         "WEB_BASE_URL",
@@ -89,8 +91,9 @@ class Settings:
     influx: InfluxSettings = section(InfluxSettings)
 
     @property
-    def database(self) -> Path:
-        return self.data_dir / "web.sqlite3"
+    def database(self) -> Database:
+        """PostgreSQL when DATABASE_URL is set, else the SQLite file in the data folder."""
+        return Database.choose(self.database_url, self.data_dir / DATABASE_FILE)
 
     @property
     def reports_dir(self) -> Path:

@@ -14,9 +14,10 @@ success takes its booking back.
 """
 
 import math
-import sqlite3
 import time
 from dataclasses import dataclass
+
+from services.common.database import Connection
 
 from .errors import Throttled
 
@@ -55,7 +56,7 @@ def delay(policy: Policy, failures: int) -> float:
     return min(policy.base_delay * 2 ** (failures - policy.slow_after), policy.max_delay)
 
 
-def _count(conn: sqlite3.Connection, key: str) -> int:
+def _count(conn: Connection, key: str) -> int:
     return conn.execute("SELECT COUNT(*) FROM attempts WHERE key = ?", (key,)).fetchone()[0]
 
 
@@ -79,7 +80,7 @@ def _check(conn, policy: Policy, account_key: str, pair_key: str, address_key, n
 
 
 def book(
-    conn: sqlite3.Connection,
+    conn: Connection,
     policy: Policy,
     account_key: str,
     address_key: str,
@@ -92,24 +93,19 @@ def book(
     """
     now = int(time.time())
     pair_key = f"pair:{account_key}|{'known-browser' if known else address_key}"
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with conn.transaction():
         conn.execute("DELETE FROM attempts WHERE at <= ?", (now - policy.window,))
         failures = _check(conn, policy, account_key, pair_key, None if known else address_key, now)
         row_ids = tuple(
-            conn.execute("INSERT INTO attempts (key, at) VALUES (?, ?)", (key, now)).lastrowid
+            conn.insert("INSERT INTO attempts (key, at) VALUES (?, ?)", (key, now))
             for key in (account_key, pair_key, address_key)
         )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return Booking(account_key, pair_key, row_ids, failures + 1)
 
 
-def succeeded(conn: sqlite3.Connection, booking: Booking) -> None:
+def succeeded(conn: Connection, booking: Booking) -> None:
     """A success clears the account's failures and takes back this try's address count."""
     conn.execute(
         "DELETE FROM attempts WHERE key IN (?, ?)", (booking.account_key, booking.pair_key)
     )
-    conn.executemany("DELETE FROM attempts WHERE rowid = ?", [(i,) for i in booking.row_ids])
+    conn.executemany("DELETE FROM attempts WHERE id = ?", [(i,) for i in booking.row_ids])

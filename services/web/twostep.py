@@ -9,10 +9,11 @@ like passwords, and each works once.
 import hmac
 import re
 import secrets
-import sqlite3
 import time
 
 import pyotp
+
+from services.common.database import Connection, Row
 
 from . import passwords
 from .errors import ValidationError
@@ -41,7 +42,7 @@ def check_secret(secret: str) -> str:
     return secret
 
 
-def store_secret(conn: sqlite3.Connection, user_id: int, secret: str, keys: Keys, step: int = 0):
+def store_secret(conn: Connection, user_id: int, secret: str, keys: Keys, step: int = 0):
     """Save the account's secret, encrypted; ``step`` is the last code step already used."""
     encrypted = keys.encrypt(check_secret(secret))
     conn.execute(
@@ -50,7 +51,7 @@ def store_secret(conn: sqlite3.Connection, user_id: int, secret: str, keys: Keys
     )
 
 
-def secret_of(row: sqlite3.Row, keys: Keys) -> str | None:
+def secret_of(row: Row, keys: Keys) -> str | None:
     """The clear secret of a users row, or None when it has none (or an unreadable one)."""
     stored = row["totp_secret"]
     if not stored:
@@ -79,7 +80,7 @@ def matching_step(secret: str, code: str) -> int | None:
     return None
 
 
-def check_code(conn: sqlite3.Connection, row: sqlite3.Row, code: str, keys: Keys) -> bool:
+def check_code(conn: Connection, row: Row, code: str, keys: Keys) -> bool:
     """Accept a code of this, the previous or the next step, each step once only."""
     secret = secret_of(row, keys)
     step = matching_step(secret, code) if secret else None
@@ -93,7 +94,7 @@ def check_code(conn: sqlite3.Connection, row: sqlite3.Row, code: str, keys: Keys
     return cur.rowcount == 1
 
 
-def new_recovery_codes(conn: sqlite3.Connection, user_id: int) -> list[str]:
+def new_recovery_codes(conn: Connection, user_id: int) -> list[str]:
     """Replace the account's recovery codes with fresh ones, shown to the person once."""
     codes = ["".join(secrets.choice(RECOVERY_ALPHABET) for _ in range(10)) for _ in range(10)]
     conn.execute("DELETE FROM recovery_codes WHERE user_id = ?", (user_id,))
@@ -104,7 +105,7 @@ def new_recovery_codes(conn: sqlite3.Connection, user_id: int) -> list[str]:
     return [f"{c[:5]}-{c[5:]}" for c in codes]
 
 
-def use_recovery_code(conn: sqlite3.Connection, user_id: int, code: str) -> bool:
+def use_recovery_code(conn: Connection, user_id: int, code: str) -> bool:
     """True, once, for one of the account's unused recovery codes."""
     code = _normal(code)
     if not RECOVERY_RE.match(code):
@@ -123,21 +124,21 @@ def use_recovery_code(conn: sqlite3.Connection, user_id: int, code: str) -> bool
     return False
 
 
-def recovery_left(conn: sqlite3.Connection, user_id: int) -> int:
+def recovery_left(conn: Connection, user_id: int) -> int:
     (count,) = conn.execute(
         "SELECT COUNT(*) FROM recovery_codes WHERE user_id = ? AND used_at IS NULL", (user_id,)
     ).fetchone()
     return count
 
 
-def second_factor(conn: sqlite3.Connection, row: sqlite3.Row, code: str, keys: Keys) -> bool:
+def second_factor(conn: Connection, row: Row, code: str, keys: Keys) -> bool:
     """A TOTP code or, instead, one of the account's recovery codes."""
     if check_code(conn, row, code, keys):
         return True
     return use_recovery_code(conn, row["id"], code)
 
 
-def clear(conn: sqlite3.Connection, user_id: int) -> None:
+def clear(conn: Connection, user_id: int) -> None:
     """Turn two-step sign-in off: no secret, no recovery codes."""
     conn.execute("UPDATE users SET totp_secret = NULL, totp_last_step = 0 WHERE id = ?", (user_id,))
     conn.execute("DELETE FROM recovery_codes WHERE user_id = ?", (user_id,))

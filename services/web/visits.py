@@ -6,8 +6,7 @@ each within ``VISIT_GAP`` of the one before, is one line (a visit) naming what t
 changed first (a share, a result, an admin's assignment), then what they looked at.
 """
 
-import sqlite3
-
+from services.common.database import Connection
 from services.common.metrics import GROUP_BY_KEY
 
 from .access import ACTIONS, is_read
@@ -26,7 +25,7 @@ _CIRCLE = {
 class Names:
     """Doctors' names by Dr_ID, so a share reads "Dr. Grace Tan (D100)", not "D100"."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         rows = conn.execute("SELECT dr_id, display_name FROM users WHERE role = 'doctor'")
         self._by_id = {r["dr_id"]: r["display_name"] for r in rows}
 
@@ -87,7 +86,7 @@ def _in_words(changes: list[str], reads: list[str]) -> str:
     return ", ".join(words[:-1]) + " and " + words[-1]
 
 
-def log(conn: sqlite3.Connection, patient_id: int, limit: int = 200) -> list[dict]:
+def log(conn: Connection, patient_id: int, limit: int = 200) -> list[dict]:
     """Who opened or changed what of this patient's, newest first, visits grouped."""
     names = Names(conn)
     rows = conn.execute(

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from services.common.database import DATABASE_FILE, Database
 from services.notifier import outbox
 from tests.support import services
 from tests.support.mosquitto import Mosquitto
@@ -177,9 +178,15 @@ def data_dir(tmp_path):
 
 
 @pytest.fixture
-def db(data_dir):
+def app_database(data_dir, database_url):
+    """Where the services of a test keep their tables: SQLite in data_dir, or PostgreSQL."""
+    return Database.choose(database_url, data_dir / DATABASE_FILE)
+
+
+@pytest.fixture
+def db(app_database):
     """The app database the notifier uses, with the care-circle tables."""
-    conn = outbox.connect(data_dir / "web.sqlite3")
+    conn = outbox.connect(app_database)
     yield conn
     conn.close()
 
@@ -202,11 +209,12 @@ def subscribes(broker) -> int:
 
 
 @pytest.fixture
-def make_notifier(tmp_path, broker, data_dir):
+def make_notifier(tmp_path, broker, data_dir, database_url):
     """Start notifier processes (fast timings); each returns once it has subscribed."""
     env = {
         **broker.env(),
         "SMARTCAB_DATA_DIR": str(data_dir),
+        "DATABASE_URL": database_url,
         "WEB_BASE_URL": BASE_URL,
         "NOTIFIER_TICK": "0.1",
         "NOTIFIER_RETRY_BASE": "0.3",

@@ -98,7 +98,7 @@ def test_totp_secrets_are_encrypted_at_rest_and_clear_ones_are_migrated(
     conn = db.connect(app.config["DATABASE"])
     conn.execute("UPDATE users SET totp_secret = ? WHERE username = 'alice'", (clear,))
     conn.close()
-    env = {"SMARTCAB_DATA_DIR": str(app.config["DATABASE"].parent), "WEB_LIVE": "0"}
+    env = {"SMARTCAB_DATA_DIR": str(app.config["SETTINGS"].data_dir), "WEB_LIVE": "0"}
     again = create_app({"TESTING": True}, Settings.from_env(env))
     assert _row(again)["totp_secret"].startswith("gAAAAA")
     later = pyotp.TOTP(clear).at(time.time())
@@ -107,7 +107,7 @@ def test_totp_secrets_are_encrypted_at_rest_and_clear_ones_are_migrated(
 
 
 def _admin(app, *args):
-    env = {"SMARTCAB_DATA_DIR": str(app.config["DATABASE"].parent), "WEB_LIVE": "0"}
+    env = {"SMARTCAB_DATA_DIR": str(app.config["SETTINGS"].data_dir), "WEB_LIVE": "0"}
     result = CliRunner().invoke(cli, ["users", *args], env=env)
     assert result.exit_code == 0, result.output
     return result.output

@@ -6,6 +6,8 @@ import subprocess
 
 import pytest
 
+from tests.conftest import ON_POSTGRES
+
 
 class ServerStarted(AssertionError):
     """A unit test tried to start a process or listen on a socket."""
@@ -20,7 +22,13 @@ def _refuse(what: str):
 
 @pytest.fixture(autouse=True)
 def no_servers(monkeypatch):
-    """Fail the test on any child process or listening socket; those belong in integration."""
+    """Fail the test on any child process or listening socket; those belong in integration.
+
+    Not on the PostgreSQL pass (SMARTCAB_TEST_DATABASE=postgresql), where the tests of the
+    web's pages run again on a real PostgreSQL server, on purpose.
+    """
+    if ON_POSTGRES:
+        return
     monkeypatch.setattr(subprocess.Popen, "__init__", _refuse("a child process"))
     monkeypatch.setattr(socket.socket, "listen", _refuse("a listening socket"))
     monkeypatch.setattr(os, "fork", _refuse("a fork"))

@@ -100,7 +100,7 @@ def test_doctor_home_shows_what_changed_since_the_last_visit(app, auth):
         "/p/alice/questionnaire", data={"csrf_token": token, "sleep": "ok", "action": "submit"}
     )
     # A weekly report the reporter stored (docs/reports.md: the file and its result beside it).
-    folder = app.config["DATABASE"].parent / "reports" / "alice"
+    folder = app.config["SETTINGS"].data_dir / "reports" / "alice"
     folder.mkdir(parents=True)
     (folder / "weekly-2026-W47.pdf").write_bytes(b"%PDF-1.4 weekly")
     result = {"id": "weekly-2026-W47", "ok": True, "patient": "alice", "format": "pdf",

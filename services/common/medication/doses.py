@@ -5,12 +5,10 @@ that sees the same removal again, or a second marking on the dashboard, never
 counts a dose twice.
 """
 
-import contextlib
-import sqlite3
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 
+from services.common.database import Connection
 from services.common.devices import kind_of
 
 TAKEN, DOUBLED, ALREADY, RECOVERED = "taken", "doubled", "already", "recovered"
@@ -31,19 +29,9 @@ class Dose:
         return self.removals > 1
 
 
-@contextlib.contextmanager
-def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on any error); inside another, part of it."""
-    if conn.in_transaction:
-        yield conn
-        return
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
+def transaction(conn: Connection):
+    """All or nothing, other writers waiting; inside another, part of it."""
+    return conn.transaction()
 
 
 def _dose(row) -> Dose:
@@ -58,7 +46,7 @@ def _dose(row) -> Dose:
     )
 
 
-def get(conn: sqlite3.Connection, med_id: int, due_at: int) -> Dose | None:
+def get(conn: Connection, med_id: int, due_at: int) -> Dose | None:
     row = conn.execute(
         "SELECT * FROM doses WHERE medication_id = ? AND due_at = ?", (med_id, due_at)
     ).fetchone()
@@ -124,8 +112,8 @@ def record_taken(conn, med_id: int, due_at: int, timing: str, taken_at: int, sou
 def record_missed(conn, med_id: int, due_at: int) -> bool:
     """Record a dose missed; False when it was already decided (taken or missed)."""
     cur = conn.execute(
-        "INSERT OR IGNORE INTO doses (medication_id, due_at, status, recorded_at)"
-        " VALUES (?, ?, 'missed', ?)",
+        "INSERT INTO doses (medication_id, due_at, status, recorded_at)"
+        " VALUES (?, ?, 'missed', ?) ON CONFLICT DO NOTHING",
         (med_id, due_at, int(time.time())),
     )
     return cur.rowcount == 1

@@ -1,10 +1,11 @@
 """The medication list, its change log, each patient's time zone and the doses: the SQL."""
 
-import sqlite3
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import date
+
+from services.common.database import Connection, Row
 
 from . import MedicationError
 from .schedule import Schedule, format_days, format_times, parse_days, parse_times, zone
@@ -136,20 +137,20 @@ def _describe(values: Mapping) -> str:
     return "; ".join(parts)
 
 
-def add(conn: sqlite3.Connection, patient_id: int, values: Mapping, actor_id, actor: str):
+def add(conn: Connection, patient_id: int, values: Mapping, actor_id, actor: str):
     """Add a medication (``values`` from ``clean``) and log who did."""
     required = {"name", "times", "item"}
     if not required <= values.keys():
         raise MedicationError("name, times and cabinet item are needed")
     row = {"dose": 1.0, "window_s": 3600, "days": "", **values}
     columns = ", ".join(row)
-    cur = conn.execute(
+    new_id = conn.insert(
         f"INSERT INTO medications (patient_id, created_at, {columns})"
         f" VALUES (?, ?, {', '.join('?' * len(row))})",
         (patient_id, int(time.time()), *row.values()),
     )
-    _log(conn, patient_id, cur.lastrowid, actor_id, actor, "added", _describe(row))
-    return get(conn, patient_id, cur.lastrowid)
+    _log(conn, patient_id, new_id, actor_id, actor, "added", _describe(row))
+    return get(conn, patient_id, new_id)
 
 
 def update(conn, patient_id: int, med_id: int, values: Mapping, actor_id, actor: str):
@@ -201,7 +202,7 @@ def everyone(conn) -> list[Medication]:
     return [_row(r) for r in rows]
 
 
-def changes(conn, patient_id: int, limit: int = 50) -> list[sqlite3.Row]:
+def changes(conn, patient_id: int, limit: int = 50) -> list[Row]:
     """Who changed what and when, newest first, with the medication's name."""
     return conn.execute(
         "SELECT c.at, c.actor, c.action, c.detail, m.name FROM medication_changes c"

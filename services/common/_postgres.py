@@ -1,0 +1,68 @@
+"""PostgreSQL connections that behave as the product's SQLite ones (see database.py)."""
+
+import functools
+from typing import ClassVar
+
+import psycopg
+from psycopg import adapt, errors
+from psycopg.types.numeric import FloatLoader
+
+CONNECT_TIMEOUT_S = 10
+
+
+class _BoolAsInt(adapt.Dumper):
+    """Booleans as 0/1: the columns are integers, as SQLite keeps them."""
+
+    oid = psycopg.postgres.types["int8"].oid
+
+    def dump(self, obj: bool) -> bytes:
+        return b"1" if obj else b"0"
+
+
+class Row(tuple):
+    """A row read by position or by column name, as sqlite3.Row is."""
+
+    __slots__ = ()
+    _index: ClassVar[dict[str, int]] = {}
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            return tuple.__getitem__(self, self._index[key])
+        return tuple.__getitem__(self, key)
+
+    def keys(self) -> list[str]:
+        return list(self._index)
+
+
+@functools.lru_cache(maxsize=512)
+def _row_class(names: tuple[str, ...]) -> type[Row]:
+    return type("Row", (Row,), {"__slots__": (), "_index": {n: i for i, n in enumerate(names)}})
+
+
+def _rows(cursor):
+    """psycopg's row factory: a Row class for the result's column names."""
+    return _row_class(tuple(column.name for column in cursor.description or ()))
+
+
+def connect(url: str, read_only: bool) -> psycopg.Connection:
+    """An autocommit connection, rows as Row, booleans as integers, numerics as floats."""
+    options = "-c default_transaction_read_only=on" if read_only else None
+    conn = psycopg.connect(
+        url,
+        autocommit=True,
+        row_factory=_rows,
+        connect_timeout=CONNECT_TIMEOUT_S,
+        options=options,
+    )
+    conn.adapters.register_dumper(bool, _BoolAsInt)
+    conn.adapters.register_loader("numeric", FloatLoader)
+    return conn
+
+
+def translate(exc: Exception, integrity, missing, other) -> Exception:
+    """A psycopg error as the matching one of database.py's."""
+    if isinstance(exc, psycopg.IntegrityError):
+        return integrity(str(exc).strip())
+    if isinstance(exc, errors.UndefinedTable):
+        return missing(str(exc).strip())
+    return other(str(exc).strip())

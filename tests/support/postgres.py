@@ -1,0 +1,137 @@
+"""A real PostgreSQL server (Debian's) in a temp folder, on a free port, for the tests.
+
+``initdb`` and ``postgres`` refuse to run as root, so as root (CI) the server runs as the
+``postgres`` account Debian's package makes, in a folder that account owns. The product's
+roles and database are made by the deployment's own ``deploy/postgres/roles.sql``.
+Each test gets a database of its own, made from an empty template in a few milliseconds.
+"""
+
+import glob
+import itertools
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+
+from .net import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+ROLES_SQL = ROOT / "deploy" / "postgres" / "roles.sql"
+HOST = "127.0.0.1"
+APP_PASSWORD = "app-pw-for-tests"
+READER_PASSWORD = "reader-pw-for-tests"
+ADMIN = "pgadmin"
+ADMIN_PASSWORD = "admin-pw-for-tests"
+
+
+def _bin_dir() -> Path:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
+    if not found:
+        raise RuntimeError("PostgreSQL is not installed (Debian package postgresql)")
+    return Path(found[-1]).parent
+
+
+class PostgresServer:
+    """``postgres`` on 127.0.0.1:<free port>; ``stop()`` ends it and removes its folder."""
+
+    def __init__(self) -> None:
+        self.bin = _bin_dir()
+        self.port = free_port()
+        self.folder = Path(tempfile.mkdtemp(prefix="smartcab-pg-"))
+        self.data = self.folder / "data"
+        self.log = self.folder / "postgres.log"
+        self.proc: subprocess.Popen | None = None
+        self._names = itertools.count(1)
+        self._as_user: list[str] = []
+        if os.geteuid() == 0:
+            account = pwd.getpwnam("postgres")
+            os.chown(self.folder, account.pw_uid, account.pw_gid)
+            self._as_user = ["runuser", "-u", "postgres", "--"]
+
+    def _run(self, *argv: str, **kwargs) -> subprocess.CompletedProcess:
+        return subprocess.run([*self._as_user, *argv], check=True, capture_output=True, **kwargs)
+
+    def start(self) -> "PostgresServer":
+        pwfile = self.folder / "pw"
+        pwfile.write_text(ADMIN_PASSWORD)
+        if self._as_user:
+            shutil.chown(pwfile, "postgres")
+        self._run(
+            str(self.bin / "initdb"), "-D", str(self.data), "-U", ADMIN, f"--pwfile={pwfile}",
+            "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C.UTF-8",
+        )  # fmt: skip
+        pwfile.unlink()
+        self.launch()
+        self._roles()
+        return self
+
+    def launch(self) -> None:
+        """Start the server on its folder (again, after ``kill``)."""
+        log = open(self.log, "ab")  # noqa: SIM115 - the server writes it while it runs
+        self.proc = subprocess.Popen(
+            [
+                *self._as_user, str(self.bin / "postgres"), "-D", str(self.data),
+                "-p", str(self.port), "-k", str(self.folder), "-c", f"listen_addresses={HOST}",
+                # a test server: speed over durability; nothing here must survive a crash
+                "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+                "-c", "max_connections=200",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        log.close()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"postgres exited: {self.log.read_text()[-2000:]}")
+            try:
+                psycopg.connect(self.admin_url("postgres"), connect_timeout=2).close()
+                return
+            except psycopg.OperationalError:
+                time.sleep(0.1)
+        raise TimeoutError(f"postgres did not start: {self.log.read_text()[-2000:]}")
+
+    def admin_url(self, db: str = "postgres") -> str:
+        return f"postgresql://{ADMIN}:{ADMIN_PASSWORD}@{HOST}:{self.port}/{db}"
+
+    def url(self, db: str, reader: bool = False) -> str:
+        """The product's URL for ``db``: the app's role, or the reporter's read-only one."""
+        if reader:
+            return f"postgresql://smartcab_reporter:{READER_PASSWORD}@{HOST}:{self.port}/{db}"
+        return f"postgresql://smartcab:{APP_PASSWORD}@{HOST}:{self.port}/{db}"
+
+    def _roles(self, db: str = "smartcab") -> None:
+        """The deployment's roles.sql, as a deployer runs it."""
+        self._run(
+            str(self.bin / "psql"), "-v", "ON_ERROR_STOP=1", "-q", "-d", self.admin_url(),
+            "-v", f"db={db}", "-v", f"app_password={APP_PASSWORD}",
+            "-v", f"reporter_password={READER_PASSWORD}", "-f", str(ROLES_SQL),
+        )  # fmt: skip
+
+    def new_database(self) -> str:
+        """A fresh, empty database with the product's grants; returns its name."""
+        name = f"test_{os.getpid()}_{next(self._names)}"
+        with psycopg.connect(self.admin_url("postgres"), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}" OWNER smartcab TEMPLATE smartcab')
+        return name
+
+    def kill(self) -> None:
+        """SIGKILL the server, as a crash would."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        shutil.rmtree(self.folder, ignore_errors=True)
