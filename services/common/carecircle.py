@@ -204,7 +204,8 @@ def add_contact(
 def remove_contact(conn: Connection, contact_id: int, patient: str | None) -> bool:
     """Remove a contact of ``patient``'s circle (its deliveries go with it)."""
     cursor = conn.execute(
-        "DELETE FROM care_contacts WHERE id = ? AND patient IS NOT DISTINCT FROM ?", (contact_id, patient)
+        "DELETE FROM care_contacts WHERE id = ? AND patient IS NOT DISTINCT FROM ?",
+        (contact_id, patient),
     )
     return cursor.rowcount > 0
 
@@ -212,7 +213,8 @@ def remove_contact(conn: Connection, contact_id: int, patient: str | None) -> bo
 def contacts(conn: Connection, patient: str | None) -> list[Contact]:
     """``patient``'s circle in order (tier, then position); None: the admins' circle."""
     rows = conn.execute(
-        f"{_CONTACTS} WHERE c.patient IS NOT DISTINCT FROM ? ORDER BY c.tier, c.position, c.id", (patient,)
+        f"{_CONTACTS} WHERE c.patient IS NOT DISTINCT FROM ? ORDER BY c.tier, c.position, c.id",
+        (patient,),
     )
     return [Contact.from_row(row) for row in rows]
 
@@ -233,9 +235,10 @@ def patient_name(conn: Connection, patient: str | None) -> str:
     if patient is None:
         return "Health Plus"
     try:
-        row = conn.execute(
-            "SELECT display_name FROM users WHERE username = ?", (patient,)
-        ).fetchone()
+        with conn.attempt():
+            row = conn.execute(
+                "SELECT display_name FROM users WHERE username = ?", (patient,)
+            ).fetchone()
     except MissingTable:  # the web has not made its tables yet
         row = None
     return row["display_name"] if row and row["display_name"] else patient
@@ -490,8 +493,9 @@ def notifications_for(conn: Connection, patient: str | None, limit: int = 50) ->
     return _row_dicts(
         conn.execute(
             "SELECT alert_id, device, kind, key, level, value, message, ts_ms, received_at,"
-            " starts, closed_at, acked_at, acked_by FROM notifications WHERE patient IS NOT DISTINCT FROM ?"
-            " AND kind != 'reminder' ORDER BY received_at DESC, id DESC LIMIT ?",
+            " starts, closed_at, acked_at, acked_by FROM notifications"
+            " WHERE patient IS NOT DISTINCT FROM ? AND kind != 'reminder'"
+            " ORDER BY received_at DESC, id DESC LIMIT ?",
             (patient, limit),
         )
     )

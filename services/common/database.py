@@ -271,6 +271,24 @@ class Connection:
         self._depth = 0
         self._end("COMMIT")
 
+    @contextlib.contextmanager
+    def attempt(self) -> Iterator["Connection"]:
+        """Statements that may fail without undoing the transaction around them.
+
+        A failed statement ends PostgreSQL's whole transaction, SQLite's only itself: a
+        savepoint makes both undo just these statements and carry on.
+        """
+        if not self._depth:
+            yield self
+            return
+        self.execute("SAVEPOINT attempt")
+        try:
+            yield self
+        except DatabaseError:
+            self.execute("ROLLBACK TO SAVEPOINT attempt")
+            raise
+        self.execute("RELEASE SAVEPOINT attempt")
+
     def _end(self, verb: str) -> None:
         try:
             self.raw.execute(verb)

@@ -107,6 +107,7 @@ def _register(app: Flask) -> None:
         questionnaire,
         report,
         sharing,
+        status,
         welcome,
     )
 
@@ -118,7 +119,7 @@ def _register(app: Flask) -> None:
         app.register_blueprint(page.bp)
     for page in (habits, medications, sharing, doctor, admin, firmware):
         app.register_blueprint(page.bp)
-    for page in (carecircle, alerts, carer, account):
+    for page in (carecircle, alerts, carer, account, status):
         app.register_blueprint(page.bp)
 
 

@@ -83,7 +83,10 @@ def _insert(conn: Connection, **fields: object) -> int:
     names = ", ".join(fields)
     marks = ", ".join("?" for _ in fields)
     try:
-        return conn.insert(f"INSERT INTO users ({names}) VALUES ({marks})", tuple(fields.values()))
+        with conn.attempt():
+            return conn.insert(
+                f"INSERT INTO users ({names}) VALUES ({marks})", tuple(fields.values())
+            )
     except IntegrityError as exc:
         raise ValidationError(
             "An account with that user name, email or ID already exists."

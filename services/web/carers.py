@@ -142,17 +142,18 @@ def create_carer(
     username = accounts.normalize_username(username)
     passwords.check_policy(password, username, found["email"].split("@")[0])
     try:
-        carer_id = conn.insert(
-            "INSERT INTO users (role, username, email, display_name, password_hash, created_at)"
-            " VALUES ('carer', ?, ?, ?, ?, ?)",
-            (
-                username,
-                found["email"],
-                found["name"],
-                passwords.hash_password(password),
-                int(time.time()),
-            ),
-        )
+        with conn.attempt():
+            carer_id = conn.insert(
+                "INSERT INTO users (role, username, email, display_name, password_hash, created_at)"
+                " VALUES ('carer', ?, ?, ?, ?, ?)",
+                (
+                    username,
+                    found["email"],
+                    found["name"],
+                    passwords.hash_password(password),
+                    int(time.time()),
+                ),
+            )
     except IntegrityError as exc:
         raise ValidationError(
             "An account with that user name or email already exists. Sign in to it and"

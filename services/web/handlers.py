@@ -6,6 +6,7 @@ from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, default_exceptions
 
 from services.common import logs
+from services.common.database import DatabaseError
 from services.common.errors import MqttError
 
 from .errors import (
@@ -31,9 +32,11 @@ STATUS: tuple[tuple[type[Exception], int], ...] = (
     (DataUnavailable, 503),
     (TooManyListeners, 503),
     (MqttError, 503),
+    (DatabaseError, 503),
     (WebError, 400),
 )
 BROKER_AWAY = "The message could not be sent to the broker; try again shortly."
+DATABASE_AWAY = "The database cannot be reached just now; nothing was changed. Try again shortly."
 
 
 def status_of(exc: Exception) -> int:
@@ -42,7 +45,9 @@ def status_of(exc: Exception) -> int:
 
 def message_of(exc: Exception) -> str:
     """What the person is told; a broker's own error text is for the log, not for them."""
-    return BROKER_AWAY if isinstance(exc, MqttError) else str(exc)
+    if isinstance(exc, MqttError):
+        return BROKER_AWAY
+    return DATABASE_AWAY if isinstance(exc, DatabaseError) else str(exc)
 
 
 def wants_json() -> bool:
@@ -63,9 +68,11 @@ def http_error(exc: HTTPException):
 
 
 def note(exc: Exception) -> None:
-    """Log what the operator should hear of: the broker refusing a message."""
+    """Log what the operator should hear of: the broker or the database failing."""
     if isinstance(exc, MqttError):
         logs.event(log, logging.ERROR, "web.broker_unavailable", path=request.path, error=exc)
+    elif isinstance(exc, DatabaseError):
+        logs.event(log, logging.ERROR, "web.database_unavailable", path=request.path, error=exc)
 
 
 def project_error(exc: Exception):
@@ -80,3 +87,4 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(WebError, project_error)
     app.register_error_handler(MqttError, project_error)
+    app.register_error_handler(DatabaseError, project_error)

@@ -125,10 +125,9 @@ def end_session() -> None:
 
 def _load_session() -> None:
     g.set_cookie = g.clear_cookie = False
-    g.user = None
-    if request.endpoint == "static":
-        g.session = None
-        return
+    g.user = g.session = None  # until the database says otherwise (it may be away)
+    if request.endpoint in ("static", "status.check"):
+        return  # no session row for files and the balancer's checks
     conn = get_db()
     _sweep(conn)
     idle = current_app.config["SESSION_IDLE_SECONDS"]

@@ -7,6 +7,7 @@ import threading
 from waitress import create_server
 
 from services.common import logs
+from services.common.database import SQLITE, DatabaseError
 from services.common.errors import ConfigError
 
 from . import create_app, db, start_background, stop_background
@@ -19,6 +20,19 @@ class _Stop(Exception):
     """Raised in the main thread by SIGTERM/SIGINT to leave waitress's loop."""
 
 
+def _hold(settings: Settings):
+    """On SQLite, a connection held open while the dashboard runs.
+
+    It keeps the database's -wal and -shm files, which the reporter, mounting the data
+    read only, cannot create to read it.
+    """
+    if settings.database.dialect != SQLITE:
+        return None
+    holder = db.connect(settings.database)
+    holder.execute("SELECT COUNT(*) FROM schema_version").fetchone()  # opens the WAL
+    return holder
+
+
 def serve() -> int:
     """Run until SIGTERM or SIGINT; 2 when the settings are wrong."""
     logs.setup("web")
@@ -28,11 +42,12 @@ def serve() -> int:
     except ConfigError as exc:
         logs.event(log, logging.ERROR, "web.bad_config", error=exc)
         return 2
-    app = create_app(settings=settings)
-    # Held open while the dashboard runs, so the database's -wal and -shm files stay:
-    # the reporter, which mounts the data read only, cannot create them to read it.
-    holder = db.connect(settings.database)
-    holder.execute("SELECT COUNT(*) FROM schema_version").fetchone()  # opens the WAL
+    try:
+        app = create_app(settings=settings)
+        holder = _hold(settings)
+    except DatabaseError as exc:
+        logs.event(log, logging.ERROR, "web.database_unavailable", db=settings.database, error=exc)
+        return 2
     start_background(app)
     server = create_server(
         app,
@@ -73,6 +88,7 @@ def serve() -> int:
         stop_background(app)  # closes live streams so worker threads finish
         server.close()
         server.task_dispatcher.shutdown(timeout=5)
-        holder.close()
+        if holder is not None:
+            holder.close()
     logs.event(log, logging.INFO, "web.stopped")
     return 0

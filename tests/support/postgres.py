@@ -6,11 +6,13 @@ roles and database are made by the deployment's own ``deploy/postgres/roles.sql`
 Each test gets a database of its own, made from an empty template in a few milliseconds.
 """
 
+import contextlib
 import glob
 import itertools
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -30,7 +32,8 @@ ADMIN_PASSWORD = "admin-pw-for-tests"
 
 
 def _bin_dir() -> Path:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
+    found = glob.glob("/usr/lib/postgresql/*/bin/initdb")
+    found.sort(key=lambda path: int(path.split("/")[4]))
     if not found:
         raise RuntimeError("PostgreSQL is not installed (Debian package postgresql)")
     return Path(found[-1]).parent
@@ -77,8 +80,9 @@ class PostgresServer:
             [
                 *self._as_user, str(self.bin / "postgres"), "-D", str(self.data),
                 "-p", str(self.port), "-k", str(self.folder), "-c", f"listen_addresses={HOST}",
-                # a test server: speed over durability; nothing here must survive a crash
-                "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+                # a test server: a commit survives the server's crash (tests kill it), not
+                # the machine's
+                "-c", "fsync=off", "-c", "full_page_writes=off",
                 "-c", "max_connections=200",
             ],
             stdout=log,
@@ -120,18 +124,30 @@ class PostgresServer:
             conn.execute(f'CREATE DATABASE "{name}" OWNER smartcab TEMPLATE smartcab')
         return name
 
-    def kill(self) -> None:
-        """SIGKILL the server, as a crash would."""
-        if self.proc is not None and self.proc.poll() is None:
+    def _signal(self, signum: int) -> None:
+        """Signal the postmaster itself (under runuser, our child is runuser)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        pid_file = self.data / "postmaster.pid"
+        if pid_file.exists():
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(pid_file.read_text().split()[0]), signum)
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(10)
 
+    def kill(self) -> None:
+        """SIGKILL the server, as a crash would (its backends go with it)."""
+        self._signal(signal.SIGKILL)
+        # the backends of a killed postmaster notice and leave; wait until its port is free
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and (self.data / "postmaster.pid").exists():
+            with contextlib.suppress(OSError):
+                (self.data / "postmaster.pid").unlink()
+            time.sleep(0.1)
+
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        self._signal(signal.SIGINT)  # PostgreSQL's fast shutdown
         shutil.rmtree(self.folder, ignore_errors=True)

@@ -122,8 +122,9 @@ def record_missed(conn, med_id: int, due_at: int) -> bool:
 def use_stock(conn, med_id: int, amount: float) -> float | None:
     """Take ``amount`` off the medication's stock (if it has one); returns what is left."""
     conn.execute(
-        "UPDATE medications SET stock = MAX(stock - ?, 0) WHERE id = ? AND stock IS NOT NULL",
-        (amount, med_id),
+        "UPDATE medications SET stock = CASE WHEN stock > ? THEN stock - ? ELSE 0 END"
+        " WHERE id = ? AND stock IS NOT NULL",
+        (amount, amount, med_id),
     )
     row = conn.execute("SELECT stock FROM medications WHERE id = ?", (med_id,)).fetchone()
     return row["stock"] if row else None
