@@ -8,11 +8,11 @@ and never writes.
 
 import json
 import re
-from dataclasses import dataclass
 import threading
 import urllib.error
 import urllib.parse
 import urllib.request
+from dataclasses import dataclass
 from http.cookiejar import CookieJar
 
 import pytest
