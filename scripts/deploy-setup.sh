@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 secrets=deploy/secrets
 random() { python3 -c 'import secrets; print(secrets.token_urlsafe(32))'; }
 # the secrets .env must hold; empty ones are filled, placeholders and short ones refused
-SECRETS="INFLUX_TOKEN INFLUX_ADMIN_PASSWORD GRAFANA_ADMIN_PASSWORD GRAFANA_INFLUX_PASSWORD"
+SECRETS="INFLUX_TOKEN INFLUX_ADMIN_PASSWORD GRAFANA_ADMIN_PASSWORD GRAFANA_INFLUX_PASSWORD POSTGRES_PASSWORD POSTGRES_APP_PASSWORD POSTGRES_REPORTER_PASSWORD"
 if [ ! -f .env ]; then
   cp .env.example .env
   chmod 600 .env
@@ -65,6 +65,15 @@ fi
 if ! grep -q '^COMPOSE_PROFILES=' .env; then
   printf 'COMPOSE_PROFILES=production\n' >>.env
   echo "added COMPOSE_PROFILES=production to .env: docker compose up runs the registry's gateway"
+fi
+# The `postgres` profile: the app database in PostgreSQL, the reporter on its read-only role
+# (the passwords are URL-safe, as random() makes them).
+if grep -q '^COMPOSE_PROFILES=.*postgres' .env && grep -q '^DATABASE_URL=$' .env; then
+  app_pw=$(sed -n 's/^POSTGRES_APP_PASSWORD=//p' .env | tail -1)
+  reporter_pw=$(sed -n 's/^POSTGRES_REPORTER_PASSWORD=//p' .env | tail -1)
+  sed -i "s|^DATABASE_URL=\$|DATABASE_URL=postgresql://smartcab:$app_pw@postgres:5432/smartcab|" .env
+  sed -i "s|^REPORTER_DATABASE_URL=\$|REPORTER_DATABASE_URL=postgresql://smartcab_reporter:$reporter_pw@postgres:5432/smartcab|" .env
+  echo "set DATABASE_URL and REPORTER_DATABASE_URL in .env: the app database is PostgreSQL"
 fi
 # ---------------------------------------------------------------------------------------
 scripts/broker-accounts.sh "$secrets/mqtt"

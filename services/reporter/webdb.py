@@ -37,10 +37,13 @@ class WebDirectory:
         path = database.describe()
         if database.path is not None and not database.path.is_file():
             raise DirectoryUnavailable(f"the web database {path} does not exist")
+        self._conn = None
         try:
             self._conn = database.connect()
             found = self._schema_version()
         except DatabaseError as exc:
+            if self._conn is not None:
+                self._conn.close()
             hint = ""
             if database.path is not None and not os.access(database.path.parent, os.W_OK):
                 # A WAL database is readable from a read-only folder only while its -wal and

@@ -14,9 +14,12 @@ import jsonschema
 import pytest
 import yaml
 
+from services.common.database import Database, DatabaseError
 from services.gateway.registry import DeviceRefused, Registry
+from services.web import db as web_db
 from tests.support import services
 from tests.support.net import free_port
+from tests.support.postgres import PostgresServer
 from tests.support.secure_broker import ProductionMosquitto, make_accounts, make_certs
 from tests.support.seed_clients import SeedWatch, closed_by_peer, raw_client
 from tests.support.services import ServiceProcess
@@ -62,7 +65,9 @@ def test_services_are_built_from_one_dockerfile_and_kept_healthy(compose):
     assert services["simulator"]["profiles"] == ["demo"]
     assert services["gateway-demo"]["profiles"] == ["demo"]
     assert services["gateway"]["profiles"] == ["production"]
-    others = [n for n, s in services.items() if n not in ("simulator", "gateway", "gateway-demo")]
+    assert services["postgres"]["profiles"] == ["postgres"]
+    profiled = ("simulator", "gateway", "gateway-demo", "postgres")
+    others = [n for n, s in services.items() if n not in profiled]
     assert all("profiles" not in services[n] for n in others)
     declared = set(compose["volumes"])
     used = {
@@ -655,3 +660,42 @@ def test_the_project_ca_signs_only_server_certificates_for_the_deployments_names
     )
     assert "making a new CA" in again.stderr
     assert (certs / "ca.crt").read_bytes() != before
+
+
+def test_the_postgres_profile_gives_the_app_and_the_reporter_their_own_roles(tmp_path):
+    copy = set_up(tmp_path)
+    env_file = copy / ".env"
+    text = env_file.read_text().replace(
+        "COMPOSE_PROFILES=production", "COMPOSE_PROFILES=production,postgres"
+    )
+    env_file.write_text(text)
+    subprocess.run(
+        ["bash", "scripts/deploy-setup.sh", "cabinet.example"],
+        cwd=copy,
+        check=True,
+        capture_output=True,
+    )
+    env = dotenv(env_file)
+    run = services_run(env)
+    assert "postgres" in run and run["postgres"]["environment"]["POSTGRES_PASSWORD"]
+    app_url = run["web"]["environment"]["DATABASE_URL"]
+    assert app_url.startswith("postgresql://smartcab:") and app_url.endswith(
+        "@postgres:5432/smartcab"
+    )
+    for name in ("notifier", "pillbox"):
+        assert run[name]["environment"]["DATABASE_URL"] == app_url
+    reader_url = run["reporter"]["environment"]["DATABASE_URL"]
+    assert reader_url.startswith("postgresql://smartcab_reporter:")
+    # what the postgres service's init.sh makes, on a real server, with these passwords
+    server = PostgresServer().start()
+    try:
+        server.roles(env["POSTGRES_APP_PASSWORD"], env["POSTGRES_REPORTER_PASSWORD"])
+        here = f"@127.0.0.1:{server.port}/smartcab"
+        assert web_db.migrate(app_url.replace("@postgres:5432/smartcab", here)) > 0
+        with Database.of(reader_url.replace("@postgres:5432/smartcab", here)).connect() as reader:
+            assert reader.execute("SELECT COUNT(*) FROM users").fetchone()[0] == 0
+            with pytest.raises(DatabaseError, match="read-only"):
+                reader.execute("DELETE FROM users")
+    finally:
+        server.stop()
+    assert "postgres" not in services_run({**env, "COMPOSE_PROFILES": "production"})

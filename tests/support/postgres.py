@@ -70,7 +70,7 @@ class PostgresServer:
         )  # fmt: skip
         pwfile.unlink()
         self.launch()
-        self._roles()
+        self.roles(APP_PASSWORD, READER_PASSWORD)
         return self
 
     def launch(self) -> None:
@@ -109,12 +109,12 @@ class PostgresServer:
             return f"postgresql://smartcab_reporter:{READER_PASSWORD}@{HOST}:{self.port}/{db}"
         return f"postgresql://smartcab:{APP_PASSWORD}@{HOST}:{self.port}/{db}"
 
-    def _roles(self, db: str = "smartcab") -> None:
-        """The deployment's roles.sql, as a deployer runs it."""
+    def roles(self, app_password: str, reporter_password: str) -> None:
+        """The deployment's roles.sql, as its init.sh runs it (again: new passwords)."""
         self._run(
             str(self.bin / "psql"), "-v", "ON_ERROR_STOP=1", "-q", "-d", self.admin_url(),
-            "-v", f"db={db}", "-v", f"app_password={APP_PASSWORD}",
-            "-v", f"reporter_password={READER_PASSWORD}", "-f", str(ROLES_SQL),
+            "-v", "db=smartcab", "-v", f"app_password={app_password}",
+            "-v", f"reporter_password={reporter_password}", "-f", str(ROLES_SQL),
         )  # fmt: skip
 
     def new_database(self) -> str:
