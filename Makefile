@@ -4,9 +4,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # What the product needs, then what only the tests use (PDF read-back, the browser,
 # network faults, the HTTPS deployment check, Node.js for the MicroPython VM, the TCP
-# load balancer in front of several gateways).
+# load balancer in front of several gateways and dashboards, the app database's server).
 RUN_PACKAGES := mosquitto mosquitto-clients influxdb fonts-dejavu-core
-TEST_PACKAGES := $(RUN_PACKAGES) poppler-utils chromium iproute2 openssl caddy nodejs haproxy nats-server
+TEST_PACKAGES := $(RUN_PACKAGES) poppler-utils chromium iproute2 openssl caddy nodejs haproxy nats-server \
+	postgresql
 
 # Python 3.13 (Debian 13, recent Ubuntu) checks certificates strictly (VERIFY_X509_STRICT),
 # so the TLS broker and the HTTPS dashboard are tested on it too. Debian 12 has no

@@ -17,6 +17,6 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # Debian's packages may start system-wide servers (caddy on port 80 too); ours run on their own ports, so stop them.
-for svc in mosquitto influxdb caddy haproxy; do
+for svc in mosquitto influxdb caddy haproxy postgresql; do
   if command -v service >/dev/null 2>&1; then service "$svc" stop >/dev/null 2>&1 || true; fi
 done

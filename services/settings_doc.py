@@ -67,7 +67,8 @@ MAKE_RUN = [
 DEPLOYMENT = {
     "COMPOSE_PROFILES": (
         "read by `docker compose` itself: `production` runs the gateway that enforces the"
-        " device registry; `--profile demo` runs the demo's trusted-LAN gateway instead"
+        " device registry; `--profile demo` runs the demo's trusted-LAN gateway instead;"
+        " `postgres` adds the PostgreSQL service for the app database"
     ),
     "WEB_DOMAIN": "host name in the HTTPS redirect; put it in the certificate too",
     "HTTP_PORT": "host port that redirects to HTTPS",
@@ -84,6 +85,15 @@ DEPLOYMENT = {
     "GRAFANA_PORT": "host port of Grafana's own HTTPS origin",
     "GRAFANA_INFLUX_PASSWORD": (
         "password of Grafana's read-only InfluxDB user; `scripts/deploy-setup.sh` makes one"
+    ),
+    "REPORTER_DATABASE_URL": (
+        "the reporter's `DATABASE_URL` (its read-only role); with the `postgres` profile,"
+        " `scripts/deploy-setup.sh` writes it"
+    ),
+    "POSTGRES_PASSWORD": "the `postgres` service's superuser; `scripts/deploy-setup.sh` makes one",
+    "POSTGRES_APP_PASSWORD": "the app's role `smartcab`; `scripts/deploy-setup.sh` makes one",
+    "POSTGRES_REPORTER_PASSWORD": (
+        "the reporter's read-only role `smartcab_reporter`; `scripts/deploy-setup.sh` makes one"
     ),
 }
 SHARED = (MqttSettings, InfluxSettings, SmtpSettings)

@@ -236,9 +236,8 @@ def patient_name(conn: Connection, patient: str | None) -> str:
         return "Health Plus"
     try:
         with conn.attempt():
-            row = conn.execute(
-                "SELECT display_name FROM users WHERE username = ?", (patient,)
-            ).fetchone()
+            row = conn.execute("SELECT display_name FROM users WHERE username = ?", (patient,))
+            row = row.fetchone()
     except MissingTable:  # the web has not made its tables yet
         row = None
     return row["display_name"] if row and row["display_name"] else patient

@@ -238,10 +238,15 @@ def record_report_audit(conn: Connection, entry: dict) -> bool:
     if actor is None or patient is None:
         return False
     verdict = "made" if entry["ok"] else f"refused ({entry['error'] or 'error'})"
-    conn.execute(
-        "INSERT INTO audit (at, actor_id, patient_id, action, path, ip) VALUES (?, ?, ?, ?, ?, ?)",
-        (entry["at"], actor["id"], patient["id"], f"{entry['action']} {verdict}", "reporter", None),
-    )
+    row = (entry["at"], actor["id"], patient["id"], f"{entry['action']} {verdict}")
+    # Every web instance hears the verdict; the first to store it does, the others find it.
+    with conn.transaction():
+        conn.execute(
+            "INSERT INTO audit (at, actor_id, patient_id, action, path, ip)"
+            " SELECT ?, ?, ?, ?, 'reporter', NULL WHERE NOT EXISTS (SELECT 1 FROM audit WHERE"
+            " at = ? AND actor_id = ? AND patient_id = ? AND action = ? AND path = 'reporter')",
+            (*row, *row),
+        )
     return True
 
 

@@ -8,7 +8,7 @@ from services.common import reminders
 from services.common.database import POSTGRESQL, Connection, Database, IntegrityError
 from services.common.medication import schema as medication_schema
 
-from . import attention, auth_schema, carers, preferences
+from . import attention, auth_schema, carers, preferences, ratelimit, reports
 
 # Append only: each entry runs once, in order, and its number is recorded in
 # schema_version. Never edit an entry that has shipped; add a new one.
@@ -171,6 +171,10 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX attempts_key ON attempts(key, at)
         """,
     ),
+    # the limits on costly actions, counted where every web instance sees them
+    (10, ratelimit.MIGRATION),
+    # report requests, so that any web instance follows one another sent
+    (11, reports.MIGRATION),
 ]
 
 

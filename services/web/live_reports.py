@@ -1,4 +1,9 @@
-"""Reports asked for by this web process, followed through the reporter's progress and results."""
+"""Reports followed through the reporter's progress and results, whoever sent them.
+
+Every web instance hears every report's progress, so a page polling another instance
+than the one it asked through still sees the stage; which patient a request is for is
+the database's (``reports.requested_for``), not this memory's.
+"""
 
 import json
 import logging
@@ -30,15 +35,18 @@ class ReportTracker:
 
     def sent(self, report_id: str, patient: str) -> None:
         with self._lock:
-            self._reports[report_id] = {"id": report_id, "stage": "sent", "patient": patient}
             # Followed in memory only while fresh; the reporter's stored result answers later.
-            while len(self._reports) > self.limit:
-                self._reports.pop(next(iter(self._reports)))
+            self._keep(report_id, {"id": report_id, "stage": "sent", "patient": patient})
 
     def state(self, report_id: str) -> dict | None:
         with self._lock:
             found = self._reports.get(report_id)
             return dict(found) if found else None
+
+    def _keep(self, report_id: str, state: dict) -> None:
+        self._reports[report_id] = state
+        while len(self._reports) > self.limit:  # the oldest first
+            self._reports.pop(next(iter(self._reports)))
 
     def progress(self, report_id: str, payload: bytes) -> None:
         """The reporter's ``reports/progress/<id>``: a new stage, unless already done."""
@@ -46,10 +54,9 @@ class ReportTracker:
         if body is None:
             return
         with self._lock:
-            # Only requests this process sent are followed; others are someone else's.
-            asked = self._reports.get(report_id)
-            if asked is not None and asked.get("stage") != "done":
-                asked["stage"] = str(body.get("stage", "accepted"))
+            asked = self._reports.get(report_id, {"id": report_id, "patient": None})
+            if asked.get("stage") != "done":
+                self._keep(report_id, {**asked, "stage": str(body.get("stage", "accepted"))})
 
     def result(self, report_id: str, payload: bytes) -> None:
         """The reporter's ``reports/results/<id>``: the request is done."""
@@ -57,9 +64,8 @@ class ReportTracker:
         if body is None:
             return
         with self._lock:
-            asked = self._reports.get(report_id)
-            if asked is not None:
-                self._reports[report_id] = {**body, "patient": asked["patient"], "stage": "done"}
+            asked = self._reports.get(report_id, {"patient": None})
+            self._keep(report_id, {**body, "patient": asked["patient"], "stage": "done"})
 
 
 class AuditForwarder:

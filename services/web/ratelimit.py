@@ -1,15 +1,25 @@
 """Per-user limits on costly actions: reports, large exports, device commands, messages out.
 
-Counted in memory (one web process serves the dashboard): a restart forgets the
-counts, which only ever lets someone in earlier, never locks them out.
+Counted in the app database, so every web instance on it counts the same uses.
 """
 
-import collections
-import threading
 import time
 from dataclasses import dataclass
 
+from services.common.database import Connection
+
 from .errors import RateLimited
+
+# Migration 10: one row per counted use; rows older than the longest window are removed.
+MIGRATION = """
+CREATE TABLE rate_uses (
+    id INTEGER PRIMARY KEY,
+    action TEXT NOT NULL,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    at REAL NOT NULL
+);
+CREATE INDEX rate_uses_user ON rate_uses(action, user_id, at)
+"""
 
 
 @dataclass(frozen=True)
@@ -31,29 +41,35 @@ LIMITS = {
 
 
 class RateLimits:
-    """Sliding windows per (action, user)."""
+    """Sliding windows per (action, user), kept in the app database."""
 
     def __init__(self, limits: dict[str, Limit] | None = None) -> None:
         self.limits = dict(LIMITS if limits is None else limits)
-        self._lock = threading.Lock()
-        self._uses: dict[tuple[str, int], collections.deque] = {}
 
-    def take(self, action: str, user_id: int) -> None:
+    def take(self, conn: Connection, action: str, user_id: int) -> None:
         """Count one use, or raise RateLimited (HTTP 429) saying when to try again."""
         limit = self.limits[action]
-        now = time.monotonic()
-        with self._lock:
-            uses = self._uses.setdefault((action, user_id), collections.deque())
-            while uses and uses[0] <= now - limit.window:
-                uses.popleft()
-            if len(uses) >= limit.count:
-                wait = int(uses[0] + limit.window - now) + 1
+        now = time.time()
+        with conn.transaction():  # counted and added as one step, on every instance
+            conn.execute(
+                "DELETE FROM rate_uses WHERE action = ? AND user_id = ? AND at <= ?",
+                (action, user_id, now - limit.window),
+            )
+            count, first = conn.execute(
+                "SELECT COUNT(*), MIN(at) FROM rate_uses WHERE action = ? AND user_id = ?",
+                (action, user_id),
+            ).fetchone()
+            if count >= limit.count:
+                wait = int(first + limit.window - now) + 1
                 raise RateLimited(
                     f"Too many {limit.what}: at most {limit.count} in {_span(limit.window)}."
                     f" Try again in {_span(wait)}.",
                     retry_after=wait,
                 )
-            uses.append(now)
+            conn.execute(
+                "INSERT INTO rate_uses (action, user_id, at) VALUES (?, ?, ?)",
+                (action, user_id, now),
+            )
 
 
 def _span(seconds: float) -> str:

@@ -6,9 +6,11 @@ the report page offers and reads the results the reporter stored.
 """
 
 import json
+import time
 from pathlib import Path
 
 from services.common import reports
+from services.common.database import Connection
 from services.common.reports import InvalidReportMessage, ReportFiles, Requester
 
 from .errors import ValidationError
@@ -20,6 +22,35 @@ FORMATS = {
     "doses": "Doses CSV",
 }
 PERIODS = (7, 30, 90)
+KEEP_REQUESTS_S = 7 * 86400  # after that, the stored result alone answers
+# Migration 11: which patient each request is for, so every web instance can answer
+# about a request another one sent.
+MIGRATION = """
+CREATE TABLE report_requests (
+    id TEXT PRIMARY KEY,
+    patient_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    requested_by INTEGER REFERENCES users(id) ON DELETE SET NULL,
+    at INTEGER NOT NULL
+)
+"""
+
+
+def remember(conn: Connection, job: dict, patient_id: int, requester_id: int) -> None:
+    """Keep the request's patient where every web instance finds it."""
+    now = int(time.time())
+    conn.execute("DELETE FROM report_requests WHERE at < ?", (now - KEEP_REQUESTS_S,))
+    conn.execute(
+        "INSERT INTO report_requests (id, patient_id, requested_by, at) VALUES (?, ?, ?, ?)",
+        (job["id"], patient_id, requester_id, now),
+    )
+
+
+def requested_for(conn: Connection, report_id: str, patient_id: int) -> bool:
+    """This id was asked for this patient (by any web instance)."""
+    row = conn.execute(
+        "SELECT 1 FROM report_requests WHERE id = ? AND patient_id = ?", (report_id, patient_id)
+    ).fetchone()
+    return row is not None
 
 
 def new_request(requester, patient: str, fmt: str, days: int) -> dict:

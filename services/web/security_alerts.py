@@ -46,14 +46,17 @@ def publish_pending(conn: Connection, hub) -> int:
     """Publish the recorded alerts not yet published; nothing while the broker is away."""
     if hub is None or not hub.client.connected:
         return 0
-    rows = conn.execute(
-        "SELECT id, body FROM security_alerts WHERE published_at IS NULL ORDER BY id"
-    ).fetchall()
     topic = hub.topics.service_alert(DEVICE)
-    for row in rows:
-        hub.client.publish(topic, row["body"])
-        conn.execute(
-            "UPDATE security_alerts SET published_at = ? WHERE id = ?",
-            (int(time.time()), row["id"]),
-        )
+    # One transaction: another web instance connecting at the same time waits, then finds
+    # them published.
+    with conn.transaction():
+        rows = conn.execute(
+            "SELECT id, body FROM security_alerts WHERE published_at IS NULL ORDER BY id"
+        ).fetchall()
+        for row in rows:
+            hub.client.publish(topic, row["body"])
+            conn.execute(
+                "UPDATE security_alerts SET published_at = ? WHERE id = ?",
+                (int(time.time()), row["id"]),
+            )
     return len(rows)

@@ -9,6 +9,7 @@ and never writes.
 import json
 import re
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -56,6 +57,16 @@ class Visitor:
     def post(self, url: str, form: dict) -> Reply:
         return self._open(url, urllib.parse.urlencode(form).encode())
 
+    def api_post(self, url: str, body: dict, csrf: str) -> Reply:
+        headers = {"Content-Type": "application/json", "X-CSRF-Token": csrf}
+        request = urllib.request.Request(url, json.dumps(body).encode(), headers)
+        try:
+            answer = self.opener.open(request, timeout=10)
+        except urllib.error.HTTPError as exc:
+            answer = exc
+        with answer:
+            return Reply(answer.status, answer.geturl(), answer.read().decode())
+
     def csrf(self, url: str) -> str:
         page = self.get(url).text
         return re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
@@ -95,21 +106,30 @@ def _web(tmp_path, name: str, env: dict[str, str]):
     return browser.web(folder, env)  # its own data folder: nothing on disk is shared
 
 
+@dataclass(frozen=True)
+class Pair:
+    proxy: str
+    a: str
+    b: str
+    database_url: str
+
+
 @pytest.fixture
 def pair(tmp_path, broker, postgres):
     """Alice, two dashboards on one PostgreSQL database, and HAProxy in front of them."""
-    env = _env(tmp_path, broker, postgres.url(postgres.new_database()))
+    url = postgres.url(postgres.new_database())
+    env = _env(tmp_path, broker, url)
     _alice(env, tmp_path)
     a, b = _web(tmp_path, "a", env).start(), _web(tmp_path, "b", env).start()
     balancer = Balancer(tmp_path, a.port, b.port, WEB_CONFIG, WEB_NAMES).start()
-    yield [f"http://127.0.0.1:{p}" for p in (balancer.port, a.port, b.port)]
+    yield Pair(*(f"http://127.0.0.1:{p}" for p in (balancer.port, a.port, b.port)), url)
     balancer.stop()
     for web in (a, b):
         web.stop()
 
 
 def test_a_session_made_on_one_instance_works_on_the_other(pair):
-    proxy, a, b = pair
+    proxy, a, b = pair.proxy, pair.a, pair.b
     visitor = Visitor()
     assert visitor.sign_in(a).status == 200
     assert visitor.signed_in_at(b) and visitor.signed_in_at(a)
@@ -121,7 +141,7 @@ def test_a_session_made_on_one_instance_works_on_the_other(pair):
 
 
 def test_sign_in_failures_count_across_both_instances(pair):
-    _, a, b = pair
+    a, b = pair.a, pair.b
     guesser = Visitor()
     for base in (a, b, a, b, a):  # five wrong passwords, the account's limit, spread
         answer = guesser.sign_in(base, password="wrong password 1")
@@ -145,7 +165,7 @@ def _stream(visitor: Visitor, base: str, events: list, ready: threading.Event) -
 
 
 def test_a_live_stream_works_from_either_instance(pair, mqtt_log):
-    _, a, b = pair
+    a, b = pair.a, pair.b
     visitor = Visitor()
     visitor.sign_in(a)
     got: dict[str, list] = {a: [], b: []}
@@ -167,6 +187,39 @@ def test_a_live_stream_works_from_either_instance(pair, mqtt_log):
     for thread in threads:
         thread.join(10)
     assert got[a][0]["value"] == got[b][0]["value"] == 71
+
+
+def test_a_report_asked_for_on_one_instance_is_followed_on_the_other(pair, mqtt_log):
+    a, b = pair.a, pair.b
+    visitor = Visitor()
+    visitor.sign_in(a)
+    csrf = visitor.csrf(f"{a}/p/alice/report")
+    asked = visitor.api_post(f"{a}/api/p/alice/reports", {"days": 7, "format": "pdf"}, csrf)
+    assert asked.status == 202
+    report_id = json.loads(asked.text)["id"]
+    status = f"{b}/api/p/alice/reports/{report_id}"
+    assert json.loads(visitor.get(status).text)["stage"] == "sent"
+    # the reporter's progress, as it publishes it: B follows it though A sent the request
+    mqtt_log.publish(f"smartcab/reports/progress/{report_id}", json.dumps({"stage": "rendering"}))
+    wait_until(lambda: json.loads(visitor.get(status).text)["stage"] == "rendering", 10)
+    assert visitor.get(f"{b}/api/p/alice/reports/made-up-id").status == 404
+
+
+def test_each_reporter_verdict_is_audited_once_whichever_instances_hear_it(pair, mqtt_log):
+    verdict = {
+        "at": 1_790_000_000, "actor": {"role": "patient", "id": "alice"}, "patient": "alice",
+        "action": "report.pdf", "ok": True, "error": None,
+    }  # fmt: skip
+    mqtt_log.publish("smartcab/reports/audit", json.dumps(verdict))
+    url = pair.database_url
+
+    def audited() -> list:
+        with Database.of(url).connect() as conn:
+            return conn.execute("SELECT action FROM audit WHERE path = 'reporter'").fetchall()
+
+    wait_until(audited, 10, what="the verdict in the audit log")
+    time.sleep(1)  # both instances have heard it by now
+    assert [row[0] for row in audited()] == ["report.pdf made"]
 
 
 def test_two_instances_migrate_a_new_database_at_once(postgres):

@@ -88,16 +88,19 @@ def test_a_command_answer_wakes_the_thread_waiting_for_that_command():
     assert trips.send_and_wait("cab", "lof", lambda: None, timeout=0.01) is None
 
 
-def test_only_reports_this_process_asked_for_are_followed_to_done():
+def test_every_report_is_followed_to_done_the_freshest_kept():
     tracker = ReportTracker(limit=2)
     tracker.sent("r1", "alice")
     tracker.progress("r1", b'{"stage": "rendering"}')
-    tracker.progress("other", b'{"stage": "rendering"}')
     assert tracker.state("r1")["stage"] == "rendering"
-    assert tracker.state("other") is None
+    # one another web instance sent: followed too, its patient unknown here
+    tracker.progress("other", b'{"stage": "rendering"}')
+    assert tracker.state("other") == {"id": "other", "patient": None, "stage": "rendering"}
     tracker.result("r1", b'{"id": "r1", "ok": true}')
     tracker.progress("r1", b'{"stage": "late"}')
     assert tracker.state("r1") == {"id": "r1", "ok": True, "patient": "alice", "stage": "done"}
+    tracker.progress("bad", b"not json")
+    assert tracker.state("bad") is None
     tracker.sent("r2", "bob")
     tracker.sent("r3", "bob")
     assert tracker.state("r1") is None, "the oldest request is no longer followed"

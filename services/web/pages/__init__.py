@@ -105,7 +105,7 @@ def resolve_patient(username: str, action: str) -> accounts.User:
 
 def rate_limit(action: str) -> None:
     """Count one costly action of the signed-in user; 429 past their limit (``ratelimit``)."""
-    current_app.extensions["smartcab.limits"].take(action, g.user.id)
+    current_app.extensions["smartcab.limits"].take(get_db(), action, g.user.id)
 
 
 def hub():

@@ -120,6 +120,7 @@ def report_request():
     live = hub()
     if live is None:
         abort(503, description="live service is off; reports cannot be requested")
+    reports.remember(get_db(), job, g.patient.id, g.user.id)
     live.request_report(job)
     logs.event(log, logging.INFO, "web.report_requested", id=job["id"], by=g.user.login)
     return jsonify(id=job["id"], stage="sent"), 202
@@ -128,9 +129,12 @@ def report_request():
 @bp.route("/api/p/<username>/reports/<report_id>")
 def report_status(report_id: str):
     patient, live = g.patient, hub()
-    state = live.report_state(report_id) if live else None
-    if state is not None and state.get("patient") != patient.username:
-        state = None  # another patient's request: as unknown as a made-up id
+    state = None
+    # Another patient's request is as unknown as a made-up id. The request may have gone
+    # out through another web instance: the database knows it, this hub its progress.
+    if reports.requested_for(get_db(), report_id, patient.id):
+        state = (live.report_state(report_id) if live else None) or {"stage": "sent"}
+        state = {**state, "id": report_id}
     stored = reports.stored_result(reports_dir(), patient.username, report_id)
     if stored is not None:
         state = {**stored, "stage": "done"}
