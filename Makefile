@@ -25,7 +25,18 @@ TESTS_313 ?= tests/unit tests/integration/test_deploy.py tests/integration/test_
 	tests/integration/test_notifier_security.py tests/integration/test_web_totp_enrollment.py \
 	tests/integration/test_influxql_bound.py
 
-.PHONY: run test test-313 lint format system-deps venv mpvm axe clean
+# Again with the app database on PostgreSQL (SMARTCAB_TEST_DATABASE=postgresql: every
+# fixture's database is a fresh one on a real server): the tests of the parts that keep
+# tables, the web's pages, the notifier and the dose tracker. The unit tests' guard
+# against servers is off in that pass, so its own test stays in the first.
+TESTS_POSTGRES ?= $(filter-out tests/unit/test_no_servers.py,$(wildcard tests/unit/test_*.py)) \
+	$(filter-out $(wildcard tests/integration/test_web_browser*.py) \
+		tests/integration/test_web_a11y.py tests/integration/test_web_postgres.py, \
+		$(wildcard tests/integration/test_web_*.py)) \
+	$(wildcard tests/integration/test_notifier_*.py) tests/integration/test_pillbox.py \
+	tests/integration/test_medications_web.py
+
+.PHONY: run test test-313 test-postgres lint format system-deps venv mpvm axe clean
 
 run: venv
 	@scripts/ensure-system-packages.sh $(RUN_PACKAGES)
@@ -35,7 +46,12 @@ test: system-deps venv mpvm axe
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+	@$(MAKE) --no-print-directory test-postgres
 	@$(MAKE) --no-print-directory test-313
+
+test-postgres: system-deps venv
+	@echo "--- again with the app database on PostgreSQL"
+	SMARTCAB_TEST_DATABASE=postgresql $(BIN)/pytest $(TESTS_POSTGRES)
 
 test-313: system-deps
 ifeq ($(PYTHON313),)

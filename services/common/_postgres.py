@@ -6,6 +6,7 @@ from typing import ClassVar
 import psycopg
 from psycopg import adapt, errors
 from psycopg.types.numeric import FloatLoader
+from psycopg_pool import ConnectionPool
 
 CONNECT_TIMEOUT_S = 10
 
@@ -44,19 +45,41 @@ def _rows(cursor):
     return _row_class(tuple(column.name for column in cursor.description or ()))
 
 
-def connect(url: str, read_only: bool) -> psycopg.Connection:
-    """An autocommit connection, rows as Row, booleans as integers, numerics as floats."""
-    options = "-c default_transaction_read_only=on" if read_only else None
-    conn = psycopg.connect(
-        url,
-        autocommit=True,
-        row_factory=_rows,
-        connect_timeout=CONNECT_TIMEOUT_S,
-        options=options,
-    )
+def _configure(conn: psycopg.Connection) -> None:
     conn.adapters.register_dumper(bool, _BoolAsInt)
     conn.adapters.register_loader("numeric", FloatLoader)
+
+
+def _options(read_only: bool) -> dict:
+    options = "-c default_transaction_read_only=on" if read_only else None
+    return {
+        "autocommit": True,
+        "row_factory": _rows,
+        "connect_timeout": CONNECT_TIMEOUT_S,
+        "options": options,
+    }
+
+
+def connect(url: str, read_only: bool) -> psycopg.Connection:
+    """An autocommit connection, rows as Row, booleans as integers, numerics as floats."""
+    conn = psycopg.connect(url, **_options(read_only))
+    _configure(conn)
     return conn
+
+
+def pool(url: str, read_only: bool, size: int, wait_s: float) -> ConnectionPool:
+    """Connections kept open for a threaded server, each checked as it is taken."""
+    return ConnectionPool(
+        url,
+        min_size=1,
+        max_size=size,
+        kwargs=_options(read_only),
+        configure=_configure,
+        check=ConnectionPool.check_connection,  # a server restarted since: a new one
+        timeout=wait_s,
+        open=True,
+        name="smartcab",
+    )
 
 
 def translate(exc: Exception, integrity, missing, other) -> Exception:

@@ -118,6 +118,14 @@ class Database:
     def __repr__(self) -> str:
         return f"Database({self.describe()!r})"  # never the password
 
+    def pool(self, size: int, wait_s: float = 3.0) -> "Pool":
+        """PostgreSQL connections kept open, for a server that answers many requests."""
+        if self.path is not None:
+            raise ValueError("a pool is for PostgreSQL; SQLite's connections cost nothing")
+        from . import _postgres
+
+        return Pool(_postgres.pool(self.url, self.read_only, size, wait_s), self)
+
     def connect(self, threads: bool = False) -> "Connection":
         """A new connection (``threads``: SQLite's may be used by several threads in turn)."""
         try:
@@ -208,13 +216,33 @@ def to_pyformat(sql: str) -> str:
     return "".join(out)
 
 
+class Pool:
+    """Open PostgreSQL connections (psycopg_pool), each lent as a Connection."""
+
+    def __init__(self, pool, database: Database) -> None:
+        self._pool = pool
+        self._database = database
+
+    def connection(self) -> "Connection":
+        """A connection until its ``close()``, which gives it back."""
+        try:
+            raw = self._pool.getconn()
+        except Exception as exc:  # PoolTimeout: none could be opened in time
+            raise DatabaseError(f"cannot reach the database {self._database}: {exc}") from exc
+        return Connection(raw, POSTGRESQL, release=lambda: self._pool.putconn(raw))
+
+    def close(self) -> None:
+        self._pool.close()
+
+
 class Connection:
     """One connection to the app database, on either engine, with the same calls."""
 
-    def __init__(self, raw, dialect: str) -> None:
+    def __init__(self, raw, dialect: str, release=None) -> None:
         self.raw = raw
         self.dialect = dialect
         self._depth = 0
+        self._release = release  # a pool's: give the connection back instead of closing
 
     def _sql(self, sql: str) -> str:
         return sql if self.dialect == SQLITE else to_pyformat(sql)
@@ -296,7 +324,10 @@ class Connection:
             raise _translate(exc) from exc
 
     def close(self) -> None:
-        self.raw.close()
+        if self._release is not None:
+            self._release()  # the pool rolls back what was left open, or drops it if broken
+        else:
+            self.raw.close()
 
     def __enter__(self) -> "Connection":
         return self

@@ -232,7 +232,8 @@ def migrate(target: Database | Path | str) -> int:
 def get_db() -> Connection:
     """The request's connection, opened on first use and closed at teardown."""
     if "db" not in g:
-        g.db = connect(current_app.config["DATABASE"])
+        pool = current_app.extensions.get("smartcab.pool")
+        g.db = pool.connection() if pool is not None else connect(current_app.config["DATABASE"])
     return g.db
 
 

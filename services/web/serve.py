@@ -7,7 +7,7 @@ import threading
 from waitress import create_server
 
 from services.common import logs
-from services.common.database import SQLITE, DatabaseError
+from services.common.database import POSTGRESQL, SQLITE, DatabaseError
 from services.common.errors import ConfigError
 
 from . import create_app, db, start_background, stop_background
@@ -45,6 +45,9 @@ def serve() -> int:
     try:
         app = create_app(settings=settings)
         holder = _hold(settings)
+        if settings.database.dialect == POSTGRESQL:
+            # a connection per request would cost a log-in each time; threads share these
+            app.extensions["smartcab.pool"] = settings.database.pool(settings.threads)
     except DatabaseError as exc:
         logs.event(log, logging.ERROR, "web.database_unavailable", db=settings.database, error=exc)
         return 2
@@ -90,5 +93,7 @@ def serve() -> int:
         server.task_dispatcher.shutdown(timeout=5)
         if holder is not None:
             holder.close()
+        if "smartcab.pool" in app.extensions:
+            app.extensions["smartcab.pool"].close()
     logs.event(log, logging.INFO, "web.stopped")
     return 0

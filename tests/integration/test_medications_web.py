@@ -104,8 +104,9 @@ def test_a_stranger_cannot_see_or_edit_the_list(app, auth):
     assert refused.status_code == 403
 
 
-def test_cli_adds_lists_and_removes_medications(tmp_path):
+def test_cli_adds_lists_and_removes_medications(tmp_path, app_database, database_url):
     env = {"SMARTCAB_DATA_DIR": str(tmp_path / "data"), "MQTT_PORT": str(free_port())}
+    env["DATABASE_URL"] = database_url
     browser.cli(
         env,
         "users",
@@ -139,7 +140,7 @@ def test_cli_adds_lists_and_removes_medications(tmp_path):
     med_id = listing.split()[0]
     assert "removed" in browser.cli(env, "meds", "remove", "--patient", "alice", med_id)
     assert "Aspirin" not in browser.cli(env, "meds", "list", "--patient", "alice")
-    conn = schema.connect(tmp_path / "data" / "web.sqlite3")
+    conn = schema.connect(app_database)
     try:
         actors = [r["actor"] for r in conn.execute("SELECT actor FROM medication_changes")]
         assert actors == ["admin (command line)"] * 2

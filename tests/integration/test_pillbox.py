@@ -23,11 +23,10 @@ ALERT = f"smartcab/alerts/devices/{CAB}"
 
 
 @pytest.fixture
-def app_db(tmp_path):
+def app_db(app_database):
     """The app database with a patient who owns the cabinet."""
-    path = tmp_path / "data" / "web.sqlite3"
-    schema.migrate(path)
-    conn = schema.connect(path)
+    schema.migrate(app_database)
+    conn = schema.connect(app_database)
     patient, _ = accounts.create_patient(conn, "ann@example.org", "ann", "correct horse battery 7")
     devices.assign(conn, CAB, patient.id)
     yield conn, patient
@@ -35,10 +34,11 @@ def app_db(tmp_path):
 
 
 @pytest.fixture
-def pillbox(tmp_path, broker):
+def pillbox(tmp_path, broker, database_url):
     env = {
         **broker.env(),
         "SMARTCAB_DATA_DIR": str(tmp_path / "data"),
+        "DATABASE_URL": database_url,
         "REPORT_TIMEZONE": "Europe/Paris",  # schedules are local: not UTC on purpose
         "PILLBOX_TICK": "0.2",
         "PILLBOX_SETTLE": "0.5",

@@ -19,12 +19,16 @@ PW = "correct horse battery 7"
 
 
 @pytest.fixture
-def cli_env(tmp_path):
+def cli_env(tmp_path, database_url):
     # No broker listens on this port: assignments are kept and published later.
-    return {"SMARTCAB_DATA_DIR": str(tmp_path / "data"), "MQTT_PORT": str(free_port())}
+    return {
+        "SMARTCAB_DATA_DIR": str(tmp_path / "data"),
+        "MQTT_PORT": str(free_port()),
+        "DATABASE_URL": database_url,
+    }
 
 
-def test_users_are_added_listed_and_reset(cli_env, tmp_path):
+def test_users_are_added_listed_and_reset(cli_env, tmp_path, app_database):
     assert "patient alice created" in browser.cli(
         cli_env,
         "users",
@@ -54,7 +58,7 @@ def test_users_are_added_listed_and_reset(cli_env, tmp_path):
     assert re.search(r"patient\s+alice\s+alice@example.org", listing)
     assert re.search(r"doctor\s+D7\s+-\s+Ann Lee totp", listing)
     browser.cli(cli_env, "users", "reset-password", "alice", password="another fine passphrase")
-    conn = schema.connect(tmp_path / "data" / "web.sqlite3")
+    conn = schema.connect(app_database)
     try:
         row = accounts.patient_row(conn, "alice@example.org", "alice")
         secret_keys = keys.load(tmp_path / "data" / "web-secret.key")

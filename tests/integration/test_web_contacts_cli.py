@@ -15,8 +15,9 @@ PW = "correct horse battery 7"
 
 
 @pytest.fixture
-def cli_env(tmp_path):
+def cli_env(tmp_path, database_url):
     env = {"SMARTCAB_DATA_DIR": str(tmp_path / "data"), "MQTT_PORT": str(free_port())}
+    env["DATABASE_URL"] = database_url
     browser.cli(
         env, "users", "add-patient", "--email", "ann@example.org", "--username", "ann", password=PW
     )
@@ -36,7 +37,7 @@ def _refused(env, *args: str) -> str:
     return done.stderr
 
 
-def test_contacts_are_added_listed_and_removed(cli_env, tmp_path):
+def test_contacts_are_added_listed_and_removed(cli_env, app_database):
     out = browser.cli(
         cli_env,
         "contacts",
@@ -79,7 +80,7 @@ def test_contacts_are_added_listed_and_removed(cli_env, tmp_path):
         cli_env, "contacts", "remove", "--patient", "ann", "--id", contact_id
     )
     assert "Carol" not in browser.cli(cli_env, "contacts", "list", "--patient", "ann")
-    conn = schema.connect(tmp_path / "data" / "web.sqlite3")
+    conn = schema.connect(app_database)
     try:
         actions = [r[0] for r in conn.execute("SELECT action FROM admin_log ORDER BY id")]
     finally:
