@@ -125,6 +125,8 @@ def record_session(
         manual_ack=True,
         subscriptions=subscriptions(settings, translator),  # routed on the writer thread
         on_message=lambda message: pipeline.submit(message),
+        on_connected=lambda: pipeline.connected(),
+        on_subscribed=lambda topic: pipeline.subscribed(topic),
     )
     pipeline = Pipeline(
         influx,
@@ -135,6 +137,7 @@ def record_session(
         batch_size=settings.batch_size,
         linger=settings.batch_linger,
         retry_interval=settings.retry_interval,
+        assignments_settle=settings.assignments_settle,
     )
     client.start()
     logs.event(
