@@ -111,3 +111,17 @@ def test_a_reading_before_its_assignment_is_tagged_alike_first_and_when_redelive
     assert ",patient=alice " in wch01[0]
     wch02 = [line for line in influx.lines if line.startswith("vitals,device=wch-02")]
     assert len(wch02) == 1 and "patient=" not in wch02[0]  # unassigned: stored all the same
+
+
+def test_the_assignments_are_subscribed_first_and_never_shared(tmp_path):
+    from services.recorder.__main__ import subscriptions
+    from services.recorder.settings import Settings
+
+    translator = Translator(Topics(), AlertTracker(AlertSettings()), tmp_path / "state.json")
+    for shared in ("0", "1"):
+        topics = [
+            t for t, _ in subscriptions(Settings.from_env({"RECORDER_SHARED": shared}), translator)
+        ]
+        assert topics[0] == ASSIGNMENTS
+        assert ASSIGNMENTS not in topics[1:]
+        assert all(t.startswith("$share/recorder/") == (shared == "1") for t in topics[1:])
