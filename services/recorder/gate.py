@@ -27,6 +27,7 @@ class AssignmentGate:
     granted_at: float | None = None  # the assignment subscription's SUBACK
     last_seen: float | None = None  # the latest assignment while closed
     forced: bool = False  # the last opening came from ``limit``, not from the assignments
+    waited: float | None = None  # how long the last opening took, until taken()
 
     def connected(self, now: float) -> None:
         """A new connection: its subscriptions bring the retained assignments again."""
@@ -49,9 +50,14 @@ class AssignmentGate:
         if self.granted_at is not None:
             quiet_since = max(self.granted_at, self.last_seen or self.granted_at)
             if now - quiet_since >= self.settle:
-                self.closed_at = None
+                self.waited, self.closed_at = now - self.closed_at, None
                 return True
         if now - self.closed_at >= self.limit:
-            self.closed_at, self.forced = None, True
+            self.waited, self.closed_at, self.forced = now - self.closed_at, None, True
             return True
         return False
+
+    def taken(self) -> float | None:
+        """Seconds the last opening took, once (None when it was said already)."""
+        waited, self.waited = self.waited, None
+        return waited

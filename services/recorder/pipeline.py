@@ -156,11 +156,11 @@ class Pipeline:
                     if not self.gate.is_open(now):
                         self._apply_early(item)
                 self._waiting.append(item)
-        was_closed = self.gate.closed_at
         if not self.gate.is_open(time.monotonic()):
             return []
-        if was_closed is not None:
-            self._opened(time.monotonic() - was_closed)
+        waited = self.gate.taken()
+        if waited is not None:
+            self._opened(waited)
         ready, self._waiting = self._waiting, []
         return ready
 

@@ -3,6 +3,7 @@
 import threading
 
 import paho.mqtt.client as paho
+import pytest
 
 from services.common.alerts import AlertSettings, AlertTracker
 from services.common.topics import Topics
@@ -27,6 +28,7 @@ def test_the_gate_closes_on_connect_and_opens_once_the_granted_assignments_go_qu
     assert not gate.is_open(17.1)
     assert gate.is_open(17.2)
     assert not gate.forced
+    assert gate.taken() == pytest.approx(7.2) and gate.taken() is None  # said once
     gate.assignment(30.0)  # a live assignment once open changes nothing
     assert gate.is_open(30.1)
 
@@ -49,7 +51,7 @@ def test_a_subscription_never_granted_opens_the_gate_at_the_limit_and_says_so():
     gate.connected(100.0)
     assert not gate.is_open(159.9)
     assert gate.is_open(160.0)
-    assert gate.forced
+    assert gate.forced and gate.taken() == 60.0
     gate.connected(200.0)
     assert not gate.forced
 
