@@ -67,6 +67,7 @@ class MqttClient:
         router: Router | None = None,
         on_message: MessageHandler | None = None,
         on_connected: Callable[[], None] | None = None,
+        on_subscribed: Callable[[str], None] | None = None,
         queue_size: int = 0,
         manual_ack: bool = False,
         max_inflight: int = 1000,
@@ -84,6 +85,7 @@ class MqttClient:
         self.router = router or Router()
         self._on_message = on_message
         self._on_connected = on_connected
+        self._on_subscribed = on_subscribed  # paho's thread, with each filter once granted
         self._connected = threading.Event()
         self.connects = 0
         # Unacknowledged publishes: ``_published`` grows under the lock (any
@@ -394,6 +396,8 @@ class MqttClient:
             return
         if not any(code.is_failure for code in reason_codes):
             self._resubscribe_in.pop(topic, None)
+            if self._on_subscribed:
+                self._on_subscribed(topic)
             return
         delay = self._resubscribe_in.get(topic, RETRY_MIN)
         self._resubscribe_in[topic] = min(delay * 2, RETRY_MAX)

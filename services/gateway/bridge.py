@@ -42,6 +42,8 @@ class Bridge:
         self.discovery = None
         # device -> patient, from the web's retained assignments: an alert names its patient
         self.patients: dict[str, str] = {}
+        # device -> firmware version on record: the retained ones, and what this gateway sent
+        self.firmware_versions: dict[str, str] = {}
 
     def attach(self, on_command: CommandHandler, cluster, dispatch) -> None:
         """Route commands to the fleet and the gateways' records to ``cluster`` via ``dispatch``."""
@@ -54,6 +56,7 @@ class Bridge:
         self.client.route(self.topics.all_cmds, self._command, qos=1)
         self.client.route(self.topics.all_device_status, self._device_status, qos=1)
         self.client.route(self.topics.patient("+"), self._patient, qos=1)
+        self.client.route(self.topics.firmware("+"), self._firmware, qos=1)
 
     def _patient(self, device_id: str, message: mqtt.MQTTMessage) -> None:
         patient = bytes(message.payload).decode("utf-8", "replace").strip()
@@ -61,6 +64,15 @@ class Bridge:
             self.patients[device_id] = patient
         else:
             self.patients.pop(device_id, None)
+
+    def _firmware(self, device_id: str, message: mqtt.MQTTMessage) -> None:
+        self._firmware_on_record(device_id, bytes(message.payload).decode("utf-8", "replace"))
+
+    def _firmware_on_record(self, device_id: str, version: str) -> None:
+        if version.strip():
+            self.firmware_versions[device_id] = version.strip()
+        else:
+            self.firmware_versions.pop(device_id, None)
 
     def _command(self, device_id: str, message: mqtt.MQTTMessage) -> None:
         self._dispatch(self._on_command, device_id, bytes(message.payload))
@@ -96,9 +108,18 @@ class Bridge:
         """Record, retained, which gateway holds the device (empty: none)."""
         self._publish(self.topics.device_gateway(device_id), body, retain=True)
 
-    def firmware(self, device_id: str, version: str) -> None:
-        """Publish, retained, the firmware version the device reported; ``""`` clears it."""
-        self._publish(self.topics.firmware(device_id), version, retain=True)
+    def firmware(self, device_id: str, version: str | None) -> None:
+        """Publish, retained, the firmware version the device reported in its hello.
+
+        A board that reports none (the prototype's firmware) clears the version on record,
+        one a board with ours left, so the dose tracker sends it only commands the
+        prototype knows; with none on record there is nothing to clear, and a prototype
+        board registering again and again publishes nothing.
+        """
+        if not version and device_id not in self.firmware_versions:
+            return
+        self._publish(self.topics.firmware(device_id), version or "", retain=True)
+        self._firmware_on_record(device_id, version or "")
 
     def announce(self, device_id: str, kind: str | None, version: str | None = None) -> None:
         """Publish the device's Home Assistant discovery configs, if discovery is on."""

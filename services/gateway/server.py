@@ -239,9 +239,8 @@ class Fleet:
         self.cluster.registered(device)
         self.bridge.status(device.device_id, True)
         self.bridge.announce(device.device_id, kind, hello.version)
-        # no version (the prototype's firmware): clear the one a board with ours left, so
-        # the dose tracker sends such a board only commands the prototype knows
-        self.bridge.firmware(device.device_id, hello.version or "")
+        # no version (the prototype's firmware): the bridge clears one a board with ours left
+        self.bridge.firmware(device.device_id, hello.version)
         logs.event(
             log, logging.INFO, "device.online", device=device.device_id, kind=kind, peer=peer
         )

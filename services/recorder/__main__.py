@@ -26,12 +26,16 @@ SHARE_GROUP = "recorder"
 def subscriptions(settings: Settings, translator: Translator) -> list[tuple[str, int]]:
     """The translator's topics, shared between recorders with RECORDER_SHARED=1.
 
-    Every recorder needs every patient assignment, so those are never shared.
+    Every recorder needs every patient assignment, so those are never shared; they come
+    first, so the retained ones come soon (the pipeline waits for them after a connect).
     """
     assignments = translator.topics.patient("+")
     out = []
     for topic, qos in translator.router.subscriptions():
-        if settings.shared and topic != assignments:
+        if topic == assignments:
+            out.insert(0, (topic, qos))
+            continue
+        if settings.shared:
             topic = f"$share/{SHARE_GROUP}/{topic}"
         out.append((topic, qos))
     return out
@@ -125,6 +129,8 @@ def record_session(
         manual_ack=True,
         subscriptions=subscriptions(settings, translator),  # routed on the writer thread
         on_message=lambda message: pipeline.submit(message),
+        on_connected=lambda: pipeline.connected(),
+        on_subscribed=lambda topic: pipeline.subscribed(topic),
     )
     pipeline = Pipeline(
         influx,
@@ -135,6 +141,7 @@ def record_session(
         batch_size=settings.batch_size,
         linger=settings.batch_linger,
         retry_interval=settings.retry_interval,
+        assignments_settle=settings.assignments_settle,
     )
     client.start()
     logs.event(

@@ -9,6 +9,10 @@ redelivers it after a crash or reconnect. When the spool is full, batches are
 held unacknowledged; the broker's in-flight window (20 messages by default in
 Mosquitto) then stops delivery, and everything else waits, persisted, in the
 broker. Nothing is dropped except input that can never be stored, with a reason.
+
+After every connect, messages wait (unacknowledged) behind an ``AssignmentGate`` until
+the retained patient assignments are in, so a reading's tags do not depend on whether
+it or its device's assignment came first (gate.py says why).
 """
 
 import json
@@ -33,13 +37,33 @@ from services.common.influx import (
 )
 from services.common.timeutil import now_ms
 
-from .records import Dropped, Translator, alert_line
+from .gate import AssignmentGate
+from .records import Dropped, Outcome, Translator, alert_line
 from .spool import Spool, SpoolFull
 
 log = logging.getLogger(__name__)
 
 Publish = Callable[[str, str], None]
 Ack = Callable[[mqtt.MQTTMessage], None]
+
+# Seconds the gate stays closed at most: a broker that never grants the assignment
+# subscription (NATS refuses it for tens of seconds after a node's death) delays
+# recording, but does not stop it.
+ASSIGNMENTS_WAIT_MAX = 60.0
+
+
+class Connected:
+    """In the inbox: paho has (re)connected; what follows came on the new connection."""
+
+
+@dataclass
+class Granted:
+    """In the inbox: the broker granted a subscription (its SUBACK)."""
+
+    topic: str
+
+
+Item = mqtt.MQTTMessage | Connected | Granted
 
 
 @dataclass
@@ -65,6 +89,7 @@ class Pipeline:
         batch_size: int = 500,
         linger: float = 0.05,
         retry_interval: float = 2.0,
+        assignments_settle: float = 1.0,
     ) -> None:
         self.influx = influx
         self.spool = spool
@@ -75,7 +100,11 @@ class Pipeline:
         self.batch_size = batch_size
         self.linger = linger
         self.retry_interval = retry_interval
-        self.inbox: queue.Queue[mqtt.MQTTMessage] = queue.Queue()
+        self.inbox: queue.Queue[Item] = queue.Queue()
+        self.gate = AssignmentGate(assignments_settle, ASSIGNMENTS_WAIT_MAX)
+        self._assignments = self.topics.patient("+")
+        self._waiting: list[mqtt.MQTTMessage] = []  # behind the gate, in order
+        self._applied: set[int] = set()  # ids of waiting assignments already translated
         self._held: list[Batch] = []
         self._influx_up = True
         self._next_try = 0.0
@@ -88,6 +117,14 @@ class Pipeline:
         """Paho's thread: hand the message over, unacknowledged."""
         self.inbox.put(message)
 
+    def connected(self) -> None:
+        """Paho's thread, on every connect, before the connection's first message."""
+        self.inbox.put(Connected())
+
+    def subscribed(self, topic: str) -> None:
+        """Paho's thread: the broker granted ``topic``."""
+        self.inbox.put(Granted(topic))
+
     def run(self, stop: threading.Event) -> None:
         """The writer loop, until ``stop`` is set; unacked messages are redelivered later."""
         while not stop.is_set():
@@ -97,11 +134,62 @@ class Pipeline:
                 if self._held:
                     stop.wait(self.retry_interval)
                     continue
-            batch = self._collect(stop)
-            if batch:
-                self._handle(batch)
+            ready = self._admit(self._collect(stop))
+            while ready and not self._held:
+                self._handle(ready[: self.batch_size])
+                ready = ready[self.batch_size :]
+            self._waiting[:0] = ready  # a batch was held: the rest waits behind it, in order
 
-    def _collect(self, stop: threading.Event) -> list[mqtt.MQTTMessage]:
+    def _admit(self, items: list[Item]) -> list[mqtt.MQTTMessage]:
+        """Pass the gate: every message waits while it is closed, but assignments count at
+        once, so the readings before them are tagged with them."""
+        for item in items:
+            now = time.monotonic()
+            if isinstance(item, Connected):
+                self.gate.connected(now)
+            elif isinstance(item, Granted):
+                if item.topic == self._assignments:
+                    self.gate.granted(now)
+            else:
+                if mqtt.topic_matches_sub(self._assignments, item.topic):
+                    self.gate.assignment(now)
+                    if not self.gate.is_open(now):
+                        self._apply_early(item)
+                self._waiting.append(item)
+        if not self.gate.is_open(time.monotonic()):
+            return []
+        waited = self.gate.taken()
+        if waited is not None:
+            self._opened(waited)
+        ready, self._waiting = self._waiting, []
+        return ready
+
+    def _apply_early(self, message: mqtt.MQTTMessage) -> None:
+        """An assignment while the gate is closed: it counts for the messages waiting."""
+        self._applied.add(id(message))
+        self._translate(message)
+
+    def _opened(self, waited: float) -> None:
+        if self.gate.forced:
+            logs.event(
+                log,
+                logging.WARNING,
+                "recorder.assignments_late",
+                waited=round(waited, 2),
+                waiting=len(self._waiting),
+                action="recording with the assignments known so far",
+            )
+        else:
+            logs.event(
+                log,
+                logging.INFO,
+                "recorder.assignments_known",
+                waited=round(waited, 2),
+                devices=len(self.translator.patients),
+                waiting=len(self._waiting),
+            )
+
+    def _collect(self, stop: threading.Event) -> list[Item]:
         try:
             first = self.inbox.get(timeout=min(0.2, self.retry_interval))
         except queue.Empty:
@@ -126,23 +214,30 @@ class Pipeline:
     def _handle(self, messages: list[mqtt.MQTTMessage]) -> None:
         batch = Batch(messages)
         for message in messages:
-            try:
-                out = self.translator.translate(
-                    message.topic, bytes(message.payload), bool(message.retain), bool(message.dup)
-                )
-            except Dropped as exc:
-                self.dropped += 1
-                logs.event(log, logging.WARNING, "message.dropped", topic=message.topic, reason=exc)
+            if id(message) in self._applied:  # an assignment, translated at the gate
+                self._applied.discard(id(message))
                 continue
-            except Exception:
-                # A bug on one message: translating does no I/O, so a redelivered copy would
-                # fail the same way and a crash would loop. Drop it loudly, go on with the rest.
-                self.dropped += 1
-                log.exception("event=message.failed topic=%s", message.topic)
-                continue
-            batch.lines += out.lines
-            batch.alerts += out.alerts
+            out = self._translate(message)
+            if out is not None:
+                batch.lines += out.lines
+                batch.alerts += out.alerts
         self._store(batch)
+
+    def _translate(self, message: mqtt.MQTTMessage) -> Outcome | None:
+        """The message's points and alerts; None once it is dropped (and logged)."""
+        try:
+            return self.translator.translate(
+                message.topic, bytes(message.payload), bool(message.retain), bool(message.dup)
+            )
+        except Dropped as exc:
+            self.dropped += 1
+            logs.event(log, logging.WARNING, "message.dropped", topic=message.topic, reason=exc)
+        except Exception:
+            # A bug on one message: translating does no I/O, so a redelivered copy would
+            # fail the same way and a crash would loop. Drop it loudly, go on with the rest.
+            self.dropped += 1
+            log.exception("event=message.failed topic=%s", message.topic)
+        return None
 
     def _store(self, batch: Batch) -> None:
         """Make the batch durable (InfluxDB, else spool), or hold it unacknowledged."""

@@ -56,6 +56,13 @@ class Settings:
     retry_interval: float = setting(
         "RECORDER_RETRY_INTERVAL", 2.0, "seconds between tries while InfluxDB is away", minimum=0.05
     )
+    assignments_settle: float = setting(
+        "RECORDER_ASSIGNMENTS_SETTLE",
+        1.0,
+        "seconds without a new patient assignment, after every connect, before readings are"
+        " stored: they wait (unacknowledged) for the retained assignments, which tag them",
+        minimum=0.05,
+    )
     data_dir: Path = data_dir_setting()
     spool_max_bytes: int = setting(
         "RECORDER_SPOOL_MAX_BYTES",

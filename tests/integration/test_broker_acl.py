@@ -42,6 +42,7 @@ WRITES = {
             "smartcab/devices/img/image",
             "smartcab/devices/cab/cmd/result",
             "smartcab/devices/wch/gateway",
+            "smartcab/devices/cab/firmware",
             "smartcab/alerts/devices/wch",
             "homeassistant/light/smartcab_cab/led_strip/config",
         ],
@@ -166,6 +167,7 @@ READS = {
             "smartcab/devices/wch/status",
             "smartcab/devices/wch/patient",
             "smartcab/devices/wch/gateway",
+            "smartcab/devices/cab/firmware",
             "smartcab/services/gateway-b/status",
         ],
         [

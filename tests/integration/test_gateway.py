@@ -107,9 +107,30 @@ def test_the_slot_command_reaches_a_cabinet_and_the_prototypes_firmware_passes_i
     assert results(mqtt_log, "wch") == [
         {"cmd": "ls01", "ok": False, "error": "ls01 is not a watch command"}
     ]
-    # the prototype's cabinet reports no version: the retained one, if any, is cleared
-    [version] = mqtt_log.wait("smartcab/devices/cab/firmware")
-    assert version.payload == b""
+    cabinet.close()
+    watch.close()
+
+
+def test_a_board_without_a_version_clears_only_a_version_on_record(gateway, mqtt_log):
+    firmware = "smartcab/devices/cab/firmware"
+    # a version on record, left by a board with our firmware (through another gateway)
+    mqtt_log.publish(firmware, "1.1.0", retain=True)
+    # the gateway reads its messages in order: once this is answered, it has the version
+    mqtt_log.publish("smartcab/devices/cab/cmd", "lon")
+    mqtt_log.wait("smartcab/devices/cab/cmd/result")
+    cabinet = SeedCabinet(gateway.port, INVENTORY)  # the prototype's firmware flashed back
+    assert mqtt_log.wait(firmware, count=2)[1].payload == b""  # cleared
+    mqtt_log.wait("smartcab/devices/cab/inventory")
+    cabinet.close()
+    mqtt_log.wait("smartcab/devices/cab/status", where=lambda m: m.payload == b"offline")
+    cabinet = SeedCabinet(gateway.port, INVENTORY)  # registering again: nothing to clear
+    watch = SeedWatch(gateway.port)  # never had a version
+    watch.sock.send(b"70.00,bpm")
+    # each registration's publishes go out before the device's first report
+    mqtt_log.wait("smartcab/devices/cab/inventory", count=2)
+    mqtt_log.wait("smartcab/devices/wch/vitals/heart_rate")
+    assert mqtt_log.payloads(firmware) == [b"1.1.0", b""]
+    assert mqtt_log.on("smartcab/devices/wch/firmware") == []
     cabinet.close()
     watch.close()
 
