@@ -7,7 +7,7 @@ import threading
 from waitress import create_server
 
 from services.common import logs
-from services.common.database import POSTGRESQL, SQLITE, DatabaseError
+from services.common.database import POSTGRESQL, DatabaseError
 from services.common.errors import ConfigError
 
 from . import create_app, db, start_background, stop_background
@@ -20,14 +20,18 @@ class _Stop(Exception):
     """Raised in the main thread by SIGTERM/SIGINT to leave waitress's loop."""
 
 
-def _hold(settings: Settings):
-    """On SQLite, a connection held open while the dashboard runs.
+def _open_database(app, settings: Settings):
+    """What the server keeps open of the database; ``close()`` it at the end.
 
-    It keeps the database's -wal and -shm files, which the reporter, mounting the data
-    read only, cannot create to read it.
+    On SQLite, a connection held while the dashboard runs: it keeps the database's -wal
+    and -shm files, which the reporter, mounting the data read only, cannot create to
+    read it. On PostgreSQL, the pool the request threads share (a connection per request
+    would cost a log-in each time).
     """
-    if settings.database.dialect != SQLITE:
-        return None
+    if settings.database.dialect == POSTGRESQL:
+        pool = settings.database.pool(settings.threads)
+        app.extensions["smartcab.pool"] = pool
+        return pool
     holder = db.connect(settings.database)
     holder.execute("SELECT COUNT(*) FROM schema_version").fetchone()  # opens the WAL
     return holder
@@ -44,10 +48,7 @@ def serve() -> int:
         return 2
     try:
         app = create_app(settings=settings)
-        holder = _hold(settings)
-        if settings.database.dialect == POSTGRESQL:
-            # a connection per request would cost a log-in each time; threads share these
-            app.extensions["smartcab.pool"] = settings.database.pool(settings.threads)
+        held = _open_database(app, settings)
     except DatabaseError as exc:
         logs.event(log, logging.ERROR, "web.database_unavailable", db=settings.database, error=exc)
         return 2
@@ -91,9 +92,6 @@ def serve() -> int:
         stop_background(app)  # closes live streams so worker threads finish
         server.close()
         server.task_dispatcher.shutdown(timeout=5)
-        if holder is not None:
-            holder.close()
-        if "smartcab.pool" in app.extensions:
-            app.extensions["smartcab.pool"].close()
+        held.close()
     logs.event(log, logging.INFO, "web.stopped")
     return 0
