@@ -10,7 +10,8 @@ from tests.support import browser
 def test_admin_actions_are_recorded(app, auth):
     auth.make_patient(app, "alice")
     auth.make_doctor(app)
-    data_env = {"SMARTCAB_DATA_DIR": str(app.config["SETTINGS"].data_dir)}
+    settings = app.config["SETTINGS"]
+    data_env = {"SMARTCAB_DATA_DIR": str(settings.data_dir), "DATABASE_URL": settings.database_url}
     browser.cli(data_env, "shares", "revoke", "--patient", "alice", "--doctor", "D100")
     conn = schema.connect(app.config["DATABASE"])
     try:

@@ -99,6 +99,7 @@ def test_totp_secrets_are_encrypted_at_rest_and_clear_ones_are_migrated(
     conn.execute("UPDATE users SET totp_secret = ? WHERE username = 'alice'", (clear,))
     conn.close()
     env = {"SMARTCAB_DATA_DIR": str(app.config["SETTINGS"].data_dir), "WEB_LIVE": "0"}
+    env["DATABASE_URL"] = app.config["SETTINGS"].database_url
     again = create_app({"TESTING": True}, Settings.from_env(env))
     assert _row(again)["totp_secret"].startswith("gAAAAA")
     later = pyotp.TOTP(clear).at(time.time())
@@ -108,6 +109,7 @@ def test_totp_secrets_are_encrypted_at_rest_and_clear_ones_are_migrated(
 
 def _admin(app, *args):
     env = {"SMARTCAB_DATA_DIR": str(app.config["SETTINGS"].data_dir), "WEB_LIVE": "0"}
+    env["DATABASE_URL"] = app.config["SETTINGS"].database_url
     result = CliRunner().invoke(cli, ["users", *args], env=env)
     assert result.exit_code == 0, result.output
     return result.output
