@@ -130,7 +130,8 @@ class Database:
         """A new connection (``threads``: SQLite's may be used by several threads in turn)."""
         try:
             if self.path is None:
-                return Connection(_open_postgres(self.url, self.read_only), POSTGRESQL)
+                reopen = functools.partial(_open_postgres, self.url, self.read_only)
+                return Connection(reopen(), POSTGRESQL, reopen=reopen)
             return Connection(_open_sqlite(self.path, self.read_only, threads), SQLITE)
         except (sqlite3.Error, _pg_errors()) as exc:
             raise DatabaseError(f"cannot open the database {self.describe()}: {exc}") from exc
@@ -238,17 +239,29 @@ class Pool:
 class Connection:
     """One connection to the app database, on either engine, with the same calls."""
 
-    def __init__(self, raw, dialect: str, release=None) -> None:
+    def __init__(self, raw, dialect: str, release=None, reopen=None) -> None:
         self.raw = raw
         self.dialect = dialect
         self._depth = 0
         self._release = release  # a pool's: give the connection back instead of closing
+        # A long-lived PostgreSQL connection (the notifier's, the dose tracker's) that the
+        # server dropped is opened again before the next statement outside a transaction.
+        self._reopen = reopen
+
+    def _ready(self) -> None:
+        if self._reopen is None or self._depth or not (self.raw.closed or self.raw.broken):
+            return
+        try:
+            self.raw = self._reopen()
+        except _pg_errors() as exc:
+            raise DatabaseError(f"cannot reach the database again: {exc}") from exc
 
     def _sql(self, sql: str) -> str:
         return sql if self.dialect == SQLITE else to_pyformat(sql)
 
     def execute(self, sql: str, params: Sequence = ()):
         """Run one statement; the cursor reads its rows (``fetchone``, ``fetchall``, iterate)."""
+        self._ready()
         try:
             cursor = self.raw.cursor()
             cursor.execute(self._sql(sql), tuple(params))
@@ -265,6 +278,7 @@ class Connection:
         rows = [tuple(row) for row in rows]
         if not rows:
             return
+        self._ready()
         try:
             self.raw.cursor().executemany(self._sql(sql), rows)
         except (sqlite3.Error, _pg_errors()) as exc:
