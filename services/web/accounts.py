@@ -79,7 +79,11 @@ def normalize_ic(ic: str) -> str:
     return re.sub(r"[\s-]", "", ic).upper()
 
 
-def _insert(conn: Connection, **fields: object) -> int:
+TAKEN = "An account with that user name, email or ID already exists."
+
+
+def insert(conn: Connection, taken: str = TAKEN, **fields: object) -> int:
+    """A new ``users`` row; ValidationError(``taken``) when a name, email or ID is in use."""
     names = ", ".join(fields)
     marks = ", ".join("?" for _ in fields)
     try:
@@ -88,9 +92,7 @@ def _insert(conn: Connection, **fields: object) -> int:
                 f"INSERT INTO users ({names}) VALUES ({marks})", tuple(fields.values())
             )
     except IntegrityError as exc:
-        raise ValidationError(
-            "An account with that user name, email or ID already exists."
-        ) from exc
+        raise ValidationError(taken) from exc
 
 
 def _with_totp(conn: Connection, uid: int, keys: Keys) -> tuple[User, str]:
@@ -111,7 +113,7 @@ def create_patient(
     """Create a patient; returns the user and the TOTP secret when ``totp`` (needs ``keys``)."""
     email, username = normalize_email(email), normalize_username(username)
     passwords.check_policy(password, username, email.split("@")[0])
-    uid = _insert(
+    uid = insert(
         conn,
         role="patient",
         username=username,
@@ -131,7 +133,7 @@ def create_admin(
     """Create an administrator; TOTP is mandatory, so the secret is always returned."""
     email, username = normalize_email(email), normalize_username(username)
     passwords.check_policy(password, username, email.split("@")[0])
-    uid = _insert(
+    uid = insert(
         conn,
         role="admin",
         username=username,
@@ -164,7 +166,7 @@ def create_doctor(
         raise ValidationError("Enter the doctor's IC number.")
     email = normalize_email(email) if email else None
     passwords.check_policy(password, dr_id, ic)
-    uid = _insert(
+    uid = insert(
         conn,
         role="doctor",
         dr_id=dr_id,

@@ -9,7 +9,7 @@ import secrets
 import time
 
 from services.common import carecircle
-from services.common.database import Connection, IntegrityError, Row
+from services.common.database import Connection, Row
 
 from . import accounts, passwords
 from .errors import ValidationError
@@ -141,24 +141,17 @@ def create_carer(
         raise ValidationError("This invitation has expired or was already used.")
     username = accounts.normalize_username(username)
     passwords.check_policy(password, username, found["email"].split("@")[0])
-    try:
-        with conn.attempt():
-            carer_id = conn.insert(
-                "INSERT INTO users (role, username, email, display_name, password_hash, created_at)"
-                " VALUES ('carer', ?, ?, ?, ?, ?)",
-                (
-                    username,
-                    found["email"],
-                    found["name"],
-                    passwords.hash_password(password),
-                    int(time.time()),
-                ),
-            )
-    except IntegrityError as exc:
-        raise ValidationError(
-            "An account with that user name or email already exists. Sign in to it and"
-            " open the link again."
-        ) from exc
+    carer_id = accounts.insert(
+        conn,
+        "An account with that user name or email already exists. Sign in to it and"
+        " open the link again.",
+        role="carer",
+        username=username,
+        email=found["email"],
+        display_name=found["name"],
+        password_hash=passwords.hash_password(password),
+        created_at=int(time.time()),
+    )
     carer = accounts.get(conn, carer_id)
     _use(conn, token, carer.id)
     return carer, found
