@@ -46,6 +46,19 @@ class AuthActions:
             conn.close()
         return user, secret
 
+    def make_shared(self, app, username="alice"):
+        """A patient, doctor D100 and her share with him: (patient, doctor, his TOTP secret)."""
+        from services.web import access
+
+        patient, _ = self.make_patient(app, username)
+        doctor, secret = self.make_doctor(app)
+        conn = schema.connect(app.config["DATABASE"])
+        try:
+            access.share(conn, patient.id, doctor.id)
+        finally:
+            conn.close()
+        return patient, doctor, secret
+
     def csrf(self, client, path="/login"):
         """The session's CSRF token, from the meta tag every page carries."""
         page = client.get(path, follow_redirects=True).get_data(as_text=True)

@@ -17,16 +17,7 @@ def _due_soon() -> str:
 
 def test_patient_and_doctor_edit_the_list_and_both_see_every_change(app, auth, monkeypatch):
     monkeypatch.setenv("REPORT_TIMEZONE", "UTC")
-    auth.make_patient(app, "alice")
-    _, secret = auth.make_doctor(app)
-    with app.app_context():
-        conn = schema.connect(app.config["DATABASE"])
-        alice = accounts.find_patient(conn, "alice")
-        doctor = accounts.find(conn, "D100")
-        from services.web import access
-
-        access.share(conn, alice.id, doctor.id)
-        conn.close()
+    _, _, secret = auth.make_shared(app)
     patient = app.test_client()
     auth.sign_in_patient(patient, "alice")
     token = auth.csrf(patient, "/p/alice/medications")

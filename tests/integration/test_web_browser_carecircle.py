@@ -8,7 +8,6 @@ recorder publishes it.
 import re
 import time
 
-import pyotp
 from playwright.sync_api import expect
 
 from tests.support import browser
@@ -90,14 +89,7 @@ def _patient_journey(chrome, base: str, hook, mqtt) -> str:
 def _doctor_sees_the_ack(chrome, base: str, secret: str, alert_id: str) -> None:
     doctor = chrome.new_context(viewport=DESKTOP)
     page = doctor.new_page()
-    page.goto(f"{base}/login?tab=doctors")
-    page.fill("input[name=dr_id]", "D100")
-    page.fill("input[name=name]", "Grace Tan")
-    page.fill("input[name=ic]", "S1234567A")
-    page.fill("input[name=password]", browser.DOCTOR_PW)
-    page.fill("input[name=totp]", pyotp.TOTP(secret).now())
-    page.click("button[type=submit]")
-    expect(page).to_have_url(f"{base}/doctor")
+    browser.sign_in_doctor(page, base, secret)
     item = page.locator(f".notified li[data-alert='{alert_id}']")
     expect(item).to_contain_text("acknowledged by alice (patient)")
     item.locator("a").click()

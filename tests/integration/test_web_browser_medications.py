@@ -8,7 +8,6 @@ and for her doctor; the PDF report the reporter makes shows the adherence.
 
 from datetime import UTC, datetime
 
-import pyotp
 from playwright.sync_api import expect
 
 from tests.support import browser
@@ -35,14 +34,7 @@ def _sign_in_patient(context, base: str):
 
 def _sign_in_doctor(context, base: str, secret: str):
     page = context.new_page()
-    page.goto(f"{base}/login?tab=doctors")
-    page.fill("input[name=dr_id]", "D100")
-    page.fill("input[name=name]", "Grace Tan")
-    page.fill("input[name=ic]", "S1234567A")
-    page.fill("input[name=password]", browser.DOCTOR_PW)
-    page.fill("input[name=totp]", pyotp.TOTP(secret).now())
-    page.click("button[type=submit]")
-    expect(page).to_have_url(f"{base}/doctor")
+    browser.sign_in_doctor(page, base, secret)
     return page
 
 

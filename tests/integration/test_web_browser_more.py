@@ -13,7 +13,6 @@ import time
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
-import pyotp
 import pytest
 from playwright.sync_api import expect
 
@@ -106,14 +105,7 @@ def doctor_page(site, chrome):
     base = site.base
     doctor = chrome.new_context(viewport={"width": 1280, "height": 900})
     dpage = doctor.new_page()
-    dpage.goto(f"{base}/login?tab=doctors")
-    dpage.fill("input[name=dr_id]", "D100")
-    dpage.fill("input[name=name]", "Grace Tan")
-    dpage.fill("input[name=ic]", "S1234567A")
-    dpage.fill("input[name=password]", DOCTOR_PW)
-    dpage.fill("input[name=totp]", pyotp.TOTP(site.secret).now())
-    dpage.click("button[type=submit]")
-    expect(dpage).to_have_url(f"{base}/doctor")
+    browser.sign_in_doctor(dpage, base, site.secret)
     yield dpage
     doctor.close()
 

@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
-import pyotp
 import pytest
 from playwright.sync_api import expect
 
@@ -203,14 +202,7 @@ def test_the_doctor_reads_open_alerts_in_the_metric_tables_words(site, chrome):
     doctor = chrome.new_context(viewport={"width": 1280, "height": 900})
     try:
         dpage = doctor.new_page()
-        dpage.goto(f"{site.base}/login?tab=doctors")
-        dpage.fill("input[name=dr_id]", "D100")
-        dpage.fill("input[name=name]", "Grace Tan")
-        dpage.fill("input[name=ic]", "S1234567A")
-        dpage.fill("input[name=password]", DOCTOR_PW)
-        dpage.fill("input[name=totp]", pyotp.TOTP(site.secret).now())
-        dpage.click("button[type=submit]")
-        expect(dpage).to_have_url(f"{site.base}/doctor")
+        browser.sign_in_doctor(dpage, site.base, site.secret)
         alerts = dpage.locator("[data-patient-card=alice] .alert-list")
         expect(alerts).to_contain_text("Systolic pressure 185 mmHg is above 180 mmHg")
         expect(alerts).to_contain_text("Diastolic pressure 115 mmHg is above 110 mmHg")

@@ -43,14 +43,8 @@ def _download(client, url: str):
 def test_reports_are_made_followed_and_served_to_the_right_people(
     report_app, influxdb, make_reporter, mqtt_log, auth
 ):
-    alice, _ = auth.make_patient(report_app, "alice")
+    alice, doctor, secret = auth.make_shared(report_app)
     auth.make_patient(report_app, "bob")
-    doctor, secret = auth.make_doctor(report_app)
-    conn = schema.connect(report_app.config["DATABASE"])
-    try:
-        access.share(conn, alice.id, doctor.id)
-    finally:
-        conn.close()
     influxdb.query("CREATE DATABASE vitals")  # what the recorder does on its first start
     make_reporter()
     mqtt_log.wait(

@@ -96,3 +96,19 @@ def add_people(data_env: dict[str, str]) -> str:
 def totp_secret(cli_output: str) -> str:
     """The TOTP secret the admin CLI printed for a new doctor or admin."""
     return re.search(r"TOTP secret: (\w+)", cli_output)[1]
+
+
+def sign_in_doctor(page, base: str, secret: str):
+    """Dr. Grace Tan (``add_people``) signs in on ``page`` with a real TOTP code."""
+    import pyotp
+    from playwright.sync_api import expect
+
+    page.goto(f"{base}/login?tab=doctors")
+    page.fill("input[name=dr_id]", "D100")
+    page.fill("input[name=name]", "Grace Tan")
+    page.fill("input[name=ic]", "S1234567A")
+    page.fill("input[name=password]", DOCTOR_PW)
+    page.fill("input[name=totp]", pyotp.TOTP(secret).now())
+    page.click("button[type=submit]")
+    expect(page).to_have_url(f"{base}/doctor")
+    return page

@@ -57,7 +57,10 @@ class PostgresServer:
             self._as_user = ["runuser", "-u", "postgres", "--"]
 
     def _run(self, *argv: str, **kwargs) -> subprocess.CompletedProcess:
-        return subprocess.run([*self._as_user, *argv], check=True, capture_output=True, **kwargs)
+        # in the server's own folder: the postgres account may not reach the checkout
+        return subprocess.run(
+            [*self._as_user, *argv], check=True, capture_output=True, cwd=self.folder, **kwargs
+        )
 
     def start(self) -> "PostgresServer":
         pwfile = self.folder / "pw"
@@ -87,6 +90,7 @@ class PostgresServer:
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
+            cwd=self.folder,
         )  # fmt: skip
         log.close()
         deadline = time.monotonic() + 30
@@ -111,11 +115,14 @@ class PostgresServer:
 
     def roles(self, app_password: str, reporter_password: str) -> None:
         """The deployment's roles.sql, as its init.sh runs it (again: new passwords)."""
-        self._run(
+        # psql is a client: it runs as whoever runs the tests, and reads the checkout's
+        # file, which the postgres account may not be able to reach
+        command = [
             str(self.bin / "psql"), "-v", "ON_ERROR_STOP=1", "-q", "-d", self.admin_url(),
             "-v", "db=smartcab", "-v", f"app_password={app_password}",
             "-v", f"reporter_password={reporter_password}", "-f", str(ROLES_SQL),
-        )  # fmt: skip
+        ]  # fmt: skip
+        subprocess.run(command, check=True, capture_output=True)
 
     def new_database(self) -> str:
         """A fresh, empty database with the product's grants; returns its name."""

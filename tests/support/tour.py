@@ -146,14 +146,7 @@ def sign_in(tour: Tour) -> None:
         expect(page).to_have_url(f"{tour.base}{home}")
     tour.contexts[("doctor", 1280)] = context = tour.new_context(DESKTOP)
     page = context.new_page()
-    page.goto(f"{tour.base}/login?tab=doctors")
-    page.fill("input[name=dr_id]", "D100")
-    page.fill("input[name=name]", "Grace Tan")
-    page.fill("input[name=ic]", "S1234567A")
-    page.fill("input[name=password]", browser.DOCTOR_PW)
-    page.fill("input[name=totp]", pyotp.TOTP(secrets["doctor"]).now())
-    page.click("button[type=submit]")
-    expect(page).to_have_url(f"{tour.base}/doctor")
+    browser.sign_in_doctor(page, tour.base, secrets["doctor"])
     tour.contexts[("signed-out", 1280)] = tour.new_context(DESKTOP)
 
 

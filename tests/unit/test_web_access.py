@@ -90,13 +90,7 @@ def test_doctor_without_a_share_gets_403_everywhere(app, client, auth):
 
 
 def test_doctor_with_a_share_sees_pages_and_every_access_is_audited(app, client, auth):
-    alice, _ = auth.make_patient(app, "alice")
-    doctor, secret = auth.make_doctor(app)
-    conn = _db(app)
-    try:
-        access.share(conn, alice.id, doctor.id)
-    finally:
-        conn.close()
+    alice, doctor, secret = auth.make_shared(app)
     auth.sign_in_doctor(client, pyotp.TOTP(secret).now())
     assert "alice" in client.get("/doctor").get_data(as_text=True)
     for path in PAGES:

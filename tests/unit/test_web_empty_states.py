@@ -4,9 +4,6 @@ import re
 
 import pyotp
 
-from services.web import access
-from services.web import db as schema
-
 PAGES = (
     "/p/alice",
     "/p/alice/monitoring",
@@ -22,13 +19,7 @@ NOT_YET = re.compile(r"\b(?:no|not|nobody|none)\b[^<.]*\byet\b", re.IGNORECASE)
 
 
 def _people(app, auth):
-    alice, _ = auth.make_patient(app, "alice")
-    doctor, secret = auth.make_doctor(app)
-    conn = schema.connect(app.config["DATABASE"])
-    try:
-        access.share(conn, alice.id, doctor.id)
-    finally:
-        conn.close()
+    _, _, secret = auth.make_shared(app)
     patient = app.test_client()
     auth.sign_in_patient(patient, "alice")
     doc = app.test_client()

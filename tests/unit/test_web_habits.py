@@ -4,7 +4,6 @@ from datetime import UTC, datetime, timedelta
 
 import pyotp
 
-from services.web import access
 from services.web import db as schema
 
 
@@ -88,13 +87,7 @@ def test_bad_habit_entries_are_refused_in_place(app, client, auth):
 
 
 def test_a_shared_doctor_reads_habits_but_cannot_log_them(app, auth):
-    alice, _ = auth.make_patient(app, "alice")
-    doctor, secret = auth.make_doctor(app)
-    conn = schema.connect(app.config["DATABASE"])
-    try:
-        access.share(conn, alice.id, doctor.id)
-    finally:
-        conn.close()
+    _, _, secret = auth.make_shared(app)
     client = app.test_client()
     auth.sign_in_doctor(client, pyotp.TOTP(secret).now())
     page = client.get("/p/alice/habits")

@@ -7,19 +7,11 @@ import pyotp
 
 from services.reporter.model import Period
 from services.reporter.webdb import WebDirectory
-from services.web import access
 from services.web import db as schema
 
 
 def _shared(auth, app):
-    alice, _ = auth.make_patient(app, "alice")
-    doctor, secret = auth.make_doctor(app)
-    conn = schema.connect(app.config["DATABASE"])
-    try:
-        access.share(conn, alice.id, doctor.id)
-    finally:
-        conn.close()
-    return alice, doctor, secret
+    return auth.make_shared(app)
 
 
 def _doctor_client(auth, app, secret):
