@@ -52,7 +52,7 @@ def page_on_postgres(quick: bool) -> Figure:
     runs = 20 if quick else 200
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         workdir = Path(tmp)
-        server = PostgresServer().start()
+        server = PostgresServer(durable=True).start()  # fsync on, as a deployment has it
         started = []
         try:
             on_sqlite, web = _dashboard(workdir, "sqlite", "")

@@ -42,7 +42,8 @@ def _bin_dir() -> Path:
 class PostgresServer:
     """``postgres`` on 127.0.0.1:<free port>; ``stop()`` ends it and removes its folder."""
 
-    def __init__(self) -> None:
+    def __init__(self, durable: bool = False) -> None:
+        self.durable = durable  # the server's own defaults (fsync on): for the benchmarks
         self.bin = _bin_dir()
         self.port = free_port()
         self.folder = Path(tempfile.mkdtemp(prefix="smartcab-pg-"))
@@ -79,14 +80,14 @@ class PostgresServer:
     def launch(self) -> None:
         """Start the server on its folder (again, after ``kill``)."""
         log = open(self.log, "ab")  # noqa: SIM115 - the server writes it while it runs
+        # a test server: a commit survives the server's crash (tests kill it), not the
+        # machine's
+        fast = [] if self.durable else ["-c", "fsync=off", "-c", "full_page_writes=off"]
         self.proc = subprocess.Popen(
             [
                 *self._as_user, str(self.bin / "postgres"), "-D", str(self.data),
                 "-p", str(self.port), "-k", str(self.folder), "-c", f"listen_addresses={HOST}",
-                # a test server: a commit survives the server's crash (tests kill it), not
-                # the machine's
-                "-c", "fsync=off", "-c", "full_page_writes=off",
-                "-c", "max_connections=200",
+                "-c", "max_connections=200", *fast,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
