@@ -17,7 +17,7 @@ from services.common.topics import OFFLINE, ONLINE, vitals_body
 
 log = logging.getLogger(__name__)
 
-CommandHandler = Callable[[str, bytes], None]
+CommandHandler = Callable[[str, bytes, bool], None]
 
 
 class Bridge:
@@ -52,6 +52,8 @@ class Bridge:
         if cluster.named:
             self.client.route(self.topics.all_service_status, self._service_status, qos=1)
         self.client.route(self.topics.all_cmds, self._command, qos=1)
+        if cluster.named:  # the commands sent to this gateway alone (docs/topics.md)
+            self.client.route(self.topics.gateway_cmds(cluster.me), self._own_command, qos=1)
         self.client.route(self.topics.all_device_status, self._device_status, qos=1)
         self.client.route(self.topics.patient("+"), self._patient, qos=1)
 
@@ -64,6 +66,9 @@ class Bridge:
 
     def _command(self, device_id: str, message: mqtt.MQTTMessage) -> None:
         self._dispatch(self._on_command, device_id, bytes(message.payload))
+
+    def _own_command(self, device_id: str, message: mqtt.MQTTMessage) -> None:
+        self._dispatch(self._on_command, device_id, bytes(message.payload), True)
 
     def _device_status(self, device_id: str, message: mqtt.MQTTMessage) -> None:
         payload = bytes(message.payload)

@@ -310,9 +310,13 @@ class Fleet:
         except PayloadError as exc:
             logs.event(log, logging.WARNING, "payload.invalid", device=device.device_id, error=exc)
 
-    def on_command(self, device_id: str, payload: bytes) -> None:
-        """An MQTT command for ``device_id`` (runs on the event loop)."""
-        if not self.cluster.answers(device_id):
+    def on_command(self, device_id: str, payload: bytes, own: bool = False) -> None:
+        """An MQTT command for ``device_id`` (runs on the event loop).
+
+        ``own``: it came on this gateway's own command topic, which no other gateway
+        receives, so this gateway answers it whoever the holder record names.
+        """
+        if not own and not self.cluster.answers(device_id):
             return  # another gateway holds it, or answers for it (cluster.py)
         cmd = payload.decode("ascii", "replace").strip()
         if not is_command(cmd.encode()):

@@ -16,7 +16,7 @@ from services.common.topics import Topics
 from services.common.usage import parse_service_args, read_settings
 
 from .fleet import Fleet
-from .jobs import Job, JobContext, report_jobs, run_every
+from .jobs import Job, JobContext, Slots, report_jobs, run_every
 from .settings import Settings
 
 log = logging.getLogger("services.scheduler")
@@ -28,8 +28,11 @@ def send(ctx: JobContext, device: str, cmd: str) -> bool:
     # deliver a burst of stale requests.
     if not ctx.client.connected:
         return False
+    topics, holder = ctx.client.topics, ctx.fleet.gateway_of(device)
+    # To the holding gateway alone when it has an id: the others need not read it.
+    topic = topics.gateway_cmd(holder, device) if holder else topics.cmd(device)
     try:
-        ctx.client.publish(ctx.client.topics.cmd(device), cmd, qos=1)
+        ctx.client.publish(topic, cmd, qos=1)
     except MqttError as exc:
         logs.event(log, logging.WARNING, "scheduler.not_sent", device=device, cmd=cmd, error=exc)
         return False
@@ -37,20 +40,28 @@ def send(ctx: JobContext, device: str, cmd: str) -> bool:
     return True
 
 
-def ask_watches(ctx: JobContext) -> None:
-    """``bpm`` to each online watch that has not reported on its own lately."""
+def ask_watches(ctx: JobContext, slots: list[int]) -> None:
+    """``bpm`` to each online watch of ``slots`` that has not reported on its own lately."""
     if not ctx.client.connected:
-        logs.event(log, logging.INFO, "scheduler.tick_skipped", job="bpm", reason="broker away")
+        if 0 in slots:  # once per interval, however finely it is cut
+            logs.event(log, logging.INFO, "scheduler.tick_skipped", job="bpm", reason="broker away")
         return
     now = ctx.now()
-    for device in ctx.fleet.of_kind("watch"):
-        reason = ctx.fleet.bpm_skip_reason(
-            device, now, ctx.settings.bpm_interval, ctx.settings.answer_window
-        )
-        if reason:
-            logs.event(log, logging.DEBUG, "scheduler.skip", device=device, reason=reason)
-        elif send(ctx, device, "bpm"):
-            ctx.fleet.requested(device, now)
+    for slot in slots:
+        for device in ctx.fleet.watches_in(slot):
+            reason = ctx.fleet.bpm_skip_reason(
+                device, now, ctx.settings.bpm_interval, ctx.settings.answer_window
+            )
+            if reason:
+                logs.event(log, logging.DEBUG, "scheduler.skip", device=device, reason=reason)
+            elif send(ctx, device, "bpm"):
+                ctx.fleet.requested(device, now)
+
+
+def bpm_job(settings: Settings) -> Job:
+    """The ``bpm`` job: one run per part of the interval (``SCHEDULER_BPM_SPREAD``)."""
+    slots = Slots(settings.bpm_slots, settings.bpm_interval)
+    return Job("bpm", slots.slice, lambda ctx: ask_watches(ctx, slots.due(ctx.now())))
 
 
 def ask_kind(kind: str, cmd: str) -> Callable[[JobContext], None]:
@@ -64,7 +75,7 @@ def ask_kind(kind: str, cmd: str) -> Callable[[JobContext], None]:
 
 
 def jobs(settings: Settings) -> list[Job]:
-    out = [Job("bpm", settings.bpm_interval, ask_watches)]
+    out = [bpm_job(settings)]
     if settings.inventory_interval > 0:
         out.append(Job("inventory", settings.inventory_interval, ask_kind("cabinet", "inv")))
     if settings.snapshot_interval > 0:
@@ -77,7 +88,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     loop = asyncio.get_running_loop()
     stop = stop or asyncio.Event()
     topics = Topics(settings.mqtt.topic_root)
-    fleet = Fleet(topics)
+    fleet = Fleet(topics, settings.bpm_slots)
 
     def on_message(message: mqtt.MQTTMessage) -> None:
         # Paho's thread: the fleet is only ever touched on the loop.
