@@ -14,6 +14,7 @@ import json
 import math
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -44,6 +45,7 @@ class Plan:
     periods: float = 2.0  # the hold, in scheduler intervals
     deadline: datetime.datetime | None = None  # no step starts that could not end by then
     per_gateway: int = 0  # watches per gateway process; 0: as many as its open files allow
+    keep: Path | None = None  # where to copy every part's log when the run ends
 
     @property
     def hold(self) -> float:
@@ -246,6 +248,10 @@ class Box:
             self.influx.kill()
         if self.broker:
             self.broker.kill()
+        if self.plan.keep:
+            self.plan.keep.mkdir(parents=True, exist_ok=True)
+            for log in self.dir.glob("*.log"):
+                shutil.copy(log, self.plan.keep / log.name)
         self.tmp.cleanup()
 
     def stored(self) -> int:

@@ -96,7 +96,9 @@ class Device:
             return
         self.writer.write(cmd.encode())
         self.fleet.bridge.cmd_result(self.device_id, cmd, True)
-        logs.event(log, logging.INFO, "device.command", device=self.device_id, cmd=cmd)
+        # DEBUG: the cmd/result message already records it, and a fleet's scheduler sends
+        # one a watch every interval (thousands a second for a large fleet)
+        logs.event(log, logging.DEBUG, "device.command", device=self.device_id, cmd=cmd)
         settings = self.fleet.settings
         self.awaiting_answer = cmd in ANSWERED
         self._wait(settings.answer_timeout if self.awaiting_answer else settings.cmd_gap)

@@ -5,6 +5,7 @@ import contextlib
 import logging
 import signal
 import sys
+import threading
 from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
@@ -74,6 +75,32 @@ def ask_kind(kind: str, cmd: str) -> Callable[[JobContext], None]:
     return run
 
 
+class Inbox:
+    """Messages from paho's thread to the loop, in order, with one wake-up per batch.
+
+    A wake-up is a write to the loop's self-pipe: one per reading of a large fleet's
+    vitals would cost more than the reading itself.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, handle: Callable[..., None]) -> None:
+        self._loop, self._handle = loop, handle
+        self._lock = threading.Lock()
+        self._items: list[tuple] = []
+
+    def put(self, *item: object) -> None:
+        with self._lock:
+            self._items.append(item)
+            if len(self._items) > 1:
+                return  # the loop is already told, and has not drained yet
+        self._loop.call_soon_threadsafe(self._drain)
+
+    def _drain(self) -> None:
+        with self._lock:
+            items, self._items = self._items, []
+        for item in items:
+            self._handle(*item)
+
+
 def jobs(settings: Settings) -> list[Job]:
     out = [bpm_job(settings)]
     if settings.inventory_interval > 0:
@@ -90,11 +117,11 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     topics = Topics(settings.mqtt.topic_root)
     fleet = Fleet(topics, settings.bpm_slots)
 
+    inbox = Inbox(loop, fleet.on_message)
+
     def on_message(message: mqtt.MQTTMessage) -> None:
         # Paho's thread: the fleet is only ever touched on the loop.
-        loop.call_soon_threadsafe(
-            fleet.on_message, message.topic, bytes(message.payload), loop.time()
-        )
+        inbox.put(message.topic, bytes(message.payload), loop.time())
 
     client = MqttClient(
         settings.mqtt,

@@ -1,9 +1,11 @@
 """The scheduler's pure parts: ticks, the availability rule, the seed's skip rule, settings."""
 
+import asyncio
 import json
+import threading
 
 from services.common.topics import Topics
-from services.scheduler.__main__ import jobs
+from services.scheduler.__main__ import Inbox, jobs
 from services.scheduler.fleet import Fleet, watch_slot
 from services.scheduler.jobs import Slots, next_tick
 from services.scheduler.settings import Settings
@@ -127,3 +129,35 @@ def test_a_command_goes_to_the_holders_own_topic_when_it_has_an_id():
     assert f.gateway_of("wch-01") == "gw-a"
     assert Topics().gateway_cmd("gw-a", "wch-01") == "smartcab/gateways/gw-a/cmd/wch-01"
     assert Topics().gateway_cmds("gw-a") == "smartcab/gateways/gw-a/cmd/+"
+
+
+def test_the_inbox_hands_messages_to_the_loop_in_order_with_few_wakeups():
+    async def main() -> tuple[list[int], int]:
+        loop = asyncio.get_running_loop()
+        handled: list[int] = []
+        done = asyncio.Event()
+        wakeups = 0
+        real = loop.call_soon_threadsafe
+
+        def counting(*args):
+            nonlocal wakeups
+            wakeups += 1
+            return real(*args)
+
+        loop.call_soon_threadsafe = counting  # counts the inbox's own wake-ups only
+
+        def handle(n: int) -> None:
+            handled.append(n)
+            if n == 999:
+                loop.call_soon(done.set)
+
+        inbox = Inbox(loop, handle)
+        sender = threading.Thread(target=lambda: [inbox.put(n) for n in range(1000)])
+        sender.start()
+        await asyncio.wait_for(done.wait(), 10)
+        sender.join()
+        return handled, wakeups
+
+    handled, wakeups = asyncio.run(main())
+    assert handled == list(range(1000))
+    assert 1 <= wakeups < 1000
