@@ -34,7 +34,6 @@ READ_SIZE = 256 * 1024
 # device that compares a whole recv() with b"bpm" never sees two at once.
 ANSWERED = frozenset({"bpm", "img", "inv"})
 MAX_UNSENT = 64 * 1024  # bytes queued to a device that is not reading
-BACKPRESSURE_POLL = 0.005  # seconds between looks at a saturated MQTT queue
 
 
 class Closed(Exception):
@@ -277,8 +276,8 @@ class Fleet:
                 device.writer.write(out)
             for ev in events:
                 # One read may hold thousands of readings: hold back per event.
-                while self.bridge.saturated():
-                    await asyncio.sleep(BACKPRESSURE_POLL)
+                if self.bridge.saturated():
+                    await self.bridge.room()
                 self._on_event(device, ev)
         raise Closed(device.close_reason)
 
