@@ -6,6 +6,7 @@ import logging
 import signal
 import sys
 import threading
+from collections import Counter
 from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
@@ -41,8 +42,9 @@ def send(ctx: JobContext, device: str, cmd: str) -> bool:
     return True
 
 
-def ask_watches(ctx: JobContext, slots: list[int]) -> None:
+def ask_watches(ctx: JobContext, slots: list[int], tally: Counter | None = None) -> None:
     """``bpm`` to each online watch of ``slots`` that has not reported on its own lately."""
+    tally = Counter() if tally is None else tally
     if not ctx.client.connected:
         if 0 in slots:  # once per interval, however finely it is cut
             logs.event(log, logging.INFO, "scheduler.tick_skipped", job="bpm", reason="broker away")
@@ -54,15 +56,36 @@ def ask_watches(ctx: JobContext, slots: list[int]) -> None:
                 device, now, ctx.settings.bpm_interval, ctx.settings.answer_window
             )
             if reason:
+                tally[reason] += 1
                 logs.event(log, logging.DEBUG, "scheduler.skip", device=device, reason=reason)
             elif send(ctx, device, "bpm"):
+                tally["asked"] += 1
                 ctx.fleet.requested(device, now)
+            else:
+                tally["not sent"] += 1
 
 
 def bpm_job(settings: Settings) -> Job:
     """The ``bpm`` job: one run per part of the interval (``SCHEDULER_BPM_SPREAD``)."""
     slots = Slots(settings.bpm_slots, settings.bpm_interval)
-    return Job("bpm", slots.slice, lambda ctx: ask_watches(ctx, slots.due(ctx.now())))
+    tally: Counter = Counter()
+
+    def run(ctx: JobContext) -> None:
+        due = slots.due(ctx.now())
+        if 0 in due and tally:  # a round is complete: one line per interval, not per watch
+            logs.event(
+                log,
+                logging.INFO,
+                "scheduler.bpm_round",
+                asked=tally["asked"],
+                offline=tally["offline"],
+                reported=tally["reported within the interval"],
+                not_sent=tally["not sent"],
+            )
+            tally.clear()
+        ask_watches(ctx, due, tally)
+
+    return Job("bpm", slots.slice, run)
 
 
 def ask_kind(kind: str, cmd: str) -> Callable[[JobContext], None]:
