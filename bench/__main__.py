@@ -60,6 +60,8 @@ def capacity_figures(args: argparse.Namespace) -> list[Figure]:
         periods=args.periods,
         deadline=until(args.until) if args.until else None,
         per_gateway=args.per_gateway,
+        keep=Path(args.keep) if args.keep else None,
+        recorders=args.recorders,
     )
     return capacity.capacity(plan)
 
@@ -71,6 +73,8 @@ def _capacity_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--periods", type=float, default=2.0, help="hold, in intervals")
     group.add_argument("--until", metavar="HH:MM", help="start no step that ends after (UTC)")
     group.add_argument("--per-gateway", type=int, default=0, help="watches per gateway")
+    group.add_argument("--keep", metavar="DIR", help="copy every part's log there at the end")
+    group.add_argument("--recorders", type=int, default=1, help="recorders (shared subscription)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,6 +14,7 @@ import json
 import math
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -44,6 +45,8 @@ class Plan:
     periods: float = 2.0  # the hold, in scheduler intervals
     deadline: datetime.datetime | None = None  # no step starts that could not end by then
     per_gateway: int = 0  # watches per gateway process; 0: as many as its open files allow
+    keep: Path | None = None  # where to copy every part's log when the run ends
+    recorders: int = 1  # more than one: RECORDER_SHARED, each with its own session
 
     @property
     def hold(self) -> float:
@@ -171,11 +174,27 @@ class Box:
             "LOG_LEVEL": "INFO",  # the product's default
         }
 
-    def _service(self, name: str, env: dict[str, str], port: int | None = None) -> None:
+    def _service(
+        self, name: str, env: dict[str, str], port: int | None = None, label: str = ""
+    ) -> None:
+        label = label or env.get("GATEWAY_ID", name)
         proc = ServiceProcess(name, self.dir, {**self._env(), **env}, port=port)
-        proc.log = self.dir / f"{env.get('GATEWAY_ID', name)}.log"
+        proc.log = self.dir / f"{label}.log"
         self.services.append(proc.start())
-        self.procs.append(Proc(env.get("GATEWAY_ID", name), proc.proc.pid))
+        self.procs.append(Proc(label, proc.proc.pid))
+
+    def _recorders(self) -> None:
+        """One recorder, or several splitting the readings on a shared subscription."""
+        if self.plan.recorders <= 1:
+            self._service("recorder", {})
+            return
+        for i in range(self.plan.recorders):
+            env = {
+                "RECORDER_SHARED": "1",
+                "RECORDER_CLIENT_ID": f"smartcab-recorder-{i}",
+                "SMARTCAB_DATA_DIR": str(self.dir / f"data-recorder-{i}"),  # spool, state
+            }
+            self._service("recorder", env, label=f"recorder-{i}")
 
     def _gateway(self, index: int) -> int:
         port = free_port()
@@ -194,14 +213,19 @@ class Box:
     def start(self) -> "Box":
         (self.dir / "mq").mkdir()
         (self.dir / "influx").mkdir()
-        # The shipped broker's limits (mosquitto/mosquitto.conf).
-        self.broker = Mosquitto(self.dir / "mq", extra_conf="max_inflight_messages 1000\n")
+        # The shipped broker's limits and logging (mosquitto/mosquitto.conf): the tests'
+        # broker logs every packet, which at thousands a second is its main cost.
+        self.broker = Mosquitto(
+            self.dir / "mq",
+            extra_conf="max_inflight_messages 1000\n",
+            log_types="error warning notice information",
+        )
         self.broker.start()
         self.procs.append(Proc("mosquitto", self.broker.proc.pid))
         self.influx = InfluxDB(self.dir / "influx").start()
         self.procs.append(Proc("influxd", self.influx.proc.pid))
         self.influx.query("CREATE DATABASE vitals")
-        self._service("recorder", {})
+        self._recorders()
         interval = f"{self.plan.interval:g}"
         self._service("scheduler", {"SCHEDULER_BPM_INTERVAL": interval})
         self.ensure(1)
@@ -246,6 +270,10 @@ class Box:
             self.influx.kill()
         if self.broker:
             self.broker.kill()
+        if self.plan.keep:
+            self.plan.keep.mkdir(parents=True, exist_ok=True)
+            for log in self.dir.glob("*.log"):
+                shutil.copy(log, self.plan.keep / log.name)
         self.tmp.cleanup()
 
     def stored(self) -> int:

@@ -60,6 +60,14 @@ class Topics:
     def cmd_result(self, device_id: str) -> str:
         return self.device(device_id, "cmd", "result")
 
+    def gateway_cmd(self, gateway_id: str, device_id: str) -> str:
+        """A command for a device, to the one gateway with an id that holds it (the scheduler's)."""
+        return f"{self.root}/gateways/{gateway_id}/cmd/{device_id}"
+
+    def gateway_cmds(self, gateway_id: str) -> str:
+        """The filter of every command sent to one gateway with an id."""
+        return self.gateway_cmd(gateway_id, "+")
+
     def patient(self, device_id: str) -> str:
         """Retained: the user name the device's readings belong to (the web publishes it)."""
         return self.device(device_id, "patient")

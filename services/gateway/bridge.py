@@ -1,5 +1,6 @@
 """The gateway's MQTT side: device events out on the topics of docs/topics.md, commands in."""
 
+import asyncio
 import json
 import logging
 import time
@@ -17,7 +18,8 @@ from services.common.topics import OFFLINE, ONLINE, vitals_body
 
 log = logging.getLogger(__name__)
 
-CommandHandler = Callable[[str, bytes], None]
+CommandHandler = Callable[[str, bytes, bool], None]
+BACKPRESSURE_POLL = 0.005  # seconds between looks at a saturated MQTT queue
 
 
 class Bridge:
@@ -38,6 +40,7 @@ class Bridge:
         self._on_command: CommandHandler | None = None
         self._cluster = None  # services/gateway/cluster.py, given by attach()
         self._dispatch: Callable[..., object] | None = None
+        self._room: asyncio.Future | None = None  # the one poll every held-back device awaits
         # Home Assistant discovery (services/gateway/discovery.py), when HA_DISCOVERY is on
         self.discovery = None
         # device -> patient, from the web's retained assignments: an alert names its patient
@@ -54,6 +57,8 @@ class Bridge:
         if cluster.named:
             self.client.route(self.topics.all_service_status, self._service_status, qos=1)
         self.client.route(self.topics.all_cmds, self._command, qos=1)
+        if cluster.named:  # the commands sent to this gateway alone (docs/topics.md)
+            self.client.route(self.topics.gateway_cmds(cluster.me), self._own_command, qos=1)
         self.client.route(self.topics.all_device_status, self._device_status, qos=1)
         self.client.route(self.topics.patient("+"), self._patient, qos=1)
         self.client.route(self.topics.firmware("+"), self._firmware, qos=1)
@@ -77,6 +82,9 @@ class Bridge:
     def _command(self, device_id: str, message: mqtt.MQTTMessage) -> None:
         self._dispatch(self._on_command, device_id, bytes(message.payload))
 
+    def _own_command(self, device_id: str, message: mqtt.MQTTMessage) -> None:
+        self._dispatch(self._on_command, device_id, bytes(message.payload), True)
+
     def _device_status(self, device_id: str, message: mqtt.MQTTMessage) -> None:
         payload = bytes(message.payload)
         # Alone, only a retained "online" matters (one left over from a gateway that died);
@@ -98,6 +106,24 @@ class Bridge:
         is away the queue is the buffer, and overflow is counted and logged.
         """
         return self.client.connected and self.client.backlog > self.high_water
+
+    async def room(self) -> None:
+        """Wait until the queue is no longer saturated.
+
+        Every device held back waits on one shared poll: thousands of devices each
+        polling on their own would cost more CPU than the queue takes to drain.
+        """
+        while self.saturated():
+            if self._room is None:
+                self._room = asyncio.ensure_future(self._poll_room())
+            await asyncio.shield(self._room)
+
+    async def _poll_room(self) -> None:
+        try:
+            while self.saturated():
+                await asyncio.sleep(BACKPRESSURE_POLL)
+        finally:
+            self._room = None
 
     def status(self, device_id: str, online: bool) -> None:
         self._publish(

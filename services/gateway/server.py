@@ -34,7 +34,6 @@ READ_SIZE = 256 * 1024
 # device that compares a whole recv() with b"bpm" never sees two at once.
 ANSWERED = frozenset({"bpm", "img", "inv"})
 MAX_UNSENT = 64 * 1024  # bytes queued to a device that is not reading
-BACKPRESSURE_POLL = 0.005  # seconds between looks at a saturated MQTT queue
 
 
 class Closed(Exception):
@@ -96,7 +95,9 @@ class Device:
             return
         self.writer.write(cmd.encode())
         self.fleet.bridge.cmd_result(self.device_id, cmd, True)
-        logs.event(log, logging.INFO, "device.command", device=self.device_id, cmd=cmd)
+        # DEBUG: the cmd/result message already records it, and a fleet's scheduler sends
+        # one a watch every interval (thousands a second for a large fleet)
+        logs.event(log, logging.DEBUG, "device.command", device=self.device_id, cmd=cmd)
         settings = self.fleet.settings
         self.awaiting_answer = cmd in ANSWERED
         self._wait(settings.answer_timeout if self.awaiting_answer else settings.cmd_gap)
@@ -274,8 +275,8 @@ class Fleet:
                 device.writer.write(out)
             for ev in events:
                 # One read may hold thousands of readings: hold back per event.
-                while self.bridge.saturated():
-                    await asyncio.sleep(BACKPRESSURE_POLL)
+                if self.bridge.saturated():
+                    await self.bridge.room()
                 self._on_event(device, ev)
         raise Closed(device.close_reason)
 
@@ -309,9 +310,13 @@ class Fleet:
         except PayloadError as exc:
             logs.event(log, logging.WARNING, "payload.invalid", device=device.device_id, error=exc)
 
-    def on_command(self, device_id: str, payload: bytes) -> None:
-        """An MQTT command for ``device_id`` (runs on the event loop)."""
-        if not self.cluster.answers(device_id):
+    def on_command(self, device_id: str, payload: bytes, own: bool = False) -> None:
+        """An MQTT command for ``device_id`` (runs on the event loop).
+
+        ``own``: it came on this gateway's own command topic, which no other gateway
+        receives, so this gateway answers it whoever the holder record names.
+        """
+        if not own and not self.cluster.answers(device_id):
             return  # another gateway holds it, or answers for it (cluster.py)
         cmd = payload.decode("ascii", "replace").strip()
         if not is_command(cmd.encode()):

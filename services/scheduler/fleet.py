@@ -4,6 +4,7 @@ Pure state, fed from MQTT and asked at each tick; all methods run on the
 scheduler's event loop, and times are that loop's monotonic clock.
 """
 
+import zlib
 from dataclasses import dataclass, field
 
 from services.common.devices import Availability, kind_of
@@ -16,9 +17,12 @@ class Fleet:
     """Device availability (docs/topics.md), plus the "reported lately" rule."""
 
     topics: Topics
+    slots: int = 1  # parts of the bpm interval; each watch belongs to one (watch_slot)
     availability: Availability = field(default_factory=Availability)
     last_request: dict[str, float] = field(default_factory=dict)
     last_reading: dict[str, float] = field(default_factory=dict)
+    # the watches of each slot, so a tick never walks the whole fleet
+    watches: dict[int, set[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         t = self.topics
@@ -43,7 +47,10 @@ class Fleet:
         self.availability.set_holder(device, payload)
 
     def _device_status(self, device: str, payload: bytes, now: float) -> None:
-        self.availability.set_device(device, payload.decode("utf-8", "replace"))
+        new = device not in self.availability.devices
+        valid = self.availability.set_device(device, payload.decode("utf-8", "replace"))
+        if valid and new and kind_of(device) == "watch":
+            self.watches.setdefault(watch_slot(device, self.slots), set()).add(device)
 
     def _reading(self, device: str, metric: str, payload: bytes, now: float) -> None:
         self.last_reading[device] = now
@@ -55,6 +62,14 @@ class Fleet:
     def of_kind(self, kind: str) -> list[str]:
         """Every device of ``kind`` that has said online or offline, online or not."""
         return sorted(d for d in self.availability.devices if kind_of(d) == kind)
+
+    def watches_in(self, slot: int) -> list[str]:
+        """The watches of one slot that have said online or offline, online or not."""
+        return sorted(self.watches.get(slot, ()))
+
+    def gateway_of(self, device: str) -> str:
+        """The id of the gateway holding ``device`` (``""``: the one without an id)."""
+        return self.availability.holder(device)
 
     def online_of_kind(self, kind: str) -> list[str]:
         return self.availability.online_of_kind(kind)
@@ -78,3 +93,8 @@ class Fleet:
 
     def requested(self, device: str, now: float) -> None:
         self.last_request[device] = now
+
+
+def watch_slot(device: str, slots: int) -> int:
+    """The part of the interval a watch is asked in: fixed by its id, the same every run."""
+    return zlib.crc32(device.encode()) % slots if slots > 1 else 0

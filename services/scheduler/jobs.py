@@ -4,6 +4,11 @@ A job runs at ``start + k * interval``. If a run is late (the machine was
 suspended, a job was slow), the ticks that passed are dropped, so there is never
 a burst of requests afterwards.
 
+The ``bpm`` job is cut into slots (``Slots``): the interval is split into equal parts and
+each run asks the watches of the part now due, so the requests are spread over the
+interval and each watch is still asked once per interval. A part missed by a late run is
+asked at the next one (at most one interval's worth at once).
+
 Report jobs: ``report_jobs()`` is the slot the reporter uses. It returns extra
 ``Job`` objects that the scheduler runs beside its own, with a ``JobContext``
 to publish on MQTT: every ``SCHEDULER_REPORT_INTERVAL`` seconds it asks the
@@ -75,6 +80,26 @@ def report_jobs(settings: Settings) -> list[Job]:
     if settings.report_interval <= 0:
         return []
     return [Job("weekly_reports", settings.report_interval, ask_weekly_reports)]
+
+
+class Slots:
+    """Which of ``count`` parts of an interval are due, run after run."""
+
+    def __init__(self, count: int, interval: float) -> None:
+        self.count = count
+        self.slice = interval / count
+        self._start: float | None = None
+        self._last = -1  # the last part asked, counted from the first run
+
+    def due(self, now: float) -> list[int]:
+        """The slots to ask at ``now``: the one whose turn it is, and any a late run missed."""
+        if self._start is None:
+            self._start = now
+        # rounded: a run a little late or early still counts as its own part
+        current = math.floor((now - self._start) / self.slice + 0.5)
+        first = max(self._last + 1, current - self.count + 1)
+        self._last = max(self._last, current)
+        return [n % self.count for n in range(first, current + 1)]
 
 
 def next_tick(start: float, interval: float, k: int, now: float) -> int:

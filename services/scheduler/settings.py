@@ -5,6 +5,11 @@ from dataclasses import dataclass
 
 from services.common.settings import MqttSettings, read_env, section, setting
 
+# A part of the interval is at least a tenth of a second (the job wakes no more often)
+# and there are at most 300 of them (a 30 s interval: every 0.1 s, a 300th of the watches).
+MIN_SLICE = 0.1
+MAX_SLOTS = 300
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -16,6 +21,12 @@ class Settings:
         "seconds between `bpm` requests to each online watch (a watch that reported within"
         " the interval is skipped)",
         minimum=0.1,
+    )
+    bpm_spread: bool = setting(
+        "SCHEDULER_BPM_SPREAD",
+        True,
+        "`1`: spread the `bpm` requests evenly over the interval, each watch at a fixed"
+        " offset from its id (still once per interval); `0`: ask every watch at once",
     )
     inventory_interval: float = setting(
         "SCHEDULER_INVENTORY_INTERVAL",
@@ -36,6 +47,13 @@ class Settings:
     def answer_window(self) -> float:
         """How long after our ``bpm`` a reading still counts as its answer."""
         return min(self.bpm_interval / 2, 20.0)
+
+    @property
+    def bpm_slots(self) -> int:
+        """How many parts the interval is cut into; each watch is asked in one of them."""
+        if not self.bpm_spread:
+            return 1
+        return max(1, min(MAX_SLOTS, int(self.bpm_interval / MIN_SLICE)))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":

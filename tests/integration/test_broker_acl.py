@@ -63,6 +63,7 @@ WRITES = {
             "smartcab/services/gateway/status",
             "smartcab/devices/wch/vitals/heart_rate",
             "smartcab/devices/wch/cmd",
+            "smartcab/gateways/gw-a/cmd/wch",
             "smartcab/devices/wch/status",
         ],
     ),
@@ -70,6 +71,7 @@ WRITES = {
         [
             "smartcab/services/scheduler/status",
             "smartcab/devices/wch/cmd",
+            "smartcab/gateways/gw-a/cmd/wch",  # to the holding gateway alone
             "smartcab/reports/jobs/weekly",
         ],
         [
@@ -164,6 +166,7 @@ READS = {
     "gateway": (
         [
             "smartcab/devices/wch/cmd",
+            "smartcab/gateways/gw-a/cmd/wch",
             "smartcab/devices/wch/status",
             "smartcab/devices/wch/patient",
             "smartcab/devices/wch/gateway",
@@ -185,7 +188,12 @@ READS = {
             "smartcab/manual/ann/vitals/spo2",
             "smartcab/services/gateway/status",
         ],
-        ["smartcab/devices/img/image", "smartcab/devices/wch/cmd", "smartcab/reports/requests"],
+        [
+            "smartcab/devices/img/image",
+            "smartcab/devices/wch/cmd",
+            "smartcab/gateways/gw-a/cmd/wch",
+            "smartcab/reports/requests",
+        ],
     ),
     "scheduler": (
         [

@@ -123,6 +123,31 @@ def test_commands_reach_the_holding_gateways_device_once_with_one_result(make_na
         watch.close()
 
 
+def test_a_gateways_own_command_topic_is_answered_by_that_gateway_alone(make_named, mqtt_log):
+    gw_a, _gw_b = make_named("gw-a"), make_named("gw-b")
+    for gw in ("gw-a", "gw-b"):
+        wait_state(mqtt_log, f"{ROOT}/services/gateway-{gw}/status", ONLINE)
+    watch = SeedWatch(gw_a.port, b"wch-a")
+    try:
+        registered(mqtt_log, "wch-a", "gw-a")
+        mqtt_log.publish(f"{ROOT}/gateways/gw-a/cmd/wch-a", b"bpm")
+        assert watch.serve_once(72.0, 36.6) == b"bpm"
+        # sent to a gateway that does not hold it: that gateway says so, the holder stays out
+        mqtt_log.publish(f"{ROOT}/gateways/gw-b/cmd/wch-a", b"bpm")
+        wait_until(lambda: len(results(mqtt_log, "wch-a")) >= 2, what="two results")
+        barrier(mqtt_log, "wch-a")
+        assert [r for r in results(mqtt_log, "wch-a") if r["cmd"] == "bpm"] == [
+            {"cmd": "bpm", "ok": True, "error": None},
+            {"cmd": "bpm", "ok": False, "error": "device not connected"},
+        ]
+        assert len(mqtt_log.on(f"{ROOT}/devices/wch-a/vitals/heart_rate")) == 1
+        watch.sock.settimeout(0.3)
+        with pytest.raises(TimeoutError):
+            watch.sock.recv(64)  # the second bpm never reached the watch
+    finally:
+        watch.close()
+
+
 def test_a_killed_gateways_devices_go_offline_for_every_consumer(
     make_named, mqtt_log, broker, tmp_path
 ):
@@ -141,10 +166,15 @@ def test_a_killed_gateways_devices_go_offline_for_every_consumer(
             lambda: hub.device_states(["wch-a", "wch-b"]) == {"wch-a": "online", "wch-b": "online"},
             what="the web sees both online",
         )
+        # the scheduler sends each request to the holding gateway's own command topic
+        holders = {"wch-a": "gw-a", "wch-b": "gw-b"}
         asked = lambda device, since: [  # noqa: E731
-            m for m in mqtt_log.on(f"{ROOT}/devices/{device}/cmd") if m.timestamp > since
+            m
+            for m in mqtt_log.on(f"{ROOT}/gateways/{holders[device]}/cmd/{device}")
+            if m.timestamp > since
         ]
         wait_until(lambda: asked("wch-a", 0) and asked("wch-b", 0), what="the scheduler asks both")
+        assert mqtt_log.on(f"{ROOT}/devices/wch-a/cmd") == []  # no gateway reads what is not its
 
         gw_a.kill()  # SIGKILL: no clean stop, the broker publishes its last will
         [will] = wait_state(mqtt_log, f"{ROOT}/services/gateway-gw-a/status", OFFLINE)

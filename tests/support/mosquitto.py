@@ -16,7 +16,7 @@ MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 class Mosquitto:
     """Start, stop, restart and kill a broker; persistence survives restarts."""
 
-    def __init__(self, workdir: Path, extra_conf: str = "") -> None:
+    def __init__(self, workdir: Path, extra_conf: str = "", log_types: str = "all") -> None:
         self.workdir = workdir
         self.port = free_port()
         self.host = "127.0.0.1"
@@ -33,7 +33,7 @@ class Mosquitto:
                     "persistence true",
                     f"persistence_location {workdir}/",
                     f"log_dest file {self.log}",
-                    "log_type all",
+                    *(f"log_type {t}" for t in log_types.split()),
                     "max_queued_messages 100000",
                     extra_conf,
                     "",
