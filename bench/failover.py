@@ -1,14 +1,14 @@
 """Figure 9: broker failover on a three-node NATS JetStream cluster, two gateways on it.
 
-Two gateways (``GATEWAY_ID`` gw-a and gw-b) list the three nodes in a different order, so
-gw-a starts on node 1 and gw-b on node 2; the recorder (a kept session, writing to
-InfluxDB) starts on node 3. Half the protocol-level watches connect to each gateway and
-send a reading every 100 ms each. Round 1 SIGKILLs the node gw-a is on, round 2 the node
-gw-b is on, round 3 a node neither gateway is on (the recorder's if it is free); each times,
-from the kill, until a subscriber on a surviving node has received, from every gateway's
-watches, a reading that gateway stamped after the kill: readings flow again from every
-gateway. The node is started again before the next round. At the end every reading sent
-must be in InfluxDB.
+Two gateways (``GATEWAY_ID`` gw-a and gw-b) list the three nodes in different orders:
+gw-a starts on node 1 (then 3, 2), gw-b on node 2 (then 1, 3), and the recorder (a kept
+session, writing to InfluxDB) on node 3. Half the protocol-level watches connect to each
+gateway and send a reading every 100 ms each. Round 1 SIGKILLs the node gw-a is on,
+round 2 the node gw-b is on, round 3 a node neither gateway is on (the recorder's if it
+is free); each times, from the kill, until a subscriber on a surviving node has received,
+from every gateway's watches, a reading that gateway stamped after the kill: readings
+flow again from every gateway. The node is started again before the next round. At the
+end every reading sent must be in InfluxDB.
 """
 
 import asyncio
@@ -35,8 +35,9 @@ from .harness import Figure, connect_watch
 
 VITALS = Topics().device("+", "vitals", "#")
 INTERVAL = 0.1  # seconds between one watch's readings
-# gateway id -> the node it lists first; the recorder lists node 3 first
-GATEWAYS = {"gw-a": 0, "gw-b": 1}
+# gateway id -> its MQTT_HOSTS order: each starts on a node of its own, and the node each
+# moves to when it loses its own is not the other's; the recorder lists node 3 first
+GATEWAYS = {"gw-a": (0, 2, 1), "gw-b": (1, 0, 2)}
 RECORDER_NODE = 2
 
 
@@ -140,7 +141,8 @@ def label(node: NatsNode, on: dict[str, str], recorder: str) -> str:
     whose = [gw for gw, address in on.items() if address == node.address]
     if node.address == recorder:
         whose.append("the recorder")
-    return f"{node.name} ({' and '.join(whose) or 'nobody'}'s)"
+    owners = ", ".join(f"{who}'s" for who in whose) or "idle"
+    return f"{node.name} ({owners})"
 
 
 def _round(k: int, cluster: NatsCluster, gateways: dict, recorder: ServiceProcess):
@@ -197,9 +199,11 @@ def _services(workdir: Path, cluster: NatsCluster, influx: InfluxDB):
     ).start()
     recorder.wait_log("event=mqtt.connected", 30)
     gateways = {}
-    for gw, first in GATEWAYS.items():
+    for gw, order in GATEWAYS.items():
         (workdir / gw).mkdir()
-        proc = gateway_process(workdir / gw, cluster.env(first), GATEWAY_ID=gw, **quiet)
+        hosts = ",".join(cluster.nodes[n].address for n in order)
+        env = {**cluster.env(), "MQTT_HOSTS": hosts}
+        proc = gateway_process(workdir / gw, env, GATEWAY_ID=gw, **quiet)
         gateways[gw] = proc.start()
         proc.wait_log("event=mqtt.connected", 30)
     return recorder, gateways
