@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import statistics
+import sys
 import tempfile
 import threading
 import time
@@ -147,7 +148,7 @@ def label(node: NatsNode, on: dict[str, str], recorder: str) -> str:
 
 def _round(k: int, cluster: NatsCluster, gateways: dict, recorder: ServiceProcess):
     """Kill round ``k``'s node; seconds until readings stamped after the kill arrived from
-    every gateway, and the node's label."""
+    every gateway, the node's label, and each gateway's own seconds."""
     on, recorder_on = {gw: broker_of(proc) for gw, proc in gateways.items()}, broker_of(recorder)
     node = victim(k, cluster, on, recorder_on)
     name = label(node, on, recorder_on)
@@ -168,7 +169,11 @@ def _round(k: int, cluster: NatsCluster, gateways: dict, recorder: ServiceProces
         missing = sorted(set(gateways) - set(probe.arrived))
         if missing:
             raise RuntimeError(f"no reading from {missing} in 120 s after killing {name}")
-        return max(probe.arrived.values()) - killed, name
+        return (
+            max(probe.arrived.values()) - killed,
+            name,
+            {gw: t - killed for gw, t in probe.arrived.items()},
+        )
     finally:
         probe.close()
         time.sleep(2)
@@ -224,7 +229,13 @@ def _measure(workdir: Path, watches: int, rounds: int):
         with contextlib.ExitStack() as stack:
             for senders in groups:
                 stack.enter_context(senders)
-            results = [_round(k, cluster, gateways, recorder) for k in range(rounds)]
+            results = []
+            for k in range(rounds):
+                results.append(_round(k, cluster, gateways, recorder))
+                _, name, each = results[-1]
+                # each gateway's own time, which the figure's worst hides
+                detail = {gw: round(t, 2) for gw, t in sorted(each.items())}
+                print(json.dumps({"round": k + 1, "killed": name, **detail}), file=sys.stderr)
         sent = sum(senders.sent for senders in groups)
         return results, sent, _stored(influx, sent)
     finally:
@@ -240,9 +251,9 @@ def failover(quick: bool) -> list[Figure]:
     watches, rounds = (10, 2) if quick else (20, 3)
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         results, sent, stored = _measure(Path(tmp), watches, rounds)
-    times = [seconds for seconds, _ in results]
+    times = [seconds for seconds, *_ in results]
     worst = max(times)
-    each = ", ".join(f"{name} {seconds:.1f}" for seconds, name in results)
+    each = ", ".join(f"{name} {seconds:.1f}" for seconds, name, _ in results)
     return [
         Figure(
             f"broker node SIGKILLed: readings flow again from every gateway ({len(GATEWAYS)}),"
