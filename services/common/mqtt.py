@@ -8,7 +8,9 @@
 * every publish result is checked; QoS 1 messages published while the broker is
   away wait in paho's bounded queue and go out in order on reconnect;
 * failover: with several brokers (``MQTT_HOSTS``, the nodes of one cluster) the client
-  connects to the first that answers and, when it loses its node, moves on to the next.
+  connects to the first that answers and, when it loses its node, moves on to the next;
+  it leaves a node that holds its CONNECT for ``CONNACK_WAIT`` without a CONNACK. Both
+  drivers (paho's thread, ``start()``, and asyncio, ``run()``) follow ``BrokerChoice``.
   paho sends the QoS 1 messages the lost node had not acknowledged again to the new one
   (at least once, never dropped), and a kept session (``clean_session=False``) resumes
   there with the messages the cluster held for it.
@@ -19,12 +21,14 @@ import contextlib
 import logging
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterable
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from . import logs
+from .broker_choice import CONNACK_WAIT, RETRY_MAX, RETRY_MIN, BrokerChoice
 from .errors import MqttError, PublishQueueFull
 from .router import Handler, Router
 from .settings import MqttSettings
@@ -34,12 +38,11 @@ log = logging.getLogger(__name__)
 
 MessageHandler = Callable[[mqtt.MQTTMessage], None]
 
-# Seconds between connection attempts: the next node of a cluster is tried after the
-# shortest wait; only once every node has failed does the wait grow, up to the longest.
-RETRY_MIN = 1.0
-RETRY_MAX = 10.0
-# Seconds the asyncio driver waits for a cluster node's CONNACK before trying the next.
-CONNACK_WAIT = 1.5
+__all__ = ["CONNACK_WAIT", "MqttClient", "reachable"]
+
+# Seconds a TCP handshake may take: the asyncio driver's loop waits through it, and a
+# client with several nodes had better try the next one than wait on a dead host.
+CONNECT_WAIT = 2.0
 
 
 def reachable(settings: MqttSettings, timeout: float = 3.0) -> bool:
@@ -127,8 +130,8 @@ class MqttClient:
     def _init_failover(self) -> None:
         self._client.reconnect_delay_set(min_delay=RETRY_MIN, max_delay=RETRY_MAX)
         self._brokers = self.settings.brokers
-        self._broker = 0  # the broker in use, or the one being tried
-        self._tried = 0  # brokers tried since the last accepted connection
+        self._choice = BrokerChoice(len(self._brokers))
+        self._tried_at = time.monotonic()  # when paho's thread began its current attempt
         self._stopping = False
         self._driven = False  # run() drives paho from asyncio and picks brokers itself
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -149,34 +152,55 @@ class MqttClient:
     @property
     def broker(self) -> str:
         """``host:port`` of the broker in use (or being tried)."""
-        host, port = self._brokers[self._broker]
+        host, port = self._brokers[self._choice.index]
         return f"{host}:{port}"
 
     def start(self) -> None:
         """Connect in the background; paho keeps reconnecting until ``stop()``."""
-        host, port = self._brokers[self._broker]
+        host, port = self._brokers[self._choice.index]
+        if len(self._brokers) > 1:
+            self._client.on_socket_open = self._watch_connack
+            self._client.connect_timeout = CONNECT_WAIT
+        self._tried_at = time.monotonic()
         self._client.connect_async(host, port, self.settings.keepalive)
         self._client.loop_start()
 
-    def _next_broker(self) -> bool:
-        """Point at the next broker; False once every broker has been tried since the last
-        accepted connection (the caller then waits longer)."""
-        self._broker = (self._broker + 1) % len(self._brokers)
-        self._tried += 1
-        return self._tried < len(self._brokers)
-
-    def _move_on(self) -> None:
+    def _move_on(self, accepted: bool) -> None:
         """paho's own thread, after a lost or failed connection: aim its next try elsewhere."""
-        if self._stopping or self._driven or len(self._brokers) == 1:
+        if self._stopping or self._driven:
             return
-        fresh = self._next_broker()
-        host, port = self._brokers[self._broker]
+        wait = self._choice.after(accepted, time.monotonic() - self._tried_at)
+        host, port = self._brokers[self._choice.index]
         # connect_async only sets the address (and state) paho's loop reconnects to;
-        # the socket is already closed here.
+        # the socket is already closed here. paho waits its minimum delay first.
         self._client.connect_async(host, port, self.settings.keepalive)
-        if fresh:  # a node not tried yet this round: after the shortest wait
-            self._client.reconnect_delay_set(min_delay=RETRY_MIN, max_delay=RETRY_MAX)
-        logs.event(log, logging.INFO, "mqtt.next_broker", broker=self.broker)
+        self._client.reconnect_delay_set(min_delay=wait, max_delay=RETRY_MAX)
+        self._tried_at = time.monotonic() + wait
+        logs.event(
+            log, logging.INFO, "mqtt.next_broker", broker=self.broker, retry_in=round(wait, 2)
+        )
+
+    def _watch_connack(self, client, userdata, sock) -> None:
+        """paho's thread, a socket just opened: leave the node if it has not accepted within
+        ``CONNACK_WAIT``, as the asyncio driver does (paho alone would wait a keepalive)."""
+        connects = self.connects
+
+        def check() -> None:
+            if self.connects != connects or self._stopping or client.socket() is not sock:
+                return
+            logs.event(
+                log, logging.WARNING, "mqtt.no_connack", broker=self.broker, waited=CONNACK_WAIT
+            )
+            if isinstance(sock, socket.socket):
+                # paho's select() sees the end of the stream and takes it as a lost
+                # connection, so its own thread moves on; the plain socket's shutdown,
+                # because TLS's would unwrap the socket under paho's feet
+                with contextlib.suppress(OSError):
+                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+        timer = threading.Timer(CONNACK_WAIT, check)
+        timer.daemon = True
+        timer.start()
 
     @property
     def backlog(self) -> int:
@@ -262,28 +286,22 @@ class MqttClient:
         client.on_socket_register_write = lambda c, u, sock: loop.add_writer(sock, c.loop_write)
         client.on_socket_unregister_write = lambda c, u, sock: loop.remove_writer(sock)
         # connect() blocks the loop until the TCP handshake ends; keep that short.
-        client.connect_timeout = 2.0
+        client.connect_timeout = CONNECT_WAIT
         await self._connect_loop(stop, lost)
         await self._say_offline_and_disconnect(lost)
 
     async def _connect_loop(self, stop: asyncio.Event, lost: asyncio.Event) -> None:
         """Connect, wait for loss, move to the next broker, until ``stop``."""
         loop = asyncio.get_running_loop()
-        delay = RETRY_MIN
         while not stop.is_set():
             connects, tried_at = self.connects, loop.time()
             await self._attempt(stop, lost)
             if stop.is_set():
                 break
-            if self.connects > connects:  # it was accepted: move to another node at once
-                self._tried, delay = 0, RETRY_MIN
-                self._next_broker()
+            accepted = self.connects > connects
+            wait = self._choice.after(accepted, loop.time() - tried_at)
+            if accepted:  # on another node at once
                 continue
-            wait = RETRY_MIN
-            if not self._next_broker():  # every node failed this round: wait longer
-                self._tried, wait, delay = 0, delay, min(delay * 2, RETRY_MAX)
-            # an attempt that hung has waited already
-            wait = max(0.0, wait - (loop.time() - tried_at))
             logs.event(log, logging.INFO, "mqtt.retry", broker=self.broker, retry_in=round(wait, 2))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), wait)
@@ -297,7 +315,7 @@ class MqttClient:
         """
         loop = asyncio.get_running_loop()
         lost.clear()
-        host, port = self._brokers[self._broker]
+        host, port = self._brokers[self._choice.index]
         try:
             self._client.connect(host, port, self.settings.keepalive)
         except OSError as exc:
@@ -346,7 +364,6 @@ class MqttClient:
             logs.event(log, logging.ERROR, "mqtt.refused", reason=reason_code, broker=self.broker)
             return
         self.connects += 1
-        self._tried = 0
         sock = client.socket()
         if isinstance(sock, socket.socket):
             # paho leaves Nagle on: small PUBLISH packets sent one per PUBACK
@@ -378,7 +395,7 @@ class MqttClient:
             logs.event(
                 log, logging.WARNING, "mqtt.disconnected", reason=reason_code, broker=self.broker
             )
-        self._move_on()
+        self._move_on(accepted=was)
 
     def _subscribe(self, topic: str, qos: int) -> None:
         if self._clean_session:
@@ -425,7 +442,7 @@ class MqttClient:
 
     def _handle_connect_fail(self, client, userdata) -> None:
         logs.event(log, logging.WARNING, "mqtt.connect_failed", broker=self.broker)
-        self._move_on()
+        self._move_on(accepted=False)
 
     def _handle_publish(self, client, userdata, mid, reason_code, properties) -> None:
         self._acked += 1

@@ -131,9 +131,11 @@ def test_reachable_is_true_while_any_node_answers(two_brokers):
     assert not reachable(settings, timeout=1)
 
 
-def test_the_asyncio_driver_leaves_a_node_that_never_answers_connect(two_brokers):
-    mute = socket.create_server(("127.0.0.1", 0))  # accepts TCP, never says CONNACK
-    held = []
+@pytest.fixture
+def mute_node():
+    """A port that accepts TCP and never says CONNACK (a node stuck electing, or frozen)."""
+    mute = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
     stop_accepting = threading.Event()
 
     def accept() -> None:
@@ -146,8 +148,18 @@ def test_the_asyncio_driver_leaves_a_node_that_never_answers_connect(two_brokers
 
     acceptor = threading.Thread(target=accept, daemon=True)
     acceptor.start()
+    yield mute.getsockname()[1], held
+    stop_accepting.set()
+    acceptor.join(5)
+    for sock in held:
+        sock.close()
+    mute.close()
+
+
+def test_the_asyncio_driver_leaves_a_node_that_never_answers_connect(two_brokers, mute_node):
+    port, held = mute_node
     b = two_brokers[1]
-    client = MqttClient(settings_for(mute.getsockname()[1], b.port), "probe", client_id="probe")
+    client = MqttClient(settings_for(port, b.port), "probe", client_id="probe")
 
     async def scenario() -> float:
         stop = asyncio.Event()
@@ -160,14 +172,24 @@ def test_the_asyncio_driver_leaves_a_node_that_never_answers_connect(two_brokers
             stop.set()
             await asyncio.wait_for(task, 10)
 
+    took = asyncio.run(scenario())
+    assert held  # it did try the mute node first
+    assert CONNACK_WAIT <= took < CONNACK_WAIT + 3
+
+
+def test_pahos_thread_leaves_a_node_that_never_answers_connect_too(two_brokers, mute_node):
+    """What the recorder, scheduler, web, notifier, dose tracker and reporter run on."""
+    port, held = mute_node
+    b = two_brokers[1]
+    # the keepalive (5 s here) is how long paho alone would wait for the CONNACK
+    client = MqttClient(settings_for(port, b.port), "probe", client_id="probe")
+    started = time.monotonic()
+    client.start()
     try:
-        took = asyncio.run(scenario())
+        wait_until(lambda: client.connected and on(client, b), 10, what="node b")
+        took = time.monotonic() - started
     finally:
-        stop_accepting.set()
-        acceptor.join(5)
-        for sock in held:
-            sock.close()
-        mute.close()
+        client.stop()
     assert held  # it did try the mute node first
     assert CONNACK_WAIT <= took < CONNACK_WAIT + 3
 
