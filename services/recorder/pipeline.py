@@ -90,6 +90,7 @@ class Pipeline:
         linger: float = 0.05,
         retry_interval: float = 2.0,
         assignments_settle: float = 1.0,
+        publish_retained: Publish | None = None,
     ) -> None:
         self.influx = influx
         self.spool = spool
@@ -97,12 +98,17 @@ class Pipeline:
         self.topics = translator.topics
         self._ack = ack
         self._publish = publish
+        self._publish_retained = publish_retained
         self.batch_size = batch_size
         self.linger = linger
         self.retry_interval = retry_interval
         self.inbox: queue.Queue[Item] = queue.Queue()
         self.gate = AssignmentGate(assignments_settle, ASSIGNMENTS_WAIT_MAX)
         self._assignments = self.topics.patient("+")
+        # Counted at once like the assignments, and waited for: the alert rules must have
+        # the open conditions before the first reading.
+        self._early = [self._assignments] + [t for t in (translator.open_alerts,) if t]
+        self._granted: set[str] = set()
         self._waiting: list[mqtt.MQTTMessage] = []  # behind the gate, in order
         self._applied: set[int] = set()  # ids of waiting assignments already translated
         self._held: list[Batch] = []
@@ -147,11 +153,13 @@ class Pipeline:
             now = time.monotonic()
             if isinstance(item, Connected):
                 self.gate.connected(now)
+                self._granted = set()
             elif isinstance(item, Granted):
-                if item.topic == self._assignments:
+                self._granted.add(item.topic)
+                if self._granted.issuperset(self._early):
                     self.gate.granted(now)
             else:
-                if mqtt.topic_matches_sub(self._assignments, item.topic):
+                if any(mqtt.topic_matches_sub(t, item.topic) for t in self._early):
                     self.gate.assignment(now)
                     if not self.gate.is_open(now):
                         self._apply_early(item)
@@ -269,9 +277,14 @@ class Pipeline:
 
     def _done(self, batch: Batch) -> None:
         """Durable: save state, announce alerts, and only then acknowledge."""
-        self.translator.save()
+        open_alerts = self.translator.save()
         for alert in batch.alerts:
             self._announce(alert)
+        if open_alerts is not None and self._publish_retained and self.translator.open_alerts:
+            try:
+                self._publish_retained(self.translator.open_alerts, open_alerts)
+            except MqttError as exc:  # the state file has them; the next change sends all
+                logs.event(log, logging.ERROR, "open_alerts.not_published", error=exc)
         for message in batch.messages:
             self._ack(message)
         self.written += len(batch.lines)
