@@ -107,6 +107,14 @@ def record(settings: Settings, influx: InfluxClient, spool: Spool, stop: threadi
         spool.close()
 
 
+def make_translator(settings: Settings) -> Translator:
+    """A translator with the state file's (or the retained) assignments and alert state."""
+    topics = Topics(settings.mqtt.topic_root)
+    # Shared recorders each see some of the readings: one retained copy cannot hold theirs.
+    tracker = AlertTracker(settings.alerts)
+    return Translator(topics, tracker, settings.state_file, retained=not settings.shared)
+
+
 def record_session(
     settings: Settings,
     influx: InfluxClient,
@@ -119,10 +127,7 @@ def record_session(
     A standby that leaves because another took over does not say ``offline``
     (``say_offline`` is false then): the recorder is not offline, only this one is.
     """
-    topics = Topics(settings.mqtt.topic_root)
-    # Shared recorders each see some of the readings: one retained copy cannot hold theirs.
-    tracker = AlertTracker(settings.alerts)
-    translator = Translator(topics, tracker, settings.state_file, retained=not settings.shared)
+    translator = make_translator(settings)
     pipeline: Pipeline
     client = MqttClient(
         settings.mqtt,
