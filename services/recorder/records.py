@@ -109,7 +109,9 @@ class Translator:
             t.manual_vitals("+", "+"), lambda user, metric, p, *_: self._manual(user, metric, p)
         )
         if self.open_alerts:
-            router.add(self.open_alerts, lambda p, *_: self._seed(p))
+            # QoS 0: only the retained copy matters, which every subscribe brings again; on
+            # NATS a QoS 1 subscription is one more JetStream consumer to create per connect.
+            router.add(self.open_alerts, lambda p, *_: self._seed(p), qos=0)
         return router
 
     def _manual(self, username: str, metric: str, payload: bytes) -> Outcome:

@@ -138,10 +138,16 @@ def test_a_malformed_retained_copy_is_dropped(tmp_path, payload):
     assert t.tracker.dump() == {"open": [], "latest": {}}
 
 
-def test_shared_recorders_neither_take_nor_route_the_retained_copy(tmp_path):
-    t = translator(tmp_path / "state.json", retained=False)
-    assert t.open_alerts is None
-    assert OPEN_ALERTS not in [topic for topic, _ in t.router.subscriptions()]
+def test_the_retained_copy_is_subscribed_first_and_shared_recorders_take_none(tmp_path):
+    from services.recorder.__main__ import subscriptions
+    from services.recorder.settings import Settings
+
+    alone = subscriptions(Settings.from_env({}), translator(tmp_path / "a.json"))
+    # QoS 0: the retained copy comes with every subscribe, with no JetStream consumer on NATS
+    assert alone[:2] == [(OPEN_ALERTS, 0), (ASSIGNMENTS, 1)]
+    shared = translator(tmp_path / "b.json", retained=False)
+    assert shared.open_alerts is None
+    assert OPEN_ALERTS not in [topic for topic, _ in shared.router.subscriptions()]
 
 
 class FakeInflux:
