@@ -43,13 +43,16 @@ from .spool import Spool, SpoolFull
 
 log = logging.getLogger(__name__)
 
-Publish = Callable[[str, str], None]
+Publish = Callable[[str, str], mqtt.MQTTMessageInfo | None]
 Ack = Callable[[mqtt.MQTTMessage], None]
 
 # Seconds the gate stays closed at most: a broker that never grants the assignment
 # subscription (NATS refuses it for tens of seconds after a node's death) delays
 # recording, but does not stop it.
 ASSIGNMENTS_WAIT_MAX = 60.0
+# Seconds the writer waits for the broker to take a batch's alerts before it saves the
+# alert rules' state without them (they are saved with a later batch).
+ANNOUNCE_WAIT = 5.0
 
 
 class Connected:
@@ -276,10 +279,14 @@ class Pipeline:
         self._done(batch)
 
     def _done(self, batch: Batch) -> None:
-        """Durable: save state, announce alerts, and only then acknowledge."""
-        open_alerts = self.translator.save()
-        for alert in batch.alerts:
-            self._announce(alert)
+        """Durable: announce alerts, save state, and only then acknowledge.
+
+        The alert rules' state is saved only once the broker has the batch's alerts: a
+        recorder killed before then raises them again from the redelivered readings (the
+        notifier takes a repeat as nothing new) instead of keeping them open unannounced.
+        """
+        sent = [self._announce(alert) for alert in batch.alerts]
+        open_alerts = self.translator.save(alerts=all_taken(sent, ANNOUNCE_WAIT))
         if open_alerts is not None and self._publish_retained and self.translator.open_alerts:
             try:
                 self._publish_retained(self.translator.open_alerts, open_alerts)
@@ -386,7 +393,7 @@ class Pipeline:
             except InfluxError as exc:
                 self._influx_down(exc)
 
-    def _announce(self, alert: Alert) -> None:
+    def _announce(self, alert: Alert) -> mqtt.MQTTMessageInfo | None:
         if alert.kind == "service":
             topic = self.topics.service_alert(alert.device)
         else:
@@ -401,6 +408,22 @@ class Pipeline:
             message=alert.message,
         )
         try:
-            self._publish(topic, json.dumps(alert.as_json()))
+            return self._publish(topic, json.dumps(alert.as_json()))
         except MqttError as exc:
             logs.event(log, logging.ERROR, "alert.not_published", topic=topic, error=exc)
+        return None
+
+
+def all_taken(sent: list[mqtt.MQTTMessageInfo | None], timeout: float) -> bool:
+    """Whether the broker acknowledged every one of ``sent``, waiting up to ``timeout``."""
+    deadline = time.monotonic() + timeout
+    for info in sent:
+        try:
+            if info is None:
+                return False
+            info.wait_for_publish(max(0.0, deadline - time.monotonic()))
+            if not info.is_published():
+                return False
+        except (RuntimeError, ValueError):  # queued while disconnected, or not queued
+            return False
+    return True

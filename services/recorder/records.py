@@ -248,12 +248,13 @@ class Translator:
         )
         return Outcome()
 
-    def save(self) -> str | None:
+    def save(self, alerts: bool = True) -> str | None:
         """Persist the state once the points that depend on it are durable.
 
         Returns the open conditions (JSON) when they changed, to publish retained.
+        ``alerts=False``: the broker has not taken the alerts yet; keep the old conditions.
         """
-        changed = self.tracker.changed
+        changed = self.tracker.changed and alerts
         if not (self._dirty or changed):
             return None
         if changed:

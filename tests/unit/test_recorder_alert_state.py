@@ -8,6 +8,7 @@ import paho.mqtt.client as paho
 import pytest
 
 from services.common.alerts import AlertSettings, AlertTracker
+from services.common.errors import MqttError
 from services.common.topics import Topics
 from services.recorder.pipeline import Pipeline
 from services.recorder.records import Dropped, Translator
@@ -158,6 +159,16 @@ class FakeInflux:
         self.lines += lines
 
 
+class Taken:
+    """What the client's publish returns once the broker has acknowledged the message."""
+
+    def wait_for_publish(self, timeout: float) -> None:
+        pass
+
+    def is_published(self) -> bool:
+        return True
+
+
 def _message(topic: str, payload: bytes, retain: bool = False):
     message = paho.MQTTMessage(topic=topic.encode())
     message.payload, message.retain = payload, retain
@@ -173,7 +184,7 @@ def test_readings_wait_for_the_retained_copy_and_the_new_one_is_published_retain
         spool,
         translator(tmp_path / "b.json"),
         ack=acked.append,
-        publish=lambda t, p: published.append(json.loads(p)),
+        publish=lambda t, p: published.append(json.loads(p)) or Taken(),
         publish_retained=lambda t, p: kept.append((t, json.loads(p))),
         assignments_settle=0.1,
     )
@@ -200,3 +211,40 @@ def test_readings_wait_for_the_retained_copy_and_the_new_one_is_published_retain
         ("news2_partial", "cleared"),
     ]
     assert [(t, k["open"]) for t, k in kept] == [(OPEN_ALERTS, [])]
+
+
+def test_the_alert_state_is_saved_only_once_the_broker_has_the_alerts(tmp_path):
+    spool = Spool(tmp_path / "spool", max_bytes=10_000)
+    acked, refused = [], []
+
+    def publish(topic: str, payload: str) -> Taken:
+        if refused:
+            raise MqttError("the broker is away")
+        return Taken()
+
+    pipeline = Pipeline(
+        FakeInflux(),
+        spool,
+        translator(tmp_path / "state.json"),
+        ack=acked.append,
+        publish=publish,
+        publish_retained=lambda t, p: None,
+        assignments_settle=0.1,
+    )
+    stop = threading.Event()
+    writer = threading.Thread(target=pipeline.run, args=(stop,))
+    writer.start()
+    saved = lambda: json.loads((tmp_path / "state.json").read_text())["alerts"]["open"]  # noqa: E731
+    try:
+        refused.append(True)
+        pipeline.submit(_message(VITALS.format("wch-01", "spo2"), vitals("wch-01", "spo2", 88, 1)))
+        wait_until(lambda: len(acked) == 1, what="the reading acknowledged")
+        assert not (tmp_path / "state.json").exists()  # the alert never reached the broker
+        refused.clear()
+        pipeline.submit(_message(VITALS.format("wch-02", "spo2"), vitals("wch-02", "spo2", 97, 2)))
+        wait_until(lambda: len(acked) == 2, what="the next reading acknowledged")
+    finally:
+        stop.set()
+        writer.join(5)
+        spool.close()
+    assert saved() == [["wch-01", "spo2", "warning"]]  # saved with the next batch
