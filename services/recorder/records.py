@@ -5,7 +5,8 @@ the state that outlives a restart (the device -> patient assignment, each device
 last recorded availability, the alert conditions open) in a small JSON file, saved
 only once the points that depend on it are durable. The open conditions also go out
 retained on ``services/recorder/open_alerts``, for a recorder on another machine that
-takes over (docs/schema.md#alerts says which copy wins).
+takes over; docs/schema.md ("Open conditions across restarts and takeovers") says which
+copy wins.
 """
 
 import json
@@ -238,7 +239,7 @@ class Translator:
             self.tracker.load(state)
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise Dropped(f"open alerts are malformed: {exc}") from exc
-        self.alerts, self._dirty = state, True
+        self.alerts, self._dirty = {**state, "saved_ms": saved_ms}, True
         logs.event(
             log,
             logging.INFO,
@@ -258,7 +259,10 @@ class Translator:
         if not (self._dirty or changed):
             return None
         if changed:
-            self.alerts = {"saved_ms": now_ms(), **self.tracker.dump()}
+            # Later than what it follows, even on a host whose clock is a little behind the
+            # recorder it took over from: the newer copy wins at the next start.
+            saved_ms = max(now_ms(), self.alerts["saved_ms"] + 1)
+            self.alerts = {"saved_ms": saved_ms, **self.tracker.dump()}
         self.state_file.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.state_file.with_suffix(".tmp")
         state = {"patients": self.patients, "availability": self.availability}

@@ -248,3 +248,11 @@ def test_the_alert_state_is_saved_only_once_the_broker_has_the_alerts(tmp_path):
         writer.join(5)
         spool.close()
     assert saved() == [["wch-01", "spo2", "warning"]]  # saved with the next batch
+
+
+def test_a_save_is_later_than_the_copy_it_follows_whatever_the_clock_says(tmp_path):
+    ahead = json.dumps({"saved_ms": 9_000_000_000_000, "open": [], "latest": {}})
+    t = translator(tmp_path / "state.json")  # a host whose clock is behind that copy's
+    t.translate(OPEN_ALERTS, ahead.encode(), True, False)
+    reading(t, "wch-01", "spo2", 88, 1000)
+    assert json.loads(t.save())["saved_ms"] == 9_000_000_000_001
