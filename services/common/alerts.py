@@ -240,6 +240,36 @@ class AlertTracker:
         self.settings = settings
         self._active: dict[tuple[str, str], str] = {}
         self._latest: dict[str, dict[str, tuple[float, int]]] = {}
+        self.changed = False  # a condition opened or closed since the last dump()
+
+    def dump(self) -> dict:
+        """The open conditions, and the latest score readings of their devices (JSON).
+
+        Taken when a condition opens or closes; the other devices' readings are left out,
+        as a fresh start would have them again within one reading of each metric.
+        """
+        self.changed = False
+        devices = sorted({device for device, _ in self._active})
+        return {
+            "open": [[device, key, level] for (device, key), level in sorted(self._active.items())],
+            "latest": {
+                device: {m: [v, t] for m, (v, t) in self._latest[device].items()}
+                for device in devices
+                if self._latest.get(device)
+            },
+        }
+
+    def load(self, state: Mapping) -> None:
+        """Take the state ``dump()`` gave (of an earlier run, or another recorder's).
+
+        Raises ValueError or TypeError for a malformed one, and then keeps its own.
+        """
+        active = {(str(d), str(k)): str(level) for d, k, level in state.get("open", [])}
+        latest = {
+            str(device): {str(m): (float(v), int(t)) for m, (v, t) in readings.items()}
+            for device, readings in dict(state.get("latest", {})).items()
+        }
+        self._active, self._latest, self.changed = active, latest, False
 
     def observe(
         self, device: str, metric: str, value: float, ts_ms: int, patient: str | None = None
@@ -304,6 +334,7 @@ class AlertTracker:
         previous = self._active.get((device, key))
         if level == previous:
             return []
+        self.changed = True
         if level is None:
             del self._active[(device, key)]
             return [Alert(device, kind, key, "cleared", message, ts_ms, value, patient)]

@@ -87,6 +87,10 @@ class Topics:
         """Which instance of a service with one active at a time holds its work now."""
         return f"{self.root}/services/{name}/leader"
 
+    def open_alerts(self, name: str) -> str:
+        """Retained: the alert conditions a service (the recorder) has open, for its successor."""
+        return f"{self.root}/services/{name}/open_alerts"
+
     def device_alert(self, device_id: str) -> str:
         return f"{self.root}/alerts/devices/{device_id}"
 

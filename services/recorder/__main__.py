@@ -27,13 +27,14 @@ def subscriptions(settings: Settings, translator: Translator) -> list[tuple[str,
     """The translator's topics, shared between recorders with RECORDER_SHARED=1.
 
     Every recorder needs every patient assignment, so those are never shared; they come
-    first, so the retained ones come soon (the pipeline waits for them after a connect).
+    first, after the retained open alert conditions, so the retained ones come soon (the
+    pipeline waits for both after a connect).
     """
-    assignments = translator.topics.patient("+")
-    out = []
-    for topic, qos in translator.router.subscriptions():
-        if topic == assignments:
-            out.insert(0, (topic, qos))
+    routes = translator.router.subscriptions()
+    first = [t for t in (translator.open_alerts, translator.topics.patient("+")) if t]
+    out = [route for topic in first for route in routes if route[0] == topic]
+    for topic, qos in routes:
+        if topic in first:
             continue
         if settings.shared:
             topic = f"$share/{SHARE_GROUP}/{topic}"
@@ -106,6 +107,14 @@ def record(settings: Settings, influx: InfluxClient, spool: Spool, stop: threadi
         spool.close()
 
 
+def make_translator(settings: Settings) -> Translator:
+    """A translator with the state file's (or the retained) assignments and alert state."""
+    topics = Topics(settings.mqtt.topic_root)
+    # Shared recorders each see some of the readings: one retained copy cannot hold theirs.
+    tracker = AlertTracker(settings.alerts)
+    return Translator(topics, tracker, settings.state_file, retained=not settings.shared)
+
+
 def record_session(
     settings: Settings,
     influx: InfluxClient,
@@ -118,8 +127,7 @@ def record_session(
     A standby that leaves because another took over does not say ``offline``
     (``say_offline`` is false then): the recorder is not offline, only this one is.
     """
-    topics = Topics(settings.mqtt.topic_root)
-    translator = Translator(topics, AlertTracker(settings.alerts), settings.state_file)
+    translator = make_translator(settings)
     pipeline: Pipeline
     client = MqttClient(
         settings.mqtt,
@@ -138,6 +146,7 @@ def record_session(
         translator,
         ack=client.ack,
         publish=lambda topic, payload: client.publish(topic, payload, qos=1),
+        publish_retained=lambda topic, payload: client.publish(topic, payload, qos=1, retain=True),
         batch_size=settings.batch_size,
         linger=settings.batch_linger,
         retry_interval=settings.retry_interval,

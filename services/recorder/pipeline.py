@@ -43,13 +43,16 @@ from .spool import Spool, SpoolFull
 
 log = logging.getLogger(__name__)
 
-Publish = Callable[[str, str], None]
+Publish = Callable[[str, str], mqtt.MQTTMessageInfo | None]
 Ack = Callable[[mqtt.MQTTMessage], None]
 
 # Seconds the gate stays closed at most: a broker that never grants the assignment
 # subscription (NATS refuses it for tens of seconds after a node's death) delays
 # recording, but does not stop it.
 ASSIGNMENTS_WAIT_MAX = 60.0
+# Seconds the writer waits for the broker to take a batch's alerts before it saves the
+# alert rules' state without them (they are saved with a later batch).
+ANNOUNCE_WAIT = 5.0
 
 
 class Connected:
@@ -90,6 +93,7 @@ class Pipeline:
         linger: float = 0.05,
         retry_interval: float = 2.0,
         assignments_settle: float = 1.0,
+        publish_retained: Publish | None = None,
     ) -> None:
         self.influx = influx
         self.spool = spool
@@ -97,12 +101,17 @@ class Pipeline:
         self.topics = translator.topics
         self._ack = ack
         self._publish = publish
+        self._publish_retained = publish_retained
         self.batch_size = batch_size
         self.linger = linger
         self.retry_interval = retry_interval
         self.inbox: queue.Queue[Item] = queue.Queue()
         self.gate = AssignmentGate(assignments_settle, ASSIGNMENTS_WAIT_MAX)
         self._assignments = self.topics.patient("+")
+        # Counted at once like the assignments, and waited for: the alert rules must have
+        # the open conditions before the first reading.
+        self._early = [self._assignments] + [t for t in (translator.open_alerts,) if t]
+        self._granted: set[str] = set()
         self._waiting: list[mqtt.MQTTMessage] = []  # behind the gate, in order
         self._applied: set[int] = set()  # ids of waiting assignments already translated
         self._held: list[Batch] = []
@@ -147,11 +156,13 @@ class Pipeline:
             now = time.monotonic()
             if isinstance(item, Connected):
                 self.gate.connected(now)
+                self._granted = set()
             elif isinstance(item, Granted):
-                if item.topic == self._assignments:
+                self._granted.add(item.topic)
+                if self._granted.issuperset(self._early):
                     self.gate.granted(now)
             else:
-                if mqtt.topic_matches_sub(self._assignments, item.topic):
+                if any(mqtt.topic_matches_sub(t, item.topic) for t in self._early):
                     self.gate.assignment(now)
                     if not self.gate.is_open(now):
                         self._apply_early(item)
@@ -268,10 +279,19 @@ class Pipeline:
         self._done(batch)
 
     def _done(self, batch: Batch) -> None:
-        """Durable: save state, announce alerts, and only then acknowledge."""
-        self.translator.save()
-        for alert in batch.alerts:
-            self._announce(alert)
+        """Durable: announce alerts, save state, and only then acknowledge.
+
+        The alert rules' state is saved only once the broker has the batch's alerts: a
+        recorder killed before then raises them again from the redelivered readings (the
+        notifier takes a repeat as nothing new) instead of keeping them open unannounced.
+        """
+        sent = [self._announce(alert) for alert in batch.alerts]
+        open_alerts = self.translator.save(alerts=all_taken(sent, ANNOUNCE_WAIT))
+        if open_alerts is not None and self._publish_retained and self.translator.open_alerts:
+            try:
+                self._publish_retained(self.translator.open_alerts, open_alerts)
+            except MqttError as exc:  # the state file has them; the next change sends all
+                logs.event(log, logging.ERROR, "open_alerts.not_published", error=exc)
         for message in batch.messages:
             self._ack(message)
         self.written += len(batch.lines)
@@ -373,7 +393,7 @@ class Pipeline:
             except InfluxError as exc:
                 self._influx_down(exc)
 
-    def _announce(self, alert: Alert) -> None:
+    def _announce(self, alert: Alert) -> mqtt.MQTTMessageInfo | None:
         if alert.kind == "service":
             topic = self.topics.service_alert(alert.device)
         else:
@@ -388,6 +408,22 @@ class Pipeline:
             message=alert.message,
         )
         try:
-            self._publish(topic, json.dumps(alert.as_json()))
+            return self._publish(topic, json.dumps(alert.as_json()))
         except MqttError as exc:
             logs.event(log, logging.ERROR, "alert.not_published", topic=topic, error=exc)
+        return None
+
+
+def all_taken(sent: list[mqtt.MQTTMessageInfo | None], timeout: float) -> bool:
+    """Whether the broker acknowledged every one of ``sent``, waiting up to ``timeout``."""
+    deadline = time.monotonic() + timeout
+    for info in sent:
+        try:
+            if info is None:
+                return False
+            info.wait_for_publish(max(0.0, deadline - time.monotonic()))
+            if not info.is_published():
+                return False
+        except (RuntimeError, ValueError):  # queued while disconnected, or not queued
+            return False
+    return True

@@ -1,9 +1,12 @@
 """MQTT messages in, InfluxDB points (line protocol) and alerts out.
 
 docs/schema.md describes the measurements written here. The translator keeps
-two pieces of state that outlive a restart (the device -> patient assignment and
-each device's last recorded availability) in a small JSON file, saved only once
-the points that depend on it are durable.
+the state that outlives a restart (the device -> patient assignment, each device's
+last recorded availability, the alert conditions open) in a small JSON file, saved
+only once the points that depend on it are durable. The open conditions also go out
+retained on ``services/recorder/open_alerts``, for a recorder on another machine that
+takes over; docs/schema.md ("Open conditions across restarts and takeovers") says which
+copy wins.
 """
 
 import json
@@ -24,6 +27,8 @@ from services.common.quality import flag_reason
 from services.common.router import Router
 from services.common.timeutil import now_ms, parse_rfc3339
 from services.common.topics import OFFLINE, ONLINE, Topics
+
+SERVICE = "recorder"
 
 log = logging.getLogger(__name__)
 
@@ -66,14 +71,20 @@ def alert_line(alert: Alert) -> str:
 class Translator:
     """Turns one message at a time into points; used by the writer thread only."""
 
-    def __init__(self, topics: Topics, tracker: AlertTracker, state_file: Path) -> None:
+    def __init__(
+        self, topics: Topics, tracker: AlertTracker, state_file: Path, retained: bool = False
+    ) -> None:
         self.topics = topics
         self.tracker = tracker
         self.state_file = state_file
+        # the retained open conditions; None for shared recorders, each with its own devices
+        self.open_alerts = topics.open_alerts(SERVICE) if retained else None
         self.router = self._routes()
         self.patients: dict[str, str] = {}
         self.availability: dict[str, str] = {}
+        self.alerts: dict = {"saved_ms": 0}  # the tracker's state as last saved
         self._dirty = False
+        self._fed = False  # the tracker has had a reading since this translator started
         self._load()
 
     def translate(self, topic: str, payload: bytes, retain: bool, dup: bool) -> Outcome:
@@ -98,6 +109,10 @@ class Translator:
         router.add(
             t.manual_vitals("+", "+"), lambda user, metric, p, *_: self._manual(user, metric, p)
         )
+        if self.open_alerts:
+            # QoS 0: only the retained copy matters, which every subscribe brings again; on
+            # NATS a QoS 1 subscription is one more JetStream consumer to create per connect.
+            router.add(self.open_alerts, lambda p, *_: self._seed(p), qos=0)
         return router
 
     def _manual(self, username: str, metric: str, payload: bytes) -> Outcome:
@@ -130,6 +145,7 @@ class Translator:
         if reason:
             logs.event(log, logging.INFO, "reading.flagged", device=device, reason=reason)
             return out  # implausible readings never raise clinical alerts
+        self._fed = True
         out.alerts = self.tracker.observe(device, metric, value, ts_ms, patient)
         out.lines += [alert_line(a) for a in out.alerts]
         score = self.tracker.score(device) if metric in NEWS2_BANDS else None
@@ -205,15 +221,55 @@ class Translator:
         logs.event(log, logging.INFO, "device.patient", device=device, patient=patient or "-")
         return Outcome()
 
-    def save(self) -> None:
-        """Persist the state once the points that depend on it are durable."""
-        if not self._dirty:
-            return
+    def _seed(self, payload: bytes) -> Outcome:
+        """Another recorder's open conditions (retained): taken when newer than our own."""
+        try:
+            state = json.loads(payload) if payload else {}
+            saved_ms = int(state.get("saved_ms", 0)) if isinstance(state, dict) else 0
+        except (UnicodeDecodeError, ValueError, TypeError) as exc:
+            raise Dropped(f"open alerts are not a JSON object: {exc}") from exc
+        if saved_ms <= self.alerts["saved_ms"]:
+            return Outcome()  # our own (the echo of what we published), or older
+        if self._fed:
+            # Readings have moved our conditions on already: mixing in an older view would
+            # raise or clear on state that is not this recorder's.
+            logs.event(log, logging.WARNING, "recorder.open_alerts_late", saved_ms=saved_ms)
+            return Outcome()
+        try:
+            self.tracker.load(state)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise Dropped(f"open alerts are malformed: {exc}") from exc
+        self.alerts, self._dirty = {**state, "saved_ms": saved_ms}, True
+        logs.event(
+            log,
+            logging.INFO,
+            "recorder.open_alerts_taken",
+            open=len(state.get("open", [])),
+            saved_ms=saved_ms,
+        )
+        return Outcome()
+
+    def save(self, alerts: bool = True) -> str | None:
+        """Persist the state once the points that depend on it are durable.
+
+        Returns the open conditions (JSON) when they changed, to publish retained.
+        ``alerts=False``: the broker has not taken the alerts yet; keep the old conditions.
+        """
+        changed = self.tracker.changed and alerts
+        if not (self._dirty or changed):
+            return None
+        if changed:
+            # Later than what it follows, even on a host whose clock is a little behind the
+            # recorder it took over from: the newer copy wins at the next start.
+            saved_ms = max(now_ms(), self.alerts["saved_ms"] + 1)
+            self.alerts = {"saved_ms": saved_ms, **self.tracker.dump()}
         self.state_file.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"patients": self.patients, "availability": self.availability}))
+        state = {"patients": self.patients, "availability": self.availability}
+        tmp.write_text(json.dumps({**state, "alerts": self.alerts}))
         os.replace(tmp, self.state_file)
         self._dirty = False
+        return json.dumps(self.alerts) if changed else None
 
     def _load(self) -> None:
         try:
@@ -225,6 +281,14 @@ class Translator:
             return
         self.patients = dict(state.get("patients", {}))
         self.availability = dict(state.get("availability", {}))
+        alerts = state.get("alerts")  # absent in files from before alerts were kept
+        if alerts is None:
+            return
+        try:
+            self.tracker.load(alerts)
+            self.alerts = {**alerts, "saved_ms": int(alerts.get("saved_ms", 0))}
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            logs.event(log, logging.WARNING, "recorder.state_unreadable", error=exc)
 
 
 def _check_patient(patient: str) -> None:

@@ -17,7 +17,8 @@ the last claim it heard is its own: of two standbys claiming at once, the broker
 order picks one. A holder that hears another's claim after its own leaves (without
 saying ``offline``), and so does one whose renewal is a whole lease late (it was
 frozen or cut off, and a standby may hold the session by now): two holders last no
-longer than a claim's round trip.
+longer than a claim's round trip. The alert conditions the holder has open go over
+retained too (``services/recorder/open_alerts``, records.py).
 """
 
 import logging

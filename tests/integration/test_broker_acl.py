@@ -58,8 +58,14 @@ WRITES = {
         ],
     ),
     "recorder": (
-        ["smartcab/services/recorder/status", "smartcab/alerts/devices/wch"],
         [
+            "smartcab/services/recorder/status",
+            "smartcab/services/recorder/leader",
+            "smartcab/services/recorder/open_alerts",
+            "smartcab/alerts/devices/wch",
+        ],
+        [
+            "smartcab/services/scheduler/leader",
             "smartcab/services/gateway/status",
             "smartcab/devices/wch/vitals/heart_rate",
             "smartcab/devices/wch/cmd",
@@ -187,8 +193,11 @@ READS = {
             "smartcab/devices/wch/patient",
             "smartcab/manual/ann/vitals/spo2",
             "smartcab/services/gateway/status",
+            "smartcab/services/recorder/leader",
+            "smartcab/services/recorder/open_alerts",
         ],
         [
+            "smartcab/services/scheduler/open_alerts",
             "smartcab/devices/img/image",
             "smartcab/devices/wch/cmd",
             "smartcab/gateways/gw-a/cmd/wch",
@@ -221,7 +230,7 @@ READS = {
             "smartcab/notifications/patients/ann/events",
             "smartcab/manual/ann/vitals/spo2",
         ],
-        ["other/secret"],
+        ["other/secret", "smartcab/services/recorder/open_alerts"],
     ),
     "pillbox": (
         [
@@ -251,6 +260,7 @@ READS = {
             "smartcab/devices/img/image",
             "smartcab/devices/cab/inventory",
             "smartcab/reports/requests",
+            "smartcab/services/recorder/open_alerts",  # health data: the recorder's alone
         ],
     ),
     "reporter": (
