@@ -15,7 +15,7 @@ def tcp(port: str) -> bool:
 
 
 def http(url: str) -> bool:
-    """The URL answers below 500 (the dashboard's sign-in page)."""
+    """The URL answers below 500 (the dashboard's /healthz: 503 while its database is away)."""
     with urllib.request.urlopen(url, timeout=5) as response:
         return response.status < 500
 

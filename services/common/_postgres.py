@@ -6,9 +6,10 @@ from typing import ClassVar
 import psycopg
 from psycopg import adapt, errors
 from psycopg.types.numeric import FloatLoader
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 CONNECT_TIMEOUT_S = 10
+__all__ = ["PoolTimeout", "Row", "connect", "pool", "translate"]
 
 
 class _BoolAsInt(adapt.Dumper):

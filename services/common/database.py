@@ -221,19 +221,25 @@ class Pool:
     """Open PostgreSQL connections (psycopg_pool), each lent as a Connection."""
 
     def __init__(self, pool, database: Database) -> None:
+        from ._postgres import PoolTimeout
+
         self._pool = pool
         self._database = database
+        self._timeout = PoolTimeout
 
     def connection(self) -> "Connection":
         """A connection until its ``close()``, which gives it back."""
         try:
             raw = self._pool.getconn()
-        except Exception as exc:  # PoolTimeout: none could be opened in time
-            raise DatabaseError(f"cannot reach the database {self._database}: {exc}") from exc
+        except self._timeout:  # the pool has none, and opens none in time
+            # After an outage the pool reopens its connections with a growing back-off;
+            # one direct try tells at once whether the database is back (DatabaseError if
+            # not), so the first request after it returns is served.
+            return self._database.connect()
         return Connection(raw, POSTGRESQL, release=lambda: self._pool.putconn(raw))
 
     def close(self) -> None:
-        self._pool.close()
+        self._pool.close(timeout=1.0)  # a stop waits at most this for the pool's workers
 
 
 class Connection:

@@ -52,11 +52,6 @@ def connect(target: Database | Path | str) -> Connection:
     return conn
 
 
-def transaction(conn: Connection):
-    """All or nothing, other writers waiting (Connection.transaction)."""
-    return conn.transaction()
-
-
 def open_conditions(conn: Connection, key: str) -> list[str]:
     """The devices (or services) with an open condition of ``key``."""
     rows = conn.execute("SELECT device FROM alert_conditions WHERE key = ?", (key,))
@@ -96,7 +91,7 @@ def record(conn: Connection, alert: dict, now: float) -> tuple[str, bool]:
     """Store one alert and queue its first messages; (alert id, whether it was new)."""
     validate(alert)
     alert_id = rules.alert_id(alert)
-    with transaction(conn):
+    with conn.transaction():
         if not cc.insert_notification(conn, alert_id, alert, now):
             return alert_id, False  # a redelivery: everything was decided the first time
         device, key, level = alert["device"], alert["key"], alert["level"]
@@ -127,7 +122,7 @@ def record_reminder(conn: Connection, reminder: dict, now: float) -> tuple[str, 
     dose's window closes.
     """
     alert_id = rules.alert_id(reminder)
-    with transaction(conn):
+    with conn.transaction():
         if not cc.insert_notification(conn, alert_id, reminder, now):
             return alert_id, False
         reminders.set_expiry(conn, alert_id, reminder["expires_at"])
@@ -147,7 +142,7 @@ def _queue_first(conn: Connection, alert: dict, alert_id: str, now: float) -> No
 def escalate(conn: Connection, settings: Settings, now: float) -> int:
     """Queue the next tier and the repeats of unacknowledged alerts; returns how many."""
     queued = 0
-    with transaction(conn):
+    with conn.transaction():
         for note in cc.open_notifications(conn):
             groups = tiers(circle(conn, note["patient"], note["kind"]), note["level"])
             due = rules.due_rounds(
@@ -181,7 +176,7 @@ def due_messages(
     held: list[tuple[Row, float]] = []
     if not by_contact:
         return messages, held
-    with transaction(conn):
+    with conn.transaction():
         for contact_id, rows in by_contact.items():
             contact = cc.contact(conn, contact_id)
             if contact is None:
@@ -248,7 +243,7 @@ def finish(
 ) -> list[tuple[Row, str, float | None]]:
     """Record how a send went; returns (delivery, outcome, next try) for each delivery."""
     outcomes = []
-    with transaction(conn):
+    with conn.transaction():
         if error is None:
             cc.mark_sent(conn, message.ids, now)
             return [(row, cc.SENT, None) for row in message.deliveries]

@@ -86,7 +86,7 @@ class Tracker:
             return
         # the counts and the doses they show in one transaction: a tracker that dies
         # in between has neither, and the broker, not yet acknowledged, sends it again
-        with doses.transaction(self.conn):
+        with self.conn.transaction():
             self._counts(device, items, ts_ms)
         if self.settled:
             self.cues(now)
@@ -112,7 +112,7 @@ class Tracker:
         if slot is None:
             logs.event(log, logging.INFO, "pillbox.not_a_dose", medication=med.id, device=device)
             return
-        with doses.transaction(self.conn):  # the dose, the stock and its alerts: one step
+        with self.conn.transaction():  # the dose, the stock and its alerts: one step
             outcome = doses.record_taken(
                 self.conn,
                 med.id,
@@ -200,7 +200,7 @@ class Tracker:
 
     def _missed(self, med: Medication, username: str | None, slot, tz: str) -> None:
         """Nothing seen by the end of the window: the dose is missed, and its alert owed."""
-        with doses.transaction(self.conn):
+        with self.conn.transaction():
             if not doses.record_missed(self.conn, med.id, slot.key):
                 return
             self._alert(

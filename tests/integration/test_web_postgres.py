@@ -8,6 +8,8 @@ and never writes.
 
 import json
 import re
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -25,7 +27,7 @@ from tests.support import browser
 from tests.support.haproxy import WEB_CONFIG, WEB_NAMES, Balancer
 from tests.support.net import free_port, wait_until
 from tests.support.postgres import PostgresServer
-from tests.support.services import ServiceProcess
+from tests.support.services import ROOT, ServiceProcess
 
 PW = "correct horse battery 7"
 
@@ -43,7 +45,7 @@ class Visitor:
     def __init__(self) -> None:
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
 
-    def _open(self, url: str, data: bytes | None = None) -> Reply:
+    def _open(self, url: str | urllib.request.Request, data: bytes | None = None) -> Reply:
         try:
             answer = self.opener.open(url, data=data, timeout=10)
         except urllib.error.HTTPError as exc:
@@ -59,13 +61,7 @@ class Visitor:
 
     def api_post(self, url: str, body: dict, csrf: str) -> Reply:
         headers = {"Content-Type": "application/json", "X-CSRF-Token": csrf}
-        request = urllib.request.Request(url, json.dumps(body).encode(), headers)
-        try:
-            answer = self.opener.open(request, timeout=10)
-        except urllib.error.HTTPError as exc:
-            answer = exc
-        with answer:
-            return Reply(answer.status, answer.geturl(), answer.read().decode())
+        return self._open(urllib.request.Request(url, json.dumps(body).encode(), headers))
 
     def csrf(self, url: str) -> str:
         page = self.get(url).text
@@ -80,6 +76,12 @@ class Visitor:
         """Her monitoring page, not the sign-in form, answers at ``base``."""
         answer = self.get(f"{base}/p/alice/monitoring")
         return answer.status == 200 and "/login" not in answer.url
+
+
+def _healthcheck(url: str) -> int:
+    """The compose file's health check of the web (deploy/healthcheck.py http URL)."""
+    command = [sys.executable, str(ROOT / "deploy" / "healthcheck.py"), "http", url]
+    return subprocess.run(command, capture_output=True, timeout=30).returncode
 
 
 def _env(tmp_path, broker, url: str) -> dict[str, str]:
@@ -268,9 +270,11 @@ def test_the_database_going_away_is_a_clear_503_and_loses_nothing(tmp_path, brok
         page = visitor.get(f"{base}/p/alice/monitoring")
         assert page.status == 503 and "database cannot be reached" in page.text
         assert visitor.get(f"{base}/healthz").status == 503
+        assert _healthcheck(f"{base}/healthz") == 1, "compose's health check sees it"
         assert "web.database_unavailable" in web.log_text()
         server.launch()
         assert visitor.get(f"{base}/healthz").status == 200
+        assert _healthcheck(f"{base}/healthz") == 0
         assert visitor.signed_in_at(base), "the session outlived the outage"
         web.stop()
     finally:

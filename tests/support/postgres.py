@@ -39,6 +39,24 @@ def _bin_dir() -> Path:
     return Path(found[-1]).parent
 
 
+def _children(pid: int) -> tuple[int, ...]:
+    """The processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+    return tuple(found)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 class PostgresServer:
     """``postgres`` on 127.0.0.1:<free port>; ``stop()`` ends it and removes its folder."""
 
@@ -132,14 +150,20 @@ class PostgresServer:
             conn.execute(f'CREATE DATABASE "{name}" OWNER smartcab TEMPLATE smartcab')
         return name
 
-    def _signal(self, signum: int) -> None:
-        """Signal the postmaster itself (under runuser, our child is runuser)."""
+    def _postmaster(self) -> int | None:
+        """The server's own pid (under runuser, our child is runuser)."""
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            return int((self.data / "postmaster.pid").read_text().split()[0])
+        return None
+
+    def _signal(self, signum: int, pids: tuple[int, ...] = ()) -> None:
+        """Signal the postmaster and ``pids``, then wait for our child to end."""
         if self.proc is None or self.proc.poll() is not None:
             return
-        pid_file = self.data / "postmaster.pid"
-        if pid_file.exists():
-            with contextlib.suppress(ProcessLookupError, ValueError):
-                os.kill(int(pid_file.read_text().split()[0]), signum)
+        for pid in (self._postmaster(), *pids):
+            if pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signum)
         try:
             self.proc.wait(20)
         except subprocess.TimeoutExpired:
@@ -147,14 +171,14 @@ class PostgresServer:
             self.proc.wait(10)
 
     def kill(self) -> None:
-        """SIGKILL the server, as a crash would (its backends go with it)."""
-        self._signal(signal.SIGKILL)
-        # the backends of a killed postmaster notice and leave; wait until its port is free
+        """SIGKILL the server and its backends at once, as a crash of the machine's would."""
+        postmaster = self._postmaster()
+        backends = _children(postmaster) if postmaster else ()
+        self._signal(signal.SIGKILL, backends)
+        # a new server refuses to start while an old backend holds the shared memory
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and (self.data / "postmaster.pid").exists():
-            with contextlib.suppress(OSError):
-                (self.data / "postmaster.pid").unlink()
-            time.sleep(0.1)
+        while time.monotonic() < deadline and any(_alive(pid) for pid in backends):
+            time.sleep(0.05)
 
     def stop(self) -> None:
         self._signal(signal.SIGINT)  # PostgreSQL's fast shutdown

@@ -206,11 +206,9 @@ DOCTOR_WRITES = {"/p/{u}/blood-tests", "/p/{u}/advice", "/p/{u}/notes"}
 
 def test_each_side_writes_only_its_own_part(app, auth):
     """A sharing doctor writes only the record; the patient never writes the record."""
-    alice, _ = auth.make_patient(app, "alice")
-    doctor, secret = auth.make_doctor(app)
+    alice, _, secret = auth.make_shared(app)
     conn = _db(app)
     try:
-        access.share(conn, alice.id, doctor.id)
         devices.assign(conn, "cab", alice.id)
     finally:
         conn.close()

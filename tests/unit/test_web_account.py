@@ -95,15 +95,7 @@ def test_time_zone_and_units_are_kept_and_used_where_values_are_shown(app, auth)
 
 
 def test_a_doctor_reads_blood_tests_in_their_units_and_types_them_so(app, auth):
-    from services.web import access
-
-    alice, _ = auth.make_patient(app)
-    doctor_user, secret = auth.make_doctor(app)
-    conn = schema.connect(app.config["DATABASE"])
-    try:
-        access.share(conn, alice.id, doctor_user.id)
-    finally:
-        conn.close()
+    _, _, secret = auth.make_shared(app)
     doctor = app.test_client()
     auth.sign_in_doctor(doctor, pyotp.TOTP(secret).now())
     token = auth.csrf(doctor, "/account/")

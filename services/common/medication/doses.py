@@ -29,11 +29,6 @@ class Dose:
         return self.removals > 1
 
 
-def transaction(conn: Connection):
-    """All or nothing, other writers waiting; inside another, part of it."""
-    return conn.transaction()
-
-
 def _dose(row) -> Dose:
     return Dose(
         row["medication_id"],
@@ -74,7 +69,7 @@ def record_taken(conn, med_id: int, due_at: int, timing: str, taken_at: int, sou
     after the window closed turns the missed dose into a taken one (``recovered``).
     """
     now = int(time.time())
-    with transaction(conn):
+    with conn.transaction():
         found = get(conn, med_id, due_at)
         if found is None:
             conn.execute(
