@@ -16,8 +16,13 @@ from .settings import Settings
 log = logging.getLogger("services.web")
 
 
-class _Stop(Exception):
-    """Raised in the main thread by SIGTERM/SIGINT to leave waitress's loop."""
+class _Stop(SystemExit):
+    """Raised in the main thread by SIGTERM/SIGINT to leave waitress's loop.
+
+    A SystemExit because waitress's loop re-raises only that and KeyboardInterrupt: a
+    signal that lands while it handles a socket event would otherwise be taken for that
+    handler's error and swallowed, and the web would not stop.
+    """
 
 
 def _open_database(app, settings: Settings):

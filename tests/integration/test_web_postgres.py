@@ -6,6 +6,7 @@ database going away is a clear 503 that loses nothing, and the reporter's role r
 and never writes.
 """
 
+import contextlib
 import json
 import re
 import subprocess
@@ -122,12 +123,25 @@ def pair(tmp_path, broker, postgres):
     url = postgres.url(postgres.new_database())
     env = _env(tmp_path, broker, url)
     _alice(env, tmp_path)
-    a, b = _web(tmp_path, "a", env).start(), _web(tmp_path, "b", env).start()
-    balancer = Balancer(tmp_path, a.port, b.port, WEB_CONFIG, WEB_NAMES).start()
-    yield Pair(*(f"http://127.0.0.1:{p}" for p in (balancer.port, a.port, b.port)), url)
-    balancer.stop()
-    for web in (a, b):
+    with contextlib.ExitStack() as started:
+        a, b = (_started(started, _web(tmp_path, name, env)) for name in "ab")
+        balancer = Balancer(tmp_path, a.port, b.port, WEB_CONFIG, WEB_NAMES).start()
+        started.callback(balancer.stop)
+        yield Pair(*(f"http://127.0.0.1:{p}" for p in (balancer.port, a.port, b.port)), url)
+
+
+def _started(stack: contextlib.ExitStack, web: ServiceProcess) -> ServiceProcess:
+    """Start ``web``; the stack stops it (kills it, if it will not stop) whatever happens."""
+    web.start()
+    stack.callback(_stop, web)
+    return web
+
+
+def _stop(web: ServiceProcess) -> None:
+    try:
         web.stop()
+    except subprocess.TimeoutExpired:
+        web.kill()
 
 
 def test_a_session_made_on_one_instance_works_on_the_other(pair):
@@ -258,10 +272,11 @@ def test_the_reporter_role_reads_and_never_writes(tmp_path, broker, postgres):
 
 def test_the_database_going_away_is_a_clear_503_and_loses_nothing(tmp_path, broker):
     server = PostgresServer().start()
-    try:
+    with contextlib.ExitStack() as started:
+        started.callback(server.stop)
         env = _env(tmp_path, broker, server.url(server.new_database()))
         _alice(env, tmp_path)
-        web = _web(tmp_path, "a", env).start()
+        web = _started(started, _web(tmp_path, "a", env))
         base = f"http://127.0.0.1:{web.port}"
         visitor = Visitor()
         visitor.sign_in(base)
@@ -276,9 +291,6 @@ def test_the_database_going_away_is_a_clear_503_and_loses_nothing(tmp_path, brok
         assert visitor.get(f"{base}/healthz").status == 200
         assert _healthcheck(f"{base}/healthz") == 0
         assert visitor.signed_in_at(base), "the session outlived the outage"
-        web.stop()
-    finally:
-        server.stop()
 
 
 def test_a_wrong_database_password_stops_the_web_with_a_clear_error(tmp_path, broker, postgres):

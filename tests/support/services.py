@@ -49,7 +49,9 @@ class ServiceProcess:
             try:
                 wait_port(self.port, timeout=15)
             except TimeoutError:
-                raise RuntimeError(f"{self.name} did not start:\n{self.log_text()}") from None
+                log = self.log_text()
+                self.kill()  # no process left behind to meet a later test's servers
+                raise RuntimeError(f"{self.name} did not start:\n{log}") from None
         return self
 
     def stop(self, timeout: float = 10) -> int | None:
