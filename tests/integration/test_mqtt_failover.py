@@ -73,11 +73,15 @@ def test_queued_qos1_messages_go_to_the_next_node(two_brokers):
         client.start()
         try:
             assert client.wait_connected(10)
-            a.kill()
-            wait_until(lambda: not client.connected, 10, what="the loss to be seen")
-            # published while between nodes: paho keeps them and sends them to node b
-            for n in range(20):
-                client.publish(f"smartcab/test/{n}", str(n), qos=1)
+            # While b is frozen the client cannot finish moving to it, so the messages
+            # below are surely published between nodes, however fast a move would be.
+            with b.frozen():
+                a.kill()
+                wait_until(lambda: not client.connected, 10, what="the loss to be seen")
+                # paho keeps them and sends them to node b
+                for n in range(20):
+                    client.publish(f"smartcab/test/{n}", str(n), qos=1)
+                assert not client.connected
             got = on_b.wait("smartcab/test/#", count=20, timeout=15)
             assert sorted(int(m.payload) for m in got) == list(range(20))
             wait_until(lambda: client.backlog == 0, 10, what="every PUBACK")

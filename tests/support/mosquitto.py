@@ -6,6 +6,7 @@ import shutil
 import signal
 import subprocess
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 from .net import free_port, wait_port
@@ -63,6 +64,15 @@ class Mosquitto:
             self.proc.kill()
             self.proc.wait(10)
         self.proc = None
+
+    @contextmanager
+    def frozen(self):
+        """Stop the broker's process for a while: connections open, nothing is answered."""
+        self.proc.send_signal(signal.SIGSTOP)
+        try:
+            yield self
+        finally:
+            self.proc.send_signal(signal.SIGCONT)
 
     def env(self) -> dict[str, str]:
         return {"MQTT_HOST": self.host, "MQTT_PORT": str(self.port)}
