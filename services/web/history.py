@@ -5,7 +5,8 @@ alert and inventory queries); this one shapes the rows for the pages.
 """
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
+from zoneinfo import ZoneInfo
 
 from services.common import history, metrics
 from services.common.influx import (
@@ -200,21 +201,24 @@ class HealthData:
         rows = self._run(InfluxClient.query, query)
         return rows[0]["time"] if rows else None
 
-    def daily_vitals(self, patient: str, start: datetime, end: datetime) -> dict[str, dict]:
-        """``{YYYY-MM-DD: {metric: mean}}`` of plausible readings per UTC day."""
+    def daily_vitals(
+        self, patient: str, start: datetime, end: datetime, tz: str = "UTC"
+    ) -> dict[str, dict]:
+        """``{YYYY-MM-DD: {metric: mean}}`` of plausible readings per day in ``tz``."""
         found: dict[str, dict] = {}
-        for d in self._run(history.daily, history.Subject(patient=patient), start, end):
-            day = datetime.fromtimestamp(d.day_ms / 1000, UTC).date().isoformat()
+        subject = history.Subject(patient=patient)
+        for d in self._run(history.daily, subject, start, end, tz):
+            day = datetime.fromtimestamp(d.day_ms / 1000, ZoneInfo(tz)).date().isoformat()
             found.setdefault(day, {})[d.metric] = d.mean
         return found
 
 
-def snacks_per_day(changes: list[dict]) -> dict[str, int]:
-    """Items taken out (falls in a count) per UTC day; restocking is not counted."""
+def snacks_per_day(changes: list[dict], zone: tzinfo = UTC) -> dict[str, int]:
+    """Items taken out (falls in a count) per day in ``zone``; restocking is not counted."""
     out: dict[str, int] = {}
     for c in changes:
         if c["diff"] < 0:
-            day = datetime.fromtimestamp(c["ts"] / 1000, UTC).date().isoformat()
+            day = datetime.fromtimestamp(c["ts"] / 1000, zone).date().isoformat()
             out[day] = out.get(day, 0) + int(-c["diff"])
     return out
 

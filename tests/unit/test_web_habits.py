@@ -121,3 +121,27 @@ def test_days_before_the_cabinet_first_counted_have_no_snack_count(app, auth):
         assert all(r["snacks"] is None for r in habits.week(conn, alice.id, end, {}, {}, None))
     finally:
         conn.close()
+
+
+def test_today_is_the_patients_own_day(app, client, auth):
+    from zoneinfo import ZoneInfo
+
+    auth.make_patient(app, "alice")
+    auth.sign_in_patient(client, "alice")
+    token = auth.csrf(client, "/p/alice/medications")
+    # Whatever the hour, one of these two zones is on another date than UTC.
+    zone = "Pacific/Kiritimati" if datetime.now(UTC).hour >= 10 else "Pacific/Pago_Pago"
+    client.post("/p/alice/medications/timezone", data={"csrf_token": token, "timezone": zone})
+    local = datetime.now(ZoneInfo(zone)).date().isoformat()
+    assert local != _day(0)
+    r = client.post(
+        "/p/alice/habits",
+        data={"csrf_token": token, "day": local, "water": "8"},
+        headers={"Accept": "application/json"},
+    )
+    assert r.json == {"ok": True, "day": local, "saved": 1}
+    week = client.get("/api/p/alice/habits").json
+    assert week["end"] == local and week["days"][0]["habits"]["water"]["value"] == 8
+    assert week["streaks"]["water"] == 1
+    page = client.get("/p/alice/habits").text
+    assert f"Days begin at midnight in {zone}, your time zone" in page

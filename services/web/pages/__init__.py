@@ -13,6 +13,8 @@ from flask import Blueprint, abort, current_app, g, request
 
 from services.common import logs
 from services.common.errors import MqttError
+from services.common.medication import store
+from services.common.medication.settings import MedicationSettings
 
 from .. import access, accounts, preferences
 from ..db import get_db
@@ -120,6 +122,19 @@ def health():
 
 def reports_dir():
     return current_app.config["SETTINGS"].reports_dir
+
+
+def default_zone() -> str:
+    """The deployment's time zone (``REPORT_TIMEZONE``), read once per app."""
+    ext = current_app.extensions
+    if "smartcab.medication" not in ext:
+        ext["smartcab.medication"] = MedicationSettings.from_env()
+    return ext["smartcab.medication"].timezone
+
+
+def patient_zone(patient_id: int) -> str:
+    """The patient's own time zone, or the deployment's: their days and doses follow it."""
+    return store.timezone_of(get_db(), patient_id, default_zone())
 
 
 def temperature_unit() -> str:

@@ -1,6 +1,7 @@
 """The habit tracker: today's log, goals and streaks, and the week beside snacks and vitals."""
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from flask import g, jsonify, redirect, render_template, request, url_for
 
@@ -11,13 +12,18 @@ from ..errors import DataUnavailable, ValidationError
 from ..handlers import wants_json
 from ..history import snacks_per_day
 from ..security import flash
-from . import PATIENT, PatientPages, health
+from . import PATIENT, PatientPages, health, patient_zone
 
 bp = PatientPages("habits", __name__)
 
 
+def _zone() -> ZoneInfo:
+    """The patient's time zone: their days begin at their own midnight."""
+    return ZoneInfo(patient_zone(g.patient.id))
+
+
 def _today() -> date:
-    return datetime.now(UTC).date()
+    return datetime.now(_zone()).date()
 
 
 def _end() -> date:
@@ -36,18 +42,19 @@ def _end() -> date:
 
 def _week(end: date) -> tuple[list[dict], str | None]:
     """The week's rows; snacks and vitals come from InfluxDB and may be unavailable."""
-    username = g.patient.username
-    start = datetime(end.year, end.month, end.day, tzinfo=UTC) - timedelta(days=6)
+    username, zone = g.patient.username, _zone()
+    # Wall-clock arithmetic on aware times: both ends are the patient's midnights.
+    start = datetime(end.year, end.month, end.day, tzinfo=zone) - timedelta(days=6)
     stop = start + timedelta(days=7)
     try:
-        snacks = snacks_per_day(health().inventory_changes(username, start, stop))
-        vitals = health().daily_vitals(username, start, stop)
+        snacks = snacks_per_day(health().inventory_changes(username, start, stop), zone)
+        vitals = health().daily_vitals(username, start, stop, zone.key)
         first = health().first_inventory(username)
         error = None
     except DataUnavailable as exc:
         snacks, vitals, first, error = None, None, None, str(exc)  # the logged habits still show
     # Before the cabinet's first count there is nothing to count: "–", not 0.
-    since = datetime.fromtimestamp(first / 1000, UTC).date().isoformat() if first else None
+    since = datetime.fromtimestamp(first / 1000, zone).date().isoformat() if first else None
     return tracker.week(get_db(), g.patient.id, end, snacks, vitals, since), error
 
 
@@ -67,6 +74,7 @@ def _page(error: str | None = None) -> str:
         prev=(end - timedelta(days=7)).isoformat(),
         next=(end + timedelta(days=7)).isoformat() if end < _today() else None,
         history_error=history_error,
+        zone=_zone().key,
         error=error,
         can_edit=g.user.id == g.patient.id,
     )

@@ -2,15 +2,14 @@
 
 from datetime import UTC, datetime, timedelta
 
-from flask import current_app, g, jsonify, redirect, render_template, request, url_for
+from flask import g, jsonify, redirect, render_template, request, url_for
 
 from services.common.medication import adherence, schedule, store
-from services.common.medication.settings import MedicationSettings
 
 from .. import medications as med_list
 from ..db import get_db
 from ..errors import ValidationError
-from . import PATIENT, PatientPages
+from . import PATIENT, PatientPages, default_zone, patient_zone
 
 # The patient and their doctors edit the list; a carer reads it, as the record.
 EDITORS = ("patient", "doctor")
@@ -26,25 +25,13 @@ OUTCOME_WORDS = {
 }
 
 
-def _default_tz() -> str:
-    """The deployment's time zone, read once per app."""
-    ext = current_app.extensions
-    if "smartcab.medication" not in ext:
-        ext["smartcab.medication"] = MedicationSettings.from_env()
-    return ext["smartcab.medication"].timezone
-
-
-def _tz(patient_id: int) -> str:
-    return store.timezone_of(get_db(), patient_id, _default_tz())
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
 def _page(error: str | None = None) -> str:
     conn, patient = get_db(), g.patient
-    tz = _tz(patient.id)
+    tz = patient_zone(patient.id)
     meds = store.listed(conn, patient.id)
     today = _now().astimezone(schedule.zone(tz)).date()
     return render_template(
@@ -53,7 +40,7 @@ def _page(error: str | None = None) -> str:
         meds=meds,
         tz=tz,
         own_tz=store.timezone_of(conn, patient.id, ""),
-        default_tz=_default_tz(),
+        default_tz=default_zone(),
         week=adherence.week(conn, meds, tz, today),
         words=OUTCOME_WORDS,
         changes=store.changes(conn, patient.id),
@@ -108,7 +95,9 @@ def medication_taken():
     except (KeyError, ValueError) as exc:
         raise ValidationError("which dose was taken?") from exc
     conn = get_db()
-    outcome = med_list.mark_taken(conn, g.patient.id, med_id, due, _tz(g.patient.id), _now())
+    outcome = med_list.mark_taken(
+        conn, g.patient.id, med_id, due, patient_zone(g.patient.id), _now()
+    )
     if request.form.get("next") == "monitoring":
         return redirect(url_for("monitoring.monitoring", username=g.patient.username, dose=outcome))
     return _back()
@@ -117,7 +106,7 @@ def medication_taken():
 @bp.route("/api/p/<username>/medications")
 def api_medications():
     conn = get_db()
-    tz = _tz(g.patient.id)
+    tz = patient_zone(g.patient.id)
     meds = store.listed(conn, g.patient.id)
     end = _now()
     items = adherence.scheduled(conn, meds, tz, end - timedelta(days=7), end)
@@ -155,4 +144,4 @@ def doses_due(patient) -> list[dict]:
     """The doses the patient may mark taken now (their own home page only)."""
     if g.get("user") is None or g.user.id != patient.id:
         return []
-    return med_list.due_now(get_db(), patient.id, _tz(patient.id), _now())
+    return med_list.due_now(get_db(), patient.id, patient_zone(patient.id), _now())
