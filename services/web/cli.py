@@ -21,6 +21,7 @@ from . import (
     accounts,
     auth_schema,
     cli_contacts,
+    cli_database,
     db,
     devices,
     firmware,
@@ -354,6 +355,7 @@ def revoke(patient: str, doctor: str) -> None:
 
 
 cli.add_command(cli_contacts.build(_conn))
+cli.add_command(cli_database.database)
 
 
 # --- medications ------------------------------------------------------------------------
