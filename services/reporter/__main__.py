@@ -42,13 +42,11 @@ def serve(settings: Settings, stop: threading.Event | None = None) -> int:
 
 def one_file(settings: Settings, args: argparse.Namespace, fmt: str) -> int:
     """Write one report or export for a patient to ``args.out``."""
+    asked = (
+        {"start": args.start, "end": args.end} if args.start or args.end else {"days": args.days}
+    )
     try:
-        if args.start or args.end:
-            period = protocol.parse_period(
-                {"start": args.start, "end": args.end}, settings.tz, settings.max_days
-            )
-        else:
-            period = protocol.parse_period({"days": args.days}, settings.tz, settings.max_days)
+        protocol.parse_period(asked, settings.tz, settings.max_days)  # refused before any work
         directory = None
         if settings.web_database.is_file():
             directory = WebDirectory(settings.web_database)
@@ -58,6 +56,9 @@ def one_file(settings: Settings, args: argparse.Namespace, fmt: str) -> int:
                 print(f"no enabled patient {args.patient!r} in {settings.web_database}")
                 return 1
             patient = patient or Patient(args.patient, args.patient)
+            if directory is not None:  # the patient's own days
+                settings = settings.in_zone(directory.timezone(args.patient, settings.timezone))
+            period = protocol.parse_period(asked, settings.tz, settings.max_days)
             with InfluxClient(settings.influx) as client:
                 data = documents.produce(
                     settings,

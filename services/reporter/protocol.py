@@ -7,7 +7,7 @@ request into the period the reporter renders, and the contract's complaints
 into ``BadRequest``.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from services.common import reports
@@ -27,6 +27,16 @@ class ReportRequest:
     period: Period
     format: str = "pdf"
     flagged: str = "mark"
+    asked: reports.PeriodAsked | None = None  # the period as asked, to count in another zone
+
+    def in_zone(self, tz, now: datetime | None = None) -> "ReportRequest":
+        """This request with its days counted in ``tz``: the patient's own."""
+        if self.asked is None:
+            return self
+        try:
+            return replace(self, period=Period(*self.asked.bounds(tz, now)))
+        except reports.InvalidReportMessage as exc:
+            raise BadRequest(str(exc)) from exc
 
 
 def request_id_of(payload: bytes) -> str:
@@ -63,5 +73,11 @@ def parse_request(payload: bytes, tz, max_days: int, now: datetime | None = None
     except reports.InvalidReportMessage as exc:
         raise BadRequest(str(exc)) from exc
     return ReportRequest(
-        asked.id, asked.requester, asked.patient, Period(start, end), asked.format, asked.flagged
+        asked.id,
+        asked.requester,
+        asked.patient,
+        Period(start, end),
+        asked.format,
+        asked.flagged,
+        asked.period,
     )

@@ -135,6 +135,8 @@ class Reporter:
         earlier = storage.load(self.files, request.patient, request.id)
         with WebDirectory(self.settings.web_database) as directory:
             patient = self._authorize(directory, request)
+            local = self._local(directory, request.patient)
+            request = request.in_zone(local.tz)
             if earlier is not None:
                 same = (earlier.get("requester"), earlier.get("format"))
                 if same != (request.requester.as_json(), request.format):
@@ -143,7 +145,7 @@ class Reporter:
                 return earlier
             self._progress(request.id, "accepted")
             data = documents.produce(
-                self.settings,
+                local,
                 self._influx,
                 directory,
                 patient,
@@ -153,6 +155,10 @@ class Reporter:
                 request.flagged,
             )
         return self._save(request, data)
+
+    def _local(self, directory: WebDirectory, username: str) -> Settings:
+        """The settings in the patient's own time zone (the deployment's if they chose none)."""
+        return self.settings.in_zone(directory.timezone(username, self.settings.timezone))
 
     def _authorize(self, directory: WebDirectory, request: ReportRequest) -> Patient:
         """The patient, if the requester may see them; unknown patients look forbidden too."""
@@ -195,19 +201,21 @@ class Reporter:
         try:
             body = json.loads(payload) if payload.strip() else {}
             week = body.get("week") or protocol.previous_week()
-            period = protocol.week_period(week, self.settings.tz)
+            protocol.week_period(week, self.settings.tz)  # a week that exists, or no job
         except (ValueError, AttributeError, BadRequest) as exc:
             logs.event(log, logging.WARNING, "reporter.bad_weekly_job", error=exc)
             return []
         out = []
         with WebDirectory(self.settings.web_database) as directory:
             for username in directory.shared_patients():
+                local = self._local(directory, username)
+                period = protocol.week_period(week, local.tz)  # the patient's Monday
                 request = ReportRequest(reports.weekly_id(week), SCHEDULER, username, period)
                 result = storage.load(self.files, username, request.id)
                 if result is None:
                     patient = directory.patient(username)
                     data = documents.produce(
-                        self.settings,
+                        local,
                         self._influx,
                         directory,
                         patient,

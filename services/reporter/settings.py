@@ -34,7 +34,8 @@ class Settings:
     timezone: str = setting(
         "REPORT_TIMEZONE",
         "UTC",
-        "IANA time zone for day and week boundaries, `--days`, and the times shown in reports",
+        "the deployment's IANA time zone: a report's days, weeks, `--days` and times for a"
+        " patient who set none of their own (theirs is used where they did)",
     )
     font: Path = setting("REPORT_FONT", DEJAVU / "DejaVuSans.ttf", "TrueType font embedded in PDFs")
     font_bold: Path = setting("REPORT_FONT_BOLD", DEJAVU / "DejaVuSans-Bold.ttf", "its bold face")
@@ -83,6 +84,10 @@ class Settings:
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def in_zone(self, timezone: str) -> "Settings":
+        """These settings with a patient's own time zone: their report's days are theirs."""
+        return self if timezone == self.timezone else dataclasses.replace(self, timezone=timezone)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":

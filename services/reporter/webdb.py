@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from services.common.database import Database, DatabaseError, MissingTable, Row
+from services.common.medication import store
 
 from .errors import DirectoryUnavailable
 from .medication_data import medication_adherence, medication_doses
@@ -225,6 +226,16 @@ class WebDirectory:
             return medication_doses(self._conn, pid, period, default_tz)
         except DatabaseError as exc:
             raise DirectoryUnavailable(f"the medication list cannot be read: {exc}") from exc
+
+    def timezone(self, username: str, default: str) -> str:
+        """The patient's own time zone, else ``default``: their report's days follow it."""
+        pid = self._patient_id(username)
+        if pid is None or self._schema_version() < 5:
+            return default
+        try:
+            return store.timezone_of(self._conn, pid, default)
+        except DatabaseError as exc:
+            raise DirectoryUnavailable(f"the patient's time zone cannot be read: {exc}") from exc
 
     def habits(self, username: str, period: Period, tz) -> tuple[Habit, ...]:
         """Per habit over the period's days (local dates): days recorded, mean and total."""

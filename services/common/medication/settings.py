@@ -18,7 +18,7 @@ class MedicationSettings:
         "REPORT_TIMEZONE",
         "UTC",
         "the deployment's time zone: a medication's times of day are read in it unless the"
-        " patient set their own (the reporter's day boundaries use it too)",
+        " patient set their own (so are their habit days and report days)",
     )
     refill_days: float = setting(
         "MEDS_REFILL_DAYS",
