@@ -132,6 +132,8 @@ def test_a_gateways_own_command_topic_is_answered_by_that_gateway_alone(make_nam
         registered(mqtt_log, "wch-a", "gw-a")
         mqtt_log.publish(f"{ROOT}/gateways/gw-a/cmd/wch-a", b"bpm")
         assert watch.serve_once(72.0, 36.6) == b"bpm"
+        # the holder's answer first, so the two results come in the order they were asked
+        wait_until(lambda: results(mqtt_log, "wch-a"), what="the holder's result")
         # sent to a gateway that does not hold it: that gateway says so, the holder stays out
         mqtt_log.publish(f"{ROOT}/gateways/gw-b/cmd/wch-a", b"bpm")
         wait_until(lambda: len(results(mqtt_log, "wch-a")) >= 2, what="two results")
