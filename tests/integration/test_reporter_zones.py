@@ -42,7 +42,7 @@ def test_requests_weekly_jobs_and_the_cli_count_the_patients_days(
     _own_zone(data)
     with InfluxClient(InfluxSettings(url=influxdb.url)) as client:
         client.ensure_database()
-    reporter = make_reporter(REPORT_TIMEZONE="Europe/London")
+    reporter = make_reporter(REPORT_TIMEZONE="Asia/Kolkata")
     reporter.wait_log("mqtt.connected")
     with TopicLog(broker.host, broker.port, topics=("smartcab/reports/#",)) as mqtt:
         for who, period in (("alice", {"days": 7}), ("bob", {"days": 1})):
@@ -55,8 +55,8 @@ def test_requests_weekly_jobs_and_the_cli_count_the_patients_days(
         assert alice["ok"] and alice["period"] == {"start": start, "end": end}
         assert f"(7 days, {ZONE})" in pdftools.text(data / alice["file"])
         # bob chose no zone of his own: the deployment's
-        assert bob["period"]["start"].endswith("+00:00")  # London in winter
-        assert "(1 day, Europe/London)" in pdftools.text(data / bob["file"])
+        assert bob["period"]["start"].endswith("T00:00:00+05:30")  # Kolkata keeps no summer time
+        assert "(1 day, Asia/Kolkata)" in pdftools.text(data / bob["file"])
 
         mqtt.publish("smartcab/reports/jobs/weekly", json.dumps({"week": "2026-W10"}))
         weekly = mqtt.wait("smartcab/reports/doctors/D100/alice.weekly-2026-W10", timeout=60)

@@ -18,8 +18,10 @@ bp = PatientPages("habits", __name__)
 
 
 def _zone() -> ZoneInfo:
-    """The patient's time zone: their days begin at their own midnight."""
-    return ZoneInfo(patient_zone(g.patient.id))
+    """The patient's time zone: their days begin at their own midnight (read once a request)."""
+    if "habit_zone" not in g:
+        g.habit_zone = ZoneInfo(patient_zone(g.patient.id))
+    return g.habit_zone
 
 
 def _today() -> date:
