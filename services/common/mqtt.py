@@ -1,7 +1,8 @@
 """A paho-mqtt client with the project's habits built in.
 
 * availability: ``<root>/services/<name>/status`` is ``online`` (retained) on
-  every connect and ``offline`` by last will or clean stop;
+  every connect and ``offline`` by last will or clean stop; a connected client that
+  hears its own topic say ``offline`` says ``online`` again (a late last will);
 * subscriptions are made in ``on_connect``, so a reconnect restores them;
 * messages go to the handler of the first matching route of the client's
   ``Router`` (``services/common/router.py``), whose filters are subscribed too;
@@ -244,13 +245,13 @@ class MqttClient:
 
     def stop(self, timeout: float = 3.0, offline: bool = True) -> None:
         """Say ``offline`` (unless told not to), flush what can be flushed, and disconnect."""
+        self._stopping = True  # so the echo of our own ``offline`` is not answered
         if self.connected and self._announce and offline:
             try:
                 info = self.publish(self.status_topic, OFFLINE, retain=True)
                 info.wait_for_publish(timeout)
             except (MqttError, RuntimeError, ValueError) as exc:
                 logs.event(log, logging.WARNING, "mqtt.offline_not_sent", error=exc)
-        self._stopping = True
         self._connected.clear()  # a disconnect we asked for is not worth a warning
         self._client.disconnect()
         self._client.loop_stop()
@@ -344,6 +345,7 @@ class MqttClient:
             await asyncio.sleep(1)
 
     async def _say_offline_and_disconnect(self, lost: asyncio.Event) -> None:
+        self._stopping = True
         if self.connected and self._announce:
             try:
                 info = self.publish(self.status_topic, OFFLINE, retain=True)
@@ -353,7 +355,6 @@ class MqttClient:
                     await asyncio.sleep(0.1)
             except MqttError as exc:
                 logs.event(log, logging.WARNING, "mqtt.offline_not_sent", error=exc)
-        self._stopping = True
         self._connected.clear()  # a disconnect we asked for is not worth a warning
         self._client.disconnect()
         with contextlib.suppress(TimeoutError):
@@ -382,6 +383,8 @@ class MqttClient:
                 self._published += 1
         for topic, qos in self._subscriptions + self.router.subscriptions():
             self._subscribe(topic, qos)
+        if self._announce and not self._covers(self.status_topic):
+            self._subscribe(self.status_topic, 0)  # to hear a late last will (below)
         self._connected.set()
         if self._driven:
             self._accepted.set()
@@ -447,8 +450,32 @@ class MqttClient:
     def _handle_publish(self, client, userdata, mid, reason_code, properties) -> None:
         self._acked += 1
 
+    def _covers(self, topic: str) -> bool:
+        """Whether the service itself subscribes to ``topic``."""
+        filters = self._subscriptions + self.router.subscriptions()
+        return any(mqtt.topic_matches_sub(pattern, topic) for pattern, _ in filters)
+
+    def _answer_own_status(self, message: mqtt.MQTTMessage) -> None:
+        """Say ``online`` again on hearing our own topic say ``offline`` while connected.
+
+        A cluster node that drops a client publishes its last will only once it has
+        tried to store it, which can take seconds while the cluster elects leaders
+        (NATS: 4 s); by then the client may be online on another node, and the late
+        will would leave it offline for everyone until it next connects. Another
+        instance of the service stopping cleanly says ``offline`` too, and this one
+        is still there.
+        """
+        if message.payload != OFFLINE.encode() or self._stopping or not self.connected:
+            return
+        logs.event(log, logging.WARNING, "mqtt.status_restored", topic=message.topic)
+        self.publish(self.status_topic, ONLINE, retain=True)
+
     def _handle_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
         try:
+            if self._announce and message.topic == self.status_topic:
+                self._answer_own_status(message)
+                if not self._covers(message.topic):
+                    return
             if self._on_message is not None:
                 self._on_message(message)
             else:
