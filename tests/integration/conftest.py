@@ -245,6 +245,6 @@ def nats_cluster(tmp_path):
 
     cluster = NatsCluster(tmp_path / "nats")
     try:
-        yield cluster.start()
+        yield cluster.start(60)  # the first MQTT client makes the streams: seconds, under load more
     finally:
         cluster.kill()

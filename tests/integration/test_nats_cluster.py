@@ -8,6 +8,7 @@ flow again and starts the node again (JetStream needs two of three nodes). At th
 InfluxDB holds every reading the watches gave, none twice.
 """
 
+import contextlib
 import queue
 
 import pytest
@@ -98,6 +99,20 @@ def live_readings(listener, count: int, timeout: float) -> list[dict]:
     return found
 
 
+@contextlib.contextmanager
+def explained(round_name: str, procs):
+    """A failed wait says which round it was and what each service saw of the broker."""
+    try:
+        yield
+    except AssertionError as exc:
+        wanted = ("event=mqtt.", "WARNING", "ERROR")
+        story = [f"{exc} ({round_name})"]
+        for proc in procs:
+            lines = [ln for ln in proc.log_text().splitlines() if any(w in ln for w in wanted)]
+            story += [f"--- {proc.name}", *(ln[:200] for ln in lines[-12:])]
+        raise AssertionError("\n".join(story)) from None
+
+
 # Each round waits for JetStream to elect new leaders for the streams and consumers the
 # dead node led, then for the node to come back and catch up: tens of seconds a round.
 @pytest.mark.timeout(600)
@@ -127,12 +142,13 @@ def test_every_service_survives_each_node_killed_in_turn_and_no_reading_is_lost(
                 what=f"the {proc.name} to reconnect",
             )
             assert broker_of(proc) != node.address
-            for watch in watches:
-                watch.wait_rounds(3, timeout=60)
-                wait_stored(influxdb, watch, timeout=60)
-            while not listener.events.empty():
-                listener.events.get_nowait()
-            live_readings(listener, 1, 60)
+            with explained(f"{node.name} killed under the {proc.name}", cluster_services):
+                for watch in watches:
+                    watch.wait_rounds(3, timeout=60)
+                    wait_stored(influxdb, watch, timeout=60)
+                while not listener.events.empty():
+                    listener.events.get_nowait()
+                live_readings(listener, 1, 60)
             nats_cluster.restart(node, timeout=60)
         for watch in watches:
             got = wait_stored(influxdb, watch, timeout=30)

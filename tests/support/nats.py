@@ -130,7 +130,8 @@ def takes_a_subscription(node: NatsNode, timeout: float) -> bool:
         return False
     client.loop_start()
     try:
-        return granted.wait(max(0.1, min(timeout, 15.0)))
+        # a short wait a try, so one slow answer does not eat the time left for the next
+        return granted.wait(max(0.1, min(timeout, 5.0)))
     finally:
         client.disconnect()
         client.loop_stop()
