@@ -33,6 +33,7 @@ from .broker_choice import CONNACK_WAIT, RETRY_MAX, RETRY_MIN, BrokerChoice
 from .errors import MqttError, PublishQueueFull
 from .router import Handler, Router
 from .settings import MqttSettings
+from .suback import Grants
 from .topics import OFFLINE, ONLINE, Topics
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,8 @@ __all__ = ["CONNACK_WAIT", "MqttClient", "reachable"]
 # Seconds a TCP handshake may take: the asyncio driver's loop waits through it, and a
 # client with several nodes had better try the next one than wait on a dead host.
 CONNECT_WAIT = 2.0
+# Seconds a connected client waits before contradicting an ``offline`` of its own.
+RESTORE_WAIT = 0.5
 
 
 def reachable(settings: MqttSettings, timeout: float = 3.0) -> bool:
@@ -137,10 +140,7 @@ class MqttClient:
         self._driven = False  # run() drives paho from asyncio and picks brokers itself
         self._loop: asyncio.AbstractEventLoop | None = None
         self._accepted = asyncio.Event()  # the asyncio driver's CONNACK
-        # SUBSCRIBEs awaiting their SUBACK (mid -> filter, QoS), and how long the next
-        # try of a refused filter waits; paho's thread (or the event loop) only.
-        self._suback: dict[int, tuple[str, int]] = {}
-        self._resubscribe_in: dict[str, float] = {}
+        self._grants = Grants()
 
     @property
     def status_topic(self) -> str:
@@ -210,6 +210,10 @@ class MqttClient:
 
     def wait_connected(self, timeout: float) -> bool:
         return self._connected.wait(timeout)
+
+    def wait_subscribed(self, timeout: float) -> bool:
+        """Connected, and every subscription granted: what is published now reaches us."""
+        return self._connected.wait(timeout) and self._grants.wait(timeout)
 
     def publish(
         self, topic: str, payload: bytes | str, qos: int = 1, retain: bool = False
@@ -381,6 +385,7 @@ class MqttClient:
             client.publish(self.status_topic, ONLINE, qos=1, retain=True)
             with self._publish_lock:  # its PUBACK is counted too, so count it as published
                 self._published += 1
+        self._grants.connected()
         for topic, qos in self._subscriptions + self.router.subscriptions():
             self._subscribe(topic, qos)
         if self._announce and not self._covers(self.status_topic):
@@ -394,6 +399,7 @@ class MqttClient:
     def _handle_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         was = self._connected.is_set()
         self._connected.clear()
+        self._grants.lost()
         if was:
             logs.event(
                 log, logging.WARNING, "mqtt.disconnected", reason=reason_code, broker=self.broker
@@ -406,21 +412,19 @@ class MqttClient:
             qos = min(qos, self.settings.clean_qos)
         result, mid = self._client.subscribe(topic, qos)
         if result == MQTTErrorCode.MQTT_ERR_SUCCESS and mid is not None:
-            self._suback[mid] = (topic, qos)
+            self._grants.sent(mid, topic, qos)
 
     def _handle_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         """A refused filter is asked for again later: a cluster node that lost a peer can
         refuse a subscription until its storage has a leader again (NATS does)."""
-        topic, qos = self._suback.pop(mid, ("", 0))
+        refused = any(code.is_failure for code in reason_codes)
+        topic, qos, delay = self._grants.answered(mid, refused)
         if not topic:
             return
-        if not any(code.is_failure for code in reason_codes):
-            self._resubscribe_in.pop(topic, None)
+        if delay is None:
             if self._on_subscribed:
                 self._on_subscribed(topic)
             return
-        delay = self._resubscribe_in.get(topic, RETRY_MIN)
-        self._resubscribe_in[topic] = min(delay * 2, RETRY_MAX)
         logs.event(
             log,
             logging.WARNING,
@@ -429,17 +433,21 @@ class MqttClient:
             broker=self.broker,
             retry_in=delay,
         )
+        # a reconnect in between subscribes everything anyway
+        self._later(delay, lambda: self._subscribe(topic, qos))
+
+    def _later(self, delay: float, action: Callable[[], None]) -> None:
+        """Run ``action`` after ``delay`` if this connection is still up by then."""
         connection = self.connects
 
-        def again() -> None:
-            # a reconnect in between subscribes everything anyway
+        def run() -> None:
             if self.connects == connection and self.connected and not self._stopping:
-                self._subscribe(topic, qos)
+                action()
 
         if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._loop.call_later, delay, again)
+            self._loop.call_soon_threadsafe(self._loop.call_later, delay, run)
         else:
-            timer = threading.Timer(delay, again)
+            timer = threading.Timer(delay, run)
             timer.daemon = True
             timer.start()
 
@@ -458,17 +466,19 @@ class MqttClient:
     def _answer_own_status(self, message: mqtt.MQTTMessage) -> None:
         """Say ``online`` again on hearing our own topic say ``offline`` while connected.
 
-        A cluster node that drops a client publishes its last will only once it has
-        tried to store it, which can take seconds while the cluster elects leaders
-        (NATS: 4 s); by then the client may be online on another node, and the late
-        will would leave it offline for everyone until it next connects. Another
-        instance of the service stopping cleanly says ``offline`` too, and this one
-        is still there.
+        A cluster node that dropped us can send our will seconds late, when we are
+        online on another node (NATS, during elections; docs/topics.md). A broker
+        shutting down sends its clients' wills as it drops them, so the answer waits
+        ``RESTORE_WAIT`` and goes only if this connection is still up then.
         """
         if message.payload != OFFLINE.encode() or self._stopping or not self.connected:
             return
-        logs.event(log, logging.WARNING, "mqtt.status_restored", topic=message.topic)
-        self.publish(self.status_topic, ONLINE, retain=True)
+
+        def restore() -> None:
+            logs.event(log, logging.WARNING, "mqtt.status_restored", topic=message.topic)
+            self.publish(self.status_topic, ONLINE, retain=True)
+
+        self._later(RESTORE_WAIT, restore)
 
     def _handle_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
         try:

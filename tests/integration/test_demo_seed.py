@@ -111,7 +111,7 @@ def test_the_demo_shows_a_month_on_first_load_and_seeding_again_adds_nothing(
     start_background(app)
     camera = _camera(gateway, tmp_path)
     try:
-        assert app.extensions["smartcab.hub"].client.wait_connected(10)
+        assert app.extensions["smartcab.hub"].client.wait_subscribed(10)
         assert seed.seed_snapshot(env, timeout=60) is True
         make_reporter().wait_log("mqtt.connected")
         client = app.test_client()

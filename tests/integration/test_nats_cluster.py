@@ -51,7 +51,7 @@ def web_hub(tmp_path, nats_cluster, auth):
         conn.close()
     start_background(app)
     hub = app.extensions["smartcab.hub"]
-    assert hub.client.wait_connected(20)
+    assert hub.client.wait_subscribed(20)
     yield hub
     stop_background(app)
 

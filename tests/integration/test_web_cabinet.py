@@ -34,7 +34,7 @@ def cab_app(tmp_path, broker, auth):
     finally:
         conn.close()
     start_background(app)
-    assert app.extensions["smartcab.hub"].client.wait_connected(10)
+    assert app.extensions["smartcab.hub"].client.wait_subscribed(10)
     yield app
     stop_background(app)
 
@@ -249,7 +249,7 @@ def test_a_camera_given_to_another_patient_shows_them_none_of_the_old_frames(
     )
     start_background(again)
     try:
-        assert again.extensions["smartcab.hub"].client.wait_connected(10)
+        assert again.extensions["smartcab.hub"].client.wait_subscribed(10)
         wait_until(
             lambda: again.extensions["smartcab.hub"].patient_of("img") == "bob",
             what="the retained assignment",

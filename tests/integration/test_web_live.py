@@ -38,7 +38,7 @@ def _assign(app, device, patient):
 def _start(app):
     start_background(app)
     hub = app.extensions["smartcab.hub"]
-    assert hub.client.wait_connected(10)
+    assert hub.client.wait_subscribed(10)
     return hub
 
 

@@ -14,7 +14,7 @@ def report_app(tmp_path, broker, influxdb):
     env = {"SMARTCAB_DATA_DIR": str(tmp_path / "data"), **broker.env(), **influxdb.env()}
     app = create_app({"TESTING": True}, settings=Settings.from_env(env))
     start_background(app)
-    assert app.extensions["smartcab.hub"].client.wait_connected(10)
+    assert app.extensions["smartcab.hub"].client.wait_subscribed(10)
     yield app
     stop_background(app)
 
