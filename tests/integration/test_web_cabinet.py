@@ -159,18 +159,19 @@ def test_photo_from_a_seed_camera_is_kept_with_a_retention_limit(cab_app, gatewa
     # More frames than the limit (3): only the newest stay on disk.
     for i in range(4):
         mqtt_log.publish("smartcab/devices/img/image", jpeg(f"frame {i}"), retain=True)
-    frames = wait_until(
-        lambda: [
-            f
-            for f in client.get("/api/p/alice/cabinet").json["cameras"][0]["frames"]
-            if f["name"]
-            and len(list((cab_app.config["SETTINGS"].gallery_dir / "alice" / "img").iterdir())) == 3
-        ],
-        what="retention applied",
-    )
-    names = {f["name"] for f in frames}
-    latest = _get(client, f"/p/alice/camera/img/{frames[0]['name']}").data
-    assert latest == jpeg("frame 3") and len(names) == 3
+    folder = cab_app.config["SETTINGS"].gallery_dir / "alice" / "img"
+
+    def newest_kept():
+        # three on disk holds from the third frame on: wait for the last one to be newest
+        frames = client.get("/api/p/alice/cabinet").json["cameras"][0]["frames"]
+        if not frames or not frames[0]["name"] or len(list(folder.iterdir())) != 3:
+            return None
+        newest = _get(client, f"/p/alice/camera/img/{frames[0]['name']}").data
+        return frames if newest == jpeg("frame 3") else None
+
+    frames = wait_until(newest_kept, what="the last frame newest, retention applied")
+    assert len({f["name"] for f in frames}) == 3
+    assert len(list(folder.iterdir())) == 3
     assert client.get("/p/alice/camera/img/..%2Fweb.sqlite3").status_code == 404
     assert client.get("/p/alice/camera/cab/x.jpg").status_code == 404
 
