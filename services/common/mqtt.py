@@ -213,7 +213,10 @@ class MqttClient:
 
     def wait_subscribed(self, timeout: float) -> bool:
         """Connected, and every subscription granted: what is published now reaches us."""
-        return self._connected.wait(timeout) and self._grants.wait(timeout)
+        deadline = time.monotonic() + timeout
+        return self._connected.wait(timeout) and self._grants.wait(
+            max(0.0, deadline - time.monotonic())
+        )
 
     def publish(
         self, topic: str, payload: bytes | str, qos: int = 1, retain: bool = False

@@ -28,7 +28,7 @@ def late_will_is_answered(broker, client: MqttClient) -> None:
     with TopicLog(broker.host, broker.port, topics=(STATUS,)) as log:
         log.wait(STATUS, where=lambda m: m.payload == ONLINE.encode())
         log.publish(STATUS, OFFLINE, retain=True)  # the old connection's will, late
-        # the client, still connected, says online again at once
+        # the client, still connected, says online again (after RESTORE_WAIT)
         log.wait(STATUS, count=2, where=lambda m: m.payload == ONLINE.encode())
     assert client.connected
     assert retained_status(broker) == ONLINE.encode()
